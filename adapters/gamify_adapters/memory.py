@@ -1,0 +1,388 @@
+"""The in-memory store: the default, for tests, demos and simulations.
+
+It is a real adapter, not a mock: it passes the same conformance suite as the
+SQL adapter and enforces the same invariants (no negative balance, unique
+idempotency keys and awards, all-or-nothing units of work). One re-entrant
+lock serialises units of work; an undo log rolls a failed one back.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from gamify.errors import InsufficientBalanceError
+from gamify.store import (
+    EARNED_KINDS,
+    Changes,
+    DueWork,
+    DuplicateError,
+    EarnedDelta,
+    IdempotencyRecord,
+    LeaderboardRow,
+    LedgerEntry,
+    Lot,
+    MemberRecord,
+    OutboxMessage,
+    Store,
+    UnitOfWork,
+)
+
+Undo = Callable[[], None]
+
+
+class MemoryStore(Store):
+    """Keeps everything in dictionaries of this process."""
+
+    capabilities = frozenset({"batch"})
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.RLock()
+        self._members: dict[str, MemberRecord] = {}
+        self._codes: dict[str, str] = {}
+        self._balances: dict[str, dict[str, int]] = {}
+        self._ledger: dict[str, list[LedgerEntry]] = {}
+        self._by_key: dict[tuple[str, str], list[LedgerEntry]] = {}
+        self._lots: dict[str, Lot] = {}
+        self._member_lots: dict[str, list[str]] = {}
+        self._idempotency: dict[tuple[str, str, str], IdempotencyRecord] = {}
+        self._awards: set[tuple[str, str, str, int]] = set()
+        # (currency, member) -> [all, day key, day, week key, week, month key, month]
+        self._earned: dict[str, dict[str, list[Any]]] = {}
+        self._outbox: dict[str, OutboxMessage] = {}
+        self._undo: list[Undo] | None = None
+        self._depth = 0
+
+    # Units of work -----------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._undo is None
+            if outer:
+                self._undo = []
+            try:
+                yield
+            except BaseException:
+                if outer:
+                    undo, self._undo = self._undo, None
+                    assert undo is not None
+                    for step in reversed(undo):
+                        step()
+                raise
+            else:
+                if outer:
+                    self._undo = None
+
+    def unit_of_work(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
+        @contextmanager
+        def run() -> Iterator[UnitOfWork]:
+            with self._transaction():
+                yield _MemoryUnit(self)
+
+        return run()
+
+    def batch(self) -> AbstractContextManager[None]:
+        return self._transaction()
+
+    def _record(self, step: Undo) -> None:
+        assert self._undo is not None, "writes happen inside a unit of work"
+        self._undo.append(step)
+
+    def _apply(self, changes: Changes) -> None:
+        # Check every invariant first, so a refused change writes nothing.
+        deltas = changes.balance_deltas()
+        for (member_id, account), delta in deltas.items():
+            have = self._balances.get(member_id, {}).get(account, 0)
+            if have + delta < 0:
+                raise InsufficientBalanceError(member_id, account, -delta, have)
+        seen: set[tuple[str, str, str]] = set()
+        for rec in changes.idempotency:
+            ident = (rec.member_id, rec.kind, rec.key)
+            if ident in self._idempotency or ident in seen:
+                raise DuplicateError(f"idempotency key {rec.key!r} already recorded")
+            seen.add(ident)
+        award_ids = {(a.member_id, a.badge, a.tier, a.occurrence) for a in changes.awards}
+        if len(award_ids) != len(changes.awards) or award_ids & self._awards:
+            raise DuplicateError("award already given")
+        for member in changes.members:
+            code = member.referral_code
+            if code is not None and self._codes.get(code, member.member_id) != member.member_id:
+                raise DuplicateError(f"referral code {code!r} already taken")
+
+        for member in changes.members:
+            self._put_member(member.copy())
+        for (member_id, account), delta in deltas.items():
+            self._add_balance(member_id, account, delta)
+        for entry in changes.entries:
+            self._append_entry(entry)
+        for lot in changes.new_lots:
+            self._put_lot(lot, new=True)
+        for change in changes.lot_changes:
+            old = self._lots[change.lot_id]
+            self._put_lot(
+                replace(
+                    old,
+                    remaining=change.remaining,
+                    status=change.status,
+                    expires_at=change.expires_at if change.expires_at else old.expires_at,
+                ),
+                new=False,
+            )
+        for rec in changes.idempotency:
+            ident = (rec.member_id, rec.kind, rec.key)
+            self._idempotency[ident] = rec
+            self._record(lambda ident=ident: self._idempotency.pop(ident))  # type: ignore[misc]
+        for ident_award in award_ids:
+            self._awards.add(ident_award)
+            self._record(lambda i=ident_award: self._awards.discard(i))  # type: ignore[misc]
+        for delta_e in changes.earned:
+            self._add_earned(delta_e)
+        for msg in changes.outbox:
+            self._outbox[msg.event_id] = msg
+            self._record(lambda i=msg.event_id: self._outbox.pop(i, None))  # type: ignore[misc]
+
+    def _add_earned(self, delta: EarnedDelta) -> None:
+        board = self._earned.setdefault(delta.currency, {})
+        old = board.get(delta.member_id)
+        row = list(old) if old is not None else [0, "", 0, "", 0, "", 0]
+        row[0] += delta.amount
+        for i, key in ((1, delta.day), (3, delta.week), (5, delta.month)):
+            if row[i] == key:
+                row[i + 1] += delta.amount
+            elif key > row[i]:
+                row[i], row[i + 1] = key, delta.amount
+        board[delta.member_id] = row
+
+        def undo() -> None:
+            if old is None:
+                del board[delta.member_id]
+            else:
+                board[delta.member_id] = old
+
+        self._record(undo)
+
+    def _put_member(self, member: MemberRecord) -> None:
+        old = self._members.get(member.member_id)
+        self._members[member.member_id] = member
+        if member.referral_code is not None:
+            self._codes[member.referral_code] = member.member_id
+
+        def undo() -> None:
+            if old is None:
+                del self._members[member.member_id]
+            else:
+                self._members[member.member_id] = old
+            if member.referral_code is not None and (
+                old is None or old.referral_code != member.referral_code
+            ):
+                self._codes.pop(member.referral_code, None)
+
+        self._record(undo)
+
+    def _add_balance(self, member_id: str, account: str, delta: int) -> None:
+        accounts = self._balances.setdefault(member_id, {})
+        accounts[account] = accounts.get(account, 0) + delta
+        self._record(lambda: accounts.__setitem__(account, accounts[account] - delta))
+
+    def _append_entry(self, entry: LedgerEntry) -> None:
+        rows = self._ledger.setdefault(entry.member_id, [])
+        rows.append(entry)
+        self._record(rows.pop)
+        if entry.key is not None:
+            keyed = self._by_key.setdefault((entry.member_id, entry.key), [])
+            keyed.append(entry)
+            self._record(keyed.pop)
+
+    def _put_lot(self, lot: Lot, *, new: bool) -> None:
+        old = self._lots.get(lot.lot_id)
+        self._lots[lot.lot_id] = lot
+        if new:
+            ids = self._member_lots.setdefault(lot.member_id, [])
+            ids.append(lot.lot_id)
+            self._record(ids.pop)
+
+        def undo() -> None:
+            if old is None:
+                del self._lots[lot.lot_id]
+            else:
+                self._lots[lot.lot_id] = old
+
+        self._record(undo)
+
+    # Reads ------------------------------------------------------------------------
+
+    def get_member(self, member_id: str) -> MemberRecord | None:
+        with self._lock:
+            member = self._members.get(member_id)
+            return member.copy() if member is not None else None
+
+    def get_balances(self, member_id: str) -> dict[str, int]:
+        with self._lock:
+            return dict(self._balances.get(member_id, {}))
+
+    def history(
+        self, member_id: str, *, limit: int | None = None, account: str | None = None
+    ) -> list[LedgerEntry]:
+        with self._lock:
+            rows = [
+                e
+                for e in reversed(self._ledger.get(member_id, []))
+                if account is None or e.account == account
+            ]
+        return rows[:limit] if limit is not None else rows
+
+    def member_lots(self, member_id: str, currency: str) -> list[Lot]:
+        with self._lock:
+            return self._open_lots(member_id, currency)
+
+    def _open_lots(self, member_id: str, currency: str, key: str | None = None) -> list[Lot]:
+        lots = (self._lots[i] for i in self._member_lots.get(member_id, ()))
+        if key is not None:
+            return [lot for lot in lots if lot.key == key and lot.currency == currency]
+        return [
+            lot
+            for lot in lots
+            if lot.currency == currency and lot.status in ("open", "pending")
+        ]
+
+    def due(self, before: datetime, *, limit: int = 1000) -> DueWork:
+        with self._lock:
+            expiring = sorted(
+                (
+                    lot
+                    for lot in self._lots.values()
+                    if lot.status == "open"
+                    and lot.expires_at is not None
+                    and lot.expires_at <= before
+                ),
+                key=lambda lot: (lot.expires_at, lot.lot_id),
+            )[:limit]
+            maturing = sorted(
+                (
+                    lot
+                    for lot in self._lots.values()
+                    if lot.status == "pending"
+                    and lot.pending_until is not None
+                    and lot.pending_until <= before
+                ),
+                key=lambda lot: (lot.pending_until, lot.lot_id),
+            )[:limit]
+            reviews = sorted(
+                m.member_id
+                for m in self._members.values()
+                if m.review_at is not None and m.review_at <= before
+            )[:limit]
+        return DueWork(expiring, maturing, reviews)
+
+    def _score(self, row: list[Any], period: str) -> int:
+        if period == "all":
+            return int(row[0])
+        kind, _, key = period.partition(":")
+        i = {"day": 1, "week": 3, "month": 5}[kind]
+        return int(row[i + 1]) if row[i] == key else 0
+
+    def _board(self, currency: str, period: str, tier: str | None) -> list[LeaderboardRow]:
+        rows = []
+        for member_id, row in self._earned.get(currency, {}).items():
+            score = self._score(row, period)
+            if score > 0 and (tier is None or self._members[member_id].tier == tier):
+                rows.append(LeaderboardRow(member_id, score))
+        rows.sort(key=lambda r: (-r.score, r.member_id))
+        return rows
+
+    def leaderboard(
+        self, currency: str, period: str, *, limit: int, tier: str | None = None
+    ) -> list[LeaderboardRow]:
+        with self._lock:
+            return self._board(currency, period, tier)[:limit]
+
+    def score(self, member_id: str, currency: str, period: str) -> int:
+        with self._lock:
+            row = self._earned.get(currency, {}).get(member_id)
+            return self._score(row, period) if row is not None else 0
+
+    def count_above(
+        self, currency: str, period: str, score: int, *, tier: str | None = None
+    ) -> int:
+        with self._lock:
+            scores = sorted(r.score for r in self._board(currency, period, tier))
+            return len(scores) - bisect.bisect_right(scores, score)
+
+    def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
+        out: dict[str, int] = {}
+        with self._lock:
+            for member_id, rows in self._ledger.items():
+                total = sum(
+                    e.amount
+                    for e in rows
+                    if e.account == currency and e.kind in EARNED_KINDS and start <= e.at < end
+                )
+                if total:
+                    out[member_id] = total
+        return out
+
+    def ledger_totals(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[tuple[str, str, str | None, int]]:
+        sums: dict[tuple[str, str, str | None], int] = {}
+        with self._lock:
+            for rows in self._ledger.values():
+                for e in rows:
+                    if (start is None or e.at >= start) and (end is None or e.at < end):
+                        k = (e.account, e.kind, e.action)
+                        sums[k] = sums.get(k, 0) + e.amount
+        return sorted(
+            ((a, k, act, v) for (a, k, act), v in sums.items()),
+            key=lambda r: (r[0], r[1], r[2] or ""),
+        )
+
+    def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
+        with self._lock:
+            return list(self._outbox.values())[:limit]
+
+    def ack_outbox(self, event_ids: Sequence[str]) -> None:
+        with self._lock:
+            for event_id in event_ids:
+                self._outbox.pop(event_id, None)
+
+    def member_ids(self) -> Iterator[str]:
+        with self._lock:
+            ids = sorted(self._members)
+        return iter(ids)
+
+
+class _MemoryUnit(UnitOfWork):
+    def __init__(self, store: MemoryStore) -> None:
+        self._s = store
+
+    def load_member(self, member_id: str) -> MemberRecord | None:
+        member = self._s._members.get(member_id)
+        return member.copy() if member is not None else None
+
+    def member_by_code(self, code: str) -> str | None:
+        return self._s._codes.get(code)
+
+    def get_idempotency(self, member_id: str, kind: str, key: str) -> IdempotencyRecord | None:
+        return self._s._idempotency.get((member_id, kind, key))
+
+    def balances(self, member_id: str) -> dict[str, int]:
+        return dict(self._s._balances.get(member_id, {}))
+
+    def lots(self, member_id: str, currency: str, *, key: str | None = None) -> list[Lot]:
+        return self._s._open_lots(member_id, currency, key)
+
+    def get_lots(self, lot_ids: Sequence[str]) -> list[Lot]:
+        return [self._s._lots[i] for i in lot_ids if i in self._s._lots]
+
+    def entries_for_key(self, member_id: str, key: str) -> list[LedgerEntry]:
+        return list(self._s._by_key.get((member_id, key), ()))
+
+    def apply(self, changes: Changes) -> None:
+        self._s._apply(changes)

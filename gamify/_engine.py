@@ -1,0 +1,728 @@
+"""The engine: the only part of gamify that talks to the store.
+
+For each call it opens one unit of work (holding the member's lock), loads
+what the pure components need, lets them decide, writes every effect with
+one ``apply`` and, after the commit, hands domain events to subscribers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gamify import _time
+from gamify._events import DomainEvent, Dispatcher, message, new_id
+from gamify._outcome import CapHit, Credit, HistoryEntry, Outcome, Profile, Redemption
+from gamify._registry import open_store
+from gamify.clock import Clock, SystemClock, ensure_aware
+from gamify.components import caps as caps_component
+from gamify.components import earning, ledger
+from gamify.errors import (
+    ConfigurationError,
+    IdempotencyConflictError,
+    InsufficientBalanceError,
+    InvalidAmountError,
+    InvalidEventError,
+    InvalidTimeError,
+    NotFoundError,
+    UnknownActionError,
+    UnknownMemberError,
+)
+from gamify.program import Program, Rule
+from gamify.program._base import zone
+from gamify.store import (
+    Changes,
+    DuplicateError,
+    EarnedDelta,
+    IdempotencyRecord,
+    LedgerEntry,
+    Lot,
+    LotChange,
+    MemberRecord,
+    OutboxMessage,
+    Store,
+    UnitOfWork,
+)
+
+__all__ = ["Engine", "Event"]
+
+ZERO = Decimal(0)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing a member did, as passed to :meth:`Engine.track_many`."""
+
+    member_id: str
+    action: str
+    at: datetime | None = None
+    amount: Decimal | int | float | str | None = None
+    key: str | None = None
+    attributes: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class _Checked:
+    """An event after validation: UTC instant, exact amount, canonical attributes."""
+
+    member_id: str
+    action: str
+    at: datetime
+    at_given: bool
+    amount: Decimal | None
+    key: str | None
+    attributes: dict[str, Any]
+    fingerprint: str = ""
+
+
+@dataclass(slots=True)
+class _Step:
+    """What one unit of work is building: the member, the changes and the outcome parts."""
+
+    member: MemberRecord
+    at: datetime
+    key: str | None
+    action: str | None
+    changes: Changes = field(default_factory=Changes)
+    credits: list[Credit] = field(default_factory=list)
+    balances: dict[str, int] | None = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.member.state
+
+
+def _normalize_amount(amount: Any) -> Decimal | None:
+    """An exact decimal; floats go through their repr so 268.28 stays 268.28."""
+    if amount is None:
+        return None
+    if isinstance(amount, bool):
+        raise InvalidAmountError(amount, "a boolean is not an amount")
+    try:
+        if isinstance(amount, float):
+            value = Decimal(repr(amount))
+        elif isinstance(amount, int | Decimal):
+            value = Decimal(amount)
+        elif isinstance(amount, str):
+            value = Decimal(amount.strip())
+        else:
+            raise InvalidAmountError(amount, "expected a number")
+    except InvalidOperation:
+        raise InvalidAmountError(amount, "not a number") from None
+    if not value.is_finite():
+        raise InvalidAmountError(amount, "must be finite")
+    if value < 0:
+        raise InvalidAmountError(amount, "must not be negative")
+    return value
+
+
+def _canonical_amount(amount: Decimal | None) -> str | None:
+    """10, 10.0 and Decimal("10.00") all read "10"."""
+    if amount is None:
+        return None
+    text = format(amount.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _fingerprint(*parts: Any) -> str:
+    data = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+class Engine:
+    """Runs a :class:`~gamify.Program` against a :class:`~gamify.store.Store`.
+
+    ``store`` is a URL (``memory://``, ``sqlite:///gamify.db``, ...) or a store
+    object; ``clock`` defaults to one reading ``pendulum.now("UTC")``.
+    ``deliver_events=False`` leaves domain events in the outbox for a worker
+    (:meth:`drain_outbox`) instead of delivering them in process.
+    """
+
+    def __init__(
+        self,
+        program: Program | str | Path,
+        store: Store | str = "memory://",
+        clock: Clock | None = None,
+        *,
+        deliver_events: bool = True,
+        requires: Iterable[str] = (),
+    ) -> None:
+        self.program = program if isinstance(program, Program) else Program.load(program)
+        self.store = open_store(store) if isinstance(store, str) else store
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        missing = set(requires) - self.store.capabilities
+        if missing:
+            raise ConfigurationError(
+                f"store {type(self.store).__name__} lacks {', '.join(sorted(missing))}"
+            )
+        self._deliver_events = deliver_events
+        self._dispatcher = Dispatcher()
+        self._in_batch = False
+
+    # Members ---------------------------------------------------------------------
+
+    def set_member(
+        self,
+        member_id: str,
+        *,
+        timezone: str | None = None,
+        birthday: date | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Profile:
+        """Register a member or change their zone, birthday or tags.
+
+        A zone change moves no past event: days already counted stay counted.
+        """
+        self._check_member_id(member_id)
+        if timezone is not None:
+            try:
+                zone(timezone)
+            except Exception:
+                raise InvalidEventError(f"unknown IANA time zone {timezone!r}") from None
+        if birthday is not None and not isinstance(birthday, date):
+            raise InvalidEventError(f"birthday must be a date, not {birthday!r}")
+        now = self._now()
+        with self._unit([member_id]) as uow:
+            member = uow.load_member(member_id) or self._new_member(member_id, now)
+            if timezone is not None:
+                member.timezone = timezone
+            if birthday is not None:
+                member.birthday = birthday
+            if tags is not None:
+                member.tags = tuple(sorted(set(tags)))
+            uow.apply(Changes(members=[member]))
+        return self.member(member_id)
+
+    def member(self, member_id: str) -> Profile:
+        """The member's profile: balances, pending points, debt, XP, level, tier."""
+        record = self.store.get_member(member_id)
+        if record is None:
+            raise UnknownMemberError(member_id)
+        accounts = self.store.get_balances(member_id)
+        balances = {c: accounts.get(c, 0) for c in self.program.currencies}
+        pending = {c: accounts.get(f"{c}:pending", 0) for c in self._spendable}
+        debt = {c: accounts.get(f"{c}:debt", 0) for c in self._spendable}
+        return Profile(
+            member_id=member_id,
+            timezone=record.timezone,
+            birthday=record.birthday,
+            tags=list(record.tags),
+            balances=balances,
+            pending=pending,
+            debt=debt,
+            xp=accounts.get("xp", 0),
+            level=record.level,
+            tier=record.tier,
+            referrer=record.referrer,
+        )
+
+    def balance(self, member_id: str, currency: str = "points") -> int:
+        """The member's balance of ``currency`` (the spendable one for points); 0 if unknown."""
+        if currency not in self.program.currencies:
+            raise NotFoundError(f"unknown currency {currency!r}")
+        return self.store.get_balances(member_id).get(currency, 0)
+
+    def history(self, member_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
+        """The member's ledger entries, newest first, with their reasons."""
+        return [
+            HistoryEntry(
+                entry_id=e.entry_id,
+                account=e.account,
+                amount=e.amount,
+                at=e.at,
+                kind=e.kind,
+                reason=e.reason,
+                key=e.key,
+                action=e.action,
+            )
+            for e in self.store.history(member_id, limit=limit)
+        ]
+
+    # Events ---------------------------------------------------------------------------
+
+    def on(self, name: str, callback: Callable[[DomainEvent], None]) -> None:
+        """Call ``callback`` with each domain event ``name`` (``"*"``: every event), after commit."""
+        self._dispatcher.subscribe(name, callback)
+
+    def track(
+        self,
+        member_id: str,
+        action: str,
+        *,
+        at: datetime | None = None,
+        amount: Decimal | int | float | str | None = None,
+        key: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        """Record that ``member_id`` did ``action`` and apply the program to it.
+
+        A repeated ``key`` with the same payload returns the first outcome and
+        writes nothing; with a different payload it raises
+        :class:`~gamify.errors.IdempotencyConflictError`.
+        """
+        event = self._check(Event(member_id, action, at, amount, key, attributes), self._now())
+        outcome, messages = self._retrying(lambda: self._track_once(event))
+        self._publish(messages)
+        return outcome
+
+    def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[Outcome]:
+        """Track a batch as one transaction; an invalid event fails the call before any write."""
+        now = self._now()
+        checked = [
+            self._check(e if isinstance(e, Event) else Event(**e), now) for e in events
+        ]
+        if not checked:
+            return []
+
+        def run() -> tuple[list[Outcome], list[OutboxMessage]]:
+            outcomes: list[Outcome] = []
+            messages: list[OutboxMessage] = []
+            with self.store.batch():
+                for event in checked:
+                    outcome, sent = self._track_once(event)
+                    outcomes.append(outcome)
+                    messages.extend(sent)
+            return outcomes, messages
+
+        outcomes, messages = self._retrying(run)
+        self._publish(messages)
+        return outcomes
+
+    def redeem(
+        self,
+        member_id: str,
+        points: int,
+        *,
+        key: str | None = None,
+        reason: str = "redemption",
+    ) -> Redemption:
+        """Spend ``points`` from the member's lots, earliest expiry first.
+
+        Raises :class:`~gamify.errors.InsufficientBalanceError` (nothing
+        written) when fewer points are spendable.
+        """
+        self._check_member_id(member_id)
+        if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+            raise InvalidAmountError(points, "points to redeem must be a positive integer")
+        now = self._now()
+        fingerprint = _fingerprint("redeem", points, reason)
+        result, messages = self._retrying(
+            lambda: self._redeem_once(member_id, points, key, reason, now, fingerprint)
+        )
+        self._publish(messages)
+        return result
+
+    def refund(self, redemption: Redemption | str, member_id: str | None = None) -> Redemption:
+        """Give back exactly the lots a redemption spent (an expired lot comes back expired)."""
+        redemption_id = redemption if isinstance(redemption, str) else redemption.redemption_id
+        member = member_id or (redemption.member_id if isinstance(redemption, Redemption) else None)
+        if member is None:
+            raise InvalidEventError("refund by id needs the member_id")
+        now = self._now()
+        result, messages = self._retrying(lambda: self._refund_once(member, redemption_id, now))
+        self._publish(messages)
+        return result
+
+    def drain_outbox(self, limit: int = 100) -> int:
+        """Deliver domain events left in the outbox (for workers); returns how many."""
+        messages = self.store.pending_outbox(limit)
+        for msg in messages:
+            self._dispatcher.deliver(msg)
+        self.store.ack_outbox([m.event_id for m in messages])
+        return len(messages)
+
+    # Internals: validation --------------------------------------------------------------
+
+    @property
+    def _spendable(self) -> list[str]:
+        return [c for c, spec in self.program.currencies.items() if spec.spendable]
+
+    def _now(self) -> datetime:
+        return ensure_aware(self.clock.now(), "clock time")
+
+    @staticmethod
+    def _check_member_id(member_id: str) -> None:
+        if not isinstance(member_id, str) or not member_id.strip():
+            raise InvalidEventError(f"member id must be a non-empty string, not {member_id!r}")
+
+    def _check(self, event: Event, now: datetime) -> _Checked:
+        self._check_member_id(event.member_id)
+        spec = self.program.actions.get(event.action)
+        if spec is None:
+            raise UnknownActionError(event.action)
+        amount = _normalize_amount(event.amount)
+        if amount is None and spec.amount == "required":
+            raise InvalidAmountError(None, f"action {event.action!r} requires an amount")
+        if amount is not None and spec.amount == "none":
+            raise InvalidAmountError(event.amount, f"action {event.action!r} takes no amount")
+        if event.key is not None and (not isinstance(event.key, str) or not event.key):
+            raise InvalidEventError(f"idempotency key must be a non-empty string, not {event.key!r}")
+        if event.at is None:
+            at, given = now, False
+        else:
+            if not isinstance(event.at, datetime):
+                raise InvalidTimeError(f"'at' must be a datetime, not {event.at!r}")
+            at, given = ensure_aware(event.at, "event time"), True
+            if at > now:
+                raise InvalidTimeError(f"event time {at.isoformat()} is after the clock ({now.isoformat()})")
+            if at < now - timedelta(days=self.program.late_event_days):
+                raise InvalidTimeError(
+                    f"event time {at.isoformat()} is more than {self.program.late_event_days} "
+                    "days late (the program's late_event_days)"
+                )
+        attributes = dict(event.attributes or {})
+        try:
+            canonical = json.dumps(attributes, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
+        checked = _Checked(
+            event.member_id, event.action, at, given, amount, event.key, attributes
+        )
+        if event.key is not None:
+            checked.fingerprint = _fingerprint(
+                event.action,
+                _canonical_amount(amount),
+                canonical,
+                at.isoformat() if given else None,
+            )
+        return checked
+
+    # Internals: units of work ------------------------------------------------------------
+
+    @contextmanager
+    def _unit(self, member_ids: Sequence[str]) -> Iterator[UnitOfWork]:
+        with self.store.unit_of_work(sorted(set(member_ids))) as uow:
+            yield uow
+
+    def _retrying(self, run: Callable[[], _T]) -> _T:
+        # A unique-key race (two first events with one key) resolves on the
+        # second try, which finds the first one's record.
+        try:
+            return run()
+        except DuplicateError:
+            return run()
+
+    def _publish(self, messages: list[OutboxMessage]) -> None:
+        if not self._deliver_events or not messages:
+            return
+        for msg in messages:
+            self._dispatcher.deliver(msg)
+        self.store.ack_outbox([m.event_id for m in messages])
+
+    def _new_member(self, member_id: str, now: datetime) -> MemberRecord:
+        return MemberRecord(member_id=member_id, timezone=self.program.timezone, created_at=now)
+
+    def _replay(
+        self, uow: UnitOfWork, member_id: str, kind: str, key: str | None, fingerprint: str
+    ) -> dict[str, Any] | None:
+        """The first result of a keyed call, or None; a different payload is a conflict."""
+        if key is None:
+            return None
+        record = uow.get_idempotency(member_id, kind, key)
+        if record is None:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyConflictError(member_id, key, kind)
+        return record.result
+
+    def _remember(
+        self, step: _Step, kind: str, key: str | None, fingerprint: str, result: dict[str, Any]
+    ) -> None:
+        if key is not None:
+            step.changes.idempotency.append(
+                IdempotencyRecord(step.member.member_id, kind, key, fingerprint, result, step.at)
+            )
+
+    # Internals: track --------------------------------------------------------------------
+
+    def _track_once(self, ev: _Checked) -> tuple[Outcome, list[OutboxMessage]]:
+        with self._unit([ev.member_id]) as uow:
+            first = self._replay(uow, ev.member_id, "track", ev.key, ev.fingerprint)
+            if first is not None:
+                return Outcome.model_validate(first), []
+            member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
+            step = _Step(member, ev.at, ev.key, ev.action)
+            outcome = self._apply_event(uow, step, ev)
+            if step.credits:
+                step.changes.outbox.append(
+                    message(
+                        "credited",
+                        ev.member_id,
+                        ev.at,
+                        action=ev.action,
+                        key=ev.key,
+                        credits=[c.model_dump(mode="json") for c in step.credits],
+                    )
+                )
+            self._remember(step, "track", ev.key, ev.fingerprint, outcome.model_dump(mode="json"))
+            step.changes.members.append(step.member)
+            uow.apply(step.changes)
+            return outcome, step.changes.outbox
+
+    def _apply_event(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> Outcome:
+        """Run the components over one event and collect its effects in ``step``."""
+        program = self.program
+        member = step.member
+        state = member.state
+        day = _time.local_date(ev.at, member.timezone)
+
+        counts = dict(state.get("counts", {}))
+        counts[ev.action] = counts.get(ev.action, 0) + 1
+        state["counts"] = counts
+        if ev.amount is not None:
+            sums = dict(state.get("sums", {}))
+            sums[ev.action] = str(Decimal(sums.get(ev.action, "0")) + ev.amount)
+            state["sums"] = sums
+
+        context = self._formula_context(ev, counts[ev.action])
+        facts = earning.MemberFacts(
+            tags=frozenset(member.tags), birthday=member.birthday, local_day=day
+        )
+        awards = earning.awards(
+            program, ev.action, ev.amount, ev.attributes, facts, ev.at, context
+        )
+        capped, state["caps"] = caps_component.apply(
+            program, ev.action, awards, state.get("caps", {}), day
+        )
+        cap_hits: list[CapHit] = []
+        for item in capped:
+            rule = item.award.rule
+            if item.cut and item.cap is not None:
+                cap_hits.append(CapHit(cap=item.cap, rule=rule.name, cut=item.cut))
+            if item.amount > 0 or item.cut > 0:
+                self._credit(
+                    uow,
+                    step,
+                    rule.currency,
+                    item.amount,
+                    kind="earn",
+                    reason=rule.name,
+                    rule=rule,
+                    capped=item.cut,
+                    multiplier=item.award.multiplier,
+                )
+        return Outcome(
+            member_id=ev.member_id,
+            action=ev.action,
+            at=ev.at,
+            key=ev.key,
+            amount=ev.amount,
+            credits=step.credits,
+            caps=cap_hits,
+        )
+
+    def _formula_context(self, ev: _Checked, count: int) -> dict[str, Decimal | int]:
+        context: dict[str, Decimal | int] = {"amount": ev.amount or ZERO, "count": count}
+        for name, value in ev.attributes.items():
+            if isinstance(value, int | Decimal) and not isinstance(value, bool):
+                context[name] = value
+            elif isinstance(value, float) and math.isfinite(value):
+                context[name] = Decimal(repr(value))
+        return context
+
+    # Internals: the ledger -----------------------------------------------------------------
+
+    def _balances(self, uow: UnitOfWork, step: _Step) -> dict[str, int]:
+        if step.balances is None:
+            step.balances = uow.balances(step.member.member_id)
+        return step.balances
+
+    def _entry(
+        self, step: _Step, account: str, amount: int, kind: Any, reason: str, lot_id: str | None = None
+    ) -> LedgerEntry:
+        entry = LedgerEntry(
+            new_id(),
+            step.member.member_id,
+            account,
+            amount,
+            step.at,
+            kind,
+            reason,
+            step.key,
+            step.action,
+            lot_id,
+        )
+        step.changes.entries.append(entry)
+        if step.balances is not None:
+            step.balances[account] = step.balances.get(account, 0) + amount
+        return entry
+
+    def _earned(self, step: _Step, currency: str, amount: int) -> None:
+        """Count ``amount`` as earned: lifetime totals and leaderboard periods."""
+        state = step.state
+        earned = dict(state.get("earned", {}))
+        earned[currency] = earned.get(currency, 0) + amount
+        state["earned"] = earned
+        day = _time.local_date(step.at, self.program.timezone)
+        step.changes.earned.append(
+            EarnedDelta(
+                step.member.member_id,
+                currency,
+                amount,
+                day.isoformat(),
+                _time.week_start(day, self.program.week_start_index).isoformat(),
+                _time.month_key(day),
+            )
+        )
+
+    def _credit(
+        self,
+        uow: UnitOfWork,
+        step: _Step,
+        currency: str,
+        amount: int,
+        *,
+        kind: str,
+        reason: str,
+        rule: Rule | None = None,
+        capped: int = 0,
+        multiplier: Decimal = Decimal(1),
+    ) -> Credit:
+        """Write one credit: a ledger entry, a lot for spendable currencies, the earned totals."""
+        member = step.member
+        pending_until: datetime | None = None
+        expires_at: datetime | None = None
+        if amount > 0:
+            if self.program.currencies[currency].spendable:
+                validity = rule.validity if rule and rule.validity else self.program.expiry
+                expires_at = ledger.expiry_for(validity, step.at, member.timezone)
+                if rule is not None and rule.pending_days:
+                    pending_until = _time.add_local(step.at, member.timezone, days=rule.pending_days)
+                lot_id = new_id()
+                account = f"{currency}:pending" if pending_until else currency
+                self._entry(step, account, amount, kind, reason, lot_id)
+                remaining = amount
+                if pending_until is None:
+                    remaining -= self._settle_debt(uow, step, currency, amount, lot_id)
+                step.changes.new_lots.append(
+                    Lot(
+                        lot_id,
+                        member.member_id,
+                        currency,
+                        amount,
+                        remaining,
+                        step.at,
+                        expires_at,
+                        pending_until,
+                        reason,
+                        step.key,
+                        "pending" if pending_until else ("open" if remaining else "closed"),
+                    )
+                )
+            else:
+                self._entry(step, currency, amount, kind, reason)
+            self._earned(step, currency, amount)
+        credit = Credit(
+            currency=currency,
+            amount=amount,
+            rule=reason,
+            source="rule" if kind == "earn" else kind,
+            capped=capped,
+            multiplier=multiplier,
+            pending_until=pending_until,
+            expires_at=expires_at,
+        )
+        step.credits.append(credit)
+        return credit
+
+    def _settle_debt(
+        self, uow: UnitOfWork, step: _Step, currency: str, amount: int, lot_id: str
+    ) -> int:
+        """Pay the member's debt first out of a new credit; return what it took."""
+        if not step.state.get("debt"):
+            return 0
+        debt_account = f"{currency}:debt"
+        owed = self._balances(uow, step).get(debt_account, 0)
+        paid = min(owed, amount)
+        if paid:
+            self._entry(step, currency, -paid, "debt", "debt settled", lot_id)
+            self._entry(step, debt_account, -paid, "debt", "debt settled", lot_id)
+        if owed - paid <= 0:
+            step.state.pop("debt", None)
+        return paid
+
+    # Internals: redemption ----------------------------------------------------------------
+
+    def _redeem_once(
+        self, member_id: str, points: int, key: str | None, reason: str, now: datetime, fingerprint: str
+    ) -> tuple[Redemption, list[OutboxMessage]]:
+        with self._unit([member_id]) as uow:
+            first = self._replay(uow, member_id, "redeem", key, fingerprint)
+            if first is not None:
+                return Redemption.model_validate(first), []
+            member = uow.load_member(member_id)
+            if member is None:
+                raise UnknownMemberError(member_id)
+            step = _Step(member, now, key, None)
+            lots = uow.lots(member_id, "points")
+            picks = ledger.take(lots, points, now)
+            if not picks:
+                available = sum(lot.remaining for lot in lots if ledger.spendable(lot, now))
+                raise InsufficientBalanceError(member_id, "points", points, available)
+            for lot, used in picks:
+                self._entry(step, "points", -used, "spend", reason, lot.lot_id)
+                left = lot.remaining - used
+                step.changes.lot_changes.append(
+                    LotChange(lot.lot_id, left, "open" if left else "closed")
+                )
+            redemption = Redemption(
+                redemption_id=new_id(),
+                member_id=member_id,
+                points=points,
+                at=now,
+                key=key,
+                reward=None if reason == "redemption" else reason,
+                lots=[(lot.lot_id, used) for lot, used in picks],
+            )
+            result = redemption.model_dump(mode="json")
+            self._remember(step, "redeem", key, fingerprint, result)
+            self._remember(step, "redemption", redemption.redemption_id, "", result)
+            step.changes.outbox.append(
+                message("redeemed", member_id, now, redemption_id=redemption.redemption_id, points=points)
+            )
+            step.changes.members.append(member)
+            uow.apply(step.changes)
+            return redemption, step.changes.outbox
+
+    def _refund_once(
+        self, member_id: str, redemption_id: str, now: datetime
+    ) -> tuple[Redemption, list[OutboxMessage]]:
+        with self._unit([member_id]) as uow:
+            record = uow.get_idempotency(member_id, "redemption", redemption_id)
+            if record is None:
+                raise NotFoundError(f"member {member_id!r} has no redemption {redemption_id!r}")
+            redemption = Redemption.model_validate(record.result)
+            done = uow.get_idempotency(member_id, "refund", redemption_id)
+            if done is not None:
+                return Redemption.model_validate(done.result), []
+            member = uow.load_member(member_id)
+            assert member is not None
+            step = _Step(member, now, None, None)
+            lots = {lot.lot_id: lot for lot in uow.get_lots([i for i, _ in redemption.lots])}
+            for lot_id, used in redemption.lots:
+                lot = lots[lot_id]
+                self._entry(step, "points", used, "refund", "refund", lot_id)
+                left = lot.remaining + used
+                if lot.expires_at is not None and lot.expires_at <= now:
+                    # Past its expiry: restored and expired at once, so no balance shows it.
+                    self._entry(step, "points", -left, "expire", "expired on refund", lot_id)
+                    step.changes.lot_changes.append(LotChange(lot_id, 0, "closed"))
+                else:
+                    step.changes.lot_changes.append(LotChange(lot_id, left, "open"))
+            refunded = redemption.model_copy(update={"refunded": True})
+            self._remember(step, "refund", redemption_id, "", refunded.model_dump(mode="json"))
+            step.changes.outbox.append(
+                message("refunded", member_id, now, redemption_id=redemption_id, points=redemption.points)
+            )
+            step.changes.members.append(member)
+            uow.apply(step.changes)
+            return refunded, step.changes.outbox

@@ -1,0 +1,70 @@
+"""Domain events: delivered to subscribers after the changes that caused them are stored."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from gamify.store import OutboxMessage
+
+DomainEvent = OutboxMessage
+"""A domain event: ``event_id`` (unique), ``name``, ``member_id``, ``at``, ``payload``."""
+
+Subscriber = Callable[[DomainEvent], None]
+
+EVENT_NAMES = frozenset(
+    {
+        "credited",
+        "level_up",
+        "level_down",
+        "badge_awarded",
+        "tier_changed",
+        "streak_extended",
+        "streak_broken",
+        "streak_milestone",
+        "challenge_completed",
+        "challenge_failed",
+        "referral_joined",
+        "referral_qualified",
+        "points_matured",
+        "points_expired",
+        "redeemed",
+        "refunded",
+        "reversed",
+    }
+)
+
+log = logging.getLogger("gamify")
+
+
+def new_id() -> str:
+    """A random 128-bit id as 32 hex digits."""
+    return os.urandom(16).hex()
+
+
+def message(name: str, member_id: str, at: datetime, **payload: Any) -> OutboxMessage:
+    return OutboxMessage(new_id(), name, member_id, at, payload)
+
+
+class Dispatcher:
+    """Calls subscribers; an exception in one is logged and never reaches the caller."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, list[Subscriber]] = {}
+
+    def subscribe(self, name: str, callback: Subscriber) -> None:
+        if name != "*" and name not in EVENT_NAMES:
+            raise ValueError(
+                f"unknown domain event {name!r}: use '*' or one of {', '.join(sorted(EVENT_NAMES))}"
+            )
+        self._subscribers.setdefault(name, []).append(callback)
+
+    def deliver(self, event: DomainEvent) -> None:
+        for callback in (*self._subscribers.get(event.name, ()), *self._subscribers.get("*", ())):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("subscriber %r failed on %s %s", callback, event.name, event.event_id)

@@ -1,0 +1,145 @@
+"""What the engine returns: outcomes, profiles and history rows (pydantic, frozen)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Credit(_Frozen):
+    """One ledger credit written by an event.
+
+    ``source`` is ``rule`` for earning rules (multiplied and capped) or the kind
+    of reward (``level``, ``badge``, ``streak``, ``referral``, ``challenge``).
+    ``capped`` is what caps cut from the award; ``pending_until`` is set for
+    points that cannot be spent yet.
+    """
+
+    currency: str
+    amount: int
+    rule: str
+    source: str = "rule"
+    capped: int = 0
+    multiplier: Decimal = Decimal(1)
+    pending_until: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class CapHit(_Frozen):
+    """A cap that cut an award: which cap, how much it cut, and from which rule."""
+
+    cap: str
+    rule: str
+    cut: int
+
+
+class LevelUp(_Frozen):
+    level: int
+    reward: int = 0
+
+
+class BadgeAwarded(_Frozen):
+    badge: str
+    tier: str | None = None
+    occurrence: int = 1
+    reward: int = 0
+
+
+class TierChange(_Frozen):
+    from_tier: str | None
+    to_tier: str | None
+
+
+class StreakState(_Frozen):
+    """A streak after the event: its length, longest run, tokens and what happened."""
+
+    name: str
+    length: int
+    longest: int
+    tokens: int = 0
+    extended: bool = False
+    broken: bool = False
+    frozen_periods: int = 0
+    milestones: list[int] = []
+
+
+class ChallengeState(_Frozen):
+    name: str
+    status: str
+    completed: bool = False
+
+
+class Outcome(_Frozen):
+    """Everything one event did."""
+
+    member_id: str
+    action: str
+    at: datetime
+    key: str | None = None
+    amount: Decimal | None = None
+    credits: list[Credit] = []
+    caps: list[CapHit] = []
+    level_ups: list[LevelUp] = []
+    level_down: int | None = None
+    badges: list[BadgeAwarded] = []
+    tier_change: TierChange | None = None
+    streaks: list[StreakState] = []
+    challenges: list[ChallengeState] = []
+    referral_rewards: list[Credit] = []
+
+    def total(self, currency: str = "points") -> int:
+        """The sum credited in ``currency`` by this event (rules and rewards)."""
+        return sum(c.amount for c in self.credits if c.currency == currency)
+
+
+class Redemption(_Frozen):
+    """A spend of points: what was taken from which lots."""
+
+    redemption_id: str
+    member_id: str
+    points: int
+    at: datetime
+    key: str | None = None
+    reward: str | None = None
+    cash: Decimal = Decimal(0)
+    lots: list[tuple[str, int]] = []
+    refunded: bool = False
+
+
+class HistoryEntry(_Frozen):
+    """A ledger entry as shown to a member: newest first, with its reason."""
+
+    entry_id: str
+    account: str
+    amount: int
+    at: datetime
+    kind: str
+    reason: str
+    key: str | None = None
+    action: str | None = None
+
+
+class Profile(_Frozen):
+    """A member's state: balances, XP, level, tier, streaks and badges."""
+
+    member_id: str
+    timezone: str
+    birthday: date | None = None
+    tags: list[str] = []
+    balances: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    debt: dict[str, int] = {}
+    xp: int = 0
+    level: int = 1
+    tier: str | None = None
+    streaks: list[StreakState] = []
+    badges: list[BadgeAwarded] = []
+    referrer: str | None = None
+    extra: dict[str, Any] = {}

@@ -1,0 +1,37 @@
+"""Store URLs to adapters: one table of strings, imported lazily."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from gamify.errors import ConfigurationError
+from gamify.store import Store
+
+ADAPTERS: dict[str, tuple[str, str]] = {
+    # scheme: ("module:Class", what to install when the import fails)
+    "memory": ("gamify_adapters.memory:MemoryStore", "gamify-sdk"),
+    "sqlite": ("gamify_adapters.sql:SQLStore", "gamify-sdk"),
+    "postgresql": ("gamify_adapters.sql:SQLStore", "gamify-sdk[postgres]"),
+}
+
+
+def open_store(url: str, **options: Any) -> Store:
+    """The store for ``url``: ``memory://``, ``sqlite:///gamify.db``,
+    ``postgresql+psycopg://user@host/db``. ``options`` go to the adapter."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+    if scheme not in ADAPTERS:
+        known = ", ".join(f"{s}://" for s in ADAPTERS)
+        raise ConfigurationError(f"unknown store URL {url!r}: use one of {known}")
+    target, extra = ADAPTERS[scheme]
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the {scheme} store needs a package that is not installed ({exc.name}): "
+            f"pip install '{extra}'"
+        ) from exc
+    store_class = getattr(module, class_name)
+    store: Store = store_class(url, **options)
+    return store

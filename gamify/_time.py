@@ -1,0 +1,88 @@
+"""Calendar arithmetic in a member's or the program's zone.
+
+Instants are aware UTC datetimes; local days, weeks and months are read in an
+IANA zone at the instant of the event. Windows are half-open, [start, end).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pendulum
+
+from gamify.program._base import zone
+
+__all__ = [
+    "add_local",
+    "local_date",
+    "local_midnight",
+    "month_key",
+    "period_key",
+    "period_start",
+    "start_of_next_month",
+    "week_start",
+]
+
+
+def local_date(at: datetime, tz: str) -> date:
+    """The calendar date of ``at`` in ``tz``."""
+    return at.astimezone(zone(tz)).date()
+
+
+def week_start(day: date, first_weekday: int = 0) -> date:
+    """The first day of the week holding ``day`` (0 = weeks start on Monday)."""
+    return day - timedelta(days=(day.weekday() - first_weekday) % 7)
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def period_key(period: str, day: date, first_weekday: int = 0) -> str:
+    """A stable name of the local period (``day``, ``week``, ``month``) that holds ``day``."""
+    if period == "day":
+        return day.isoformat()
+    if period == "week":
+        return "w" + week_start(day, first_weekday).isoformat()
+    if period == "month":
+        return month_key(day)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def period_start(period: str, day: date, first_weekday: int = 0) -> date:
+    """The first local day of the period holding ``day``."""
+    if period == "day":
+        return day
+    if period == "week":
+        return week_start(day, first_weekday)
+    if period == "month":
+        return day.replace(day=1)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def next_period_start(period: str, day: date, first_weekday: int = 0) -> date:
+    """The first local day of the period after the one holding ``day``."""
+    start = period_start(period, day, first_weekday)
+    if period == "day":
+        return start + timedelta(days=1)
+    if period == "week":
+        return start + timedelta(days=7)
+    return (pendulum.date(start.year, start.month, 1).add(months=1)).replace()
+
+
+def local_midnight(day: date, tz: str) -> datetime:
+    """The instant (UTC) at which local ``day`` begins in ``tz``."""
+    return pendulum.datetime(day.year, day.month, day.day, tz=zone(tz)).in_timezone("UTC")
+
+
+def start_of_next_month(at: datetime, tz: str, months: int = 0) -> datetime:
+    """The local midnight that starts the month after ``at``'s month, plus ``months``."""
+    local = pendulum.instance(at).in_timezone(zone(tz))
+    first = pendulum.date(local.year, local.month, 1).add(months=months + 1)
+    return local_midnight(first, tz)
+
+
+def add_local(at: datetime, tz: str, **units: int) -> datetime:
+    """Calendar arithmetic in ``tz``: ``days=14`` keeps the wall-clock time across DST."""
+    local = pendulum.instance(at).in_timezone(zone(tz))
+    return local.add(**units).in_timezone("UTC")  # type: ignore[arg-type]

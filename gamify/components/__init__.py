@@ -1,0 +1,1 @@
+"""Pure rule components: no storage, no clock."""

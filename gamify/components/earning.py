@@ -1,0 +1,157 @@
+"""Earning rules and multipliers: what an event pays before caps.
+
+Pure: ``awards(...)`` reads the program and the event and returns one
+:class:`RuleAward` per matching rule. Fractions round once, after
+multipliers, by the program's rounding mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from gamify.program import Condition, Multiplier, Program, Rule
+
+ONE = Decimal(1)
+ROUNDING = {
+    "down": ROUND_FLOOR,
+    "up": ROUND_CEILING,
+    "half_up": ROUND_HALF_UP,
+    "half_even": ROUND_HALF_EVEN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAward:
+    """What one rule pays for one event, after multipliers and rounding, before caps."""
+
+    rule: Rule
+    amount: int
+    multiplier: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    """What multipliers read about the member at the event."""
+
+    tags: frozenset[str]
+    birthday: date | None
+    local_day: date
+    tier_multiplier: Decimal | None = None
+
+
+def round_award(value: Decimal, mode: str) -> int:
+    return int(value.to_integral_value(rounding=ROUNDING[mode]))
+
+
+def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | None) -> bool:
+    actual = amount if cond.attribute == "amount" else attributes.get(cond.attribute)
+    if cond.op == "exists":
+        return actual is not None
+    if actual is None:
+        return cond.op in ("ne", "not_in")
+    expected = cond.value
+    if cond.op in ("gt", "gte", "lt", "lte"):
+        try:
+            a, b = Decimal(str(actual)), Decimal(str(expected))
+        except (ArithmeticError, ValueError):
+            return False
+        return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[cond.op]
+    if cond.op == "in":
+        return actual in (expected or ())
+    if cond.op == "not_in":
+        return actual not in (expected or ())
+    equal = bool(actual == expected)
+    return equal if cond.op == "eq" else not equal
+
+
+def base_value(
+    rule: Rule,
+    amount: Decimal | None,
+    attributes: Mapping[str, Any],
+    context: Mapping[str, Decimal | int],
+) -> Decimal:
+    """The rule's award before multipliers, as an exact decimal."""
+    if rule.fixed is not None:
+        value = rule.fixed
+    elif rule.per_amount is not None:
+        value = (amount or Decimal(0)) * rule.per_amount
+    else:
+        assert rule.formula is not None
+        value = rule.formula.evaluate(context)
+    if rule.per is not None:
+        raw = attributes.get(rule.per.attribute, 0)
+        try:
+            groups = int(Decimal(str(raw)) // rule.per.size) if raw is not None else 0
+        except (ArithmeticError, ValueError):
+            groups = 0
+        value *= max(groups, 0)
+    return value
+
+
+def applies_to(mult: Multiplier, rule: Rule, spendable: bool) -> bool:
+    """Whether ``mult`` may act on ``rule`` (listed, or by default any spendable-currency rule)."""
+    return rule.name in mult.rules if mult.rules is not None else spendable
+
+
+def combine(factors: Sequence[Decimal], stacking: str) -> Decimal:
+    """Several active multipliers as one factor, by the program's stacking strategy."""
+    if not factors:
+        return ONE
+    if stacking == "highest":
+        return max(factors)
+    if stacking == "additive":
+        return ONE + sum((f - ONE for f in factors), Decimal(0))
+    result = ONE
+    for f in factors:
+        result *= f
+    return result
+
+
+def active_factors(
+    program: Program, rule: Rule, facts: MemberFacts, at: datetime
+) -> list[Decimal]:
+    """The factors of every multiplier active on ``rule`` for this member at ``at``."""
+    spendable = program.currencies[rule.currency].spendable
+    out: list[Decimal] = []
+    if facts.tier_multiplier is not None and spendable and facts.tier_multiplier != ONE:
+        out.append(facts.tier_multiplier)
+    for mult in program.multipliers:
+        if not applies_to(mult, rule, spendable):
+            continue
+        if mult.kind == "tag":
+            on = mult.tag in facts.tags
+        elif mult.kind == "campaign":
+            on = mult.active(at)
+        else:
+            on = facts.birthday is not None and facts.birthday.month == facts.local_day.month
+        if on:
+            out.append(mult.factor)
+    return out
+
+
+def awards(
+    program: Program,
+    action: str,
+    amount: Decimal | None,
+    attributes: Mapping[str, Any],
+    facts: MemberFacts,
+    at: datetime,
+    context: Mapping[str, Decimal | int],
+) -> list[RuleAward]:
+    """One award per rule of ``action`` whose conditions hold, rounded after multipliers."""
+    out: list[RuleAward] = []
+    for rule in program.rules_by_action.get(action, ()):
+        if rule.conditions and not all(
+            _matches(c, attributes, amount) for c in rule.conditions
+        ):
+            continue
+        value = base_value(rule, amount, attributes, context)
+        factor = combine(active_factors(program, rule, facts, at), program.stacking)
+        points = round_award(value * factor, program.rounding)
+        if points > 0:
+            out.append(RuleAward(rule=rule, amount=points, multiplier=factor))
+    return out

@@ -1,0 +1,125 @@
+"""The program: the whole declarative configuration of a gamification and loyalty scheme.
+
+Load one with :meth:`Program.load` (TOML, JSON or YAML) or build it with
+:meth:`Program.model_validate`. One schema serves every format: snake_case
+keys, a table per area, a required IANA ``timezone``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from gamify.errors import ProgramError
+from gamify.program._base import Model, TimeZoneName
+from gamify.program._loader import from_validation_error, read_mapping
+from gamify.program.earning import (
+    Action,
+    Cap,
+    Condition,
+    Currency,
+    Multiplier,
+    PerGroup,
+    Rounding,
+    Rule,
+    Stacking,
+    Validity,
+)
+
+__all__ = [
+    "Action",
+    "Cap",
+    "Condition",
+    "Currency",
+    "Multiplier",
+    "PerGroup",
+    "Program",
+    "Rule",
+    "Validity",
+]
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _default_currencies() -> dict[str, Currency]:
+    return {"points": Currency(spendable=True), "xp": Currency(spendable=False)}
+
+
+class Program(Model):
+    """A gamification and loyalty program."""
+
+    name: str = "program"
+    timezone: TimeZoneName
+    week_start: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = "monday"
+    rounding: Rounding = "down"
+    stacking: Stacking = "compound"
+    late_event_days: int = Field(default=90, ge=1)
+    """How far in the past an event's ``at`` may lie (cap counters are kept this long)."""
+    currencies: dict[str, Currency] = Field(default_factory=_default_currencies)
+    actions: dict[str, Action] = {}
+    rules: list[Rule] = []
+    multipliers: list[Multiplier] = []
+    caps: list[Cap] = []
+    expiry: Validity = Validity()
+    """When points lots expire unless their rule says otherwise."""
+
+    @classmethod
+    def load(cls, path: str | Path) -> Program:
+        """Read a program file; any failure raises :class:`~gamify.errors.ProgramError`."""
+        data = read_mapping(path)
+        return cls.from_dict(data, file=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, file: str | None = None) -> Program:
+        """Validate a mapping, raising :class:`~gamify.errors.ProgramError` on failure."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise from_validation_error(exc, file) from None
+
+    @property
+    def week_start_index(self) -> int:
+        """0 for Monday ... 6 for Sunday."""
+        return WEEKDAYS.index(self.week_start)
+
+    @cached_property
+    def rules_by_action(self) -> dict[str, tuple[Rule, ...]]:
+        """Rules indexed by the action they watch (looked up once per event)."""
+        out: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            out.setdefault(rule.action, []).append(rule)
+        return {action: tuple(rules) for action, rules in out.items()}
+
+    @model_validator(mode="after")
+    def _references(self) -> Program:
+        def fail(reason: str, where: str) -> ProgramError:
+            return ProgramError(reason, key_path=where)
+
+        names: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            if rule.action not in self.actions:
+                raise fail(f"unknown action {rule.action!r}", f"rules[{i}].action")
+            if rule.currency not in self.currencies:
+                raise fail(f"unknown currency {rule.currency!r}", f"rules[{i}].currency")
+            if rule.name in names:
+                raise fail(f"duplicate rule name {rule.name!r}", f"rules[{i}].name")
+            names.add(rule.name)
+            if rule.per_amount is not None and self.actions[rule.action].amount == "none":
+                raise fail(
+                    f"action {rule.action!r} carries no amount", f"rules[{i}].per_amount"
+                )
+        for i, mult in enumerate(self.multipliers):
+            for rule_name in mult.rules or ():
+                if rule_name not in names:
+                    raise fail(f"unknown rule {rule_name!r}", f"multipliers[{i}].rules")
+        for i, cap in enumerate(self.caps):
+            if cap.action is not None and cap.action not in self.actions:
+                raise fail(f"unknown action {cap.action!r}", f"caps[{i}].action")
+            if cap.currency not in self.currencies:
+                raise fail(f"unknown currency {cap.currency!r}", f"caps[{i}].currency")
+        return self

@@ -1,0 +1,53 @@
+"""Shared building blocks of the program model."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any
+
+import pendulum
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+
+
+class Model(BaseModel):
+    """Base of every program section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@lru_cache(maxsize=None)
+def zone(name: str) -> pendulum.Timezone:
+    """The time zone called ``name``, looked up once (a lookup costs far more than a conversion)."""
+    tz = pendulum.timezone(name)
+    assert isinstance(tz, pendulum.Timezone)
+    return tz
+
+
+def _check_zone(name: str) -> str:
+    try:
+        zone(name)
+    except Exception as exc:  # pendulum raises several kinds for unknown names
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
+"""An IANA time-zone name, checked at load."""
+
+Number = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: str(d), return_type=str),
+]
+"""An exact decimal; floats in files are read through their text, never as binary floats."""
+
+
+def dec(value: Any) -> Decimal:
+    """Convert an int, str, float (through its repr) or Decimal to Decimal."""
+    return Decimal(_to_decimal(value)) if not isinstance(value, Decimal) else value

@@ -1,0 +1,69 @@
+"""Reading program files (TOML, JSON, YAML) and turning failures into ProgramError."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from gamify.errors import ProgramError
+
+
+def key_path(loc: Sequence[int | str]) -> str:
+    """``("rules", 2, "amount")`` -> ``rules[2].amount``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML, JSON or YAML file into a dict, by its suffix."""
+    file = str(path)
+    suffix = Path(path).suffix.lower()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProgramError(f"cannot read file: {exc.strerror or exc}", file=file) from exc
+    try:
+        if suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            raise ProgramError(
+                f"unsupported file type {suffix or '(none)'!r}: use .toml, .json, .yaml or .yml",
+                file=file,
+            )
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ProgramError(f"not valid {suffix[1:].upper()}: {exc}", file=file) from exc
+    if not isinstance(data, dict):
+        raise ProgramError("the top level must be a table of settings", file=file)
+    return data
+
+
+def from_validation_error(exc: ValidationError, file: str | None) -> ProgramError:
+    """The first pydantic error as a ProgramError (file, key path, reason)."""
+    first = exc.errors(include_url=False)[0]
+    loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    path = key_path(loc)
+    reason = str(first["msg"]).removeprefix("Value error, ")
+    # Cross-reference checks raise ProgramError with their own key path inside a validator.
+    inner = (first.get("ctx") or {}).get("error")
+    if isinstance(inner, ProgramError):
+        reason = inner.reason
+        path = ".".join(p for p in (path, inner.key_path) if p)
+    count = exc.error_count()
+    if count > 1:
+        reason += f" (and {count - 1} more error{'s' if count > 2 else ''})"
+    return ProgramError(reason, file=file, key_path=path)

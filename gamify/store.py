@@ -1,0 +1,369 @@
+"""The storage port: the only interface storage adapters implement.
+
+The engine is the only caller. Each tracked event runs in one
+:class:`UnitOfWork` that holds the locks of its members from the first read
+to the commit, so the engine may compute from what it loaded; every write of
+the event goes through one :meth:`UnitOfWork.apply` call and commits with the
+unit of work or not at all.
+
+Invariants every adapter enforces itself (a second guard behind the engine):
+
+* a balance never goes below zero: :meth:`UnitOfWork.apply` raises
+  :class:`~gamify.errors.InsufficientBalanceError` and writes nothing;
+* an idempotency record is unique per (member, kind, key) and a badge award
+  per (member, badge, tier, occurrence): a duplicate raises
+  :class:`DuplicateError` and writes nothing;
+* a balance equals the sum of its ledger entries (balances change only
+  through entries).
+
+Adapters are chosen by URL (see :func:`gamify.open_store`) and tested by the
+conformance suite in :mod:`gamify.testing.conformance`.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from gamify.errors import StoreError
+
+__all__ = [
+    "EARNED_KINDS",
+    "Award",
+    "Changes",
+    "DueWork",
+    "DuplicateError",
+    "EarnedDelta",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "LeaderboardRow",
+    "Lot",
+    "LotChange",
+    "MemberRecord",
+    "OutboxMessage",
+    "Store",
+    "UnitOfWork",
+]
+
+EntryKind = Literal[
+    "earn",  # an earning rule
+    "reward",  # a level, badge, streak, referral or challenge reward
+    "spend",  # a redemption
+    "refund",  # a redemption given back
+    "expire",  # a lot reached its expiry
+    "mature",  # pending points became spendable (pair of entries)
+    "reverse",  # an event taken back
+    "debt",  # a shortfall booked as debt, or settled
+    "adjust",  # a manual correction
+]
+
+
+#: Entry kinds that count as "earned" (leaderboards, badges on totals): credits
+#: from rules and rewards, net of reversals; spends, expiry and refunds do not.
+EARNED_KINDS = frozenset({"earn", "reward", "reverse"})
+
+
+class DuplicateError(StoreError):
+    """A unique record (idempotency key, one-time award) already exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One append-only change of one account.
+
+    ``account`` is a currency (``points``, ``xp``) or a side account of one
+    (``points:pending``, ``points:debt``). ``amount`` is signed.
+    """
+
+    entry_id: str
+    member_id: str
+    account: str
+    amount: int
+    at: datetime
+    kind: EntryKind
+    reason: str
+    key: str | None = None
+    action: str | None = None
+    lot_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """One credit of a spendable currency, spent and expired on its own.
+
+    It is spendable from ``pending_until`` (if any) and before ``expires_at``
+    (if any). ``remaining`` is what is left of ``amount``.
+    """
+
+    lot_id: str
+    member_id: str
+    currency: str
+    amount: int
+    remaining: int
+    earned_at: datetime
+    expires_at: datetime | None = None
+    pending_until: datetime | None = None
+    rule: str = ""
+    key: str | None = None
+    status: Literal["pending", "open", "closed", "cancelled"] = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class LotChange:
+    """A new ``remaining``, ``expires_at`` or ``status`` for an existing lot."""
+
+    lot_id: str
+    remaining: int
+    status: Literal["pending", "open", "closed", "cancelled"]
+    expires_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class MemberRecord:
+    """A member as the store keeps it.
+
+    The columns that are queried across members (tier, review date, referral
+    code) sit beside ``state``, the member's game state that only the engine
+    reads (an opaque, JSON-serialisable dict to the store).
+    """
+
+    member_id: str
+    timezone: str
+    birthday: date | None = None
+    tags: tuple[str, ...] = ()
+    level: int = 1
+    tier: str | None = None
+    review_at: datetime | None = None
+    referral_code: str | None = None
+    referrer: str | None = None
+    created_at: datetime | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> MemberRecord:
+        return dataclasses.replace(self, state=dict(self.state))
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The first answer to a keyed call: its payload fingerprint and its result (JSON-ready)."""
+
+    member_id: str
+    kind: str
+    key: str
+    fingerprint: str
+    result: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """A one-time award: unique per member, badge, tier and occurrence."""
+
+    member_id: str
+    badge: str
+    tier: str
+    occurrence: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EarnedDelta:
+    """A change of what a member earned of a currency, for leaderboards.
+
+    The store keeps, per member and currency, the all-time total and the
+    totals of the current day, week and month of the program's zone, each with
+    the key of its period (``2026-11-27``, ``2026-11-23`` for the week that
+    starts that day, ``2026-11``). A delta for the period a total holds adds to
+    it; one for a later period starts it afresh; one for an earlier period
+    (a late event) leaves it alone: the ledger answers for past periods.
+    """
+
+    member_id: str
+    currency: str
+    amount: int
+    day: str
+    week: str
+    month: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A domain event written with the changes that caused it, delivered after commit."""
+
+    event_id: str
+    name: str
+    member_id: str
+    at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Changes:
+    """Every write of one unit of work's step, applied all together or not at all."""
+
+    members: list[MemberRecord] = field(default_factory=list)
+    entries: list[LedgerEntry] = field(default_factory=list)
+    new_lots: list[Lot] = field(default_factory=list)
+    lot_changes: list[LotChange] = field(default_factory=list)
+    earned: list[EarnedDelta] = field(default_factory=list)
+    idempotency: list[IdempotencyRecord] = field(default_factory=list)
+    awards: list[Award] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+
+    def balance_deltas(self) -> dict[tuple[str, str], int]:
+        """The net change of each (member, account), from the entries."""
+        out: dict[tuple[str, str], int] = {}
+        for e in self.entries:
+            k = (e.member_id, e.account)
+            out[k] = out.get(k, 0) + e.amount
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DueWork:
+    """What falls due before an instant, across all members (for ``run_due``)."""
+
+    expiring_lots: list[Lot]
+    maturing_lots: list[Lot]
+    reviews: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardRow:
+    member_id: str
+    score: int
+
+
+class UnitOfWork(abc.ABC):
+    """Reads and writes inside one transaction that holds the members' locks."""
+
+    @abc.abstractmethod
+    def load_member(self, member_id: str) -> MemberRecord | None:
+        """The member as stored (a copy the caller may change), or None."""
+
+    @abc.abstractmethod
+    def member_by_code(self, code: str) -> str | None:
+        """The member whose referral code is ``code`` (already upper-cased), or None."""
+
+    @abc.abstractmethod
+    def get_idempotency(self, member_id: str, kind: str, key: str) -> IdempotencyRecord | None:
+        """The first record of this key, or None."""
+
+    @abc.abstractmethod
+    def balances(self, member_id: str) -> dict[str, int]:
+        """Every account of the member with its amount."""
+
+    @abc.abstractmethod
+    def lots(self, member_id: str, currency: str, *, key: str | None = None) -> list[Lot]:
+        """The member's lots of ``currency`` that are pending or open (or, with ``key``,
+        every lot written by that event key), in insertion order."""
+
+    @abc.abstractmethod
+    def get_lots(self, lot_ids: Sequence[str]) -> list[Lot]:
+        """The lots with these ids, whatever their status."""
+
+    @abc.abstractmethod
+    def entries_for_key(self, member_id: str, key: str) -> list[LedgerEntry]:
+        """Ledger entries written by the event with this idempotency key, oldest first."""
+
+    @abc.abstractmethod
+    def apply(self, changes: Changes) -> None:
+        """Write every change, or raise and write nothing.
+
+        Raises :class:`~gamify.errors.InsufficientBalanceError` when an
+        account would go below zero and :class:`DuplicateError` when a unique
+        record exists already.
+        """
+
+
+class Store(abc.ABC):
+    """A place where members, balances, the ledger and lots live."""
+
+    #: Optional abilities, checked when an engine is built (``"app_session"``).
+    capabilities: frozenset[str] = frozenset()
+
+    @abc.abstractmethod
+    def unit_of_work(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
+        """Begin a transaction holding the locks of ``member_ids`` (taken in ascending order).
+
+        The context commits on normal exit and rolls back on an exception.
+        """
+
+    @abc.abstractmethod
+    def batch(self) -> AbstractContextManager[None]:
+        """Run every unit of work opened inside as one transaction (for ``track_many``)."""
+
+    # Reads outside any unit of work -----------------------------------------
+
+    @abc.abstractmethod
+    def get_member(self, member_id: str) -> MemberRecord | None: ...
+
+    @abc.abstractmethod
+    def get_balances(self, member_id: str) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    def history(
+        self, member_id: str, *, limit: int | None = None, account: str | None = None
+    ) -> list[LedgerEntry]:
+        """The member's ledger entries, newest first."""
+
+    @abc.abstractmethod
+    def member_lots(self, member_id: str, currency: str) -> list[Lot]:
+        """The member's pending and open lots of ``currency``."""
+
+    @abc.abstractmethod
+    def due(self, before: datetime, *, limit: int = 1000) -> DueWork:
+        """Open lots expiring at or before ``before``, pending lots maturing at or
+        before it, and members whose tier review falls at or before it."""
+
+    @abc.abstractmethod
+    def leaderboard(
+        self, currency: str, period: str, *, limit: int, tier: str | None = None
+    ) -> list[LeaderboardRow]:
+        """Members with a positive earned total in ``period``, best first, ties by member id.
+
+        ``period`` is ``all``, or ``day:KEY``, ``week:KEY``, ``month:KEY`` with a key
+        as in :class:`EarnedDelta`; only totals currently held for that key count.
+        """
+
+    @abc.abstractmethod
+    def score(self, member_id: str, currency: str, period: str) -> int:
+        """What ``member_id`` earned of ``currency`` in ``period`` (0 if nothing)."""
+
+    @abc.abstractmethod
+    def count_above(
+        self, currency: str, period: str, score: int, *, tier: str | None = None
+    ) -> int:
+        """How many members earned strictly more than ``score`` in ``period``."""
+
+    @abc.abstractmethod
+    def earned_between(
+        self, currency: str, start: datetime, end: datetime
+    ) -> dict[str, int]:
+        """Per member, what was earned of ``currency`` in [start, end) from the ledger."""
+
+    @abc.abstractmethod
+    def ledger_totals(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[tuple[str, str, str | None, int]]:
+        """Sums of ledger amounts grouped by (account, kind, action), for reports."""
+
+    @abc.abstractmethod
+    def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
+        """Domain events not yet acknowledged, oldest first."""
+
+    @abc.abstractmethod
+    def ack_outbox(self, event_ids: Sequence[str]) -> None:
+        """Mark domain events as delivered."""
+
+    @abc.abstractmethod
+    def member_ids(self) -> Iterator[str]:
+        """Every member id, ascending."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Release connections and files."""
