@@ -7,6 +7,7 @@ one ``apply`` and, after the commit, hands domain events to subscribers.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -26,6 +27,7 @@ from gamify.clock import Clock, SystemClock, ensure_aware
 from gamify.components import caps as caps_component
 from gamify.components import earning, ledger
 from gamify.errors import (
+    ConcurrencyError,
     ConfigurationError,
     IdempotencyConflictError,
     InsufficientBalanceError,
@@ -155,6 +157,7 @@ class Engine:
         *,
         deliver_events: bool = True,
         requires: Iterable[str] = (),
+        max_retries: int = 5,
     ) -> None:
         self.program = program if isinstance(program, Program) else Program.load(program)
         self.store = open_store(store) if isinstance(store, str) else store
@@ -166,7 +169,25 @@ class Engine:
             )
         self._deliver_events = deliver_events
         self._dispatcher = Dispatcher()
-        self._in_batch = False
+        self.max_retries = max_retries
+
+    def using(self, session: Any) -> Engine:
+        """An engine whose writes join the app's own SQLAlchemy ``session`` (or connection).
+
+        Its awards commit or roll back with the app's transaction, and its
+        domain events are delivered only after the app commits. Needs a store
+        with the ``app_session`` capability (the SQL store).
+        """
+        if "app_session" not in self.store.capabilities:
+            raise ConfigurationError(
+                f"{type(self.store).__name__} cannot join an app's session: use a SQL store"
+            )
+        bound = copy.copy(self)
+        bound.store = self.store.bind(session, on_commit=self._publish_after_commit)
+        return bound
+
+    def _publish_after_commit(self, messages: list[OutboxMessage]) -> None:
+        self._publish(messages, force=True)
 
     # Members ---------------------------------------------------------------------
 
@@ -405,14 +426,30 @@ class Engine:
 
     def _retrying(self, run: Callable[[], _T]) -> _T:
         # A unique-key race (two first events with one key) resolves on the
-        # second try, which finds the first one's record.
-        try:
-            return run()
-        except DuplicateError:
-            return run()
+        # second try, which finds the first one's record. Deadlocks and
+        # serialization failures are retried a bounded number of times, but
+        # never inside an app's own transaction: the app retries that.
+        attempt = 0
+        while True:
+            try:
+                return run()
+            except (DuplicateError, ConcurrencyError) as exc:
+                attempt += 1
+                if "app_session" in self.store.capabilities and getattr(
+                    self.store, "bound", False
+                ):
+                    raise
+                if attempt > self.max_retries:
+                    if isinstance(exc, ConcurrencyError):
+                        raise
+                    raise ConcurrencyError(f"gave up after {attempt} attempts: {exc}") from exc
 
-    def _publish(self, messages: list[OutboxMessage]) -> None:
-        if not self._deliver_events or not messages:
+    def _publish(self, messages: list[OutboxMessage], *, force: bool = False) -> None:
+        # A store bound to an app's session hands the messages over after the
+        # app commits (through _publish_after_commit), not when track returns.
+        if not messages or not self._deliver_events:
+            return
+        if not force and getattr(self.store, "bound", False):
             return
         for msg in messages:
             self._dispatcher.deliver(msg)

@@ -436,12 +436,12 @@ class _Compiler:
             raise _Rejected(f"unknown function {name!r} (allowed: min, max, floor, ceil)")
         if node.keywords:
             raise _Rejected(f"{name}() takes no keyword arguments")
+        parts = [self.visit(arg, depth + 1) for arg in node.args]  # refuses *args too
         low, high = arity
-        count = len(node.args)
+        count = len(parts)
         if count < low or (high is not None and count > high):
             expected = f"exactly {low}" if high == low else f"at least {low}"
             raise _Rejected(f"{name}() takes {expected} argument(s), got {count}")
-        parts = [self.visit(arg, depth + 1) for arg in node.args]
         key: _Key = ("call", name, *(part[0] for part in parts))
         fns = [part[1] for part in parts]
         consts = [part[2] for part in parts]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -364,6 +364,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def member_ids(self) -> Iterator[str]:
         """Every member id, ascending."""
+
+    def bind(
+        self, session: Any, *, on_commit: Callable[[list[OutboxMessage]], None]
+    ) -> Store:
+        """A store writing through the app's own ``session`` (capability ``app_session``).
+
+        It neither commits nor retries; after the app commits it calls
+        ``on_commit`` with the domain events of the units of work it ran.
+        Its ``bound`` attribute is true.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot join an app's session")
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections and files."""
