@@ -9,6 +9,7 @@ from gamify._engine import Engine, Event
 from gamify._events import DomainEvent
 from gamify._outcome import (
     BadgeAwarded,
+    BadgeProgress,
     CapHit,
     Credit,
     HistoryEntry,
@@ -38,6 +39,7 @@ from gamify.store import Store
 
 __all__ = [
     "BadgeAwarded",
+    "BadgeProgress",
     "CapHit",
     "Clock",
     "ConfigurationError",

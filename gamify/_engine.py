@@ -21,11 +21,22 @@ from typing import Any, TypeVar
 
 from gamify import _time
 from gamify._events import DomainEvent, Dispatcher, message, new_id
-from gamify._outcome import CapHit, Credit, HistoryEntry, Outcome, Profile, Redemption
+from gamify._outcome import (
+    BadgeAwarded,
+    BadgeProgress,
+    CapHit,
+    Credit,
+    HistoryEntry,
+    LevelUp,
+    Outcome,
+    Profile,
+    Redemption,
+    StreakState,
+)
 from gamify._registry import open_store
 from gamify.clock import Clock, SystemClock, ensure_aware
 from gamify.components import caps as caps_component
-from gamify.components import earning, ledger
+from gamify.components import badges, earning, ledger, levels, streaks
 from gamify.errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -41,6 +52,7 @@ from gamify.errors import (
 from gamify.program import Program, Rule
 from gamify.program._base import zone
 from gamify.store import (
+    Award,
     Changes,
     DuplicateError,
     EarnedDelta,
@@ -158,6 +170,7 @@ class Engine:
         deliver_events: bool = True,
         requires: Iterable[str] = (),
         max_retries: int = 5,
+        predicates: Mapping[str, badges.Predicate] | None = None,
     ) -> None:
         self.program = program if isinstance(program, Program) else Program.load(program)
         self.store = open_store(store) if isinstance(store, str) else store
@@ -170,6 +183,12 @@ class Engine:
         self._deliver_events = deliver_events
         self._dispatcher = Dispatcher()
         self.max_retries = max_retries
+        self._predicates: dict[str, badges.Predicate] = dict(predicates or {})
+        self._tier_ranks: dict[str, int] = {}
+
+    def register_predicate(self, name: str, predicate: badges.Predicate) -> None:
+        """Make ``predicate(facts) -> bool`` available to ``custom`` badges and challenges."""
+        self._predicates[name] = predicate
 
     def using(self, session: Any) -> Engine:
         """An engine whose writes join the app's own SQLAlchemy ``session`` (or connection).
@@ -232,7 +251,25 @@ class Engine:
         balances = {c: accounts.get(c, 0) for c in self.program.currencies}
         pending = {c: accounts.get(f"{c}:pending", 0) for c in self._spendable}
         debt = {c: accounts.get(f"{c}:debt", 0) for c in self._spendable}
+        now = self._now()
+        streak_states = record.state.get("streaks", {})
         return Profile(
+            streaks=[
+                StreakState(
+                    name=name,
+                    length=streaks.current_length(
+                        spec,
+                        streak_states.get(name),
+                        now,
+                        record.timezone,
+                        self.program.week_start_index,
+                    ),
+                    longest=streak_states.get(name, {}).get("longest", 0),
+                    tokens=streak_states.get(name, {}).get("tokens", 0),
+                )
+                for name, spec in self.program.streaks.items()
+            ],
+            badges=self._held_badges(record),
             member_id=member_id,
             timezone=record.timezone,
             birthday=record.birthday,
@@ -245,6 +282,100 @@ class Engine:
             tier=record.tier,
             referrer=record.referrer,
         )
+
+    def _held_badges(self, record: MemberRecord) -> list[BadgeAwarded]:
+        out: list[BadgeAwarded] = []
+        for name, held in sorted(record.state.get("badges", {}).items()):
+            badge = self.program.badges.get(name)
+            if badge is None:  # the program dropped it; the member keeps the award
+                out.append(BadgeAwarded(badge=name))
+            elif badge.kind == "tiered":
+                out.extend(BadgeAwarded(badge=name, tier=t.name) for t in badge.tiers[:held])
+            elif badge.kind == "repeatable":
+                out.extend(BadgeAwarded(badge=name, occurrence=n) for n in range(1, held + 1))
+            else:
+                out.append(BadgeAwarded(badge=name))
+        return out
+
+    def badges(self, member_id: str) -> list[BadgeProgress]:
+        """Every badge with the member's progress; secret badges only once earned."""
+        record = self.store.get_member(member_id)
+        out: list[BadgeProgress] = []
+        for name, badge in self.program.badges.items():
+            progress = self._badge_progress(record, member_id, name)
+            if badge.secret and not progress.held:
+                continue
+            out.append(progress)
+        return out
+
+    def badge_progress(self, member_id: str, badge: str) -> BadgeProgress:
+        """How far the member is toward the next award of ``badge`` (current and target)."""
+        if badge not in self.program.badges:
+            raise NotFoundError(f"unknown badge {badge!r}")
+        return self._badge_progress(self.store.get_member(member_id), member_id, badge)
+
+    def _badge_progress(
+        self, record: MemberRecord | None, member_id: str, name: str
+    ) -> BadgeProgress:
+        badge = self.program.badges[name]
+        if record is None:
+            record = self._new_member(member_id, self._now())
+        self._check_predicates([name])
+        step = _Step(record, self._now(), None, None)
+        held = record.state.get("badges", {}).get(name, 0)
+        current, target = badges.progress(badge, self._badge_facts(step, None), held)
+        complete = (badge.kind == "one_off" and held > 0) or (
+            badge.kind == "tiered" and held >= len(badge.tiers)
+        )
+        return BadgeProgress(
+            badge=name,
+            current=current,
+            target=target,
+            held=held,
+            complete=complete,
+            secret=badge.secret,
+        )
+
+    def repair_streak(self, member_id: str, streak: str, *, key: str | None = None) -> StreakState:
+        """Restore a broken streak within the program's window, paying its cost.
+
+        Refused with :class:`~gamify.errors.StreakRepairError` outside the
+        window or past the monthly limit; nothing is written then.
+        """
+        spec = self.program.streaks.get(streak)
+        if spec is None:
+            raise NotFoundError(f"unknown streak {streak!r}")
+        now = self._now()
+        fingerprint = _fingerprint("repair", streak)
+
+        def run() -> tuple[StreakState, list[OutboxMessage]]:
+            with self._unit([member_id]) as uow:
+                first = self._replay(uow, member_id, "repair", key, fingerprint)
+                if first is not None:
+                    return StreakState.model_validate(first), []
+                member = uow.load_member(member_id)
+                if member is None:
+                    raise UnknownMemberError(member_id)
+                step = _Step(member, now, key, None)
+                all_states = dict(step.state.get("streaks", {}))
+                new = streaks.repair(
+                    spec, all_states.get(streak), now, member.timezone, self.program.week_start_index
+                )
+                assert spec.repair is not None
+                if spec.repair.cost:
+                    self._spend(uow, step, spec.repair.currency, spec.repair.cost, f"repair {streak}")
+                all_states[streak] = new
+                step.state["streaks"] = all_states
+                result = StreakState(
+                    name=streak, length=new["len"], longest=new["longest"], tokens=new.get("tokens", 0)
+                )
+                self._remember(step, "repair", key, fingerprint, result.model_dump(mode="json"))
+                step.changes.members.append(member)
+                uow.apply(step.changes)
+                return result, []
+
+        result, _ = self._retrying(run)
+        return result
 
     def balance(self, member_id: str, currency: str = "points") -> int:
         """The member's balance of ``currency`` (the spendable one for points); 0 if unknown."""
@@ -515,12 +646,16 @@ class Engine:
         counts = dict(state.get("counts", {}))
         counts[ev.action] = counts.get(ev.action, 0) + 1
         state["counts"] = counts
+        changed: set[tuple[str, str]] = {("count", ev.action), ("custom", ev.action), ("custom", "*")}
         if ev.amount is not None:
             sums = dict(state.get("sums", {}))
             sums[ev.action] = str(Decimal(sums.get(ev.action, "0")) + ev.amount)
             state["sums"] = sums
+            changed.add(("sum", ev.action))
 
         context = self._formula_context(ev, counts[ev.action])
+        streak_results = self._record_streaks(step, ev, context, changed)
+
         facts = earning.MemberFacts(
             tags=frozenset(member.tags), birthday=member.birthday, local_day=day
         )
@@ -547,6 +682,13 @@ class Engine:
                     capped=item.cut,
                     multiplier=item.award.multiplier,
                 )
+        for name, result in streak_results:
+            for milestone in result.milestones:
+                self._reward(uow, step, milestone.reward, f"streak {name} {milestone.length}", "streak")
+                step.changes.outbox.append(
+                    message("streak_milestone", member.member_id, ev.at, streak=name, length=milestone.length)
+                )
+        level_ups, badges = self._progress(uow, step, changed, ev)
         return Outcome(
             member_id=ev.member_id,
             action=ev.action,
@@ -555,7 +697,193 @@ class Engine:
             amount=ev.amount,
             credits=step.credits,
             caps=cap_hits,
+            level_ups=level_ups,
+            badges=badges,
+            streaks=[
+                StreakState(
+                    name=name,
+                    length=r.state["len"],
+                    longest=r.state["longest"],
+                    tokens=r.state.get("tokens", 0),
+                    extended=r.extended,
+                    broken=r.broken,
+                    frozen_periods=r.frozen,
+                    milestones=[m.length for m in r.milestones],
+                )
+                for name, r in streak_results
+            ],
         )
+
+    # Internals: game components ------------------------------------------------------------
+
+    def _record_streaks(
+        self,
+        step: _Step,
+        ev: _Checked,
+        context: dict[str, Decimal | int],
+        changed: set[tuple[str, str]],
+    ) -> list[tuple[str, streaks.StreakStep]]:
+        """Count the event toward the streaks of its action; put their lengths in ``context``."""
+        names = self.program.streaks_by_action.get(ev.action, ())
+        if not names:
+            return []
+        state = step.state
+        all_states = dict(state.get("streaks", {}))
+        results: list[tuple[str, streaks.StreakStep]] = []
+        for name in names:
+            result = streaks.record(
+                self.program.streaks[name],
+                all_states.get(name),
+                ev.at,
+                step.member.timezone,
+                self.program.week_start_index,
+            )
+            all_states[name] = result.state
+            results.append((name, result))
+            context[f"streak_{name}"] = result.state["len"]
+            if result.counted:
+                changed.add(("streak", name))
+                if result.broken:
+                    step.changes.outbox.append(
+                        message("streak_broken", step.member.member_id, ev.at, streak=name)
+                    )
+                step.changes.outbox.append(
+                    message(
+                        "streak_extended",
+                        step.member.member_id,
+                        ev.at,
+                        streak=name,
+                        length=result.state["len"],
+                    )
+                )
+        context["streak"] = context[f"streak_{names[0]}"]
+        state["streaks"] = all_states
+        return results
+
+    def _reward(
+        self, uow: UnitOfWork, step: _Step, rewards: Mapping[str, int], reason: str, source: str
+    ) -> None:
+        """Pay a reward: neither multiplied nor capped, using no cap room."""
+        for currency, amount in rewards.items():
+            if amount > 0:
+                self._credit(uow, step, currency, amount, kind="reward", reason=reason, source=source)
+
+    def _progress(
+        self, uow: UnitOfWork, step: _Step, changed: set[tuple[str, str]], ev: _Checked | None
+    ) -> tuple[list[LevelUp], list[BadgeAwarded]]:
+        """Levels and badges, repeated while their own rewards move what they watch."""
+        program = self.program
+        level_ups: list[LevelUp] = []
+        badges_out: list[BadgeAwarded] = []
+        seen_credits = 0
+        for _ in range(10):  # rewards feeding rewards settle in a few rounds
+            for credit in step.credits[seen_credits:]:
+                changed.add(("earned", credit.currency))
+            seen_credits = len(step.credits)
+            if not changed:
+                break
+            if program.levels is not None and ("earned", program.levels.currency) in changed:
+                reached = self._level_up(uow, step)
+                if reached:
+                    level_ups.extend(reached)
+                    changed.add(("level", ""))
+            names = [
+                name for key in sorted(changed) for name in program.badges_by_input.get(key, ())
+            ]
+            changed = set()
+            if names:
+                badges_out.extend(self._award_badges(uow, step, names, ev))
+        return level_ups, badges_out
+
+    def _level_up(self, uow: UnitOfWork, step: _Step) -> list[LevelUp]:
+        spec = self.program.levels
+        assert spec is not None
+        member = step.member
+        state = step.state
+        xp = state.get("earned", {}).get(spec.currency, 0)
+        if state.get("curve") != spec.signature:
+            if state.get("curve") is not None and spec.on_curve_change == "keep":
+                # Levels stay; later XP follows the new curve.
+                state["curve"] = spec.signature
+                return []
+            state["curve"] = spec.signature
+        change = levels.progress(spec, member.level, xp, state.get("level_paid", 1))
+        member.level = change.level
+        state["level_paid"] = change.paid
+        out: list[LevelUp] = []
+        for level, rewards in change.reached:
+            self._reward(uow, step, rewards, f"level {level}", "level")
+            out.append(LevelUp(level=level, reward=sum(rewards.values())))
+            step.changes.outbox.append(
+                message("level_up", member.member_id, step.at, level=level, rewards=rewards)
+            )
+        return out
+
+    def _badge_facts(self, step: _Step, ev: _Checked | None) -> badges.BadgeFacts:
+        state = step.state
+        return badges.BadgeFacts(
+            member_id=step.member.member_id,
+            counts=state.get("counts", {}),
+            sums={a: Decimal(v) for a, v in state.get("sums", {}).items()},
+            streaks={n: s["len"] for n, s in state.get("streaks", {}).items()},
+            level=step.member.level,
+            tier_rank=self._tier_rank(step.member.tier),
+            tier_ranks=self._tier_ranks,
+            earned=state.get("earned", {}),
+            badges=state.get("badges", {}),
+            action=ev.action if ev else None,
+            attributes=ev.attributes if ev else {},
+            predicates=self._predicates,
+        )
+
+    def _award_badges(
+        self, uow: UnitOfWork, step: _Step, names: list[str], ev: _Checked | None
+    ) -> list[BadgeAwarded]:
+        self._check_predicates(names)
+        due = badges.evaluate(self.program.badges, names, self._badge_facts(step, ev))
+        if not due:
+            return []
+        held = dict(step.state.get("badges", {}))
+        out: list[BadgeAwarded] = []
+        for award in due:
+            held[award.badge] = held.get(award.badge, 0) + 1
+            step.changes.awards.append(
+                Award(step.member.member_id, award.badge, award.tier, award.occurrence, step.at)
+            )
+            label = f"badge {award.badge}" + (f" {award.tier}" if award.tier else "")
+            self._reward(uow, step, award.reward, label, "badge")
+            out.append(
+                BadgeAwarded(
+                    badge=award.badge,
+                    tier=award.tier or None,
+                    occurrence=award.occurrence,
+                    reward=sum(award.reward.values()),
+                )
+            )
+            step.changes.outbox.append(
+                message(
+                    "badge_awarded",
+                    step.member.member_id,
+                    step.at,
+                    badge=award.badge,
+                    tier=award.tier or None,
+                    occurrence=award.occurrence,
+                )
+            )
+        step.state["badges"] = held
+        return out
+
+    def _check_predicates(self, names: Iterable[str]) -> None:
+        for name in names:
+            badge = self.program.badges[name]
+            if badge.metric == "custom" and badge.predicate not in self._predicates:
+                raise ConfigurationError(
+                    f"badge {name!r} needs the predicate {badge.predicate!r}: "
+                    "register it with engine.register_predicate"
+                )
+
+    def _tier_rank(self, tier: str | None) -> int:
+        return self._tier_ranks.get(tier, 0) if tier is not None else 0
 
     def _formula_context(self, ev: _Checked, count: int) -> dict[str, Decimal | int]:
         context: dict[str, Decimal | int] = {"amount": ev.amount or ZERO, "count": count}
@@ -623,9 +951,15 @@ class Engine:
         rule: Rule | None = None,
         capped: int = 0,
         multiplier: Decimal = Decimal(1),
+        source: str | None = None,
     ) -> Credit:
         """Write one credit: a ledger entry, a lot for spendable currencies, the earned totals."""
         member = step.member
+        spec = self.program.levels
+        if spec is not None and currency == spec.currency and amount > 0:
+            room = levels.xp_room(spec, step.state.get("earned", {}).get(currency, 0))
+            if room is not None and room < amount:
+                capped, amount = capped + amount - room, room
         pending_until: datetime | None = None
         expires_at: datetime | None = None
         if amount > 0:
@@ -662,7 +996,7 @@ class Engine:
             currency=currency,
             amount=amount,
             rule=reason,
-            source="rule" if kind == "earn" else kind,
+            source=source or ("rule" if kind == "earn" else kind),
             capped=capped,
             multiplier=multiplier,
             pending_until=pending_until,
@@ -700,17 +1034,7 @@ class Engine:
             if member is None:
                 raise UnknownMemberError(member_id)
             step = _Step(member, now, key, None)
-            lots = uow.lots(member_id, "points")
-            picks = ledger.take(lots, points, now)
-            if not picks:
-                available = sum(lot.remaining for lot in lots if ledger.spendable(lot, now))
-                raise InsufficientBalanceError(member_id, "points", points, available)
-            for lot, used in picks:
-                self._entry(step, "points", -used, "spend", reason, lot.lot_id)
-                left = lot.remaining - used
-                step.changes.lot_changes.append(
-                    LotChange(lot.lot_id, left, "open" if left else "closed")
-                )
+            picks = self._spend(uow, step, "points", points, reason)
             redemption = Redemption(
                 redemption_id=new_id(),
                 member_id=member_id,
@@ -729,6 +1053,22 @@ class Engine:
             step.changes.members.append(member)
             uow.apply(step.changes)
             return redemption, step.changes.outbox
+
+    def _spend(
+        self, uow: UnitOfWork, step: _Step, currency: str, points: int, reason: str
+    ) -> list[tuple[Lot, int]]:
+        """Take ``points`` from the member's lots, earliest expiry first, or raise."""
+        member_id = step.member.member_id
+        lots = uow.lots(member_id, currency)
+        picks = ledger.take(lots, points, step.at)
+        if not picks:
+            available = sum(lot.remaining for lot in lots if ledger.spendable(lot, step.at))
+            raise InsufficientBalanceError(member_id, currency, points, available)
+        for lot, used in picks:
+            self._entry(step, currency, -used, "spend", reason, lot.lot_id)
+            left = lot.remaining - used
+            step.changes.lot_changes.append(LotChange(lot.lot_id, left, "open" if left else "closed"))
+        return picks
 
     def _refund_once(
         self, member_id: str, redemption_id: str, now: datetime

@@ -151,9 +151,7 @@ class Formula:
 
     def __init__(self, text: str) -> None:
         if not isinstance(text, str):
-            raise FormulaError(
-                f"a formula must be a string, not {type(text).__name__} ({text!r})"
-            )
+            raise FormulaError(f"a formula must be a string, not {type(text).__name__} ({text!r})")
         source = text.strip()
         try:
             key, fn, names = _compile_text(source)
@@ -173,9 +171,7 @@ class Formula:
     def constant(cls, value: Decimal | int) -> Formula:
         """A formula that always yields ``value`` (a program may write ``amount = 5``)."""
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
-            raise FormulaError(
-                f"a formula constant must be an int or a Decimal, not {value!r}"
-            )
+            raise FormulaError(f"a formula constant must be an int or a Decimal, not {value!r}")
         if isinstance(value, Decimal) and not value.is_finite():
             raise FormulaError(f"a formula constant must be finite, not {value}")
         # str(Decimal) is a valid literal ("2.50", "1E+3", "-3") that parses back exactly.

@@ -52,6 +52,21 @@ class BadgeAwarded(_Frozen):
     reward: int = 0
 
 
+class BadgeProgress(_Frozen):
+    """Progress toward the next award of a badge: ``current`` of ``target``.
+
+    ``held`` counts awards so far (tiers for tiered badges, occurrences for
+    repeatable ones); ``complete`` is true when nothing more can be earned.
+    """
+
+    badge: str
+    current: Decimal
+    target: Decimal
+    held: int = 0
+    complete: bool = False
+    secret: bool = False
+
+
 class TierChange(_Frozen):
     from_tier: str | None
     to_tier: str | None

@@ -42,12 +42,15 @@ def ensure_aware(value: datetime, what: str = "datetime") -> datetime:
 class ManualClock:
     """A clock that stands still until told to move.
 
-    >>> clock = ManualClock(pendulum.datetime(2026, 3, 1, tz="Asia/Shanghai"))
-    >>> clock.advance(days=1)
+    >>> clock = ManualClock(pendulum.datetime(2026, 3, 1, 9, tz="Asia/Shanghai"))
+    >>> clock.advance(hours=3).isoformat()
+    '2026-03-01T04:00:00+00:00'
+    >>> clock.advance(days=1, tz="America/New_York").isoformat()
+    '2026-03-02T04:00:00+00:00'
     """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = ensure_aware(start) if start is not None else pendulum.now("UTC")
+        self._now = ensure_aware(start if start is not None else pendulum.now("UTC"))
 
     def now(self) -> datetime:
         return self._now
@@ -56,14 +59,34 @@ class ManualClock:
         """Jump to ``instant`` (aware; any zone)."""
         self._now = ensure_aware(instant)
 
-    def advance(self, delta: timedelta | None = None, **units: float) -> datetime:
-        """Move forward by ``delta`` or by pendulum units (``days=1``, ``hours=3``).
+    def advance(
+        self, delta: timedelta | None = None, *, tz: str | None = None, **units: float
+    ) -> datetime:
+        """Move by ``delta`` and/or by pendulum units (``days=1``, ``hours=3``, ``months=1``).
 
-        Calendar units (days, weeks, months) are exact durations in UTC here;
-        use :meth:`set` with a local datetime to land on a local wall time.
+        Without ``tz`` the units are exact durations on the UTC time line
+        (``days=1`` is 24 hours). With ``tz`` they are calendar arithmetic in
+        that IANA zone, as the engine counts days: ``advance(days=1,
+        tz="America/New_York")`` keeps the local wall-clock time across a DST
+        change (23 or 25 hours), ``months=1`` lands on the same local day of the
+        next month. Negative units move back. Returns the new instant (UTC).
         """
+        # Rebuild as a pendulum DateTime in pendulum's UTC zone: pendulum's
+        # ``add`` drops a stdlib ``timezone.utc`` and returns a naive datetime.
+        u = self._now
+        now = pendulum.datetime(
+            u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tz="UTC"
+        )
         if delta is not None:
-            self._now = self._now + delta
+            now = now + delta
         if units:
-            self._now = pendulum.instance(self._now).add(**units)  # type: ignore[arg-type]
+            if tz is None:
+                now = now.add(**units)  # type: ignore[arg-type]
+            else:
+                try:
+                    local_zone = pendulum.timezone(tz)
+                except Exception as exc:  # pendulum raises several kinds for unknown names
+                    raise ValueError(f"unknown IANA time zone {tz!r}") from exc
+                now = now.in_timezone(local_zone).add(**units)  # type: ignore[arg-type]
+        self._now = ensure_aware(now)
         return self._now

@@ -73,10 +73,13 @@ _POKEMON_MAX_LEVEL = 100
 MAX_LEVEL_LIMIT = 10_000
 # XP totals are kept as signed 64-bit integers by the stores.
 MAX_XP = 2**63 - 1
-# log10 of a magnitude that is certainly beyond MAX_XP; checked before an exact
-# power is computed, so an absurd exponent fails fast instead of building a
-# number with millions of digits.
-_LOG10_GUARD = 400.0
+# A value whose log10 surely exceeds this is beyond MAX_XP (about 9.2e18); it is
+# refused before being computed, so an absurd exponent fails fast instead of
+# building a number with millions of digits.
+_LOG10_TOO_LARGE = 19.0
+# Fractional exponents p = num/den up to this den are computed by an exact
+# integer root (1000 covers every exponent written with up to 3 decimals).
+_ROOT_DENOMINATOR_LIMIT = 1000
 _POWER_CTX = Context(prec=60, rounding=ROUND_FLOOR)
 
 
@@ -163,9 +166,7 @@ def build_curve(
     Raises :class:`CurveError` saying what is wrong.
     """
     if family not in _PARAMETERS:
-        raise CurveError(
-            f"unknown curve family {family!r}; valid families: {', '.join(FAMILIES)}"
-        )
+        raise CurveError(f"unknown curve family {family!r}; valid families: {', '.join(FAMILIES)}")
     numbers = _check_params(family, params or {})
     if family == "table":
         if thresholds is None:
@@ -215,8 +216,7 @@ def _to_decimal(family: str, name: str, value: object) -> Decimal:
         number = Decimal(repr(value))  # through repr: 0.1 stays 0.1
     if number is None or not number.is_finite():
         raise CurveError(
-            f"parameter {name!r} of curve family {family!r} must be a finite number, "
-            f"not {value!r}"
+            f"parameter {name!r} of curve family {family!r} must be a finite number, not {value!r}"
         )
     return number
 
@@ -230,8 +230,7 @@ def _check_max_level(family: str, max_level: int) -> int:
         raise CurveError(f"max_level must be at most {MAX_LEVEL_LIMIT}, not {max_level}")
     if family in _POKEMON and max_level > _POKEMON_MAX_LEVEL:
         raise CurveError(
-            f"curve family {family!r} is defined up to level {_POKEMON_MAX_LEVEL}, "
-            f"not {max_level}"
+            f"curve family {family!r} is defined up to level {_POKEMON_MAX_LEVEL}, not {max_level}"
         )
     return max_level
 
@@ -321,36 +320,26 @@ def _formula_for(family: str, params: Mapping[str, Decimal]) -> _Raw:
 def _polynomial(family: str, a: Decimal, p: Decimal) -> _Raw:
     coefficient = Fraction(a)
     exponent = Fraction(p)
+    num, den = exponent.numerator, exponent.denominator
+    a_num, a_den = coefficient.numerator, coefficient.denominator
+    by_root = den <= _ROOT_DENOMINATOR_LIMIT and num > 0 and a_num > 0
 
     def raw(n: int) -> int | Fraction | Decimal:
-        if float(exponent) * math.log10(n) > _LOG10_GUARD:
+        if a and a.adjusted() + float(exponent) * math.log10(n) > _LOG10_TOO_LARGE:
             raise CurveError(_too_large(family, n))
-        power = _exact_power(n, exponent)
-        if power is not None:
-            return coefficient * power
-        # n^p is irrational: a 60-digit value cannot be within rounding error
-        # of an integer in any practical case, and it is rounded toward floor.
+        if den == 1:
+            return coefficient * Fraction(n) ** num
+        if by_root:
+            # floor(a * n^(num/den)) is the largest m with (m * a_den)^den <=
+            # a_num^den * n^num: an exact integer den-th root.
+            return _iroot(a_num**den * n**num, den) // a_den
+        # Left: curves refused anyway (a <= 0 or p < 0 never increase), and
+        # exponents with more than 3 decimals, for which n^p is irrational (n
+        # would have to be a perfect den-th power, so at least 2^1000) and a
+        # 60-digit value rounded toward floor gives the floor.
         return _POWER_CTX.multiply(a, _POWER_CTX.power(Decimal(n), p))
 
     return raw
-
-
-def _exact_power(n: int, exponent: Fraction) -> Fraction | None:
-    """``n ** exponent`` as an exact Fraction, or None when it is irrational.
-
-    With ``exponent = num/den`` in lowest terms, ``n^(num/den)`` is rational
-    exactly when ``n`` is a perfect den-th power; a den-th power of an integer
-    root >= 2 is at least 2^den, so larger dens need no root search.
-    """
-    num, den = exponent.numerator, exponent.denominator
-    if den == 1:
-        return Fraction(n) ** num
-    if den > n.bit_length():
-        return None
-    root = _iroot(n, den)
-    if root**den != n:
-        return None
-    return Fraction(root) ** num
 
 
 def _exponential(family: str, base: Decimal, r: Decimal) -> _Raw:
@@ -359,7 +348,7 @@ def _exponential(family: str, base: Decimal, r: Decimal) -> _Raw:
     log_ratio = math.log10(abs(r)) if r else 0.0
 
     def raw(n: int) -> Fraction:
-        if n * log_ratio > _LOG10_GUARD:
+        if base and base.adjusted() + n * log_ratio > _LOG10_TOO_LARGE:
             raise CurveError(_too_large(family, n))
         return coefficient * ratio**n
 
@@ -383,9 +372,19 @@ def _runescape() -> _Raw:
 
 def _iroot(n: int, k: int) -> int:
     """The integer k-th root of n >= 0, rounded down (Newton's method from above)."""
-    if n < 2:
+    if n < 2 or k == 1:
         return n
-    x = 1 << -(-n.bit_length() // k)  # 2^ceil(bits/k) >= the root
+    bits = n.bit_length()
+    if bits <= k:
+        return 1  # 2 <= n < 2^k
+    x = 1 << -(-bits // k)  # 2^ceil(bits/k) >= the root
+    try:
+        # A float estimate a little above the root saves most Newton steps.
+        estimate = int(math.exp(math.log(n) / k) * (1 + 1e-9)) + 1
+    except OverflowError:
+        estimate = x
+    if estimate < x and estimate**k >= n:
+        x = estimate
     while True:
         y = ((k - 1) * x + n // x ** (k - 1)) // k
         if y >= x:

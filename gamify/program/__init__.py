@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from gamify.errors import ProgramError
 from gamify.program._base import Model, TimeZoneName
 from gamify.program._loader import from_validation_error, read_mapping
+from gamify.program.game import Badge, BadgeTier, Freeze, Levels, Milestone, Repair, Streak
 from gamify.program.earning import (
     Action,
     Cap,
@@ -31,6 +32,13 @@ from gamify.program.earning import (
 
 __all__ = [
     "Action",
+    "Badge",
+    "BadgeTier",
+    "Freeze",
+    "Levels",
+    "Milestone",
+    "Repair",
+    "Streak",
     "Cap",
     "Condition",
     "Currency",
@@ -67,6 +75,9 @@ class Program(Model):
     caps: list[Cap] = []
     expiry: Validity = Validity()
     """When points lots expire unless their rule says otherwise."""
+    levels: Levels | None = None
+    streaks: dict[str, Streak] = {}
+    badges: dict[str, Badge] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> Program:
@@ -95,6 +106,39 @@ class Program(Model):
             out.setdefault(rule.action, []).append(rule)
         return {action: tuple(rules) for action, rules in out.items()}
 
+    @cached_property
+    def streaks_by_action(self) -> dict[str, tuple[str, ...]]:
+        """Streak names indexed by the actions that qualify for them."""
+        out: dict[str, list[str]] = {}
+        for name, streak in self.streaks.items():
+            for action in streak.actions:
+                out.setdefault(action, []).append(name)
+        return {a: tuple(names) for a, names in out.items()}
+
+    @cached_property
+    def badges_by_input(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """Badge names indexed by what they watch, so an event checks only the badges it can move.
+
+        Keys: ``("count", action)``, ``("sum", action)``, ``("streak", name)``,
+        ``("level", "")``, ``("tier", "")``, ``("earned", currency)``,
+        ``("custom", action)`` and ``("custom", "*")``.
+        """
+        out: dict[tuple[str, str], list[str]] = {}
+        for name, badge in self.badges.items():
+            if badge.metric in ("count", "sum"):
+                keys = [(badge.metric, badge.action or "")]
+            elif badge.metric == "streak":
+                keys = [("streak", badge.streak or "")]
+            elif badge.metric == "earned":
+                keys = [("earned", badge.currency or "")]
+            elif badge.metric == "custom":
+                keys = [("custom", a) for a in badge.actions] or [("custom", "*")]
+            else:
+                keys = [(badge.metric, "")]
+            for key in keys:
+                out.setdefault(key, []).append(name)
+        return {k: tuple(v) for k, v in out.items()}
+
     @model_validator(mode="after")
     def _references(self) -> Program:
         def fail(reason: str, where: str) -> ProgramError:
@@ -117,9 +161,43 @@ class Program(Model):
             for rule_name in mult.rules or ():
                 if rule_name not in names:
                     raise fail(f"unknown rule {rule_name!r}", f"multipliers[{i}].rules")
+        self._check_game(fail)
         for i, cap in enumerate(self.caps):
             if cap.action is not None and cap.action not in self.actions:
                 raise fail(f"unknown action {cap.action!r}", f"caps[{i}].action")
             if cap.currency not in self.currencies:
                 raise fail(f"unknown currency {cap.currency!r}", f"caps[{i}].currency")
         return self
+
+    def _check_game(self, fail: Any) -> None:
+        def currencies(rewards: dict[str, Any], where: str) -> None:
+            for currency in rewards:
+                if currency not in self.currencies:
+                    raise fail(f"unknown currency {currency!r}", f"{where}.{currency}")
+
+        if self.levels is not None:
+            if self.levels.currency not in self.currencies:
+                raise fail(f"unknown currency {self.levels.currency!r}", "levels.currency")
+            currencies(self.levels.reward, "levels.reward")
+        for name, streak in self.streaks.items():
+            for i, action in enumerate(streak.actions):
+                if action not in self.actions:
+                    raise fail(f"unknown action {action!r}", f"streaks.{name}.actions[{i}]")
+            for i, milestone in enumerate(streak.milestones):
+                currencies(milestone.reward, f"streaks.{name}.milestones[{i}].reward")
+        for name, badge in self.badges.items():
+            where = f"badges.{name}"
+            if badge.action is not None and badge.action not in self.actions:
+                raise fail(f"unknown action {badge.action!r}", f"{where}.action")
+            if badge.streak is not None and badge.streak not in self.streaks:
+                raise fail(f"unknown streak {badge.streak!r}", f"{where}.streak")
+            if badge.currency is not None and badge.currency not in self.currencies:
+                raise fail(f"unknown currency {badge.currency!r}", f"{where}.currency")
+            if badge.metric == "level" and self.levels is None:
+                raise fail("a level badge needs a 'levels' section", f"{where}.metric")
+            currencies(badge.reward, f"{where}.reward")
+            for i, tier in enumerate(badge.tiers):
+                currencies(tier.reward, f"{where}.tiers[{i}].reward")
+        for i, rule in enumerate(self.rules):
+            if rule.streak is not None and rule.streak not in self.streaks:
+                raise fail(f"unknown streak {rule.streak!r}", f"rules[{i}].streak")

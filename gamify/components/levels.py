@@ -1,0 +1,56 @@
+"""Levels: XP moves a member along the program's curve.
+
+Pure: :func:`progress` returns every level crossed, in order, with the
+rewards of the levels whose reward was never paid (each level pays at most
+once per member, ever). Level 1 is never "reached".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gamify.program import Levels
+
+__all__ = ["LevelChange", "progress", "xp_room"]
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    """The new level, the levels crossed upward with their rewards, and the new paid mark."""
+
+    level: int
+    reached: list[tuple[int, dict[str, int]]]
+    paid: int
+    down_to: int | None = None
+
+
+def progress(
+    spec: Levels, level: int, xp: int, paid: int, *, allow_down: bool = False
+) -> LevelChange:
+    """Move from ``level`` to where ``xp`` stands on the curve.
+
+    Levels never go down on their own (a harder curve keeps them); only a
+    reversal that took XP back (``allow_down``) lowers them.
+    """
+    target = spec.level_curve.level_for_xp(max(xp, 0))
+    if target < level:
+        if not allow_down:
+            return LevelChange(level, [], paid)
+        return LevelChange(target, [], paid, down_to=target)
+    reached: list[tuple[int, dict[str, int]]] = []
+    for n in range(level + 1, target + 1):
+        rewards: dict[str, int] = {}
+        if n > paid:
+            for currency, formula in spec.reward.items():
+                value = int(formula.evaluate({"level": n}))
+                if value > 0:
+                    rewards[currency] = value
+        reached.append((n, rewards))
+    return LevelChange(target, reached, max(paid, target))
+
+
+def xp_room(spec: Levels, xp: int) -> int | None:
+    """How much more XP may be credited (None: no limit) when XP stops at the maximum level."""
+    if spec.at_max == "accrue":
+        return None
+    return max(spec.level_curve.xp_for_level(spec.max_level) - xp, 0)

@@ -1,0 +1,156 @@
+"""Streaks: consecutive local days or weeks with a qualifying action.
+
+Pure functions over a streak's JSON-ready state dict::
+
+    {"len": 5, "longest": 9, "last_at": "2026-03-01T15:30:00+00:00",
+     "covered": 0, "tokens": 1, "paid": [3], "runs": [[...]], "broken": {...},
+     "repairs": {"2026-03": 1}}
+
+The last counted event is kept as an instant and re-read in the member's
+current zone, so a zone change alone never breaks a run nor counts one
+period twice. ``covered`` counts missed periods bridged by a repair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from gamify import _time
+from gamify.errors import StreakRepairError
+from gamify.program import Milestone, Streak
+
+__all__ = ["StreakStep", "current_length", "period_index", "record", "repair"]
+
+MAX_RUNS = 50  # past runs kept in the state, newest last
+
+
+@dataclass(frozen=True, slots=True)
+class StreakStep:
+    """A streak after one event: its new state and what happened."""
+
+    state: dict[str, Any]
+    counted: bool = False
+    extended: bool = False
+    broken: bool = False
+    frozen: int = 0
+    milestones: list[Milestone] = field(default_factory=list)
+
+
+def period_index(period: str, day: date, first_weekday: int = 0) -> int:
+    """Consecutive integers for consecutive local periods."""
+    if period == "day":
+        return day.toordinal()
+    return _time.week_start(day, first_weekday).toordinal() // 7
+
+
+def _period_end(period: str, index: int, tz: str, first_weekday: int) -> datetime:
+    """The instant the period ``index`` ends (the local midnight starting the next one)."""
+    if period == "day":
+        return _time.local_midnight(date.fromordinal(index + 1), tz)
+    return _time.local_midnight(date.fromordinal((index + 1) * 7), tz)
+
+
+def _last_index(spec: Streak, state: dict[str, Any], tz: str, first_weekday: int) -> int:
+    last = datetime.fromisoformat(state["last_at"])
+    index = period_index(spec.period, _time.local_date(last, tz), first_weekday)
+    return index + int(state.get("covered", 0))
+
+
+def record(
+    spec: Streak, state: dict[str, Any] | None, at: datetime, tz: str, first_weekday: int = 0
+) -> StreakStep:
+    """Count a qualifying event at ``at`` (read in zone ``tz``)."""
+    index = period_index(spec.period, _time.local_date(at, tz), first_weekday)
+    new = dict(state) if state else {"len": 0, "longest": 0, "tokens": 0, "paid": []}
+    frozen = 0
+    broken = False
+    if new["len"] > 0:
+        last = _last_index(spec, new, tz, first_weekday)
+        if index <= last:
+            return StreakStep(state=new)  # same period, or a late event: never rewrites a run
+        missed = index - last - 1
+        if missed and new.get("tokens", 0) >= missed:
+            new["tokens"] -= missed
+            frozen = missed
+        elif missed:
+            broken = True
+            runs = [*new.get("runs", []), [new["start"], new["len"]]][-MAX_RUNS:]
+            new["runs"] = runs
+            end = _period_end(spec.period, last + 1, tz, first_weekday)
+            new["broken"] = {"len": new["len"], "paid": new["paid"], "end": end.isoformat()}
+            new["len"] = 0
+            new["paid"] = []
+    if new["len"] == 0:
+        new["start"] = at.isoformat()
+    new["len"] += 1
+    new["last_at"] = at.isoformat()
+    new["covered"] = 0
+    new["longest"] = max(new["longest"], new["len"])
+    reached = [m for m in spec.milestones if m.length == new["len"] and m.length not in new["paid"]]
+    if reached:
+        new["paid"] = [*new["paid"], *(m.length for m in reached)]
+    if spec.freeze is not None and new["len"] % spec.freeze.every == 0:
+        new["tokens"] = min(new.get("tokens", 0) + 1, spec.freeze.max_tokens)
+    return StreakStep(
+        state=new, counted=True, extended=True, broken=broken, frozen=frozen, milestones=reached
+    )
+
+
+def current_length(
+    spec: Streak, state: dict[str, Any] | None, now: datetime, tz: str, first_weekday: int = 0
+) -> int:
+    """The length as read between events: 0 once a whole period passed uncovered."""
+    if not state or state["len"] == 0:
+        return 0
+    now_index = period_index(spec.period, _time.local_date(now, tz), first_weekday)
+    missed = now_index - _last_index(spec, state, tz, first_weekday) - 1
+    return int(state["len"]) if missed <= state.get("tokens", 0) else 0
+
+
+def repair(
+    spec: Streak, state: dict[str, Any] | None, now: datetime, tz: str, first_weekday: int = 0
+) -> dict[str, Any]:
+    """Restore the length held before a break (no milestone is paid again).
+
+    Refused with :class:`~gamify.errors.StreakRepairError` when nothing is
+    broken, outside the repair window (counted from the end of the first
+    missed period) or past the monthly limit.
+    """
+    if spec.repair is None:
+        raise StreakRepairError("this streak cannot be repaired")
+    if not state or state["len"] == 0:
+        raise StreakRepairError("there is no streak to repair")
+    new = dict(state)
+    now_index = period_index(spec.period, _time.local_date(now, tz), first_weekday)
+    last = _last_index(spec, new, tz, first_weekday)
+    if "broken" in new:
+        end = datetime.fromisoformat(new["broken"]["end"])
+    elif now_index - last - 1 > new.get("tokens", 0):
+        end = _period_end(spec.period, last + 1, tz, first_weekday)
+    else:
+        raise StreakRepairError("the streak is not broken")
+    if now >= end + timedelta(hours=spec.repair.window_hours):
+        raise StreakRepairError(
+            f"the repair window of {spec.repair.window_hours} hours after the missed period has closed"
+        )
+    month = _time.month_key(_time.local_date(now, tz))
+    used = dict(new.get("repairs", {}))
+    if spec.repair.per_month is not None and used.get(month, 0) >= spec.repair.per_month:
+        raise StreakRepairError(f"at most {spec.repair.per_month} repairs a month")
+    used = {k: v for k, v in used.items() if k >= month}  # older months no longer matter
+    used[month] = used.get(month, 0) + 1
+    new["repairs"] = used
+    broken = new.pop("broken", None)
+    if broken is not None:
+        # A new run began after the break: join it to the run before.
+        new["len"] += broken["len"]
+        new["paid"] = sorted({*broken["paid"], *new["paid"]})
+        new["start"] = new["runs"][-1][0] if new.get("runs") else new["start"]
+        new["runs"] = new.get("runs", [])[:-1]
+    else:
+        # No event since: bridge the missed periods up to the current one.
+        new["covered"] = int(new.get("covered", 0)) + max(now_index - last - 1, 0)
+    new["longest"] = max(new["longest"], new["len"])
+    return new
