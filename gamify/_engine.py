@@ -22,6 +22,9 @@ from typing import Any, TypeVar
 from gamify import _time
 from gamify._events import DomainEvent, Dispatcher, message, new_id
 from gamify._outcome import (
+    DueReport,
+    ExpiringLot,
+    Reversal,
     BadgeAwarded,
     BadgeProgress,
     CapHit,
@@ -32,11 +35,12 @@ from gamify._outcome import (
     Profile,
     Redemption,
     StreakState,
+    TierChange,
 )
 from gamify._registry import open_store
 from gamify.clock import Clock, SystemClock, ensure_aware
 from gamify.components import caps as caps_component
-from gamify.components import badges, earning, ledger, levels, streaks
+from gamify.components import badges, earning, ledger, levels, referrals, rewards, streaks, tiers
 from gamify.errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -46,10 +50,11 @@ from gamify.errors import (
     InvalidEventError,
     InvalidTimeError,
     NotFoundError,
+    ReferralError,
     UnknownActionError,
     UnknownMemberError,
 )
-from gamify.program import Program, Rule
+from gamify.program import Program, Rule, Tier
 from gamify.program._base import zone
 from gamify.store import (
     Award,
@@ -184,7 +189,9 @@ class Engine:
         self._dispatcher = Dispatcher()
         self.max_retries = max_retries
         self._predicates: dict[str, badges.Predicate] = dict(predicates or {})
-        self._tier_ranks: dict[str, int] = {}
+        self._tier_ranks: dict[str, int] = (
+            {t.name: i for i, t in enumerate(self.program.tiers.levels)} if self.program.tiers else {}
+        )
 
     def register_predicate(self, name: str, predicate: badges.Predicate) -> None:
         """Make ``predicate(facts) -> bool`` available to ``custom`` badges and challenges."""
@@ -452,23 +459,34 @@ class Engine:
     def redeem(
         self,
         member_id: str,
-        points: int,
+        points: int | None = None,
         *,
+        reward: str | None = None,
+        order_total: Decimal | int | str | None = None,
         key: str | None = None,
-        reason: str = "redemption",
     ) -> Redemption:
-        """Spend ``points`` from the member's lots, earliest expiry first.
+        """Spend points from the member's lots, earliest expiry first.
 
+        Give ``points``, or a catalog ``reward`` (priced by the program), or an
+        ``order_total`` to pay partly in points: at most the program's
+        ``max_order_share`` of it (all spendable points up to that when
+        ``points`` is omitted); the redemption reports the cash left to pay.
         Raises :class:`~gamify.errors.InsufficientBalanceError` (nothing
         written) when fewer points are spendable.
         """
         self._check_member_id(member_id)
-        if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+        reason = "redemption"
+        total = _normalize_amount(order_total)
+        if reward is not None:
+            points, reason = self.reward_price(reward), f"reward {reward}"
+        if points is not None and (isinstance(points, bool) or not isinstance(points, int) or points <= 0):
             raise InvalidAmountError(points, "points to redeem must be a positive integer")
+        if points is None and total is None:
+            raise InvalidAmountError(None, "give points, a reward or an order_total")
         now = self._now()
-        fingerprint = _fingerprint("redeem", points, reason)
+        fingerprint = _fingerprint("redeem", points, reason, _canonical_amount(total))
         result, messages = self._retrying(
-            lambda: self._redeem_once(member_id, points, key, reason, now, fingerprint)
+            lambda: self._redeem_once(member_id, points, total, key, reason, now, fingerprint)
         )
         self._publish(messages)
         return result
@@ -483,6 +501,148 @@ class Engine:
         result, messages = self._retrying(lambda: self._refund_once(member, redemption_id, now))
         self._publish(messages)
         return result
+
+    # Loyalty ----------------------------------------------------------------------------------
+
+    def referral_code(self, member_id: str) -> str:
+        """The member's referral code: made on first request, unique, never changed."""
+        self._check_member_id(member_id)
+        for _ in range(10):
+            with self._unit([member_id]) as uow:
+                member = uow.load_member(member_id) or self._new_member(member_id, self._now())
+                if member.referral_code is not None:
+                    return member.referral_code
+                member.referral_code = referrals.new_code()
+                try:
+                    uow.apply(Changes(members=[member]))
+                except DuplicateError:
+                    continue
+                return member.referral_code
+        raise ConcurrencyError("could not find a free referral code")  # pragma: no cover
+
+    def join(self, member_id: str, *, referral_code: str) -> Profile:
+        """Attach a new member to the referrer owning ``referral_code`` and pay the welcome reward.
+
+        Refused with :class:`~gamify.errors.ReferralError` for an unknown code,
+        self-referral, a cycle, a second referrer, or a member who already
+        tracked an event.
+        """
+        self._check_member_id(member_id)
+        scheme = self.program.referral
+        if scheme is None:
+            raise ConfigurationError("the program has no referral scheme")
+        code = referrals.normalize(referral_code)
+        now = self._now()
+        with self._unit([member_id]) as uow:
+            referrer_id = uow.member_by_code(code)
+        if referrer_id is None:
+            raise ReferralError(f"unknown referral code {referral_code!r}")
+
+        def run() -> list[OutboxMessage]:
+            with self._unit([member_id, referrer_id]) as uow:
+                member = uow.load_member(member_id) or self._new_member(member_id, now)
+                referrals.check_join(member, referrer_id, code, uow.member_by_code(code), uow.load_member)
+                member.referrer = referrer_id
+                step = _Step(member, now, None, None)
+                self._reward(uow, step, {scheme.currency: scheme.referee_reward}, "referral welcome", "referral")
+                step.changes.members.append(member)
+                step.changes.outbox.append(
+                    message("referral_joined", member_id, now, referrer=referrer_id)
+                )
+                uow.apply(step.changes)
+                return step.changes.outbox
+
+        self._publish(self._retrying(run))
+        return self.member(member_id)
+
+    def expiring(self, member_id: str, *, within: timedelta) -> list[ExpiringLot]:
+        """The member's points lots that expire within ``within`` from now, soonest first."""
+        now = self._now()
+        lots = [
+            lot
+            for lot in self.store.member_lots(member_id, "points")
+            if lot.status == "open"
+            and lot.remaining > 0
+            and lot.expires_at is not None
+            and now <= lot.expires_at < now + within
+        ]
+        return [
+            ExpiringLot(
+                lot_id=lot.lot_id,
+                points=lot.remaining,
+                expires_at=lot.expires_at,
+                earned_at=lot.earned_at,
+                rule=lot.rule,
+            )
+            for lot in ledger.spend_order(lots)
+            if lot.expires_at is not None
+        ]
+
+    def reward_price(self, reward: str) -> int:
+        """The points price of a catalog reward."""
+        item = self.program.catalog.get(reward)
+        if item is None:
+            raise NotFoundError(f"unknown reward {reward!r}")
+        return rewards.points_price(
+            cash_value=item.cash_value,
+            exchange_ratio=item.exchange_ratio or self.program.redemption.exchange_ratio,
+            cost_rate=item.cost_rate,
+            price=item.price,
+            max_discount=item.max_discount,
+        )
+
+    def reverse(self, member_id: str, key: str) -> Reversal:
+        """Undo the event tracked with ``key``: its rule credits, XP and tier-qualifying amount.
+
+        Pending points are cancelled; matured ones are clawed back down to a
+        zero balance and the rest is booked as debt that later credits settle
+        first. Badges, level rewards, streaks and referral rewards stay.
+        Reversing twice changes nothing the second time.
+        """
+        now = self._now()
+
+        def run() -> tuple[Reversal, list[OutboxMessage]]:
+            with self._unit([member_id]) as uow:
+                done = uow.get_idempotency(member_id, "reverse", key)
+                if done is not None:
+                    return Reversal.model_validate(done.result), []
+                record = uow.get_idempotency(member_id, "track", key)
+                member = uow.load_member(member_id)
+                if record is None or member is None:
+                    raise NotFoundError(f"member {member_id!r} has no event with key {key!r}")
+                tracked = Outcome.model_validate(record.result)
+                step = _Step(member, now, key, tracked.action)
+                result = self._reverse_event(uow, step, tracked)
+                self._remember(step, "reverse", key, "", result.model_dump(mode="json"))
+                step.changes.members.append(member)
+                uow.apply(step.changes)
+                return result, step.changes.outbox
+
+        result, messages = self._retrying(run)
+        self._publish(messages)
+        return result
+
+    def run_due(self) -> DueReport:
+        """Expire due lots, mature pending points and run due tier reviews, for every member.
+
+        Idempotent: safe to call from a cron job any number of times.
+        """
+        now = self._now()
+        report = DueReport()
+        while True:
+            work = self.store.due(now, limit=500)
+            members = sorted(
+                {lot.member_id for lot in (*work.expiring_lots, *work.maturing_lots)} | set(work.reviews)
+            )
+            if not members:
+                return report
+            progressed = False
+            for member_id in members:
+                messages, changed = self._retrying(lambda m=member_id: self._due_for(m, now, report))
+                progressed = progressed or changed
+                self._publish(messages)
+            if not progressed:
+                return report
 
     def drain_outbox(self, limit: int = 100) -> int:
         """Deliver domain events left in the outbox (for workers); returns how many."""
@@ -612,8 +772,18 @@ class Engine:
 
     # Internals: track --------------------------------------------------------------------
 
+    def _lock_set(self, ev: _Checked) -> list[str]:
+        """The members an event may touch: itself, and its referrer on a qualifying action."""
+        scheme = self.program.referral
+        if scheme is None or ev.action != scheme.qualifying_action:
+            return [ev.member_id]
+        record = self.store.get_member(ev.member_id)
+        if record is None or record.referrer is None or record.state.get("ref_done"):
+            return [ev.member_id]
+        return [ev.member_id, record.referrer]
+
     def _track_once(self, ev: _Checked) -> tuple[Outcome, list[OutboxMessage]]:
-        with self._unit([ev.member_id]) as uow:
+        with self._unit(self._lock_set(ev)) as uow:
             first = self._replay(uow, ev.member_id, "track", ev.key, ev.fingerprint)
             if first is not None:
                 return Outcome.model_validate(first), []
@@ -656,8 +826,12 @@ class Engine:
         context = self._formula_context(ev, counts[ev.action])
         streak_results = self._record_streaks(step, ev, context, changed)
 
+        tier = self._tier(member)
         facts = earning.MemberFacts(
-            tags=frozenset(member.tags), birthday=member.birthday, local_day=day
+            tags=frozenset(member.tags),
+            birthday=member.birthday,
+            local_day=day,
+            tier_multiplier=tier.multiplier if tier is not None else None,
         )
         awards = earning.awards(
             program, ev.action, ev.amount, ev.attributes, facts, ev.at, context
@@ -688,6 +862,10 @@ class Engine:
                 step.changes.outbox.append(
                     message("streak_milestone", member.member_id, ev.at, streak=name, length=milestone.length)
                 )
+        tier_change = self._update_tier(step, ev, day, changed)
+        referral_rewards = self._qualify_referral(uow, step, ev)
+        if self.program.renewal is not None and ev.action in self.program.renewal.actions:
+            self._renew_lots(uow, step)
         level_ups, badges = self._progress(uow, step, changed, ev)
         return Outcome(
             member_id=ev.member_id,
@@ -699,6 +877,8 @@ class Engine:
             caps=cap_hits,
             level_ups=level_ups,
             badges=badges,
+            tier_change=tier_change,
+            referral_rewards=referral_rewards,
             streaks=[
                 StreakState(
                     name=name,
@@ -882,6 +1062,129 @@ class Engine:
                     "register it with engine.register_predicate"
                 )
 
+    # Internals: loyalty components ---------------------------------------------------------------
+
+    def _tier(self, member: MemberRecord) -> Tier | None:
+        spec = self.program.tiers
+        if spec is None:
+            return None
+        return spec.levels[self._tier_ranks.get(member.tier or "", 0)]
+
+    def _update_tier(
+        self, step: _Step, ev: _Checked, day: date, changed: set[tuple[str, str]]
+    ) -> TierChange | None:
+        """Add the event's qualifying amount; upgrade at once when a threshold is met."""
+        spec = self.program.tiers
+        if spec is None:
+            return None
+        if spec.metric == "amount":
+            amount = ev.amount if ev.action == spec.action and ev.amount else ZERO
+        else:
+            amount = Decimal(
+                sum(c.amount for c in step.credits if c.source == "rule" and c.currency == "points")
+            )
+        member = step.member
+        current = self._tier_ranks.get(member.tier or "", 0)
+        if member.tier is None:
+            member.tier = spec.levels[0].name
+        if not amount:
+            return None
+        self._add_tier_metric(step, day, amount)
+        value = tiers.value_at(
+            spec, step.state["tierm"], Decimal(step.state["tier_total"]), day
+        )
+        reached = spec.qualify(value)
+        if reached <= current:
+            return None
+        return self._set_tier(step, reached, upgraded=True, changed=changed)
+
+    def _add_tier_metric(self, step: _Step, day: date, amount: Decimal) -> None:
+        spec = self.program.tiers
+        assert spec is not None
+        state = step.state
+        state["tierm"] = tiers.add(state.get("tierm", {}), day, amount, spec.months + 12)
+        state["tier_total"] = str(Decimal(state.get("tier_total", "0")) + amount)
+
+    def _set_tier(
+        self, step: _Step, index: int, *, upgraded: bool, changed: set[tuple[str, str]] | None
+    ) -> TierChange:
+        spec = self.program.tiers
+        assert spec is not None
+        member = step.member
+        old = member.tier
+        member.tier = spec.levels[index].name
+        if upgraded:
+            step.state["tier_since"] = step.at.isoformat()
+        member.review_at = (
+            tiers.next_review(spec, step.at, member.timezone) if index > 0 else None
+        )
+        if changed is not None:
+            changed.add(("tier", ""))
+        step.changes.outbox.append(
+            message("tier_changed", member.member_id, step.at, from_tier=old, to_tier=member.tier)
+        )
+        return TierChange(from_tier=old, to_tier=member.tier)
+
+    def _qualify_referral(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> list[Credit]:
+        """Reward the referrer when the referee first completes the qualifying action."""
+        scheme = self.program.referral
+        member = step.member
+        if (
+            scheme is None
+            or member.referrer is None
+            or ev.action != scheme.qualifying_action
+            or step.state.get("ref_done")
+            or (ev.amount or ZERO) < scheme.min_amount
+        ):
+            return []
+        referrer = uow.load_member(member.referrer)
+        if referrer is None:
+            return []
+        step.state["ref_done"] = True
+        other = _Step(referrer, step.at, None, step.action, changes=step.changes)
+        state = other.state
+        period = _time.local_date(step.at, referrer.timezone)
+        period_key = _time.month_key(period) if scheme.cap_period == "month" else str(period.year)
+        rewarded = dict(state.get("ref_rewarded", {}))
+        if scheme.max_rewarded is None or rewarded.get(period_key, 0) < scheme.max_rewarded:
+            rewarded[period_key] = rewarded.get(period_key, 0) + 1
+            state["ref_rewarded"] = {k: v for k, v in rewarded.items() if k >= period_key[:4]}
+            value = Decimal(scheme.referrer_fixed) + scheme.referrer_share * (ev.amount or ZERO)
+            points = earning.round_award(value, self.program.rounding)
+            if scheme.referrer_cap is not None:
+                points = min(points, scheme.referrer_cap)
+            self._reward(uow, other, {scheme.currency: points}, f"referral {member.member_id}", "referral")
+        state["ref_count"] = state.get("ref_count", 0) + 1
+        if scheme.bonus_after is not None and state["ref_count"] == scheme.bonus_after:
+            self._reward(uow, other, {scheme.currency: scheme.bonus}, "referral bonus", "referral")
+        step.changes.members.append(referrer)
+        step.changes.outbox.append(
+            message(
+                "referral_qualified",
+                referrer.member_id,
+                step.at,
+                referee=member.member_id,
+                credits=[c.model_dump(mode="json") for c in other.credits],
+            )
+        )
+        return other.credits
+
+    def _renew_lots(self, uow: UnitOfWork, step: _Step) -> None:
+        """Push back the expiry of lots due within the renewal window."""
+        spec = self.program.renewal
+        assert spec is not None
+        horizon = _time.add_local(step.at, step.member.timezone, days=spec.within_days)
+        for lot in uow.lots(step.member.member_id, "points"):
+            if lot.status == "open" and lot.expires_at is not None and step.at < lot.expires_at < horizon:
+                step.changes.lot_changes.append(
+                    LotChange(
+                        lot.lot_id,
+                        lot.remaining,
+                        lot.status,
+                        ledger.renewed_expiry(lot.expires_at, spec.months, step.member.timezone),
+                    )
+                )
+
     def _tier_rank(self, tier: str | None) -> int:
         return self._tier_ranks.get(tier, 0) if tier is not None else 0
 
@@ -1024,7 +1327,14 @@ class Engine:
     # Internals: redemption ----------------------------------------------------------------
 
     def _redeem_once(
-        self, member_id: str, points: int, key: str | None, reason: str, now: datetime, fingerprint: str
+        self,
+        member_id: str,
+        points: int | None,
+        order_total: Decimal | None,
+        key: str | None,
+        reason: str,
+        now: datetime,
+        fingerprint: str,
     ) -> tuple[Redemption, list[OutboxMessage]]:
         with self._unit([member_id]) as uow:
             first = self._replay(uow, member_id, "redeem", key, fingerprint)
@@ -1034,6 +1344,25 @@ class Engine:
             if member is None:
                 raise UnknownMemberError(member_id)
             step = _Step(member, now, key, None)
+            self._settle_due_lots(uow, step, DueReport())
+            policy = self.program.redemption
+            cash = ZERO
+            if order_total is not None:
+                share = policy.max_order_share or Decimal(1)
+                limit = rewards.max_points_for_order(order_total, share, policy.exchange_ratio)
+                if points is None:
+                    have = sum(
+                        lot.remaining for lot in uow.lots(member_id, "points") if ledger.spendable(lot, now)
+                    )
+                    points = min(have, limit)
+                    if points <= 0:
+                        raise InsufficientBalanceError(member_id, "points", 1, have)
+                elif points > limit:
+                    raise InvalidAmountError(
+                        points, f"at most {limit} points may pay an order of {order_total}"
+                    )
+                cash = order_total - Decimal(points) / policy.exchange_ratio
+            assert points is not None
             picks = self._spend(uow, step, "points", points, reason)
             redemption = Redemption(
                 redemption_id=new_id(),
@@ -1041,7 +1370,8 @@ class Engine:
                 points=points,
                 at=now,
                 key=key,
-                reward=None if reason == "redemption" else reason,
+                reward=reason.removeprefix("reward ") if reason != "redemption" else None,
+                cash=cash,
                 lots=[(lot.lot_id, used) for lot, used in picks],
             )
             result = redemption.model_dump(mode="json")
@@ -1069,6 +1399,157 @@ class Engine:
             left = lot.remaining - used
             step.changes.lot_changes.append(LotChange(lot.lot_id, left, "open" if left else "closed"))
         return picks
+
+    def _settle_due_lots(self, uow: UnitOfWork, step: _Step, report: DueReport) -> None:
+        """Expire the member's lots past expiry and mature pending lots due by ``step.at``."""
+        member_id = step.member.member_id
+        for currency in self._spendable:
+            for lot in uow.lots(member_id, currency):
+                if lot.status == "pending" and lot.pending_until is not None and lot.pending_until <= step.at:
+                    step.at, at = lot.pending_until, step.at  # the entries carry the maturity instant
+                    self._entry(step, f"{currency}:pending", -lot.remaining, "mature", "matured", lot.lot_id)
+                    self._entry(step, currency, lot.remaining, "mature", "matured", lot.lot_id)
+                    paid = self._settle_debt(uow, step, currency, lot.remaining, lot.lot_id)
+                    step.at = at
+                    left = lot.remaining - paid
+                    expired = lot.expires_at is not None and lot.expires_at <= step.at
+                    if expired and left:
+                        self._entry(step, currency, -left, "expire", "expired", lot.lot_id)
+                        report.expired_points += left
+                        report.expired_lots += 1
+                    step.changes.lot_changes.append(
+                        LotChange(lot.lot_id, 0 if expired else left, "closed" if expired or not left else "open")
+                    )
+                    report.matured_points += lot.remaining
+                    report.matured_lots += 1
+                    step.changes.outbox.append(
+                        message("points_matured", member_id, step.at, points=lot.remaining, lot_id=lot.lot_id)
+                    )
+                elif (
+                    lot.status == "open"
+                    and lot.remaining > 0
+                    and lot.expires_at is not None
+                    and lot.expires_at <= step.at
+                ):
+                    self._entry(step, currency, -lot.remaining, "expire", "expired", lot.lot_id)
+                    step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "closed"))
+                    report.expired_points += lot.remaining
+                    report.expired_lots += 1
+                    step.changes.outbox.append(
+                        message("points_expired", member_id, step.at, points=lot.remaining, lot_id=lot.lot_id)
+                    )
+
+    def _due_for(
+        self, member_id: str, now: datetime, report: DueReport
+    ) -> tuple[list[OutboxMessage], bool]:
+        """One member's share of ``run_due``, in one unit of work."""
+        with self._unit([member_id]) as uow:
+            member = uow.load_member(member_id)
+            if member is None:
+                return [], False
+            step = _Step(member, now, None, None)
+            self._settle_due_lots(uow, step, report)
+            review_at = member.review_at
+            if self.program.tiers is not None and review_at is not None and review_at <= now:
+                self._review_tier(step, review_at, report)
+            if not step.changes.entries and not step.changes.outbox and member.review_at == review_at:
+                return [], False
+            step.changes.members.append(member)
+            uow.apply(step.changes)
+            return step.changes.outbox, True
+
+    def _review_tier(self, step: _Step, review_at: datetime, report: DueReport) -> None:
+        """Judge the window that ended at ``review_at``; keep the best tier it or the current one allows."""
+        spec = self.program.tiers
+        assert spec is not None
+        member = step.member
+        state = step.state
+        day = _time.local_date(review_at, member.timezone)
+        buckets = state.get("tierm", {})
+        total = Decimal(state.get("tier_total", "0"))
+        current = self._tier_ranks.get(member.tier or "", 0)
+        since = state.get("tier_since")
+        index = tiers.review(
+            spec,
+            current,
+            tiers.value_before(spec, buckets, total, day),
+            tiers.value_at(spec, buckets, total, _time.local_date(step.at, member.timezone)),
+            datetime.fromisoformat(since) if since else None,
+            review_at,
+            member.timezone,
+        )
+        report.reviews += 1
+        if index != current:
+            at, step.at = step.at, review_at
+            report.tier_changes.append(self._set_tier(step, index, upgraded=False, changed=None))
+            step.at = at
+        else:
+            member.review_at = (
+                tiers.next_review(spec, review_at, member.timezone) if index > 0 else None
+            )
+
+    def _reverse_event(self, uow: UnitOfWork, step: _Step, tracked: Outcome) -> Reversal:
+        member = step.member
+        key = step.key
+        assert key is not None
+        earned = [e for e in uow.entries_for_key(member.member_id, key) if e.kind == "earn"]
+        lots = {lot.lot_id: lot for lot in uow.get_lots([e.lot_id for e in earned if e.lot_id])}
+        credits: list[Credit] = []
+        debt = 0
+        xp_back = False
+        for entry in earned:
+            currency = entry.account.removesuffix(":pending")
+            lot = lots.get(entry.lot_id or "")
+            if lot is None:  # a currency without lots (XP): take the credit back
+                self._entry(step, currency, -entry.amount, "reverse", "reversal")
+                xp_back = xp_back or (
+                    self.program.levels is not None and currency == self.program.levels.currency
+                )
+            elif lot.status == "pending":
+                self._entry(step, f"{currency}:pending", -lot.remaining, "reverse", "reversal", lot.lot_id)
+                step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "cancelled"))
+            else:
+                debt += self._claw_back(uow, step, currency, lot)
+            self._earned(step, currency, -entry.amount)
+            credits.append(Credit(currency=currency, amount=-entry.amount, rule=entry.reason, source="reversal"))
+        spec = self.program.tiers
+        if spec is not None:
+            if spec.metric == "amount":
+                back = tracked.amount if tracked.action == spec.action and tracked.amount else ZERO
+            else:
+                back = Decimal(sum(c.amount for c in tracked.credits if c.source == "rule" and c.currency == "points"))
+            if back:
+                self._add_tier_metric(step, _time.local_date(tracked.at, member.timezone), -back)
+        level_down = None
+        if xp_back and self.program.levels is not None:
+            xp = step.state.get("earned", {}).get(self.program.levels.currency, 0)
+            change = levels.progress(
+                self.program.levels, member.level, xp, step.state.get("level_paid", 1), allow_down=True
+            )
+            if change.down_to is not None:
+                member.level = level_down = change.down_to
+                step.changes.outbox.append(message("level_down", member.member_id, step.at, level=level_down))
+        step.changes.outbox.append(message("reversed", member.member_id, step.at, key=key))
+        return Reversal(
+            member_id=member.member_id, key=key, at=step.at, credits=credits, debt=debt, level_down=level_down
+        )
+
+    def _claw_back(self, uow: UnitOfWork, step: _Step, currency: str, lot: Lot) -> int:
+        """Take a matured lot's points back: its remainder, then other lots, then debt."""
+        if lot.remaining:
+            self._entry(step, currency, -lot.remaining, "reverse", "reversal", lot.lot_id)
+        step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "closed"))
+        rest = lot.amount - lot.remaining
+        others = [o for o in uow.lots(step.member.member_id, currency) if o.lot_id != lot.lot_id]
+        for other, used in ledger.take_upto(others, rest, step.at):
+            self._entry(step, currency, -used, "reverse", "reversal", other.lot_id)
+            left = other.remaining - used
+            step.changes.lot_changes.append(LotChange(other.lot_id, left, "open" if left else "closed"))
+            rest -= used
+        if rest > 0:
+            self._entry(step, f"{currency}:debt", rest, "debt", "reversal shortfall", lot.lot_id)
+            step.state["debt"] = True
+        return max(rest, 0)
 
     def _refund_once(
         self, member_id: str, redemption_id: str, now: datetime

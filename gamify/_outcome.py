@@ -158,3 +158,35 @@ class Profile(_Frozen):
     badges: list[BadgeAwarded] = []
     referrer: str | None = None
     extra: dict[str, Any] = {}
+
+
+class Reversal(_Frozen):
+    """What :meth:`Engine.reverse` took back: credits (negative), debt booked, a level drop."""
+
+    member_id: str
+    key: str
+    at: datetime
+    credits: list[Credit] = []
+    debt: int = 0
+    level_down: int | None = None
+
+
+class ExpiringLot(_Frozen):
+    """Points that will expire: for reminders."""
+
+    lot_id: str
+    points: int
+    expires_at: datetime
+    earned_at: datetime
+    rule: str
+
+
+class DueReport(BaseModel):
+    """What :meth:`Engine.run_due` did."""
+
+    expired_points: int = 0
+    expired_lots: int = 0
+    matured_points: int = 0
+    matured_lots: int = 0
+    reviews: int = 0
+    tier_changes: list[TierChange] = []

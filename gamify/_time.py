@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 import pendulum
 
+from gamify.clock import as_utc
 from gamify.program._base import zone
 
 __all__ = [
@@ -72,7 +73,7 @@ def next_period_start(period: str, day: date, first_weekday: int = 0) -> date:
 
 def local_midnight(day: date, tz: str) -> datetime:
     """The instant (UTC) at which local ``day`` begins in ``tz``."""
-    return pendulum.datetime(day.year, day.month, day.day, tz=zone(tz)).in_timezone("UTC")
+    return as_utc(pendulum.datetime(day.year, day.month, day.day, tz=zone(tz)))
 
 
 def start_of_next_month(at: datetime, tz: str, months: int = 0) -> datetime:
@@ -85,4 +86,4 @@ def start_of_next_month(at: datetime, tz: str, months: int = 0) -> datetime:
 def add_local(at: datetime, tz: str, **units: int) -> datetime:
     """Calendar arithmetic in ``tz``: ``days=14`` keeps the wall-clock time across DST."""
     local = pendulum.instance(at).in_timezone(zone(tz))
-    return local.add(**units).in_timezone("UTC")  # type: ignore[arg-type]
+    return as_utc(local.add(**units))  # type: ignore[arg-type]

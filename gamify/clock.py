@@ -15,7 +15,7 @@ import pendulum
 
 from gamify.errors import InvalidTimeError
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "ensure_aware"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "as_utc", "ensure_aware"]
 
 
 @runtime_checkable
@@ -36,7 +36,17 @@ def ensure_aware(value: datetime, what: str = "datetime") -> datetime:
     """Return ``value`` in UTC, refusing naive datetimes (their zone is a guess)."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise InvalidTimeError(f"{what} {value.isoformat()} is naive: pass an aware datetime")
-    return value.astimezone(UTC)
+    return as_utc(value)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A plain ``datetime`` in UTC for an aware one.
+
+    Pendulum instances are converted: adding a ``timedelta`` to a pendulum
+    ``DateTime`` whose zone is ``datetime.timezone.utc`` drops the zone.
+    """
+    v = value.astimezone(UTC)
+    return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tzinfo=UTC)
 
 
 class ManualClock:

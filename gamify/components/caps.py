@@ -71,7 +71,9 @@ def apply(
             elif allowed:
                 new[key] = new.get(key, 0) + allowed
         out.append(Capped(award, allowed, award.amount - allowed, binding))
-    return out, prune(new, day, program.late_event_days) if len(new) > 4 * len(program.caps) + 8 else new
+    if len(new) > 4 * len(program.caps) + 8:
+        new = prune(new, day, program.late_event_days)
+    return out, new
 
 
 def prune(counters: dict[str, int], today: date, keep_days: int) -> dict[str, int]:

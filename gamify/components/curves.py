@@ -2,10 +2,12 @@
 
 A curve maps level -> cumulative XP. Level 1 is pinned to 0 XP (members start
 there; Medium Slow's raw formula would give -54). Formula families give the
-cumulative XP for level n >= 2, floored to an integer. Every value is computed
-with exact arithmetic (integers and fractions; a correctly rounded 60-digit
-Decimal only where the true value is irrational), so a published table is
-reproduced to the point: ``6/5 n^3`` in floats would put some levels one XP off.
+cumulative XP for level n >= 2, floored to an integer. Values are computed
+exactly, with integers, fractions and integer roots, because flooring amplifies
+any rounding error into a whole XP point (in floats ``0.29 * 10**2`` is
+28.999999999999996, which floors to 28). The one exception is a polynomial
+exponent with more than three decimals: its power is irrational and comes from a
+60-digit Decimal rounded toward floor.
 
 The thresholds are computed once, when the curve is built, and checked to be
 strictly increasing up to ``max_level``: a curve where two levels need the same
@@ -71,7 +73,7 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
 _POKEMON_MAX_LEVEL = 100
 # Thresholds are precomputed, so the number of levels is bounded.
 MAX_LEVEL_LIMIT = 10_000
-# XP totals are kept as signed 64-bit integers by the stores.
+# The largest signed 64-bit integer: the XP columns of SQL stores hold no more.
 MAX_XP = 2**63 - 1
 # A value whose log10 surely exceeds this is beyond MAX_XP (about 9.2e18); it is
 # refused before being computed, so an absurd exponent fails fast instead of

@@ -10,12 +10,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from typing import Any
 
 from gamify.program import Condition, Multiplier, Program, Rule
 
 ONE = Decimal(1)
+# Awards are computed in a wide context so products of amounts, rates and
+# multipliers stay exact: the default 28 digits would round
+# 99999999999999999999999999.99 × 1.5 up to a whole number before the floor.
+_EXACT = Context(prec=120, traps=[InvalidOperation, DivisionByZero, Overflow])
 ROUNDING = {
     "down": ROUND_FLOOR,
     "up": ROUND_CEILING,
@@ -117,8 +132,10 @@ def active_factors(
     """The factors of every multiplier active on ``rule`` for this member at ``at``."""
     spendable = program.currencies[rule.currency].spendable
     out: list[Decimal] = []
-    if facts.tier_multiplier is not None and spendable and facts.tier_multiplier != ONE:
-        out.append(facts.tier_multiplier)
+    if facts.tier_multiplier is not None and facts.tier_multiplier != ONE:
+        listed = program.tiers.multiplier_rules if program.tiers is not None else None
+        if (rule.name in listed) if listed is not None else spendable:
+            out.append(facts.tier_multiplier)
     for mult in program.multipliers:
         if not applies_to(mult, rule, spendable):
             continue
@@ -144,14 +161,18 @@ def awards(
 ) -> list[RuleAward]:
     """One award per rule of ``action`` whose conditions hold, rounded after multipliers."""
     out: list[RuleAward] = []
-    for rule in program.rules_by_action.get(action, ()):
-        if rule.conditions and not all(
-            _matches(c, attributes, amount) for c in rule.conditions
-        ):
-            continue
-        value = base_value(rule, amount, attributes, context)
-        factor = combine(active_factors(program, rule, facts, at), program.stacking)
-        points = round_award(value * factor, program.rounding)
-        if points > 0:
-            out.append(RuleAward(rule=rule, amount=points, multiplier=factor))
+    rules = program.rules_by_action.get(action, ())
+    if not rules:
+        return out
+    with localcontext(_EXACT):
+        for rule in rules:
+            if rule.conditions and not all(
+                _matches(c, attributes, amount) for c in rule.conditions
+            ):
+                continue
+            value = base_value(rule, amount, attributes, context)
+            factor = combine(active_factors(program, rule, facts, at), program.stacking)
+            points = round_award(value * factor, program.rounding)
+            if points > 0:
+                out.append(RuleAward(rule=rule, amount=points, multiplier=factor))
     return out

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import pendulum
+
 from gamify._time import add_local, local_date, local_midnight, start_of_next_month
+from gamify.program._base import zone
 from gamify.program import Validity
 from gamify.store import Lot
 
-__all__ = ["expiry_for", "spend_order", "spendable", "take"]
+__all__ = ["expiry_for", "renewed_expiry", "spend_order", "spendable", "take", "take_upto"]
 
 
 def expiry_for(validity: Validity, at: datetime, tz: str) -> datetime | None:
@@ -53,6 +56,12 @@ def spend_order(lots: Sequence[Lot]) -> list[Lot]:
 
 def take(lots: Sequence[Lot], amount: int, at: datetime) -> list[tuple[Lot, int]]:
     """The (lot, points) pairs a spend of ``amount`` consumes; empty if not enough is spendable."""
+    out = take_upto(lots, amount, at)
+    return out if sum(used for _, used in out) >= amount else []
+
+
+def take_upto(lots: Sequence[Lot], amount: int, at: datetime) -> list[tuple[Lot, int]]:
+    """Like :func:`take`, but takes what there is when it is less than ``amount``."""
     out: list[tuple[Lot, int]] = []
     left = amount
     for lot in spend_order([lot for lot in lots if spendable(lot, at)]):
@@ -61,4 +70,13 @@ def take(lots: Sequence[Lot], amount: int, at: datetime) -> list[tuple[Lot, int]
         used = min(lot.remaining, left)
         out.append((lot, used))
         left -= used
-    return out if left <= 0 else []
+    return out
+
+
+def renewed_expiry(expires_at: datetime, months: int, tz: str) -> datetime:
+    """``expires_at`` moved ``months`` later; a month-end expiry stays at a month end."""
+    local = expires_at.astimezone(zone(tz))
+    if (local.day, local.hour, local.minute, local.second, local.microsecond) == (1, 0, 0, 0, 0):
+        first = pendulum.date(local.year, local.month, 1).add(months=months)
+        return local_midnight(first, tz)
+    return add_local(expires_at, tz, months=months)

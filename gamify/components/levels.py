@@ -53,4 +53,4 @@ def xp_room(spec: Levels, xp: int) -> int | None:
     """How much more XP may be credited (None: no limit) when XP stops at the maximum level."""
     if spec.at_max == "accrue":
         return None
-    return max(spec.level_curve.xp_for_level(spec.max_level) - xp, 0)
+    return max(spec.level_curve.xp_for_level(spec.level_curve.max_level) - xp, 0)

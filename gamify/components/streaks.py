@@ -49,7 +49,11 @@ def _period_end(period: str, index: int, tz: str, first_weekday: int) -> datetim
     """The instant the period ``index`` ends (the local midnight starting the next one)."""
     if period == "day":
         return _time.local_midnight(date.fromordinal(index + 1), tz)
-    return _time.local_midnight(date.fromordinal((index + 1) * 7), tz)
+    # ``index`` is the week's first day's ordinal // 7. Ordinal 1 (0001-01-01) is a
+    # Monday, so a week starting on ``first_weekday`` starts on an ordinal that is
+    # ``first_weekday + 1`` modulo 7; the next week starts 7 days later.
+    first_day = index * 7 + (first_weekday + 1) % 7
+    return _time.local_midnight(date.fromordinal(first_day + 7), tz)
 
 
 def _last_index(spec: Streak, state: dict[str, Any], tz: str, first_weekday: int) -> int:
@@ -125,10 +129,15 @@ def repair(
     new = dict(state)
     now_index = period_index(spec.period, _time.local_date(now, tz), first_weekday)
     last = _last_index(spec, new, tz, first_weekday)
-    if "broken" in new:
-        end = datetime.fromisoformat(new["broken"]["end"])
-    elif now_index - last - 1 > new.get("tokens", 0):
+    # The current run missed a whole period since its last event: bridge that gap.
+    # Only when it did not, join the run that a break ended (the current run began
+    # after it). A "broken" record can be stale: checking it first would judge an
+    # older break's window and refuse (or join) the wrong run.
+    bridge = now_index - last - 1 > new.get("tokens", 0)
+    if bridge:
         end = _period_end(spec.period, last + 1, tz, first_weekday)
+    elif "broken" in new:
+        end = datetime.fromisoformat(new["broken"]["end"])
     else:
         raise StreakRepairError("the streak is not broken")
     if now >= end + timedelta(hours=spec.repair.window_hours):
@@ -142,8 +151,8 @@ def repair(
     used = {k: v for k, v in used.items() if k >= month}  # older months no longer matter
     used[month] = used.get(month, 0) + 1
     new["repairs"] = used
-    broken = new.pop("broken", None)
-    if broken is not None:
+    if not bridge:
+        broken = new.pop("broken")
         # A new run began after the break: join it to the run before.
         new["len"] += broken["len"]
         new["paid"] = sorted({*broken["paid"], *new["paid"]})

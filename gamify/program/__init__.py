@@ -16,7 +16,6 @@ from pydantic import Field, ValidationError, model_validator
 from gamify.errors import ProgramError
 from gamify.program._base import Model, TimeZoneName
 from gamify.program._loader import from_validation_error, read_mapping
-from gamify.program.game import Badge, BadgeTier, Freeze, Levels, Milestone, Repair, Streak
 from gamify.program.earning import (
     Action,
     Cap,
@@ -29,23 +28,31 @@ from gamify.program.earning import (
     Stacking,
     Validity,
 )
+from gamify.program.game import Badge, BadgeTier, Freeze, Levels, Milestone, Repair, Streak
+from gamify.program.loyalty import CatalogReward, Redemption, Referral, Renewal, Tier, Tiers
 
 __all__ = [
     "Action",
     "Badge",
     "BadgeTier",
+    "Cap",
+    "CatalogReward",
+    "Condition",
+    "Currency",
     "Freeze",
     "Levels",
     "Milestone",
-    "Repair",
-    "Streak",
-    "Cap",
-    "Condition",
-    "Currency",
     "Multiplier",
     "PerGroup",
     "Program",
+    "Redemption",
+    "Referral",
+    "Renewal",
+    "Repair",
     "Rule",
+    "Streak",
+    "Tier",
+    "Tiers",
     "Validity",
 ]
 
@@ -78,6 +85,11 @@ class Program(Model):
     levels: Levels | None = None
     streaks: dict[str, Streak] = {}
     badges: dict[str, Badge] = {}
+    tiers: Tiers | None = None
+    referral: Referral | None = None
+    renewal: Renewal | None = None
+    redemption: Redemption = Redemption()
+    catalog: dict[str, CatalogReward] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> Program:
@@ -162,12 +174,35 @@ class Program(Model):
                 if rule_name not in names:
                     raise fail(f"unknown rule {rule_name!r}", f"multipliers[{i}].rules")
         self._check_game(fail)
+        self._check_loyalty(fail)
         for i, cap in enumerate(self.caps):
             if cap.action is not None and cap.action not in self.actions:
                 raise fail(f"unknown action {cap.action!r}", f"caps[{i}].action")
             if cap.currency not in self.currencies:
                 raise fail(f"unknown currency {cap.currency!r}", f"caps[{i}].currency")
         return self
+
+    def _check_loyalty(self, fail: Any) -> None:
+        if self.tiers is not None and self.tiers.action is not None:
+            if self.tiers.action not in self.actions:
+                raise fail(f"unknown action {self.tiers.action!r}", "tiers.action")
+        if self.referral is not None:
+            if self.referral.qualifying_action not in self.actions:
+                raise fail(
+                    f"unknown action {self.referral.qualifying_action!r}",
+                    "referral.qualifying_action",
+                )
+            if self.referral.currency not in self.currencies:
+                raise fail(f"unknown currency {self.referral.currency!r}", "referral.currency")
+        if self.renewal is not None:
+            for i, action in enumerate(self.renewal.actions):
+                if action not in self.actions:
+                    raise fail(f"unknown action {action!r}", f"renewal.actions[{i}]")
+        for name, badge in self.badges.items():
+            if badge.metric == "tier":
+                known = [t.name for t in self.tiers.levels] if self.tiers else []
+                if badge.tier not in known:
+                    raise fail(f"unknown tier {badge.tier!r}", f"badges.{name}.tier")
 
     def _check_game(self, fail: Any) -> None:
         def currencies(rewards: dict[str, Any], where: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any
 
 import pendulum
@@ -16,7 +16,7 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def zone(name: str) -> pendulum.Timezone:
     """The time zone called ``name``, looked up once (a lookup costs far more than a conversion)."""
     tz = pendulum.timezone(name)

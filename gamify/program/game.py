@@ -26,7 +26,8 @@ class Levels(Model):
     curve: str = "linear"
     params: dict[str, Decimal] = {}
     thresholds: list[int] | None = None
-    max_level: int = Field(default=100, ge=2)
+    max_level: int | None = Field(default=None, ge=2)
+    """The highest level (default 100 for formula families, the table's length for tables)."""
     currency: str = "xp"
     at_max: Literal["accrue", "stop"] = "accrue"
     """Past the maximum level XP keeps accruing, or stops."""
@@ -53,7 +54,7 @@ class Levels(Model):
     @cached_property
     def signature(self) -> str:
         """Names this curve, so a member's state notices when the program's curve changed."""
-        return f"{self.curve}:{sorted(self.params.items())}:{self.thresholds}:{self.max_level}"
+        return f"{self.curve}:{sorted(self.params.items())}:{self.thresholds}:{self.level_curve.max_level}"
 
 
 class Milestone(Model):
