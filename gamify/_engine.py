@@ -22,6 +22,10 @@ from typing import Any, TypeVar
 from gamify import _time
 from gamify._events import DomainEvent, Dispatcher, message, new_id
 from gamify._outcome import (
+    ChallengeProgress,
+    ChallengeState,
+    GoalProgress,
+    LeaderboardRow,
     DueReport,
     ExpiringLot,
     Reversal,
@@ -40,7 +44,17 @@ from gamify._outcome import (
 from gamify._registry import open_store
 from gamify.clock import Clock, SystemClock, ensure_aware
 from gamify.components import caps as caps_component
-from gamify.components import badges, earning, ledger, levels, referrals, rewards, streaks, tiers
+from gamify.components import (
+    badges,
+    challenges,
+    earning,
+    ledger,
+    levels,
+    referrals,
+    rewards,
+    streaks,
+    tiers,
+)
 from gamify.errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -644,6 +658,156 @@ class Engine:
             if not progressed:
                 return report
 
+    # Challenges and leaderboards ----------------------------------------------------------------
+
+    def enroll(self, member_id: str, challenge: str) -> ChallengeProgress:
+        """Enrol the member in ``challenge`` now; events from this instant on count."""
+        spec = self.program.challenges.get(challenge)
+        if spec is None:
+            raise NotFoundError(f"unknown challenge {challenge!r}")
+        self._check_member_id(member_id)
+        now = self._now()
+        if not challenges.can_enrol(spec, now):
+            raise InvalidEventError(f"challenge {challenge!r} is not open for enrolment now")
+        with self._unit([member_id]) as uow:
+            member = uow.load_member(member_id) or self._new_member(member_id, now)
+            runs = dict(member.state.get("challenges", {}))
+            run = runs.get(challenge)
+            if run is not None and run["status"] == "active" and not challenges.expired(run, now):
+                raise InvalidEventError(f"member {member_id!r} is already enrolled in {challenge!r}")
+            if run is not None and run["status"] == "completed" and not spec.repeatable:
+                raise InvalidEventError(f"member {member_id!r} already completed {challenge!r}")
+            runs[challenge] = challenges.enrol(
+                spec, now, member.timezone, done=run["done"] if run else 0
+            )
+            member.state["challenges"] = runs
+            uow.apply(Changes(members=[member]))
+        return self.challenge_progress(member_id, challenge)
+
+    def challenge_progress(self, member_id: str, challenge: str) -> ChallengeProgress:
+        """The member's current run of ``challenge``: status, window and each condition."""
+        spec = self.program.challenges.get(challenge)
+        if spec is None:
+            raise NotFoundError(f"unknown challenge {challenge!r}")
+        now = self._now()
+        record = self.store.get_member(member_id) or self._new_member(member_id, now)
+        run = record.state.get("challenges", {}).get(challenge)
+        if run is None:
+            return ChallengeProgress(challenge=challenge, status="not_enrolled")
+        status = run["status"]
+        if status == "active" and challenges.expired(run, now):
+            status = "failed"
+        facts = self._badge_facts(_Step(record, now, None, None), None)
+        return ChallengeProgress(
+            challenge=challenge,
+            status=status,
+            enrolled_at=datetime.fromisoformat(run["since"]),
+            ends_at=datetime.fromisoformat(run["ends"]) if run["ends"] else None,
+            conditions=[
+                GoalProgress(kind=goal.kind, current=current, target=target)
+                for goal, (current, target) in zip(
+                    spec.conditions, challenges.goal_values(spec, run, facts), strict=True
+                )
+            ],
+            completions=run["done"],
+        )
+
+    def leaderboard(
+        self,
+        metric: str = "points",
+        *,
+        period: str | tuple[datetime, datetime] = "all",
+        limit: int = 10,
+        tier: str | None = None,
+    ) -> list[LeaderboardRow]:
+        """The best members by what they earned of ``metric`` (a currency, or ``xp``).
+
+        ``period``: ``all``, ``day``, ``week`` or ``month`` (the current one in
+        the program's zone) or a ``(start, end)`` window. Ties share a rank.
+        """
+        key = self._board_period(metric, period, tier)
+        if limit < 1:
+            raise InvalidEventError(f"limit must be at least 1, not {limit}")
+        if isinstance(key, str):
+            rows = [(r.member_id, r.score) for r in self.store.leaderboard(metric, key, limit=limit, tier=tier)]
+        else:
+            rows = self._window_board(metric, key, tier)[:limit]
+        out: list[LeaderboardRow] = []
+        for i, (member_id, score) in enumerate(rows):
+            rank = out[-1].rank if out and out[-1].score == score else i + 1
+            out.append(LeaderboardRow(rank=rank, member_id=member_id, score=score))
+        return out
+
+    def rank(
+        self,
+        member_id: str,
+        metric: str = "points",
+        *,
+        period: str | tuple[datetime, datetime] = "all",
+        tier: str | None = None,
+    ) -> LeaderboardRow | None:
+        """One member's rank and score (None when they earned nothing in the period)."""
+        key = self._board_period(metric, period, tier)
+        if isinstance(key, str):
+            score = self.store.score(member_id, metric, key)
+            if score <= 0:
+                return None
+            if tier is not None:
+                record = self.store.get_member(member_id)
+                if record is None or record.tier != tier:
+                    return None
+            above = self.store.count_above(metric, key, score, tier=tier)
+            return LeaderboardRow(rank=above + 1, member_id=member_id, score=score)
+        rows = self._window_board(metric, key, tier)
+        scores = dict(rows)
+        if member_id not in scores:
+            return None
+        score = scores[member_id]
+        return LeaderboardRow(
+            rank=1 + sum(1 for _, s in rows if s > score), member_id=member_id, score=score
+        )
+
+    def _board_period(
+        self, metric: str, period: str | tuple[datetime, datetime], tier: str | None
+    ) -> str | tuple[datetime, datetime]:
+        if metric not in self.program.currencies:
+            raise NotFoundError(f"unknown metric {metric!r}: use a currency of the program")
+        if tier is not None and tier not in self._tier_ranks:
+            raise NotFoundError(f"unknown tier {tier!r}")
+        if isinstance(period, tuple):
+            start, end = (ensure_aware(t, "window bound") for t in period)
+            if end <= start:
+                raise InvalidTimeError("a leaderboard window needs end after start")
+            return start, end
+        day = _time.local_date(self._now(), self.program.timezone)
+        if period == "all":
+            return "all"
+        if period == "day":
+            return f"day:{day.isoformat()}"
+        if period == "week":
+            return f"week:{_time.week_start(day, self.program.week_start_index).isoformat()}"
+        if period == "month":
+            return f"month:{_time.month_key(day)}"
+        raise InvalidEventError(
+            f"unknown period {period!r}: use all, day, week, month or a (start, end) window"
+        )
+
+    def _window_board(
+        self, metric: str, window: tuple[datetime, datetime], tier: str | None
+    ) -> list[tuple[str, int]]:
+        totals = self.store.earned_between(metric, window[0], window[1])
+        rows = [
+            (m, s)
+            for m, s in totals.items()
+            if s > 0 and (tier is None or self._member_tier(m) == tier)
+        ]
+        rows.sort(key=lambda r: (-r[1], r[0]))
+        return rows
+
+    def _member_tier(self, member_id: str) -> str | None:
+        record = self.store.get_member(member_id)
+        return record.tier if record is not None else None
+
     def drain_outbox(self, limit: int = 100) -> int:
         """Deliver domain events left in the outbox (for workers); returns how many."""
         messages = self.store.pending_outbox(limit)
@@ -867,6 +1031,10 @@ class Engine:
         if self.program.renewal is not None and ev.action in self.program.renewal.actions:
             self._renew_lots(uow, step)
         level_ups, badges = self._progress(uow, step, changed, ev)
+        challenge_states = self._run_challenges(uow, step, ev)
+        if challenge_states:
+            more_ups, more_badges = self._progress(uow, step, set(), ev)
+            level_ups, badges = level_ups + more_ups, badges + more_badges
         return Outcome(
             member_id=ev.member_id,
             action=ev.action,
@@ -879,6 +1047,7 @@ class Engine:
             badges=badges,
             tier_change=tier_change,
             referral_rewards=referral_rewards,
+            challenges=challenge_states,
             streaks=[
                 StreakState(
                     name=name,
@@ -1184,6 +1353,58 @@ class Engine:
                         ledger.renewed_expiry(lot.expires_at, spec.months, step.member.timezone),
                     )
                 )
+
+    def _run_challenges(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> list[ChallengeState]:
+        """Enrol, count, fail and complete the challenges this event touches."""
+        program = self.program
+        if not program.challenges:
+            return []
+        member = step.member
+        tz = member.timezone
+        runs = dict(step.state.get("challenges", {}))
+        earned_now: dict[str, int] = {}
+        for credit in step.credits:
+            earned_now[credit.currency] = earned_now.get(credit.currency, 0) + credit.amount
+        out: list[ChallengeState] = []
+        for name, spec in program.challenges.items():
+            if spec.actions and ev.action not in spec.actions:
+                continue
+            run = runs.get(name)
+            if run is not None and run["status"] == "active" and challenges.expired(run, ev.at):
+                run = {**run, "status": "failed"}
+                out.append(ChallengeState(name=name, status="failed"))
+                step.changes.outbox.append(message("challenge_failed", member.member_id, ev.at, challenge=name))
+            if run is None or (spec.repeatable and run["status"] != "active"):
+                if spec.enrolment != "auto" or not challenges.can_enrol(spec, ev.at):
+                    if run is not None:
+                        runs[name] = run
+                    continue
+                run = challenges.enrol(spec, ev.at, tz, done=run["done"] if run else 0)
+            if run["status"] == "active":
+                run = challenges.observe(spec, run, ev.action, ev.at, tz, earned_now)
+                if challenges.is_complete(spec, run, self._badge_facts(step, ev)):
+                    run = {**run, "status": "completed", "done": run["done"] + 1}
+                    self._complete_challenge(uow, step, name)
+                    out.append(ChallengeState(name=name, status="completed", completed=True))
+                elif not any(c.name == name for c in out):
+                    out.append(ChallengeState(name=name, status="active"))
+            runs[name] = run
+        step.state["challenges"] = runs
+        return out
+
+    def _complete_challenge(self, uow: UnitOfWork, step: _Step, name: str) -> None:
+        spec = self.program.challenges[name]
+        self._reward(uow, step, spec.reward, f"challenge {name}", "challenge")
+        if spec.badge is not None:
+            held = dict(step.state.get("badges", {}))
+            held[spec.badge] = held.get(spec.badge, 0) + 1
+            step.state["badges"] = held
+            step.changes.awards.append(
+                Award(step.member.member_id, spec.badge, "", held[spec.badge], step.at)
+            )
+        step.changes.outbox.append(
+            message("challenge_completed", step.member.member_id, step.at, challenge=name)
+        )
 
     def _tier_rank(self, tier: str | None) -> int:
         return self._tier_ranks.get(tier, 0) if tier is not None else 0

@@ -190,3 +190,32 @@ class DueReport(BaseModel):
     matured_lots: int = 0
     reviews: int = 0
     tier_changes: list[TierChange] = []
+
+
+class GoalProgress(_Frozen):
+    kind: str
+    current: Decimal
+    target: Decimal
+
+
+class ChallengeProgress(_Frozen):
+    """A member's current run of a challenge: status, window end and each condition's progress.
+
+    ``status`` is ``not_enrolled``, ``active``, ``completed`` or ``failed``;
+    ``completions`` counts completed runs.
+    """
+
+    challenge: str
+    status: str
+    enrolled_at: datetime | None = None
+    ends_at: datetime | None = None
+    conditions: list[GoalProgress] = []
+    completions: int = 0
+
+
+class LeaderboardRow(_Frozen):
+    """One row of a leaderboard: ties share a rank (1, 2, 2, 4)."""
+
+    rank: int
+    member_id: str
+    score: int

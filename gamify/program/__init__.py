@@ -29,9 +29,12 @@ from gamify.program.earning import (
     Validity,
 )
 from gamify.program.game import Badge, BadgeTier, Freeze, Levels, Milestone, Repair, Streak
+from gamify.program.challenges import Challenge, Goal
 from gamify.program.loyalty import CatalogReward, Redemption, Referral, Renewal, Tier, Tiers
 
 __all__ = [
+    "Challenge",
+    "Goal",
     "Action",
     "Badge",
     "BadgeTier",
@@ -90,6 +93,7 @@ class Program(Model):
     renewal: Renewal | None = None
     redemption: Redemption = Redemption()
     catalog: dict[str, CatalogReward] = {}
+    challenges: dict[str, Challenge] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> Program:
@@ -175,6 +179,7 @@ class Program(Model):
                     raise fail(f"unknown rule {rule_name!r}", f"multipliers[{i}].rules")
         self._check_game(fail)
         self._check_loyalty(fail)
+        self._check_challenges(fail)
         for i, cap in enumerate(self.caps):
             if cap.action is not None and cap.action not in self.actions:
                 raise fail(f"unknown action {cap.action!r}", f"caps[{i}].action")
@@ -203,6 +208,30 @@ class Program(Model):
                 known = [t.name for t in self.tiers.levels] if self.tiers else []
                 if badge.tier not in known:
                     raise fail(f"unknown tier {badge.tier!r}", f"badges.{name}.tier")
+
+    def _check_challenges(self, fail: Any) -> None:
+        tier_names = [t.name for t in self.tiers.levels] if self.tiers else []
+        for name, challenge in self.challenges.items():
+            where = f"challenges.{name}"
+            for currency in challenge.reward:
+                if currency not in self.currencies:
+                    raise fail(f"unknown currency {currency!r}", f"{where}.reward.{currency}")
+            if challenge.badge is not None and challenge.badge not in self.badges:
+                raise fail(f"unknown badge {challenge.badge!r}", f"{where}.badge")
+            for i, goal in enumerate(challenge.conditions):
+                at = f"{where}.conditions[{i}]"
+                if goal.action is not None and goal.action not in self.actions:
+                    raise fail(f"unknown action {goal.action!r}", f"{at}.action")
+                if goal.currency is not None and goal.currency not in self.currencies:
+                    raise fail(f"unknown currency {goal.currency!r}", f"{at}.currency")
+                if goal.streak is not None and goal.streak not in self.streaks:
+                    raise fail(f"unknown streak {goal.streak!r}", f"{at}.streak")
+                if goal.badge is not None and goal.badge not in self.badges:
+                    raise fail(f"unknown badge {goal.badge!r}", f"{at}.badge")
+                if goal.tier is not None and goal.tier not in tier_names:
+                    raise fail(f"unknown tier {goal.tier!r}", f"{at}.tier")
+                if goal.kind == "level" and self.levels is None:
+                    raise fail("a level condition needs a 'levels' section", f"{at}.kind")
 
     def _check_game(self, fail: Any) -> None:
         def currencies(rewards: dict[str, Any], where: str) -> None:

@@ -1,0 +1,550 @@
+"""Population simulation: a program's real engine run over many members and days.
+
+Behaviour comes from an optional ``[simulation]`` table of the program file or
+from a separate behaviour file (the same keys, at the top level or under
+``[simulation]``)::
+
+    [simulation]
+    start = 2026-01-01          # the first simulated local day (program zone)
+    snapshot_days = 7           # level and tier distributions every 7 days
+
+    [[simulation.segments]]
+    name = "casual"
+    share = 0.8                 # of the members; shares add up to 1
+    tags = ["casual"]           # optional: set on each member (tag multipliers)
+    timezone = "Europe/Paris"   # optional: the members' zone
+    redeem = { probability = 0.02, share = 0.5 }   # optional: spend half the balance
+    [simulation.segments.actions.purchase]
+    probability = 0.1           # chance of doing the action on a given day
+    amount = { distribution = "lognormal", mu = 4, sigma = 0.8 }
+    attributes = { channel = "app" }
+
+Amounts: ``fixed`` (``value``; a bare number is short for it), ``uniform``
+(``low``, ``high``), ``normal`` (``mean``, ``sd``) or ``lognormal`` (``mu``,
+``sigma`` of the underlying normal); clipped to ``min`` (default 0) and
+``max``, rounded to ``decimals`` (default 2). A segment that lists no actions
+does every action of the program. Without any behaviour, one segment does
+every action with probability 0.3 a day and amounts uniform from 1 to 100.
+An action that takes no amount is tracked without one.
+
+The simulation runs the real :class:`~gamify.Engine` on the memory store with
+a :class:`~gamify.ManualClock`, one local day of the program's zone at a time:
+each member's events of the day get instants spread over the day and are
+tracked in time order (ties by member id, then action name), then the clock
+moves to the next local midnight and ``engine.run_due()`` runs (expiry,
+maturity, tier reviews). Results depend only on the seed: one
+``random.Random(seed)`` draws a seed per member in member-id order, and each
+member's own generator draws that member's behaviour; nothing iterates in hash
+order. Points issued, spent and expired come from the store's ledger totals.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gamify._engine import Engine
+from gamify.clock import ManualClock
+from gamify.errors import InsufficientBalanceError, ProgramError
+from gamify.program import Program
+from gamify.program._base import TimeZoneName
+from gamify.program._loader import from_validation_error, read_mapping
+from gamify.report import CurrencyFlow, currency_flows, ratio
+
+__all__ = [
+    "DEFAULT_AMOUNT",
+    "DEFAULT_PROBABILITY",
+    "ActionBehaviour",
+    "Amount",
+    "BadgeRate",
+    "Behaviour",
+    "Redeem",
+    "SegmentBehaviour",
+    "SegmentSize",
+    "SimulationResult",
+    "Snapshot",
+    "load_behaviour",
+    "load_program",
+    "parse_behaviour",
+    "simulate",
+]
+
+DEFAULT_PROBABILITY = Decimal("0.3")
+NO_TIER = "(none)"
+_SHARE_TOLERANCE = Decimal("1e-9")
+
+
+# --------------------------------------------------------------------------- behaviour model
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Amount(_Model):
+    """How an event's amount is drawn."""
+
+    distribution: Literal["fixed", "uniform", "normal", "lognormal"] = "uniform"
+    value: Decimal | None = None
+    low: Decimal | None = None
+    high: Decimal | None = None
+    mean: Decimal | None = None
+    sd: Decimal | None = Field(default=None, ge=0)
+    mu: Decimal | None = None
+    sigma: Decimal | None = Field(default=None, ge=0)
+    min: Decimal = Field(default=Decimal(0), ge=0)
+    max: Decimal | None = None
+    decimals: int = Field(default=2, ge=0, le=6)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_is_fixed(cls, data: Any) -> Any:
+        if isinstance(data, int | float | Decimal) and not isinstance(data, bool):
+            return {"distribution": "fixed", "value": data}
+        return data
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Amount:
+        needs = {
+            "fixed": ("value",),
+            "uniform": ("low", "high"),
+            "normal": ("mean", "sd"),
+            "lognormal": ("mu", "sigma"),
+        }[self.distribution]
+        if self.distribution == "uniform" and self.low is None and self.high is None:
+            return self.model_copy(update={"low": Decimal(1), "high": Decimal(100)})
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(
+                f"a {self.distribution} amount needs {' and '.join(map(repr, missing))}"
+            )
+        if self.distribution == "fixed" and self.value is not None and self.value < 0:
+            raise ValueError("a fixed amount must not be negative")
+        if self.low is not None and self.high is not None and self.high < self.low:
+            raise ValueError("'high' must not be below 'low'")
+        if self.max is not None and self.max < self.min:
+            raise ValueError("'max' must not be below 'min'")
+        return self
+
+
+DEFAULT_AMOUNT = Amount(distribution="uniform", low=Decimal(1), high=Decimal(100))
+
+
+class ActionBehaviour(_Model):
+    """One action in one segment: its daily probability, amount and attributes."""
+
+    probability: Decimal = Field(default=DEFAULT_PROBABILITY, ge=0, le=1)
+    amount: Amount = DEFAULT_AMOUNT
+    attributes: dict[str, Any] = {}
+
+
+class Redeem(_Model):
+    """A daily chance to spend ``share`` of the spendable points balance."""
+
+    probability: Decimal = Field(ge=0, le=1)
+    share: Decimal = Field(default=Decimal(1), gt=0, le=1)
+    min_points: int = Field(default=1, ge=1)
+    """No redemption below this many points."""
+
+
+class SegmentBehaviour(_Model):
+    """A share of the population that behaves alike."""
+
+    name: str = Field(min_length=1)
+    share: Decimal = Field(gt=0, le=1)
+    actions: dict[str, ActionBehaviour] | None = None
+    """``None``: every action of the program with the default behaviour."""
+    redeem: Redeem | None = None
+    tags: list[str] = []
+    timezone: TimeZoneName | None = None
+
+
+def _default_segments() -> list[SegmentBehaviour]:
+    return [SegmentBehaviour(name="everyone", share=Decimal(1))]
+
+
+class Behaviour(_Model):
+    """The simulated population's behaviour."""
+
+    start: date = date(2026, 1, 1)
+    snapshot_days: int = Field(default=7, ge=1)
+    segments: list[SegmentBehaviour] = Field(default_factory=_default_segments, min_length=1)
+
+    @model_validator(mode="after")
+    def _segments(self) -> Behaviour:
+        names = [s.name for s in self.segments]
+        if len(set(names)) != len(names):
+            raise ValueError("segment names must be unique")
+        total = sum((s.share for s in self.segments), Decimal(0))
+        if abs(total - 1) > _SHARE_TOLERANCE:
+            raise ValueError(f"segment shares must add up to 1, not {total}")
+        return self
+
+
+def _join(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return prefix + ("" if path.startswith("[") else ".") + path
+
+
+def parse_behaviour(
+    data: object, program: Program, *, file: str | None = None, prefix: str = "simulation"
+) -> Behaviour:
+    """Validate behaviour data against ``program``; failures are ProgramErrors with key paths."""
+    try:
+        behaviour = Behaviour.model_validate(data)
+    except ValidationError as exc:
+        err = from_validation_error(exc, file)
+        raise ProgramError(err.reason, file=file, key_path=_join(prefix, err.key_path)) from None
+    for index, segment in enumerate(behaviour.segments):
+        for action, spec in (segment.actions or {}).items():
+            where = _join(prefix, f"segments[{index}].actions.{action}")
+            declared = program.actions.get(action)
+            if declared is None:
+                raise ProgramError(
+                    f"unknown action {action!r}: it is not declared in the program",
+                    file=file,
+                    key_path=where,
+                )
+            if declared.amount == "none" and "amount" in spec.model_fields_set:
+                raise ProgramError(
+                    f"action {action!r} takes no amount", file=file, key_path=f"{where}.amount"
+                )
+    return behaviour
+
+
+def load_program(path: str | Path) -> tuple[Program, Behaviour | None]:
+    """Read a program file whose optional ``[simulation]`` table describes behaviour.
+
+    The program model refuses unknown keys, so the table is taken out of the
+    file's mapping before the rest is validated as a :class:`~gamify.Program`.
+    """
+    data = read_mapping(path)
+    raw = data.pop("simulation", None)
+    program = Program.from_dict(data, file=str(path))
+    if raw is None:
+        return program, None
+    return program, parse_behaviour(raw, program, file=str(path), prefix="simulation")
+
+
+def load_behaviour(path: str | Path, program: Program) -> Behaviour:
+    """Read a behaviour file: the behaviour keys at its top level or under ``[simulation]``."""
+    data = read_mapping(path)
+    if "simulation" in data:
+        extra = sorted(k for k in data if k != "simulation")
+        if extra:
+            raise ProgramError(
+                "unknown key beside the simulation table", file=str(path), key_path=extra[0]
+            )
+        return parse_behaviour(data["simulation"], program, file=str(path), prefix="simulation")
+    return parse_behaviour(data, program, file=str(path), prefix="")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSize:
+    name: str
+    share: Decimal
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The level and tier distributions at the end of a simulated day (day 1 is the first)."""
+
+    day: int
+    date: date
+    levels: dict[str, int]
+    """Level (as text) -> members at that level, ascending by level."""
+    tiers: dict[str, int]
+    """Tier name -> members, in the program's tier order; ``(none)`` for no tier."""
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeRate:
+    """How many members unlocked a badge, their share of the population, and all awards."""
+
+    badge: str
+    members: int
+    rate: Decimal
+    awards: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    program: str
+    seed: int
+    members: int
+    days: int
+    start: date
+    end: date
+    """The day after the last simulated day."""
+    segments: tuple[SegmentSize, ...]
+    events: int
+    redemptions: int
+    snapshots: tuple[Snapshot, ...]
+    badges: tuple[BadgeRate, ...]
+    currencies: tuple[CurrencyFlow, ...]
+    issued_by_action: dict[str, dict[str, int]]
+    """Currency -> action -> points net issued by events of that action (rules and rewards)."""
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True, slots=True)
+class _ActionPlan:
+    action: str
+    probability: float
+    amount: Callable[[random.Random], Decimal] | None
+    attributes: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _SegmentPlan:
+    actions: tuple[_ActionPlan, ...]
+    redeem: Redeem | None
+    redeem_probability: float
+
+
+def _sampler(spec: Amount) -> Callable[[random.Random], Decimal]:
+    decimals = spec.decimals
+    low_clip = float(spec.min)
+    high_clip = float(spec.max) if spec.max is not None else None
+
+    def finish(x: float) -> Decimal:
+        x = max(x, low_clip)
+        if high_clip is not None:
+            x = min(x, high_clip)
+        return Decimal(f"{x:.{decimals}f}")
+
+    if spec.distribution == "fixed":
+        assert spec.value is not None
+        value = finish(float(spec.value))
+        return lambda rng: value
+    if spec.distribution == "uniform":
+        assert spec.low is not None and spec.high is not None
+        low, high = float(spec.low), float(spec.high)
+        return lambda rng: finish(rng.uniform(low, high))
+    if spec.distribution == "normal":
+        assert spec.mean is not None and spec.sd is not None
+        mean, sd = float(spec.mean), float(spec.sd)
+        return lambda rng: finish(rng.normalvariate(mean, sd))
+    assert spec.mu is not None and spec.sigma is not None
+    mu, sigma = float(spec.mu), float(spec.sigma)
+    return lambda rng: finish(rng.lognormvariate(mu, sigma))
+
+
+def _segment_plan(program: Program, segment: SegmentBehaviour) -> _SegmentPlan:
+    specs = segment.actions
+    if specs is None:
+        specs = {action: ActionBehaviour() for action in program.actions}
+    actions = []
+    for action in sorted(specs):
+        spec = specs[action]
+        takes_amount = program.actions[action].amount != "none"
+        actions.append(
+            _ActionPlan(
+                action=action,
+                probability=float(spec.probability),
+                amount=_sampler(spec.amount) if takes_amount else None,
+                attributes=dict(spec.attributes),
+            )
+        )
+    redeem = segment.redeem
+    return _SegmentPlan(
+        actions=tuple(actions),
+        redeem=redeem,
+        redeem_probability=float(redeem.probability) if redeem is not None else 0.0,
+    )
+
+
+def _sizes(segments: Sequence[SegmentBehaviour], members: int) -> list[int]:
+    """Members per segment by largest remainder (ties to the earlier segment)."""
+    exact = [segment.share * members for segment in segments]
+    sizes = [int(value) for value in exact]
+    left = members - sum(sizes)
+    order = sorted(range(len(segments)), key=lambda i: (-(exact[i] - sizes[i]), i))
+    for i in order[:left]:
+        sizes[i] += 1
+    return sizes
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+_Event = tuple[float, int, int, str, Decimal | None, Mapping[str, Any] | None]
+# (fraction of the day, member index, order within the member's day, action or
+# "" for a redemption, amount, attributes)
+
+
+def simulate(
+    program: Program,
+    *,
+    members: int,
+    days: int,
+    seed: int = 0,
+    behaviour: Behaviour | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationResult:
+    """Run ``members`` simulated members through ``days`` local days of ``program``.
+
+    ``progress(done, days)`` is called after each simulated day.
+    """
+    if members < 1:
+        raise ValueError(f"members must be at least 1, not {members}")
+    if days < 1:
+        raise ValueError(f"days must be at least 1, not {days}")
+    behaviour = behaviour if behaviour is not None else Behaviour()
+    tz = ZoneInfo(program.timezone)
+    clock = ManualClock(_midnight(behaviour.start, tz))
+    engine = Engine(program, store="memory://", clock=clock)
+    store = engine.store
+    run_due: Callable[[], object] | None = getattr(engine, "run_due", None)
+
+    width = len(str(members))
+    ids = [f"m{i:0{width}d}" for i in range(1, members + 1)]
+    sizes = _sizes(behaviour.segments, members)
+    plans = [_segment_plan(program, s) for s in behaviour.segments]
+    plan_of: list[_SegmentPlan] = []
+    for segment, plan, size in zip(behaviour.segments, plans, sizes, strict=True):
+        plan_of.extend([plan] * size)
+        if segment.tags or segment.timezone:
+            for member_id in ids[len(plan_of) - size : len(plan_of)]:
+                engine.set_member(
+                    member_id, timezone=segment.timezone, tags=segment.tags or None
+                )
+    master = random.Random(seed)
+    rngs = [random.Random(master.getrandbits(64)) for _ in ids]
+
+    events_tracked = 0
+    redemptions = 0
+    badge_members: dict[str, set[str]] = {}
+    badge_awards: dict[str, int] = {}
+    snapshots: list[Snapshot] = []
+    tier_names = [t.name for t in getattr(getattr(program, "tiers", None), "levels", None) or []]
+
+    for day_index in range(days):
+        day = behaviour.start + timedelta(days=day_index)
+        start = _midnight(day, tz)
+        length = _midnight(day + timedelta(days=1), tz) - start
+        todo: list[_Event] = []
+        for index in range(members):
+            rng = rngs[index]
+            plan = plan_of[index]
+            order = 0
+            for spec in plan.actions:
+                if rng.random() < spec.probability:
+                    amount = spec.amount(rng) if spec.amount is not None else None
+                    todo.append(
+                        (rng.random(), index, order, spec.action, amount, spec.attributes or None)
+                    )
+                    order += 1
+            if plan.redeem is not None and rng.random() < plan.redeem_probability:
+                todo.append((rng.random(), index, order, "", None, None))
+        todo.sort(key=lambda e: (e[0], e[1], e[2]))
+        for fraction, index, _, action, amount, attributes in todo:
+            clock.set(start + length * fraction)
+            member_id = ids[index]
+            if action:
+                outcome = engine.track(member_id, action, amount=amount, attributes=attributes)
+                events_tracked += 1
+                for award in outcome.badges:
+                    badge_members.setdefault(award.badge, set()).add(member_id)
+                    badge_awards[award.badge] = badge_awards.get(award.badge, 0) + 1
+            else:
+                redeem = plan_of[index].redeem
+                assert redeem is not None
+                balance = engine.balance(member_id, "points")
+                points = int(balance * redeem.share)
+                if points >= redeem.min_points:
+                    try:
+                        engine.redeem(member_id, points)
+                    except InsufficientBalanceError:
+                        continue  # some of the balance expired earlier today
+                    redemptions += 1
+        clock.set(start + length)
+        if run_due is not None:
+            run_due()
+        if (day_index + 1) % behaviour.snapshot_days == 0 or day_index + 1 == days:
+            snapshots.append(_snapshot(store, ids, day_index + 1, day, tier_names))
+        if progress is not None:
+            progress(day_index + 1, days)
+
+    totals = store.ledger_totals()
+    flows = tuple(
+        currency_flows(totals, name, spendable=spec.spendable)
+        for name, spec in program.currencies.items()
+    )
+    outstanding = {
+        name: sum(store.get_balances(m).get(name, 0) for m in ids)
+        for name in program.currencies
+    }
+    flows = tuple(f.with_outstanding(outstanding[f.currency]) for f in flows)
+    by_action: dict[str, dict[str, int]] = {}
+    for account, kind, action, amount in totals:
+        currency = account.split(":", 1)[0]
+        if action is None or currency not in program.currencies:
+            continue
+        if kind in ("earn", "reward", "reverse") and account in (currency, f"{currency}:pending"):
+            row = by_action.setdefault(currency, {})
+            row[action] = row.get(action, 0) + amount
+    return SimulationResult(
+        program=program.name,
+        seed=seed,
+        members=members,
+        days=days,
+        start=behaviour.start,
+        end=behaviour.start + timedelta(days=days),
+        segments=tuple(
+            SegmentSize(s.name, s.share, size)
+            for s, size in zip(behaviour.segments, sizes, strict=True)
+        ),
+        events=events_tracked,
+        redemptions=redemptions,
+        snapshots=tuple(snapshots),
+        badges=tuple(
+            BadgeRate(
+                badge=name,
+                members=len(badge_members.get(name, ())),
+                rate=ratio(Decimal(len(badge_members.get(name, ()))), Decimal(members)),
+                awards=badge_awards.get(name, 0),
+            )
+            for name in program.badges
+        ),
+        currencies=flows,
+        issued_by_action={c: dict(sorted(rows.items())) for c, rows in sorted(by_action.items())},
+    )
+
+
+def _snapshot(
+    store: Any, ids: Sequence[str], day: int, when: date, tier_names: Sequence[str]
+) -> Snapshot:
+    levels: dict[int, int] = {}
+    tiers: dict[str, int] = {}
+    for member_id in ids:
+        record = store.get_member(member_id)
+        level = record.level if record is not None else 1
+        tier = (record.tier if record is not None else None) or NO_TIER
+        levels[level] = levels.get(level, 0) + 1
+        tiers[tier] = tiers.get(tier, 0) + 1
+    rank = {name: i for i, name in enumerate([NO_TIER, *tier_names])}
+    return Snapshot(
+        day=day,
+        date=when,
+        levels={str(level): levels[level] for level in sorted(levels)},
+        tiers={t: tiers[t] for t in sorted(tiers, key=lambda t: (rank.get(t, len(rank)), t))},
+    )
