@@ -88,6 +88,7 @@ from gamify.store import (
 __all__ = ["Engine", "Event"]
 
 ZERO = Decimal(0)
+MAX_AMOUNT = Decimal(10) ** 15  # beyond any real order; keeps awards inside 64-bit integers
 _T = TypeVar("_T")
 
 
@@ -155,6 +156,8 @@ def _normalize_amount(amount: Any) -> Decimal | None:
         raise InvalidAmountError(amount, "must be finite")
     if value < 0:
         raise InvalidAmountError(amount, "must not be negative")
+    if value >= MAX_AMOUNT:
+        raise InvalidAmountError(amount, f"must be below {MAX_AMOUNT:,}")
     return value
 
 
@@ -857,7 +860,9 @@ class Engine:
                 )
         attributes = dict(event.attributes or {})
         try:
-            canonical = json.dumps(attributes, sort_keys=True, separators=(",", ":"))
+            canonical = json.dumps(
+                attributes, sort_keys=True, separators=(",", ":"), allow_nan=False
+            )
         except (TypeError, ValueError) as exc:
             raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
         checked = _Checked(

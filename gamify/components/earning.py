@@ -170,7 +170,10 @@ def awards(
                 _matches(c, attributes, amount) for c in rule.conditions
             ):
                 continue
-            value = base_value(rule, amount, attributes, context)
+            ctx = context
+        if rule.streak is not None:
+            ctx = {**context, "streak": context.get(f"streak_{rule.streak}", 0)}
+        value = base_value(rule, amount, attributes, ctx)
             factor = combine(active_factors(program, rule, facts, at), program.stacking)
             points = round_award(value * factor, program.rounding)
             if points > 0:

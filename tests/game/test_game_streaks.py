@@ -323,13 +323,14 @@ def test_weekly_streak_counts_weeks_and_breaks_on_a_missed_week(
     """Several workouts in one week count once; a whole week without one breaks the run."""
     engine = gamify_engine(daily(period="week"))
     lengths = []
-    for day in (2, 6, 8, 9, 16, 29, 30):  # weeks from Monday 2, 9, 16 (23 missed), 30 March
+    for day in (2, 6, 8, 9, 16, 30, 31):
         gamify_clock.set(dt.datetime(2026, 3, day, 12, tzinfo=dt.UTC))
         lengths.append(length(engine.track("m", "workout")))
-    # 2 (w1), 6 (w1), 8 (Sunday, w1), 9 (w2), 16 (w3), 29 (Sunday of w5; w4 missed), 30 (w6)
-    assert lengths == [1, 1, 1, 2, 3, 1, 2]
+    # Weeks start on Mondays 2, 9, 16, 23 and 30 March: 2, 6 and Sunday 8 are one week,
+    # 9 and 16 the next two; the week of 23 March is missed; 30 and 31 share a week.
+    assert lengths == [1, 1, 1, 2, 3, 1, 1]
     gamify_clock.set(dt.datetime(2026, 4, 12, 23, tzinfo=dt.UTC))  # Sunday of the week after
-    assert profile_length(engine, "m") == 2
+    assert profile_length(engine, "m") == 1
     gamify_clock.set(dt.datetime(2026, 4, 13, 0, tzinfo=dt.UTC))  # the week of 6 April passed empty
     assert profile_length(engine, "m") == 0
 

@@ -1,0 +1,295 @@
+"""Every SQL text the store runs, built once from the prefixed table names.
+
+The store runs these texts on the DBAPI connection SQLAlchemy holds (DESIGN,
+"Performance": SQLAlchemy Core costs more per statement than a whole event may
+take). This module is the one place that writes SQL: a text is written once with
+``?`` placeholders and rendered for the dialect's parameter style, and
+:class:`Codec` converts values in and out (SQLite keeps instants as UTC text,
+dates as ISO text and JSON as text; PostgreSQL takes them natively).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from gamify.errors import StoreError
+from gamify.store import EARNED_KINDS
+
+from ._tables import Tables
+
+__all__ = ["PERIOD_KINDS", "Codec", "Dialect", "Statements"]
+
+Dialect = Literal["sqlite", "postgresql"]
+
+#: Leaderboard period kinds and the columns of the earned table that hold them.
+PERIOD_KINDS: dict[str, tuple[str | None, str]] = {
+    "all": (None, "all_time"),
+    "day": ("day_key", "day_amount"),
+    "week": ("week_key", "week_amount"),
+    "month": ("month_key", "month_amount"),
+}
+
+MEMBER_COLUMNS = (
+    "member_id, timezone, birthday, tags, level, tier, review_at, "
+    "referral_code, referrer, created_at, state"
+)
+ENTRY_COLUMNS = "entry_id, member_id, account, amount, at, kind, reason, key, action, lot_id"
+LOT_COLUMNS = (
+    "lot_id, member_id, currency, amount, remaining, earned_at, expires_at, "
+    "pending_until, rule, key, status"
+)
+EARNED_COLUMNS = (
+    "all_time, day_key, day_amount, week_key, week_amount, month_key, month_amount"
+)
+OUTBOX_COLUMNS = "event_id, name, member_id, at, payload"
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"the SQL store keeps JSON-ready data only: {exc}") from None
+
+
+def _json_value(value: Any) -> Any:
+    # psycopg parses json columns itself; SQLite hands back the text.
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+class Codec:
+    """Python values to and from database parameters, for one dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.text_time = dialect == "sqlite"
+
+    # Instants ----------------------------------------------------------------------
+
+    def instant(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        offset = value.utcoffset()
+        if not self.text_time:
+            return value if offset is not None else value.replace(tzinfo=UTC)
+        if offset:
+            value = value - offset
+        return (
+            f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+        )
+
+    def to_instant(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    # Dates and JSON ----------------------------------------------------------------
+
+    def day(self, value: date | None) -> Any:
+        if value is None or not self.text_time:
+            return value
+        return value.isoformat()
+
+    def to_day(self, value: Any) -> date | None:
+        if value is None or isinstance(value, date):
+            return value
+        return date.fromisoformat(value)
+
+    json = staticmethod(_json_text)
+    from_json = staticmethod(_json_value)
+
+    def id_list(self, ids: list[str]) -> Any:
+        """A list of ids as one parameter (a JSON array on SQLite, an array on PostgreSQL)."""
+        return _json_text(ids) if self.text_time else ids
+
+
+class Statements:
+    """The SQL texts of one store (one prefix, one dialect)."""
+
+    def __init__(self, tables: Tables, dialect: Dialect) -> None:
+        self.dialect = dialect
+        m = tables.members.name
+        b = tables.balances.name
+        e = tables.ledger.name
+        lt = tables.lots.name
+        i = tables.idempotency.name
+        a = tables.awards.name
+        r = tables.earned.name
+        o = tables.outbox.name
+        q = self._render
+
+        if dialect == "sqlite":
+            self.begin = "BEGIN IMMEDIATE"
+            in_ids = "IN (SELECT value FROM json_each(?))"
+        else:
+            self.begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+            in_ids = "= ANY(?)"
+        self.commit = "COMMIT"
+        self.rollback = "ROLLBACK"
+        self.lock_member = q("SELECT pg_advisory_xact_lock(?)")
+
+        # Units of work: reads -----------------------------------------------------------
+        self.load_member = q(f"SELECT {MEMBER_COLUMNS} FROM {m} WHERE member_id = ?")
+        self.member_by_code = q(f"SELECT member_id FROM {m} WHERE referral_code = ?")
+        self.get_idempotency = q(
+            f"SELECT fingerprint, result, at FROM {i} WHERE member_id = ? AND kind = ? AND key = ?"
+        )
+        self.balances = q(f"SELECT account, amount FROM {b} WHERE member_id = ?")
+        self.balance = q(f"SELECT amount FROM {b} WHERE member_id = ? AND account = ?")
+        self.open_lots = q(
+            f"SELECT {LOT_COLUMNS} FROM {lt} WHERE member_id = ? AND currency = ? "
+            "AND status IN ('open', 'pending') ORDER BY id"
+        )
+        self.lots_by_key = q(
+            f"SELECT {LOT_COLUMNS} FROM {lt} WHERE member_id = ? AND key = ? AND currency = ? "
+            "ORDER BY id"
+        )
+        self.lots_by_ids = q(f"SELECT {LOT_COLUMNS} FROM {lt} WHERE lot_id {in_ids}")
+        self.entries_for_key = q(
+            f"SELECT {ENTRY_COLUMNS} FROM {e} WHERE member_id = ? AND key = ? ORDER BY id"
+        )
+
+        # Units of work: writes ----------------------------------------------------------
+        # Unique records are inserted with DO NOTHING and counted, so a duplicate never
+        # aborts a PostgreSQL transaction.
+        self.insert_idempotency = q(
+            f"INSERT INTO {i} (member_id, kind, key, fingerprint, result, at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        )
+        self.insert_award = q(
+            f"INSERT INTO {a} (member_id, badge, tier, occurrence, at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        )
+        # A debit: conditional in the database, never read-modify-write.
+        self.debit = q(
+            f"UPDATE {b} SET amount = amount + ? "
+            "WHERE member_id = ? AND account = ? AND amount + ? >= 0"
+        )
+        self.credit = q(
+            f"INSERT INTO {b} (member_id, account, amount) VALUES (?, ?, ?) "
+            f"ON CONFLICT (member_id, account) DO UPDATE SET amount = {b}.amount + excluded.amount"
+        )
+        member_updates = ", ".join(
+            f"{col} = excluded.{col}" for col in MEMBER_COLUMNS.split(", ")[1:]
+        )
+        self.upsert_member = q(
+            f"INSERT INTO {m} ({MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (member_id) DO UPDATE SET {member_updates}"
+        )
+        self.insert_entry = q(
+            f"INSERT INTO {e} ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self.insert_lot = q(
+            f"INSERT INTO {lt} ({LOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self.update_lot = q(
+            f"UPDATE {lt} SET remaining = ?, status = ?, expires_at = COALESCE(?, expires_at) "
+            "WHERE lot_id = ?"
+        )
+
+        # Earned totals (EarnedDelta): the same period key adds, a later one restarts,
+        # an earlier one (a late event) leaves the total alone. Every SET expression
+        # reads the row as it was before the update.
+        def period(key: str, amount: str) -> str:
+            return (
+                f"{amount} = CASE WHEN excluded.{key} = {r}.{key} "
+                f"THEN {r}.{amount} + excluded.{amount} "
+                f"WHEN excluded.{key} > {r}.{key} THEN excluded.{amount} ELSE {r}.{amount} END, "
+                f"{key} = CASE WHEN excluded.{key} > {r}.{key} "
+                f"THEN excluded.{key} ELSE {r}.{key} END"
+            )
+
+        self.add_earned = q(
+            f"INSERT INTO {r} (member_id, currency, {EARNED_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (member_id, currency) DO UPDATE SET "
+            f"all_time = {r}.all_time + excluded.all_time, "
+            + ", ".join(
+                period(key, amount)
+                for key, amount in (
+                    ("day_key", "day_amount"),
+                    ("week_key", "week_amount"),
+                    ("month_key", "month_amount"),
+                )
+            )
+        )
+        self.insert_outbox = q(f"INSERT INTO {o} ({OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?)")
+
+        # Reads outside units of work ----------------------------------------------------
+        history = f"SELECT {ENTRY_COLUMNS} FROM {e} WHERE member_id = ?"
+        self.history = {
+            (False, False): q(f"{history} ORDER BY id DESC"),
+            (False, True): q(f"{history} ORDER BY id DESC LIMIT ?"),
+            (True, False): q(f"{history} AND account = ? ORDER BY id DESC"),
+            (True, True): q(f"{history} AND account = ? ORDER BY id DESC LIMIT ?"),
+        }
+        self.expiring = q(
+            f"SELECT {LOT_COLUMNS} FROM {lt} WHERE status = 'open' AND expires_at IS NOT NULL "
+            "AND expires_at <= ? ORDER BY expires_at, lot_id LIMIT ?"
+        )
+        self.maturing = q(
+            f"SELECT {LOT_COLUMNS} FROM {lt} WHERE status = 'pending' "
+            "AND pending_until IS NOT NULL AND pending_until <= ? "
+            "ORDER BY pending_until, lot_id LIMIT ?"
+        )
+        self.reviews = q(
+            f"SELECT member_id FROM {m} WHERE review_at IS NOT NULL AND review_at <= ? "
+            "ORDER BY member_id LIMIT ?"
+        )
+        self.score = q(
+            f"SELECT {EARNED_COLUMNS} FROM {r} WHERE member_id = ? AND currency = ?"
+        )
+        # Leaderboards: one index range in (score desc, member id) order; the tier
+        # filter looks each row's member up by primary key, never scans members.
+        self.leaderboard: dict[tuple[str, bool], str] = {}
+        self.count_above: dict[tuple[str, bool], str] = {}
+        for kind, (key, amount) in PERIOD_KINDS.items():
+            where = f"x.currency = ?{f' AND x.{key} = ?' if key else ''} AND x.{amount} > ?"
+            for tiered in (False, True):
+                join = f" JOIN {m} t ON t.member_id = x.member_id AND t.tier = ?" if tiered else ""
+                self.leaderboard[kind, tiered] = q(
+                    f"SELECT x.member_id, x.{amount} FROM {r} x{join} WHERE {where} "
+                    f"ORDER BY x.{amount} DESC, x.member_id LIMIT ?"
+                )
+                self.count_above[kind, tiered] = q(
+                    f"SELECT COUNT(*) FROM {r} x{join} WHERE {where}"
+                )
+        kinds = ", ".join(f"'{k}'" for k in sorted(EARNED_KINDS))
+        self.earned_between = q(
+            f"SELECT member_id, SUM(amount) FROM {e} WHERE account = ? AND at >= ? AND at < ? "
+            f"AND kind IN ({kinds}) GROUP BY member_id"
+        )
+        totals = f"SELECT account, kind, action, SUM(amount) FROM {e}"
+        group = " GROUP BY account, kind, action"
+        self.ledger_totals = {
+            (False, False): q(totals + group),
+            (True, False): q(f"{totals} WHERE at >= ?{group}"),
+            (False, True): q(f"{totals} WHERE at < ?{group}"),
+            (True, True): q(f"{totals} WHERE at >= ? AND at < ?{group}"),
+        }
+        self.pending_outbox = q(f"SELECT {OUTBOX_COLUMNS} FROM {o} ORDER BY id LIMIT ?")
+        self.ack_outbox = q(f"DELETE FROM {o} WHERE event_id {in_ids}")
+        self.first_member_ids = q(f"SELECT member_id FROM {m} ORDER BY member_id LIMIT ?")
+        self.next_member_ids = q(
+            f"SELECT member_id FROM {m} WHERE member_id > ? ORDER BY member_id LIMIT ?"
+        )
+
+    def _render(self, text: str) -> str:
+        """``text`` with ``?`` placeholders in the driver's parameter style."""
+        if self.dialect == "sqlite":
+            return text
+        assert "%" not in text, "a literal % would need escaping for psycopg"
+        return text.replace("?", "%s")
+
+    @staticmethod
+    def savepoint(name: str) -> tuple[str, str, str]:
+        """SAVEPOINT, RELEASE and ROLLBACK TO texts for ``name`` (a plain identifier)."""
+        return (
+            f"SAVEPOINT {name}",
+            f"RELEASE SAVEPOINT {name}",
+            f"ROLLBACK TO SAVEPOINT {name}",
+        )
