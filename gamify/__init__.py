@@ -37,6 +37,20 @@ from gamify.errors import (
 from gamify.program import Program
 from gamify.store import Store
 
+
+def create_schema(url: str, *, prefix: str = "gamify_") -> None:
+    """Create the SQL store's tables at ``url`` for apps without Alembic; existing tables stay.
+
+    ``url`` is a ``sqlite:///`` or ``postgresql+psycopg://`` URL and ``prefix`` the
+    table-name prefix. The adapter is imported lazily through the store registry
+    (for Alembic, include ``gamify_adapters.sql.metadata(prefix)`` instead). The
+    memory store keeps no schema: nothing to do.
+    """
+    if url.partition(":")[0].lower() == "memory":
+        return
+    open_store(url, prefix=prefix, create=True).close()
+
+
 __all__ = [
     "BadgeAwarded",
     "BadgeProgress",
@@ -67,6 +81,7 @@ __all__ = [
     "TierChange",
     "UnknownActionError",
     "UnknownMemberError",
+    "create_schema",
     "open_store",
 ]
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ one ``apply`` and, after the commit, hands domain events to subscribers.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -20,30 +21,29 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gamify import _time
-from gamify._events import DomainEvent, Dispatcher, message, new_id
+from gamify._events import Dispatcher, DomainEvent, message, new_id
 from gamify._outcome import (
-    ChallengeProgress,
-    ChallengeState,
-    GoalProgress,
-    LeaderboardRow,
-    DueReport,
-    ExpiringLot,
-    Reversal,
     BadgeAwarded,
     BadgeProgress,
     CapHit,
+    ChallengeProgress,
+    ChallengeState,
     Credit,
+    DueReport,
+    ExpiringLot,
+    GoalProgress,
     HistoryEntry,
+    LeaderboardRow,
     LevelUp,
     Outcome,
     Profile,
     Redemption,
+    Reversal,
     StreakState,
     TierChange,
 )
 from gamify._registry import open_store
 from gamify.clock import Clock, SystemClock, ensure_aware
-from gamify.components import caps as caps_component
 from gamify.components import (
     badges,
     challenges,
@@ -55,6 +55,8 @@ from gamify.components import (
     streaks,
     tiers,
 )
+from gamify.components import caps as caps_component
+from gamify.components.badges import BadgeFacts, Predicate
 from gamify.errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -192,7 +194,7 @@ class Engine:
         deliver_events: bool = True,
         requires: Iterable[str] = (),
         max_retries: int = 5,
-        predicates: Mapping[str, badges.Predicate] | None = None,
+        predicates: Mapping[str, Predicate] | None = None,
     ) -> None:
         self.program = program if isinstance(program, Program) else Program.load(program)
         self.store = open_store(store) if isinstance(store, str) else store
@@ -205,12 +207,14 @@ class Engine:
         self._deliver_events = deliver_events
         self._dispatcher = Dispatcher()
         self.max_retries = max_retries
-        self._predicates: dict[str, badges.Predicate] = dict(predicates or {})
+        self._predicates: dict[str, Predicate] = dict(predicates or {})
         self._tier_ranks: dict[str, int] = (
-            {t.name: i for i, t in enumerate(self.program.tiers.levels)} if self.program.tiers else {}
+            {t.name: i for i, t in enumerate(self.program.tiers.levels)}
+            if self.program.tiers
+            else {}
         )
 
-    def register_predicate(self, name: str, predicate: badges.Predicate) -> None:
+    def register_predicate(self, name: str, predicate: Predicate) -> None:
         """Make ``predicate(facts) -> bool`` available to ``custom`` badges and challenges."""
         self._predicates[name] = predicate
 
@@ -383,15 +387,24 @@ class Engine:
                 step = _Step(member, now, key, None)
                 all_states = dict(step.state.get("streaks", {}))
                 new = streaks.repair(
-                    spec, all_states.get(streak), now, member.timezone, self.program.week_start_index
+                    spec,
+                    all_states.get(streak),
+                    now,
+                    member.timezone,
+                    self.program.week_start_index,
                 )
                 assert spec.repair is not None
                 if spec.repair.cost:
-                    self._spend(uow, step, spec.repair.currency, spec.repair.cost, f"repair {streak}")
+                    self._spend(
+                        uow, step, spec.repair.currency, spec.repair.cost, f"repair {streak}"
+                    )
                 all_states[streak] = new
                 step.state["streaks"] = all_states
                 result = StreakState(
-                    name=streak, length=new["len"], longest=new["longest"], tokens=new.get("tokens", 0)
+                    name=streak,
+                    length=new["len"],
+                    longest=new["longest"],
+                    tokens=new.get("tokens", 0),
                 )
                 self._remember(step, "repair", key, fingerprint, result.model_dump(mode="json"))
                 step.changes.members.append(member)
@@ -426,7 +439,7 @@ class Engine:
     # Events ---------------------------------------------------------------------------
 
     def on(self, name: str, callback: Callable[[DomainEvent], None]) -> None:
-        """Call ``callback`` with each domain event ``name`` (``"*"``: every event), after commit."""
+        """Call ``callback`` with each domain event ``name`` (``"*"``: all), after commit."""
         self._dispatcher.subscribe(name, callback)
 
     def track(
@@ -453,9 +466,7 @@ class Engine:
     def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[Outcome]:
         """Track a batch as one transaction; an invalid event fails the call before any write."""
         now = self._now()
-        checked = [
-            self._check(e if isinstance(e, Event) else Event(**e), now) for e in events
-        ]
+        checked = [self._check(e if isinstance(e, Event) else Event(**e), now) for e in events]
         if not checked:
             return []
 
@@ -496,7 +507,9 @@ class Engine:
         total = _normalize_amount(order_total)
         if reward is not None:
             points, reason = self.reward_price(reward), f"reward {reward}"
-        if points is not None and (isinstance(points, bool) or not isinstance(points, int) or points <= 0):
+        if points is not None and (
+            isinstance(points, bool) or not isinstance(points, int) or points <= 0
+        ):
             raise InvalidAmountError(points, "points to redeem must be a positive integer")
         if points is None and total is None:
             raise InvalidAmountError(None, "give points, a reward or an order_total")
@@ -558,10 +571,18 @@ class Engine:
         def run() -> list[OutboxMessage]:
             with self._unit([member_id, referrer_id]) as uow:
                 member = uow.load_member(member_id) or self._new_member(member_id, now)
-                referrals.check_join(member, referrer_id, code, uow.member_by_code(code), uow.load_member)
+                referrals.check_join(
+                    member, referrer_id, code, uow.member_by_code(code), uow.load_member
+                )
                 member.referrer = referrer_id
                 step = _Step(member, now, None, None)
-                self._reward(uow, step, {scheme.currency: scheme.referee_reward}, "referral welcome", "referral")
+                self._reward(
+                    uow,
+                    step,
+                    {scheme.currency: scheme.referee_reward},
+                    "referral welcome",
+                    "referral",
+                )
                 step.changes.members.append(member)
                 step.changes.outbox.append(
                     message("referral_joined", member_id, now, referrer=referrer_id)
@@ -649,13 +670,16 @@ class Engine:
         while True:
             work = self.store.due(now, limit=500)
             members = sorted(
-                {lot.member_id for lot in (*work.expiring_lots, *work.maturing_lots)} | set(work.reviews)
+                {lot.member_id for lot in (*work.expiring_lots, *work.maturing_lots)}
+                | set(work.reviews)
             )
             if not members:
                 return report
             progressed = False
             for member_id in members:
-                messages, changed = self._retrying(lambda m=member_id: self._due_for(m, now, report))
+                messages, changed = self._retrying(
+                    functools.partial(self._due_for, member_id, now, report)
+                )
                 progressed = progressed or changed
                 self._publish(messages)
             if not progressed:
@@ -677,7 +701,9 @@ class Engine:
             runs = dict(member.state.get("challenges", {}))
             run = runs.get(challenge)
             if run is not None and run["status"] == "active" and not challenges.expired(run, now):
-                raise InvalidEventError(f"member {member_id!r} is already enrolled in {challenge!r}")
+                raise InvalidEventError(
+                    f"member {member_id!r} is already enrolled in {challenge!r}"
+                )
             if run is not None and run["status"] == "completed" and not spec.repeatable:
                 raise InvalidEventError(f"member {member_id!r} already completed {challenge!r}")
             runs[challenge] = challenges.enrol(
@@ -732,7 +758,10 @@ class Engine:
         if limit < 1:
             raise InvalidEventError(f"limit must be at least 1, not {limit}")
         if isinstance(key, str):
-            rows = [(r.member_id, r.score) for r in self.store.leaderboard(metric, key, limit=limit, tier=tier)]
+            rows = [
+                (r.member_id, r.score)
+                for r in self.store.leaderboard(metric, key, limit=limit, tier=tier)
+            ]
         else:
             rows = self._window_board(metric, key, tier)[:limit]
         out: list[LeaderboardRow] = []
@@ -844,7 +873,9 @@ class Engine:
         if amount is not None and spec.amount == "none":
             raise InvalidAmountError(event.amount, f"action {event.action!r} takes no amount")
         if event.key is not None and (not isinstance(event.key, str) or not event.key):
-            raise InvalidEventError(f"idempotency key must be a non-empty string, not {event.key!r}")
+            raise InvalidEventError(
+                f"idempotency key must be a non-empty string, not {event.key!r}"
+            )
         if event.at is None:
             at, given = now, False
         else:
@@ -852,7 +883,9 @@ class Engine:
                 raise InvalidTimeError(f"'at' must be a datetime, not {event.at!r}")
             at, given = ensure_aware(event.at, "event time"), True
             if at > now:
-                raise InvalidTimeError(f"event time {at.isoformat()} is after the clock ({now.isoformat()})")
+                raise InvalidTimeError(
+                    f"event time {at.isoformat()} is after the clock ({now.isoformat()})"
+                )
             if at < now - timedelta(days=self.program.late_event_days):
                 raise InvalidTimeError(
                     f"event time {at.isoformat()} is more than {self.program.late_event_days} "
@@ -865,9 +898,7 @@ class Engine:
             )
         except (TypeError, ValueError) as exc:
             raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
-        checked = _Checked(
-            event.member_id, event.action, at, given, amount, event.key, attributes
-        )
+        checked = _Checked(event.member_id, event.action, at, given, amount, event.key, attributes)
         if event.key is not None:
             checked.fingerprint = _fingerprint(
                 event.action,
@@ -895,9 +926,7 @@ class Engine:
                 return run()
             except (DuplicateError, ConcurrencyError) as exc:
                 attempt += 1
-                if "app_session" in self.store.capabilities and getattr(
-                    self.store, "bound", False
-                ):
+                if "app_session" in self.store.capabilities and getattr(self.store, "bound", False):
                     raise
                 if attempt > self.max_retries:
                     if isinstance(exc, ConcurrencyError):
@@ -985,7 +1014,11 @@ class Engine:
         counts = dict(state.get("counts", {}))
         counts[ev.action] = counts.get(ev.action, 0) + 1
         state["counts"] = counts
-        changed: set[tuple[str, str]] = {("count", ev.action), ("custom", ev.action), ("custom", "*")}
+        changed: set[tuple[str, str]] = {
+            ("count", ev.action),
+            ("custom", ev.action),
+            ("custom", "*"),
+        }
         if ev.amount is not None:
             sums = dict(state.get("sums", {}))
             sums[ev.action] = str(Decimal(sums.get(ev.action, "0")) + ev.amount)
@@ -1002,9 +1035,7 @@ class Engine:
             local_day=day,
             tier_multiplier=tier.multiplier if tier is not None else None,
         )
-        awards = earning.awards(
-            program, ev.action, ev.amount, ev.attributes, facts, ev.at, context
-        )
+        awards = earning.awards(program, ev.action, ev.amount, ev.attributes, facts, ev.at, context)
         capped, state["caps"] = caps_component.apply(
             program, ev.action, awards, state.get("caps", {}), day
         )
@@ -1027,19 +1058,27 @@ class Engine:
                 )
         for name, result in streak_results:
             for milestone in result.milestones:
-                self._reward(uow, step, milestone.reward, f"streak {name} {milestone.length}", "streak")
+                self._reward(
+                    uow, step, milestone.reward, f"streak {name} {milestone.length}", "streak"
+                )
                 step.changes.outbox.append(
-                    message("streak_milestone", member.member_id, ev.at, streak=name, length=milestone.length)
+                    message(
+                        "streak_milestone",
+                        member.member_id,
+                        ev.at,
+                        streak=name,
+                        length=milestone.length,
+                    )
                 )
         tier_change = self._update_tier(step, ev, day, changed)
         referral_rewards = self._qualify_referral(uow, step, ev)
         if self.program.renewal is not None and ev.action in self.program.renewal.actions:
             self._renew_lots(uow, step)
-        level_ups, badges = self._progress(uow, step, changed, ev)
+        level_ups, awarded = self._progress(uow, step, changed, ev)
         challenge_states = self._run_challenges(uow, step, ev)
         if challenge_states:
             more_ups, more_badges = self._progress(uow, step, set(), ev)
-            level_ups, badges = level_ups + more_ups, badges + more_badges
+            level_ups, awarded = level_ups + more_ups, awarded + more_badges
         return Outcome(
             member_id=ev.member_id,
             action=ev.action,
@@ -1049,7 +1088,7 @@ class Engine:
             credits=step.credits,
             caps=cap_hits,
             level_ups=level_ups,
-            badges=badges,
+            badges=awarded,
             tier_change=tier_change,
             referral_rewards=referral_rewards,
             challenges=challenge_states,
@@ -1120,7 +1159,9 @@ class Engine:
         """Pay a reward: neither multiplied nor capped, using no cap room."""
         for currency, amount in rewards.items():
             if amount > 0:
-                self._credit(uow, step, currency, amount, kind="reward", reason=reason, source=source)
+                self._credit(
+                    uow, step, currency, amount, kind="reward", reason=reason, source=source
+                )
 
     def _progress(
         self, uow: UnitOfWork, step: _Step, changed: set[tuple[str, str]], ev: _Checked | None
@@ -1129,6 +1170,14 @@ class Engine:
         program = self.program
         level_ups: list[LevelUp] = []
         badges_out: list[BadgeAwarded] = []
+        spec = program.levels
+        if (
+            spec is not None
+            and spec.on_curve_change == "recompute"
+            and step.state.get("curve", spec.signature) != spec.signature
+        ):
+            # The curve changed: the level is read again from XP (never lowered).
+            changed.add(("earned", spec.currency))
         seen_credits = 0
         for _ in range(10):  # rewards feeding rewards settle in a few rounds
             for credit in step.credits[seen_credits:]:
@@ -1155,25 +1204,20 @@ class Engine:
         member = step.member
         state = step.state
         xp = state.get("earned", {}).get(spec.currency, 0)
-        if state.get("curve") != spec.signature:
-            if state.get("curve") is not None and spec.on_curve_change == "keep":
-                # Levels stay; later XP follows the new curve.
-                state["curve"] = spec.signature
-                return []
-            state["curve"] = spec.signature
+        state["curve"] = spec.signature
         change = levels.progress(spec, member.level, xp, state.get("level_paid", 1))
         member.level = change.level
         state["level_paid"] = change.paid
         out: list[LevelUp] = []
-        for level, rewards in change.reached:
-            self._reward(uow, step, rewards, f"level {level}", "level")
-            out.append(LevelUp(level=level, reward=sum(rewards.values())))
+        for level, paid in change.reached:
+            self._reward(uow, step, paid, f"level {level}", "level")
+            out.append(LevelUp(level=level, reward=sum(paid.values())))
             step.changes.outbox.append(
-                message("level_up", member.member_id, step.at, level=level, rewards=rewards)
+                message("level_up", member.member_id, step.at, level=level, rewards=paid)
             )
         return out
 
-    def _badge_facts(self, step: _Step, ev: _Checked | None) -> badges.BadgeFacts:
+    def _badge_facts(self, step: _Step, ev: _Checked | None) -> BadgeFacts:
         state = step.state
         return badges.BadgeFacts(
             member_id=step.member.member_id,
@@ -1264,9 +1308,7 @@ class Engine:
         if not amount:
             return None
         self._add_tier_metric(step, day, amount)
-        value = tiers.value_at(
-            spec, step.state["tierm"], Decimal(step.state["tier_total"]), day
-        )
+        value = tiers.value_at(spec, step.state["tierm"], Decimal(step.state["tier_total"]), day)
         reached = spec.qualify(value)
         if reached <= current:
             return None
@@ -1289,9 +1331,7 @@ class Engine:
         member.tier = spec.levels[index].name
         if upgraded:
             step.state["tier_since"] = step.at.isoformat()
-        member.review_at = (
-            tiers.next_review(spec, step.at, member.timezone) if index > 0 else None
-        )
+        member.review_at = tiers.next_review(spec, step.at, member.timezone) if index > 0 else None
         if changed is not None:
             changed.add(("tier", ""))
         step.changes.outbox.append(
@@ -1327,7 +1367,9 @@ class Engine:
             points = earning.round_award(value, self.program.rounding)
             if scheme.referrer_cap is not None:
                 points = min(points, scheme.referrer_cap)
-            self._reward(uow, other, {scheme.currency: points}, f"referral {member.member_id}", "referral")
+            self._reward(
+                uow, other, {scheme.currency: points}, f"referral {member.member_id}", "referral"
+            )
         state["ref_count"] = state.get("ref_count", 0) + 1
         if scheme.bonus_after is not None and state["ref_count"] == scheme.bonus_after:
             self._reward(uow, other, {scheme.currency: scheme.bonus}, "referral bonus", "referral")
@@ -1349,7 +1391,11 @@ class Engine:
         assert spec is not None
         horizon = _time.add_local(step.at, step.member.timezone, days=spec.within_days)
         for lot in uow.lots(step.member.member_id, "points"):
-            if lot.status == "open" and lot.expires_at is not None and step.at < lot.expires_at < horizon:
+            if (
+                lot.status == "open"
+                and lot.expires_at is not None
+                and step.at < lot.expires_at < horizon
+            ):
                 step.changes.lot_changes.append(
                     LotChange(
                         lot.lot_id,
@@ -1378,7 +1424,9 @@ class Engine:
             if run is not None and run["status"] == "active" and challenges.expired(run, ev.at):
                 run = {**run, "status": "failed"}
                 out.append(ChallengeState(name=name, status="failed"))
-                step.changes.outbox.append(message("challenge_failed", member.member_id, ev.at, challenge=name))
+                step.changes.outbox.append(
+                    message("challenge_failed", member.member_id, ev.at, challenge=name)
+                )
             if run is None or (spec.repeatable and run["status"] != "active"):
                 if spec.enrolment != "auto" or not challenges.can_enrol(spec, ev.at):
                     if run is not None:
@@ -1431,7 +1479,13 @@ class Engine:
         return step.balances
 
     def _entry(
-        self, step: _Step, account: str, amount: int, kind: Any, reason: str, lot_id: str | None = None
+        self,
+        step: _Step,
+        account: str,
+        amount: int,
+        kind: Any,
+        reason: str,
+        lot_id: str | None = None,
     ) -> LedgerEntry:
         entry = LedgerEntry(
             new_id(),
@@ -1496,7 +1550,9 @@ class Engine:
                 validity = rule.validity if rule and rule.validity else self.program.expiry
                 expires_at = ledger.expiry_for(validity, step.at, member.timezone)
                 if rule is not None and rule.pending_days:
-                    pending_until = _time.add_local(step.at, member.timezone, days=rule.pending_days)
+                    pending_until = _time.add_local(
+                        step.at, member.timezone, days=rule.pending_days
+                    )
                 lot_id = new_id()
                 account = f"{currency}:pending" if pending_until else currency
                 self._entry(step, account, amount, kind, reason, lot_id)
@@ -1578,7 +1634,9 @@ class Engine:
                 limit = rewards.max_points_for_order(order_total, share, policy.exchange_ratio)
                 if points is None:
                     have = sum(
-                        lot.remaining for lot in uow.lots(member_id, "points") if ledger.spendable(lot, now)
+                        lot.remaining
+                        for lot in uow.lots(member_id, "points")
+                        if ledger.spendable(lot, now)
                     )
                     points = min(have, limit)
                     if points <= 0:
@@ -1604,7 +1662,13 @@ class Engine:
             self._remember(step, "redeem", key, fingerprint, result)
             self._remember(step, "redemption", redemption.redemption_id, "", result)
             step.changes.outbox.append(
-                message("redeemed", member_id, now, redemption_id=redemption.redemption_id, points=points)
+                message(
+                    "redeemed",
+                    member_id,
+                    now,
+                    redemption_id=redemption.redemption_id,
+                    points=points,
+                )
             )
             step.changes.members.append(member)
             uow.apply(step.changes)
@@ -1623,7 +1687,9 @@ class Engine:
         for lot, used in picks:
             self._entry(step, currency, -used, "spend", reason, lot.lot_id)
             left = lot.remaining - used
-            step.changes.lot_changes.append(LotChange(lot.lot_id, left, "open" if left else "closed"))
+            step.changes.lot_changes.append(
+                LotChange(lot.lot_id, left, "open" if left else "closed")
+            )
         return picks
 
     def _settle_due_lots(self, uow: UnitOfWork, step: _Step, report: DueReport) -> None:
@@ -1631,9 +1697,18 @@ class Engine:
         member_id = step.member.member_id
         for currency in self._spendable:
             for lot in uow.lots(member_id, currency):
-                if lot.status == "pending" and lot.pending_until is not None and lot.pending_until <= step.at:
-                    step.at, at = lot.pending_until, step.at  # the entries carry the maturity instant
-                    self._entry(step, f"{currency}:pending", -lot.remaining, "mature", "matured", lot.lot_id)
+                if (
+                    lot.status == "pending"
+                    and lot.pending_until is not None
+                    and lot.pending_until <= step.at
+                ):
+                    step.at, at = (
+                        lot.pending_until,
+                        step.at,
+                    )  # the entries carry the maturity instant
+                    self._entry(
+                        step, f"{currency}:pending", -lot.remaining, "mature", "matured", lot.lot_id
+                    )
                     self._entry(step, currency, lot.remaining, "mature", "matured", lot.lot_id)
                     paid = self._settle_debt(uow, step, currency, lot.remaining, lot.lot_id)
                     step.at = at
@@ -1644,12 +1719,22 @@ class Engine:
                         report.expired_points += left
                         report.expired_lots += 1
                     step.changes.lot_changes.append(
-                        LotChange(lot.lot_id, 0 if expired else left, "closed" if expired or not left else "open")
+                        LotChange(
+                            lot.lot_id,
+                            0 if expired else left,
+                            "closed" if expired or not left else "open",
+                        )
                     )
                     report.matured_points += lot.remaining
                     report.matured_lots += 1
                     step.changes.outbox.append(
-                        message("points_matured", member_id, step.at, points=lot.remaining, lot_id=lot.lot_id)
+                        message(
+                            "points_matured",
+                            member_id,
+                            step.at,
+                            points=lot.remaining,
+                            lot_id=lot.lot_id,
+                        )
                     )
                 elif (
                     lot.status == "open"
@@ -1662,7 +1747,13 @@ class Engine:
                     report.expired_points += lot.remaining
                     report.expired_lots += 1
                     step.changes.outbox.append(
-                        message("points_expired", member_id, step.at, points=lot.remaining, lot_id=lot.lot_id)
+                        message(
+                            "points_expired",
+                            member_id,
+                            step.at,
+                            points=lot.remaining,
+                            lot_id=lot.lot_id,
+                        )
                     )
 
     def _due_for(
@@ -1678,14 +1769,18 @@ class Engine:
             review_at = member.review_at
             if self.program.tiers is not None and review_at is not None and review_at <= now:
                 self._review_tier(step, review_at, report)
-            if not step.changes.entries and not step.changes.outbox and member.review_at == review_at:
+            if (
+                not step.changes.entries
+                and not step.changes.outbox
+                and member.review_at == review_at
+            ):
                 return [], False
             step.changes.members.append(member)
             uow.apply(step.changes)
             return step.changes.outbox, True
 
     def _review_tier(self, step: _Step, review_at: datetime, report: DueReport) -> None:
-        """Judge the window that ended at ``review_at``; keep the best tier it or the current one allows."""
+        """Judge the window that ended at ``review_at`` (keeping the best tier it or now allows)."""
         spec = self.program.tiers
         assert spec is not None
         member = step.member
@@ -1732,32 +1827,55 @@ class Engine:
                     self.program.levels is not None and currency == self.program.levels.currency
                 )
             elif lot.status == "pending":
-                self._entry(step, f"{currency}:pending", -lot.remaining, "reverse", "reversal", lot.lot_id)
+                self._entry(
+                    step, f"{currency}:pending", -lot.remaining, "reverse", "reversal", lot.lot_id
+                )
                 step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "cancelled"))
             else:
                 debt += self._claw_back(uow, step, currency, lot)
             self._earned(step, currency, -entry.amount)
-            credits.append(Credit(currency=currency, amount=-entry.amount, rule=entry.reason, source="reversal"))
+            credits.append(
+                Credit(
+                    currency=currency, amount=-entry.amount, rule=entry.reason, source="reversal"
+                )
+            )
         spec = self.program.tiers
         if spec is not None:
             if spec.metric == "amount":
                 back = tracked.amount if tracked.action == spec.action and tracked.amount else ZERO
             else:
-                back = Decimal(sum(c.amount for c in tracked.credits if c.source == "rule" and c.currency == "points"))
+                back = Decimal(
+                    sum(
+                        c.amount
+                        for c in tracked.credits
+                        if c.source == "rule" and c.currency == "points"
+                    )
+                )
             if back:
                 self._add_tier_metric(step, _time.local_date(tracked.at, member.timezone), -back)
         level_down = None
         if xp_back and self.program.levels is not None:
             xp = step.state.get("earned", {}).get(self.program.levels.currency, 0)
             change = levels.progress(
-                self.program.levels, member.level, xp, step.state.get("level_paid", 1), allow_down=True
+                self.program.levels,
+                member.level,
+                xp,
+                step.state.get("level_paid", 1),
+                allow_down=True,
             )
             if change.down_to is not None:
                 member.level = level_down = change.down_to
-                step.changes.outbox.append(message("level_down", member.member_id, step.at, level=level_down))
+                step.changes.outbox.append(
+                    message("level_down", member.member_id, step.at, level=level_down)
+                )
         step.changes.outbox.append(message("reversed", member.member_id, step.at, key=key))
         return Reversal(
-            member_id=member.member_id, key=key, at=step.at, credits=credits, debt=debt, level_down=level_down
+            member_id=member.member_id,
+            key=key,
+            at=step.at,
+            credits=credits,
+            debt=debt,
+            level_down=level_down,
         )
 
     def _claw_back(self, uow: UnitOfWork, step: _Step, currency: str, lot: Lot) -> int:
@@ -1770,7 +1888,9 @@ class Engine:
         for other, used in ledger.take_upto(others, rest, step.at):
             self._entry(step, currency, -used, "reverse", "reversal", other.lot_id)
             left = other.remaining - used
-            step.changes.lot_changes.append(LotChange(other.lot_id, left, "open" if left else "closed"))
+            step.changes.lot_changes.append(
+                LotChange(other.lot_id, left, "open" if left else "closed")
+            )
             rest -= used
         if rest > 0:
             self._entry(step, f"{currency}:debt", rest, "debt", "reversal shortfall", lot.lot_id)
@@ -1805,7 +1925,13 @@ class Engine:
             refunded = redemption.model_copy(update={"refunded": True})
             self._remember(step, "refund", redemption_id, "", refunded.model_dump(mode="json"))
             step.changes.outbox.append(
-                message("refunded", member_id, now, redemption_id=redemption_id, points=redemption.points)
+                message(
+                    "refunded",
+                    member_id,
+                    now,
+                    redemption_id=redemption_id,
+                    points=redemption.points,
+                )
             )
             step.changes.members.append(member)
             uow.apply(step.changes)

@@ -86,4 +86,4 @@ def start_of_next_month(at: datetime, tz: str, months: int = 0) -> datetime:
 def add_local(at: datetime, tz: str, **units: int) -> datetime:
     """Calendar arithmetic in ``tz``: ``days=14`` keeps the wall-clock time across DST."""
     local = pendulum.instance(at).in_timezone(zone(tz))
-    return as_utc(local.add(**units))  # type: ignore[arg-type]
+    return as_utc(local.add(**units))

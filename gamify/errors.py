@@ -121,14 +121,15 @@ class IdempotencyConflictError(GamifyError):
 class InsufficientBalanceError(GamifyError):
     """A spend exceeds the spendable balance; nothing was written."""
 
-    def __init__(self, member_id: str, currency: str, requested: int | Decimal, available: int) -> None:
+    def __init__(
+        self, member_id: str, currency: str, requested: int | Decimal, available: int
+    ) -> None:
         self.member_id = member_id
         self.currency = currency
         self.requested = requested
         self.available = available
         super().__init__(
-            f"member {member_id!r} cannot spend {requested} {currency}: "
-            f"only {available} spendable"
+            f"member {member_id!r} cannot spend {requested} {currency}: only {available} spendable"
         )
 
 
@@ -137,7 +138,7 @@ class ReferralError(GamifyError, ValueError):
 
 
 class StreakRepairError(GamifyError):
-    """A streak repair was refused (outside the window, past the monthly limit, nothing to repair)."""
+    """A streak repair was refused: outside the window, past the monthly limit, nothing broken."""
 
 
 class NotFoundError(GamifyError, LookupError):

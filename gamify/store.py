@@ -40,8 +40,8 @@ __all__ = [
     "DuplicateError",
     "EarnedDelta",
     "IdempotencyRecord",
-    "LedgerEntry",
     "LeaderboardRow",
+    "LedgerEntry",
     "Lot",
     "LotChange",
     "MemberRecord",
@@ -342,9 +342,7 @@ class Store(abc.ABC):
         """How many members earned strictly more than ``score`` in ``period``."""
 
     @abc.abstractmethod
-    def earned_between(
-        self, currency: str, start: datetime, end: datetime
-    ) -> dict[str, int]:
+    def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
         """Per member, what was earned of ``currency`` in [start, end) from the ledger."""
 
     @abc.abstractmethod
@@ -365,9 +363,7 @@ class Store(abc.ABC):
     def member_ids(self) -> Iterator[str]:
         """Every member id, ascending."""
 
-    def bind(
-        self, session: Any, *, on_commit: Callable[[list[OutboxMessage]], None]
-    ) -> Store:
+    def bind(self, session: Any, *, on_commit: Callable[[list[OutboxMessage]], None]) -> Store:
         """A store writing through the app's own ``session`` (capability ``app_session``).
 
         It neither commits nor retries; after the app commits it calls

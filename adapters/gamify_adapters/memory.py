@@ -9,6 +9,7 @@ lock serialises units of work; an undo log rolls a failed one back.
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -33,7 +34,7 @@ from gamify.store import (
     UnitOfWork,
 )
 
-Undo = Callable[[], None]
+Undo = Callable[[], object]
 
 
 class MemoryStore(Store):
@@ -138,20 +139,20 @@ class MemoryStore(Store):
         for rec in changes.idempotency:
             ident = (rec.member_id, rec.kind, rec.key)
             self._idempotency[ident] = rec
-            self._record(lambda ident=ident: self._idempotency.pop(ident))  # type: ignore[misc]
+            self._record(functools.partial(self._idempotency.pop, ident))
         for ident_award in award_ids:
             self._awards.add(ident_award)
-            self._record(lambda i=ident_award: self._awards.discard(i))  # type: ignore[misc]
+            self._record(functools.partial(self._awards.discard, ident_award))
         for delta_e in changes.earned:
             self._add_earned(delta_e)
         for msg in changes.outbox:
             self._outbox[msg.event_id] = msg
-            self._record(lambda i=msg.event_id: self._outbox.pop(i, None))  # type: ignore[misc]
+            self._record(functools.partial(self._outbox.pop, msg.event_id, None))
 
     def _add_earned(self, delta: EarnedDelta) -> None:
         board = self._earned.setdefault(delta.currency, {})
         old = board.get(delta.member_id)
-        row = list(old) if old is not None else [0, "", 0, "", 0, "", 0]
+        row: list[Any] = list(old) if old is not None else [0, "", 0, "", 0, "", 0]
         row[0] += delta.amount
         for i, key in ((1, delta.day), (3, delta.week), (5, delta.month)):
             if row[i] == key:
@@ -247,9 +248,7 @@ class MemoryStore(Store):
         if key is not None:
             return [lot for lot in lots if lot.key == key and lot.currency == currency]
         return [
-            lot
-            for lot in lots
-            if lot.currency == currency and lot.status in ("open", "pending")
+            lot for lot in lots if lot.currency == currency and lot.status in ("open", "pending")
         ]
 
     def due(self, before: datetime, *, limit: int = 1000) -> DueWork:

@@ -61,7 +61,9 @@ def value(badge: Badge, facts: BadgeFacts) -> Decimal:
     if metric == "earned":
         return Decimal(facts.earned.get(badge.currency or "", 0))
     if metric == "tier":
-        return Decimal(1 if facts.tier_rank >= facts.tier_ranks.get(badge.tier or "", 1 << 30) else 0)
+        return Decimal(
+            1 if facts.tier_rank >= facts.tier_ranks.get(badge.tier or "", 1 << 30) else 0
+        )
     predicate = facts.predicates.get(badge.predicate or "")
     return Decimal(1 if predicate is not None and predicate(facts) else 0)
 
@@ -70,9 +72,7 @@ def _target(badge: Badge) -> Decimal:
     return badge.threshold if badge.threshold is not None else Decimal(1)
 
 
-def evaluate(
-    badges: Mapping[str, Badge], names: Iterable[str], facts: BadgeFacts
-) -> list[Due]:
+def evaluate(badges: Mapping[str, Badge], names: Iterable[str], facts: BadgeFacts) -> list[Due]:
     """Every award due for the badges ``names`` (each checked once, in the given order)."""
     out: list[Due] = []
     seen: set[str] = set()

@@ -126,9 +126,7 @@ def combine(factors: Sequence[Decimal], stacking: str) -> Decimal:
     return result
 
 
-def active_factors(
-    program: Program, rule: Rule, facts: MemberFacts, at: datetime
-) -> list[Decimal]:
+def active_factors(program: Program, rule: Rule, facts: MemberFacts, at: datetime) -> list[Decimal]:
     """The factors of every multiplier active on ``rule`` for this member at ``at``."""
     spendable = program.currencies[rule.currency].spendable
     out: list[Decimal] = []
@@ -171,9 +169,9 @@ def awards(
             ):
                 continue
             ctx = context
-        if rule.streak is not None:
-            ctx = {**context, "streak": context.get(f"streak_{rule.streak}", 0)}
-        value = base_value(rule, amount, attributes, ctx)
+            if rule.streak is not None:
+                ctx = {**context, "streak": context.get(f"streak_{rule.streak}", 0)}
+            value = base_value(rule, amount, attributes, ctx)
             factor = combine(active_factors(program, rule, facts, at), program.stacking)
             points = round_award(value * factor, program.rounding)
             if points > 0:

@@ -14,8 +14,8 @@ from datetime import datetime
 import pendulum
 
 from gamify._time import add_local, local_date, local_midnight, start_of_next_month
-from gamify.program._base import zone
 from gamify.program import Validity
+from gamify.program._base import zone
 from gamify.store import Lot
 
 __all__ = ["expiry_for", "renewed_expiry", "spend_order", "spendable", "take", "take_upto"]

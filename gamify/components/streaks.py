@@ -67,7 +67,9 @@ def record(
 ) -> StreakStep:
     """Count a qualifying event at ``at`` (read in zone ``tz``)."""
     index = period_index(spec.period, _time.local_date(at, tz), first_weekday)
-    new = dict(state) if state else {"len": 0, "longest": 0, "tokens": 0, "paid": []}
+    new: dict[str, Any] = (
+        dict(state) if state else {"len": 0, "longest": 0, "tokens": 0, "paid": []}
+    )
     frozen = 0
     broken = False
     if new["len"] > 0:
@@ -142,7 +144,8 @@ def repair(
         raise StreakRepairError("the streak is not broken")
     if now >= end + timedelta(hours=spec.repair.window_hours):
         raise StreakRepairError(
-            f"the repair window of {spec.repair.window_hours} hours after the missed period has closed"
+            f"the repair window of {spec.repair.window_hours} hours "
+            "after the missed period has closed"
         )
     month = _time.month_key(_time.local_date(now, tz))
     used = dict(new.get("repairs", {}))

@@ -78,7 +78,10 @@ def review(
     best = max(spec.qualify(before), spec.qualify(now_value))
     if best >= current:
         return current
-    if upgraded_at is not None and spec.retention_months:
-        if review_at < _time.add_local(upgraded_at, tz, months=spec.retention_months):
+    if (
+        upgraded_at is not None
+        and spec.retention_months
+        and review_at < _time.add_local(upgraded_at, tz, months=spec.retention_months)
+    ):
             return current
     return best

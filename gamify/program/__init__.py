@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from gamify.errors import ProgramError
 from gamify.program._base import Model, TimeZoneName
 from gamify.program._loader import from_validation_error, read_mapping
+from gamify.program.challenges import Challenge, Goal
 from gamify.program.earning import (
     Action,
     Cap,
@@ -29,20 +30,19 @@ from gamify.program.earning import (
     Validity,
 )
 from gamify.program.game import Badge, BadgeTier, Freeze, Levels, Milestone, Repair, Streak
-from gamify.program.challenges import Challenge, Goal
 from gamify.program.loyalty import CatalogReward, Redemption, Referral, Renewal, Tier, Tiers
 
 __all__ = [
-    "Challenge",
-    "Goal",
     "Action",
     "Badge",
     "BadgeTier",
     "Cap",
     "CatalogReward",
+    "Challenge",
     "Condition",
     "Currency",
     "Freeze",
+    "Goal",
     "Levels",
     "Milestone",
     "Multiplier",
@@ -141,6 +141,7 @@ class Program(Model):
         """
         out: dict[tuple[str, str], list[str]] = {}
         for name, badge in self.badges.items():
+            keys: list[tuple[str, str]]
             if badge.metric in ("count", "sum"):
                 keys = [(badge.metric, badge.action or "")]
             elif badge.metric == "streak":
@@ -170,9 +171,7 @@ class Program(Model):
                 raise fail(f"duplicate rule name {rule.name!r}", f"rules[{i}].name")
             names.add(rule.name)
             if rule.per_amount is not None and self.actions[rule.action].amount == "none":
-                raise fail(
-                    f"action {rule.action!r} carries no amount", f"rules[{i}].per_amount"
-                )
+                raise fail(f"action {rule.action!r} carries no amount", f"rules[{i}].per_amount")
         for i, mult in enumerate(self.multipliers):
             for rule_name in mult.rules or ():
                 if rule_name not in names:
@@ -188,9 +187,12 @@ class Program(Model):
         return self
 
     def _check_loyalty(self, fail: Any) -> None:
-        if self.tiers is not None and self.tiers.action is not None:
-            if self.tiers.action not in self.actions:
-                raise fail(f"unknown action {self.tiers.action!r}", "tiers.action")
+        if (
+            self.tiers is not None
+            and self.tiers.action is not None
+            and self.tiers.action not in self.actions
+        ):
+            raise fail(f"unknown action {self.tiers.action!r}", "tiers.action")
         if self.referral is not None:
             if self.referral.qualifying_action not in self.actions:
                 raise fail(

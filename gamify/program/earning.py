@@ -61,7 +61,7 @@ class Rule(Model):
     per: PerGroup | None = None
     conditions: list[Condition] = []
     streak: str | None = None
-    """The streak whose length the formula reads as ``streak`` (default: the one streak of the action)."""
+    """The streak the formula reads as ``streak`` (default: the action's first streak)."""
     pending_days: int | None = Field(default=None, ge=1)
     """Credit as pending for this many local calendar days (a return window)."""
     validity: Validity | None = None

@@ -54,7 +54,8 @@ class Levels(Model):
     @cached_property
     def signature(self) -> str:
         """Names this curve, so a member's state notices when the program's curve changed."""
-        return f"{self.curve}:{sorted(self.params.items())}:{self.thresholds}:{self.level_curve.max_level}"
+        params = sorted(self.params.items())
+        return f"{self.curve}:{params}:{self.thresholds}:{self.level_curve.max_level}"
 
 
 class Milestone(Model):
