@@ -131,6 +131,7 @@ class _Step:
     changes: Changes = field(default_factory=Changes)
     credits: list[Credit] = field(default_factory=list)
     balances: dict[str, int] | None = None
+    earned: dict[str, int] = field(default_factory=dict)
 
     @property
     def state(self) -> dict[str, Any]:
@@ -408,7 +409,7 @@ class Engine:
                 )
                 self._remember(step, "repair", key, fingerprint, result.model_dump(mode="json"))
                 step.changes.members.append(member)
-                uow.apply(step.changes)
+                self._commit(uow, step)
                 return result, []
 
         result, _ = self._retrying(run)
@@ -587,7 +588,7 @@ class Engine:
                 step.changes.outbox.append(
                     message("referral_joined", member_id, now, referrer=referrer_id)
                 )
-                uow.apply(step.changes)
+                self._commit(uow, step)
                 return step.changes.outbox
 
         self._publish(self._retrying(run))
@@ -653,7 +654,7 @@ class Engine:
                 result = self._reverse_event(uow, step, tracked)
                 self._remember(step, "reverse", key, "", result.model_dump(mode="json"))
                 step.changes.members.append(member)
-                uow.apply(step.changes)
+                self._commit(uow, step)
                 return result, step.changes.outbox
 
         result, messages = self._retrying(run)
@@ -988,6 +989,7 @@ class Engine:
             member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
             step = _Step(member, ev.at, ev.key, ev.action)
             outcome = self._apply_event(uow, step, ev)
+            dumped = outcome.model_dump(mode="json")
             if step.credits:
                 step.changes.outbox.append(
                     message(
@@ -996,12 +998,12 @@ class Engine:
                         ev.at,
                         action=ev.action,
                         key=ev.key,
-                        credits=[c.model_dump(mode="json") for c in step.credits],
+                        credits=dumped["credits"],
                     )
                 )
-            self._remember(step, "track", ev.key, ev.fingerprint, outcome.model_dump(mode="json"))
+            self._remember(step, "track", ev.key, ev.fingerprint, dumped)
             step.changes.members.append(step.member)
-            uow.apply(step.changes)
+            self._commit(uow, step)
             return outcome, step.changes.outbox
 
     def _apply_event(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> Outcome:
@@ -1075,8 +1077,9 @@ class Engine:
         if self.program.renewal is not None and ev.action in self.program.renewal.actions:
             self._renew_lots(uow, step)
         level_ups, awarded = self._progress(uow, step, changed, ev)
+        paid_before = len(step.credits)
         challenge_states = self._run_challenges(uow, step, ev)
-        if challenge_states:
+        if len(step.credits) > paid_before:
             more_ups, more_badges = self._progress(uow, step, set(), ev)
             level_ups, awarded = level_ups + more_ups, awarded + more_badges
         return Outcome(
@@ -1373,6 +1376,7 @@ class Engine:
         state["ref_count"] = state.get("ref_count", 0) + 1
         if scheme.bonus_after is not None and state["ref_count"] == scheme.bonus_after:
             self._reward(uow, other, {scheme.currency: scheme.bonus}, "referral bonus", "referral")
+        self._finish(other)
         step.changes.members.append(referrer)
         step.changes.outbox.append(
             message(
@@ -1505,22 +1509,32 @@ class Engine:
         return entry
 
     def _earned(self, step: _Step, currency: str, amount: int) -> None:
-        """Count ``amount`` as earned: lifetime totals and leaderboard periods."""
+        """Count ``amount`` as earned: the lifetime total now, leaderboard totals at the end."""
         state = step.state
-        earned = dict(state.get("earned", {}))
-        earned[currency] = earned.get(currency, 0) + amount
-        state["earned"] = earned
+        if not step.earned:
+            state["earned"] = dict(state.get("earned", {}))  # copied once per step
+        state["earned"][currency] = state["earned"].get(currency, 0) + amount
+        step.earned[currency] = step.earned.get(currency, 0) + amount
+
+    def _commit(self, uow: UnitOfWork, step: _Step) -> None:
+        self._finish(step)
+        uow.apply(step.changes)
+
+    def _finish(self, step: _Step) -> None:
+        """Write what the step earned as one leaderboard delta per currency."""
+        if not step.earned:
+            return
         day = _time.local_date(step.at, self.program.timezone)
-        step.changes.earned.append(
-            EarnedDelta(
-                step.member.member_id,
-                currency,
-                amount,
-                day.isoformat(),
-                _time.week_start(day, self.program.week_start_index).isoformat(),
-                _time.month_key(day),
-            )
-        )
+        week = _time.week_start(day, self.program.week_start_index).isoformat()
+        month = _time.month_key(day)
+        for currency, amount in step.earned.items():
+            if amount:
+                step.changes.earned.append(
+                    EarnedDelta(
+                        step.member.member_id, currency, amount, day.isoformat(), week, month
+                    )
+                )
+        step.earned = {}
 
     def _credit(
         self,
@@ -1671,7 +1685,7 @@ class Engine:
                 )
             )
             step.changes.members.append(member)
-            uow.apply(step.changes)
+            self._commit(uow, step)
             return redemption, step.changes.outbox
 
     def _spend(
@@ -1776,7 +1790,7 @@ class Engine:
             ):
                 return [], False
             step.changes.members.append(member)
-            uow.apply(step.changes)
+            self._commit(uow, step)
             return step.changes.outbox, True
 
     def _review_tier(self, step: _Step, review_at: datetime, report: DueReport) -> None:
@@ -1934,5 +1948,5 @@ class Engine:
                 )
             )
             step.changes.members.append(member)
-            uow.apply(step.changes)
+            self._commit(uow, step)
             return refunded, step.changes.outbox
