@@ -8,6 +8,7 @@ one ``apply`` and, after the commit, hands domain events to subscribers.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import json
@@ -603,7 +604,7 @@ class Engine:
             if lot.status == "open"
             and lot.remaining > 0
             and lot.expires_at is not None
-            and now <= lot.expires_at < now + within
+            and now < lot.expires_at < now + within
         ]
         return [
             ExpiringLot(
@@ -1490,6 +1491,8 @@ class Engine:
         kind: Any,
         reason: str,
         lot_id: str | None = None,
+        *,
+        key: str | None = None,
     ) -> LedgerEntry:
         entry = LedgerEntry(
             new_id(),
@@ -1499,7 +1502,7 @@ class Engine:
             step.at,
             kind,
             reason,
-            step.key,
+            key if key is not None else step.key,
             step.action,
             lot_id,
         )
@@ -1649,7 +1652,7 @@ class Engine:
                 if points is None:
                     have = sum(
                         lot.remaining
-                        for lot in uow.lots(member_id, "points")
+                        for lot in self._current_lots(uow, step, "points")
                         if ledger.spendable(lot, now)
                     )
                     points = min(have, limit)
@@ -1688,12 +1691,32 @@ class Engine:
             self._commit(uow, step)
             return redemption, step.changes.outbox
 
+    @staticmethod
+    def _as_left(step: _Step, lot: Lot) -> Lot:
+        """``lot`` with the step's own changes to it applied (the last one wins)."""
+        for change in reversed(step.changes.lot_changes):
+            if change.lot_id == lot.lot_id:
+                return dataclasses.replace(
+                    lot,
+                    remaining=change.remaining,
+                    status=change.status,
+                    expires_at=change.expires_at or lot.expires_at,
+                )
+        return lot
+
+    def _current_lots(self, uow: UnitOfWork, step: _Step, currency: str) -> list[Lot]:
+        """The member's pending and open lots as this step has left them so far."""
+        lots = uow.lots(step.member.member_id, currency)
+        if not step.changes.lot_changes:
+            return lots
+        return [self._as_left(step, lot) for lot in lots]
+
     def _spend(
         self, uow: UnitOfWork, step: _Step, currency: str, points: int, reason: str
     ) -> list[tuple[Lot, int]]:
         """Take ``points`` from the member's lots, earliest expiry first, or raise."""
         member_id = step.member.member_id
-        lots = uow.lots(member_id, currency)
+        lots = self._current_lots(uow, step, currency)
         picks = ledger.take(lots, points, step.at)
         if not picks:
             available = sum(lot.remaining for lot in lots if ledger.spendable(lot, step.at))
@@ -1729,7 +1752,9 @@ class Engine:
                     left = lot.remaining - paid
                     expired = lot.expires_at is not None and lot.expires_at <= step.at
                     if expired and left:
-                        self._entry(step, currency, -left, "expire", "expired", lot.lot_id)
+                        self._entry(
+                            step, currency, -left, "expire", "expired", lot.lot_id, key=lot.key
+                        )
                         report.expired_points += left
                         report.expired_lots += 1
                     step.changes.lot_changes.append(
@@ -1756,7 +1781,9 @@ class Engine:
                     and lot.expires_at is not None
                     and lot.expires_at <= step.at
                 ):
-                    self._entry(step, currency, -lot.remaining, "expire", "expired", lot.lot_id)
+                    self._entry(
+                        step, currency, -lot.remaining, "expire", "expired", lot.lot_id, key=lot.key
+                    )
                     step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "closed"))
                     report.expired_points += lot.remaining
                     report.expired_lots += 1
@@ -1827,7 +1854,12 @@ class Engine:
         member = step.member
         key = step.key
         assert key is not None
-        earned = [e for e in uow.entries_for_key(member.member_id, key) if e.kind == "earn"]
+        written = uow.entries_for_key(member.member_id, key)
+        earned = [e for e in written if e.kind == "earn"]
+        expired: dict[str, int] = {}  # per lot of this event, what expiry already took
+        for e in written:
+            if e.kind == "expire" and e.lot_id:
+                expired[e.lot_id] = expired.get(e.lot_id, 0) - e.amount
         lots = {lot.lot_id: lot for lot in uow.get_lots([e.lot_id for e in earned if e.lot_id])}
         credits: list[Credit] = []
         debt = 0
@@ -1835,6 +1867,8 @@ class Engine:
         for entry in earned:
             currency = entry.account.removesuffix(":pending")
             lot = lots.get(entry.lot_id or "")
+            if lot is not None:
+                lot = self._as_left(step, lot)
             if lot is None:  # a currency without lots (XP): take the credit back
                 self._entry(step, currency, -entry.amount, "reverse", "reversal")
                 xp_back = xp_back or (
@@ -1846,7 +1880,7 @@ class Engine:
                 )
                 step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "cancelled"))
             else:
-                debt += self._claw_back(uow, step, currency, lot)
+                debt += self._claw_back(uow, step, currency, lot, expired.get(lot.lot_id, 0))
             self._earned(step, currency, -entry.amount)
             credits.append(
                 Credit(
@@ -1892,13 +1926,20 @@ class Engine:
             level_down=level_down,
         )
 
-    def _claw_back(self, uow: UnitOfWork, step: _Step, currency: str, lot: Lot) -> int:
-        """Take a matured lot's points back: its remainder, then other lots, then debt."""
+    def _claw_back(
+        self, uow: UnitOfWork, step: _Step, currency: str, lot: Lot, expired: int = 0
+    ) -> int:
+        """Take a matured lot's points back: its remainder, then other lots, then debt.
+
+        What expiry already took from the lot (``expired``) is not taken again.
+        """
         if lot.remaining:
             self._entry(step, currency, -lot.remaining, "reverse", "reversal", lot.lot_id)
         step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "closed"))
-        rest = lot.amount - lot.remaining
-        others = [o for o in uow.lots(step.member.member_id, currency) if o.lot_id != lot.lot_id]
+        rest = lot.amount - lot.remaining - expired
+        others = [
+            o for o in self._current_lots(uow, step, currency) if o.lot_id != lot.lot_id
+        ]
         for other, used in ledger.take_upto(others, rest, step.at):
             self._entry(step, currency, -used, "reverse", "reversal", other.lot_id)
             left = other.remaining - used
@@ -1932,7 +1973,9 @@ class Engine:
                 left = lot.remaining + used
                 if lot.expires_at is not None and lot.expires_at <= now:
                     # Past its expiry: restored and expired at once, so no balance shows it.
-                    self._entry(step, "points", -left, "expire", "expired on refund", lot_id)
+                    self._entry(
+                        step, "points", -left, "expire", "expired on refund", lot_id, key=lot.key
+                    )
                     step.changes.lot_changes.append(LotChange(lot_id, 0, "closed"))
                 else:
                     step.changes.lot_changes.append(LotChange(lot_id, left, "open"))

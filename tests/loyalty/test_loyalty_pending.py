@@ -1,0 +1,144 @@
+"""Pending points: shown but not spendable until their maturity instant, then spendable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pendulum
+import pytest
+
+from gamify import Engine, InsufficientBalanceError, ManualClock
+
+EngineFactory = Callable[..., Engine]
+US = timedelta(microseconds=1)
+
+
+def sh(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> pendulum.DateTime:
+    """A wall-clock time in Asia/Shanghai."""
+    return pendulum.datetime(year, month, day, hour, minute, second, tz="Asia/Shanghai")
+
+
+def shop(zone: str = "Asia/Shanghai", **extra: Any) -> dict[str, Any]:
+    """Purchases earn a point per unit, pending for a 14-day return window; reports pay 150 now."""
+    return {
+        "timezone": zone,
+        "actions": {"purchase": {"amount": "required"}, "trial_report": {"amount": "none"}},
+        "rules": [
+            {"name": "purchase_points", "action": "purchase", "per_amount": 1, "pending_days": 14},
+            {"name": "report_points", "action": "trial_report", "fixed": 150},
+        ],
+        "expiry": {"policy": "months_end", "months": 12},
+        **extra,
+    }
+
+
+def test_pending_points_show_in_the_profile_but_are_not_spendable(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A purchase of 100 shows 100 pending, 0 spendable, and reports when it matures."""
+    clock = ManualClock(sh(2026, 3, 10, 10))
+    engine = gamify_engine(shop(), clock=clock)
+    credit = engine.track("amy", "purchase", amount=100).credits[0]
+    assert credit.pending_until == sh(2026, 3, 24, 10)
+    assert credit.expires_at == sh(2027, 4, 1)  # expiry counts from the event, pending or not
+    profile = engine.member("amy")
+    assert (profile.balances["points"], profile.pending["points"]) == (0, 100)
+    with pytest.raises(InsufficientBalanceError):
+        engine.redeem("amy", 1)
+
+
+def test_pending_points_mature_at_their_exact_instant_through_run_due(
+    gamify_engine: EngineFactory,
+) -> None:
+    """One microsecond before 2026-03-24 10:00 nothing matures; at it, run_due moves 100 from
+    pending to spendable, and a second run_due does nothing."""
+    clock = ManualClock(sh(2026, 3, 10, 10))
+    engine = gamify_engine(shop(), clock=clock)
+    engine.track("amy", "purchase", amount=100)
+
+    clock.set(sh(2026, 3, 24, 10) - US)
+    assert engine.run_due().matured_points == 0
+    with pytest.raises(InsufficientBalanceError):
+        engine.redeem("amy", 1)
+
+    clock.set(sh(2026, 3, 24, 10))
+    report = engine.run_due()
+    assert (report.matured_points, report.matured_lots) == (100, 1)
+    profile = engine.member("amy")
+    assert (profile.balances["points"], profile.pending["points"]) == (100, 0)
+    history = engine.history("amy")
+    assert engine.run_due().matured_points == 0
+    assert engine.history("amy") == history
+    matured = [e for e in engine.store.history("amy") if e.kind == "mature"]
+    assert {(e.account, e.amount, e.at) for e in matured} == {
+        ("points:pending", -100, sh(2026, 3, 24, 10)),
+        ("points", 100, sh(2026, 3, 24, 10)),
+    }
+
+
+def test_points_are_spendable_at_maturity_even_before_run_due(
+    gamify_engine: EngineFactory,
+) -> None:
+    """At 2026-03-24 10:00 exactly, redeem spends the matured 100 though run_due never ran."""
+    clock = ManualClock(sh(2026, 3, 10, 10))
+    engine = gamify_engine(shop(), clock=clock)
+    engine.track("amy", "purchase", amount=100)
+    clock.set(sh(2026, 3, 24, 10))
+    assert engine.redeem("amy", 60).points == 60
+    assert engine.member("amy").pending["points"] == 0
+    assert engine.balance("amy") == 40
+    assert engine.run_due().matured_points == 0
+
+
+def test_points_plus_cash_uses_points_matured_before_run_due(
+    gamify_engine: EngineFactory,
+) -> None:
+    """An order of 100 at maturity takes 30 % of it from the 5000 matured points: 3000."""
+    clock = ManualClock(sh(2026, 3, 10, 10))
+    program = shop(redemption={"exchange_ratio": 100, "max_order_share": 0.3})
+    engine = gamify_engine(program, clock=clock)
+    engine.track("amy", "purchase", amount=5000)
+    clock.set(sh(2026, 3, 24, 10))
+    redemption = engine.redeem("amy", order_total=100)
+    assert (redemption.points, redemption.cash) == (3000, Decimal(70))
+    assert engine.balance("amy") == 2000
+
+
+def test_fourteen_days_keep_the_wall_clock_time_across_dst(gamify_engine: EngineFactory) -> None:
+    """In New York, a purchase on 2026-03-01 10:00 (EST) matures 2026-03-15 10:00 (EDT), which
+    is 13 days 23 hours later."""
+    start = pendulum.datetime(2026, 3, 1, 10, tz="America/New_York")
+    clock = ManualClock(start)
+    engine = gamify_engine(shop("America/New_York"), clock=clock)
+    credit = engine.track("amy", "purchase", amount=100).credits[0]
+    assert credit.pending_until == pendulum.datetime(2026, 3, 15, 10, tz="America/New_York")
+    assert credit.pending_until is not None
+    assert credit.pending_until - start == timedelta(days=13, hours=23)
+
+
+def test_a_pending_lot_past_its_expiry_matures_and_expires_together(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Points pending until 2026-04-07 with an end-of-month validity mature and expire in one
+    run_due on 2026-04-10: never spendable."""
+    clock = ManualClock(sh(2026, 3, 24, 10))
+    engine = gamify_engine(shop(expiry={"policy": "months_end", "months": 0}), clock=clock)
+    engine.track("amy", "purchase", amount=100)
+    clock.set(sh(2026, 4, 10))
+    report = engine.run_due()
+    assert (report.matured_points, report.expired_points) == (100, 100)
+    profile = engine.member("amy")
+    assert (profile.balances["points"], profile.pending["points"]) == (0, 0)
+
+
+def test_immediate_rules_are_spendable_at_once(gamify_engine: EngineFactory) -> None:
+    """A trial report's 150 points have no return window."""
+    clock = ManualClock(sh(2026, 3, 10, 10))
+    engine = gamify_engine(shop(), clock=clock)
+    assert engine.track("amy", "trial_report").credits[0].pending_until is None
+    assert engine.redeem("amy", 150).points == 150

@@ -1,0 +1,289 @@
+"""Referrals: codes, joining, refusals that write nothing, rewards, caps, bonus, min_amount."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pendulum
+import pytest
+
+from gamify import Engine, ManualClock
+from gamify.components import referrals
+from gamify.errors import ReferralError
+
+EngineFactory = Callable[..., Engine]
+UNAMBIGUOUS = set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+
+
+def sh(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> pendulum.DateTime:
+    """A wall-clock time in Asia/Shanghai (the beauty store's zone)."""
+    return pendulum.datetime(year, month, day, hour, minute, second, tz="Asia/Shanghai")
+
+
+def snapshot(engine: Engine, *members: str) -> list[Any]:
+    """Everything the store keeps about ``members``: records, balances, ledger and lots."""
+    store = engine.store
+    return [
+        (
+            store.get_member(m),
+            store.get_balances(m),
+            store.history(m),
+            store.member_lots(m, "points"),
+        )
+        for m in members
+    ]
+
+
+def refer(engine: Engine, referrer: str, referee: str) -> None:
+    engine.join(referee, referral_code=engine.referral_code(referrer))
+
+
+# Codes ---------------------------------------------------------------------------------
+
+
+def test_a_code_is_made_once_and_never_changes(beauty: Engine) -> None:
+    """Asking twice returns the same code, and it still holds after the member earns."""
+    code = beauty.referral_code("amy")
+    assert beauty.referral_code("amy") == code
+    beauty.track("amy", "trial_report")
+    assert beauty.referral_code("amy") == code
+
+
+def test_codes_carry_at_least_40_bits_from_the_unambiguous_alphabet(beauty: Engine) -> None:
+    """Codes use no 0, O, 1 or I; 8 characters of 32 letters carry 40 bits; 300 codes differ."""
+    codes = [beauty.referral_code(f"m{i}") for i in range(300)]
+    assert len(set(codes)) == 300
+    assert set(referrals.ALPHABET) <= UNAMBIGUOUS and len(set(referrals.ALPHABET)) == 32
+    for code in codes:
+        assert set(code) <= UNAMBIGUOUS
+        assert len(code) * math.log2(len(referrals.ALPHABET)) >= 40
+
+
+def test_codes_compare_case_insensitively(beauty: Engine) -> None:
+    """Joining with the lower-cased code (and surrounding spaces) finds the referrer."""
+    code = beauty.referral_code("amy")
+    profile = beauty.join("bob", referral_code=f"  {code.lower()} ")
+    assert profile.referrer == "amy"
+
+
+# Joining and its refusals ---------------------------------------------------------------
+
+
+def test_joining_pays_the_referee_30(beauty: Engine) -> None:
+    """A member joining through a code gets the 30-point welcome and the referrer nothing yet."""
+    refer(beauty, "amy", "bob")
+    assert beauty.balance("bob") == 30
+    assert beauty.balance("amy") == 0
+    assert beauty.member("bob").referrer == "amy"
+
+
+def test_self_referral_is_refused_and_writes_nothing(beauty: Engine) -> None:
+    """A member cannot join through their own code."""
+    code = beauty.referral_code("amy")
+    before = snapshot(beauty, "amy")
+    with pytest.raises(ReferralError, match="themselves"):
+        beauty.join("amy", referral_code=code)
+    assert snapshot(beauty, "amy") == before
+
+
+@pytest.mark.parametrize("length", [2, 3])
+def test_a_cycle_is_refused_and_writes_nothing(beauty: Engine, length: int) -> None:
+    """With m0 referring m1 (and m1 referring m2), m0 cannot join through the last one's code."""
+    names = [f"m{i}" for i in range(length)]
+    for referrer, referee in itertools.pairwise(names):
+        refer(beauty, referrer, referee)
+    last = beauty.referral_code(names[-1])
+    before = snapshot(beauty, *names)
+    with pytest.raises(ReferralError, match="cycle"):
+        beauty.join("m0", referral_code=last)
+    assert snapshot(beauty, *names) == before
+
+
+def test_a_second_referrer_is_refused_and_writes_nothing(beauty: Engine) -> None:
+    """A member who joined through amy's code cannot join again through carl's."""
+    refer(beauty, "amy", "bob")
+    other = beauty.referral_code("carl")
+    before = snapshot(beauty, "amy", "bob", "carl")
+    with pytest.raises(ReferralError, match="already has a referrer"):
+        beauty.join("bob", referral_code=other)
+    assert snapshot(beauty, "amy", "bob", "carl") == before
+    assert beauty.balance("bob") == 30
+
+
+def test_an_unknown_code_is_refused_and_writes_nothing(beauty: Engine) -> None:
+    """A code nobody owns is refused; the would-be referee is not even registered."""
+    with pytest.raises(ReferralError, match="unknown referral code"):
+        beauty.join("bob", referral_code="ZZZZ2222")
+    assert beauty.store.get_member("bob") is None
+    assert snapshot(beauty, "bob") == [(None, {}, [], [])]
+
+
+def test_an_empty_code_is_refused(beauty: Engine) -> None:
+    """A blank code is a referral error, not a lookup."""
+    with pytest.raises(ReferralError):
+        beauty.join("bob", referral_code="  ")
+
+
+def test_joining_after_a_tracked_event_is_refused_and_writes_nothing(beauty: Engine) -> None:
+    """Once bob has tracked an event, he can no longer join through a code."""
+    code = beauty.referral_code("amy")
+    beauty.track("bob", "trial_report")
+    before = snapshot(beauty, "amy", "bob")
+    with pytest.raises(ReferralError, match="already tracked"):
+        beauty.join("bob", referral_code=code)
+    assert snapshot(beauty, "amy", "bob") == before
+    assert beauty.member("bob").referrer is None
+
+
+def test_a_member_registered_without_events_may_still_join(beauty: Engine) -> None:
+    """set_member registers bob without tracking anything, so he may still join."""
+    beauty.set_member("bob", birthday=pendulum.date(1990, 3, 14))
+    refer(beauty, "amy", "bob")
+    assert beauty.member("bob").referrer == "amy"
+
+
+# Qualifying and rewards -----------------------------------------------------------------
+
+
+def test_the_referrer_gets_50_plus_5_percent_of_the_first_purchase(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """bob's first purchase of 1000 pays amy 50 + 50 = 100; his second purchase pays her nothing."""
+    refer(beauty, "amy", "bob")
+    clock.set(sh(2026, 2, 1, 10))
+    outcome = beauty.track("bob", "purchase", amount=1000)
+    assert [(c.currency, c.amount, c.source) for c in outcome.referral_rewards] == [
+        ("points", 100, "referral")
+    ]
+    assert beauty.balance("amy") == 100
+    assert beauty.balance("bob") == 30 + 1000
+    beauty.track("bob", "purchase", amount=1000)
+    assert beauty.balance("amy") == 100
+
+
+def test_the_referrer_reward_is_capped_at_200(beauty: Engine, clock: ManualClock) -> None:
+    """A first purchase of 4000 would pay 50 + 200 = 250; the cap per referral keeps 200."""
+    refer(beauty, "amy", "bob")
+    clock.set(sh(2026, 2, 1, 10))
+    beauty.track("bob", "purchase", amount=4000)
+    assert beauty.balance("amy") == 200
+
+
+def test_the_referral_reward_is_not_multiplied(beauty: Engine, clock: ManualClock) -> None:
+    """A diamond referrer in her birthday month still gets 50 + 5 % of 1000 = 100."""
+    clock.set(sh(2026, 3, 1, 10))
+    beauty.set_member("amy", birthday=pendulum.date(1990, 3, 14))
+    beauty.track("amy", "purchase", amount=10000)
+    before = beauty.balance("amy")
+    refer(beauty, "amy", "bob")
+    beauty.track("bob", "purchase", amount=1000)
+    assert beauty.balance("amy") - before == 100
+
+
+def test_a_chain_of_three_rewards_each_direct_referrer_only(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """amy refers bob, bob refers cat: cat's purchase rewards bob, bob's rewards amy."""
+    refer(beauty, "amy", "bob")
+    refer(beauty, "bob", "cat")
+    clock.set(sh(2026, 2, 1, 10))
+    beauty.track("cat", "purchase", amount=200)  # bob: 50 + 10
+    assert (beauty.balance("amy"), beauty.balance("bob")) == (0, 30 + 60)
+    beauty.track("bob", "purchase", amount=400)  # amy: 50 + 20; bob earns 400
+    assert (beauty.balance("amy"), beauty.balance("bob")) == (70, 30 + 60 + 400)
+
+
+def test_the_third_qualified_referral_pays_the_100_bonus_once(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """amy's referees buy 100 each (55 to amy each); the third also pays the 100 bonus, the
+    fourth does not."""
+    clock.set(sh(2026, 2, 1, 10))
+    for name in ("b1", "b2", "b3", "b4"):
+        refer(beauty, "amy", name)
+    beauty.track("b1", "purchase", amount=100)
+    beauty.track("b2", "purchase", amount=100)
+    assert beauty.balance("amy") == 110
+    third = beauty.track("b3", "purchase", amount=100)
+    assert sorted((c.rule, c.amount) for c in third.referral_rewards) == [
+        ("referral b3", 55),
+        ("referral bonus", 100),
+    ]
+    assert beauty.balance("amy") == 265
+    beauty.track("b4", "purchase", amount=100)
+    assert beauty.balance("amy") == 320
+
+
+def capped_scheme(**extra: Any) -> dict[str, Any]:
+    return {
+        "timezone": "Asia/Shanghai",
+        "actions": {"purchase": {"amount": "required"}},
+        "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
+        "referral": {
+            "qualifying_action": "purchase",
+            "referee_reward": 30,
+            "referrer_fixed": 50,
+            "bonus_after": 3,
+            "bonus": 100,
+            **extra,
+        },
+    }
+
+
+def test_a_referral_beyond_the_period_cap_pays_nothing_but_counts_toward_the_bonus(
+    gamify_engine: EngineFactory,
+) -> None:
+    """At most 2 rewarded referrals a month: the third in March pays no 50 but does pay the
+    bonus; a fourth in April pays 50 again."""
+    clock = ManualClock(sh(2026, 3, 2, 10))
+    engine = gamify_engine(capped_scheme(max_rewarded=2, cap_period="month"), clock=clock)
+    for name in ("b1", "b2", "b3", "b4"):
+        refer(engine, "amy", name)
+    engine.track("b1", "purchase", amount=10)
+    engine.track("b2", "purchase", amount=10)
+    assert engine.balance("amy") == 100
+    third = engine.track("b3", "purchase", amount=10)
+    assert [(c.rule, c.amount) for c in third.referral_rewards] == [("referral bonus", 100)]
+    assert engine.balance("amy") == 200
+    clock.set(sh(2026, 4, 1, 0, 30))  # April in Shanghai (still 31 March in UTC)
+    engine.track("b4", "purchase", amount=10)
+    assert engine.balance("amy") == 250
+
+
+def test_a_yearly_referral_cap_resets_on_1_january(gamify_engine: EngineFactory) -> None:
+    """With one rewarded referral a year, the second in 2026 pays nothing, one in 2027 pays 50."""
+    clock = ManualClock(sh(2026, 3, 2, 10))
+    engine = gamify_engine(capped_scheme(max_rewarded=1, bonus_after=None), clock=clock)
+    for name in ("b1", "b2", "b3"):
+        refer(engine, "amy", name)
+    engine.track("b1", "purchase", amount=10)
+    engine.track("b2", "purchase", amount=10)
+    assert engine.balance("amy") == 50
+    clock.set(sh(2027, 1, 1))
+    engine.track("b3", "purchase", amount=10)
+    assert engine.balance("amy") == 100
+
+
+def test_a_purchase_below_min_amount_does_not_qualify(gamify_engine: EngineFactory) -> None:
+    """With min_amount 100, a purchase of 99.99 pays the referrer nothing; a later one of 100
+    qualifies and pays 50 + 5 % of 100."""
+    clock = ManualClock(sh(2026, 3, 2, 10))
+    engine = gamify_engine(capped_scheme(min_amount=100, referrer_share=0.05), clock=clock)
+    refer(engine, "amy", "bob")
+    assert engine.track("bob", "purchase", amount="99.99").referral_rewards == []
+    assert engine.balance("amy") == 0
+    engine.track("bob", "purchase", amount=100)
+    assert engine.balance("amy") == 55
+    engine.track("bob", "purchase", amount=500)
+    assert engine.balance("amy") == 55
+
+
+def test_a_member_without_a_referrer_pays_no_referral(beauty: Engine, clock: ManualClock) -> None:
+    """A purchase by a member who joined through no code rewards nobody."""
+    clock.set(sh(2026, 2, 1, 10))
+    assert beauty.track("bob", "purchase", amount=1000).referral_rewards == []

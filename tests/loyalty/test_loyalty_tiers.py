@@ -1,0 +1,341 @@
+"""Member tiers: upgrades at once, downgrades only at reviews, windows, metrics and retention."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pendulum
+import pytest
+
+from gamify import DomainEvent, Engine, ManualClock
+
+EngineFactory = Callable[..., Engine]
+US = timedelta(microseconds=1)
+
+
+def sh(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> pendulum.DateTime:
+    """A wall-clock time in Asia/Shanghai (the beauty store's zone)."""
+    return pendulum.datetime(year, month, day, hour, minute, second, tz="Asia/Shanghai")
+
+
+def buy(engine: Engine, clock: ManualClock, member: str, at: datetime, amount: int) -> int:
+    """Move the clock to ``at``, track a purchase and return the points it credited."""
+    clock.set(at)
+    return engine.track(member, "purchase", amount=amount).total("points")
+
+
+LEVELS = [
+    {"name": "regular", "threshold": 0},
+    {"name": "silver", "threshold": 2000, "multiplier": 1.2},
+    {"name": "gold", "threshold": 5000, "multiplier": 1.5},
+]
+
+
+def tier_program(**tiers: Any) -> dict[str, Any]:
+    """A UTC shop paying a point per unit of purchase, with tiers over ``tiers``."""
+    return {
+        "timezone": "UTC",
+        "actions": {"purchase": {"amount": "required"}, "check_in": {"amount": "none"}},
+        "rules": [
+            {"name": "spend", "action": "purchase", "per_amount": 1},
+            {"name": "daily", "action": "check_in", "fixed": 5},
+        ],
+        "tiers": {"metric": "amount", "action": "purchase", "levels": LEVELS, **tiers},
+    }
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> pendulum.DateTime:
+    return pendulum.datetime(year, month, day, hour, minute, tz="UTC")
+
+
+# Upgrades ------------------------------------------------------------------------------
+
+
+def test_the_crossing_purchase_earns_at_the_old_multiplier_and_the_next_at_the_new(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """The purchase that reaches silver earns at regular's 1.0; the next purchase earns at 1.2."""
+    changes: list[DomainEvent] = []
+    beauty.on("tier_changed", changes.append)
+    assert buy(beauty, clock, "amy", sh(2026, 2, 1, 10), 1500) == 1500
+    clock.set(sh(2026, 2, 2, 10))
+    crossing = beauty.track("amy", "purchase", amount=600)
+    assert crossing.total("points") == 600  # 600 x 1.0
+    assert crossing.tier_change is not None
+    assert (crossing.tier_change.from_tier, crossing.tier_change.to_tier) == ("regular", "silver")
+    assert beauty.member("amy").tier == "silver"
+    assert buy(beauty, clock, "amy", sh(2026, 2, 3, 10), 100) == 120  # 100 x 1.2
+    assert [(e.payload["from_tier"], e.payload["to_tier"]) for e in changes] == [
+        ("regular", "silver")
+    ]
+
+
+def test_one_purchase_can_cross_several_tiers(beauty: Engine, clock: ManualClock) -> None:
+    """A first purchase of 10000 lifts a regular member to diamond (paid at 1.0, then capped)."""
+    clock.set(sh(2026, 2, 1, 10))
+    outcome = beauty.track("amy", "purchase", amount=10000)
+    assert outcome.tier_change is not None
+    assert (outcome.tier_change.from_tier, outcome.tier_change.to_tier) == ("regular", "diamond")
+    assert outcome.total("points") == 5000  # 10000 x 1.0, cut to the 5000 per-purchase cap
+    assert buy(beauty, clock, "amy", sh(2026, 2, 2, 10), 100) == 200  # diamond's 2.0
+
+
+def test_an_event_without_a_qualifying_amount_changes_no_tier(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """A trial report pays 150 points but adds nothing to calendar-year spend: no tier change."""
+    clock.set(sh(2026, 2, 1, 10))
+    beauty.track("amy", "purchase", amount=1990)
+    outcome = beauty.track("amy", "trial_report")
+    assert outcome.total("points") == 150
+    assert outcome.tier_change is None
+    assert beauty.member("amy").tier == "regular"
+
+
+def test_a_new_member_starts_in_the_first_tier(beauty: Engine, clock: ManualClock) -> None:
+    """A member whose first purchase stays below 2000 is in the regular tier."""
+    buy(beauty, clock, "amy", sh(2026, 2, 1, 10), 100)
+    assert beauty.member("amy").tier == "regular"
+
+
+# Reviews -------------------------------------------------------------------------------
+
+
+def test_no_downgrade_before_the_review_and_a_drop_of_two_tiers_at_it(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """Gold from 2026 survives 2027 (judged on 2026) and all of a spendless 2027 until
+    2028-01-01 00:00 local, when the review judges 2027 (0) and drops it to regular."""
+    buy(beauty, clock, "amy", sh(2026, 3, 10, 10), 5000)
+    assert beauty.member("amy").tier == "gold"
+
+    clock.set(sh(2027, 1, 1))
+    first = beauty.run_due()
+    assert first.reviews == 1 and first.tier_changes == []
+    assert beauty.member("amy").tier == "gold"  # 2026's 5000 keeps gold
+
+    clock.set(sh(2028, 1, 1) - US)
+    assert beauty.run_due().reviews == 0
+    assert beauty.member("amy").tier == "gold"  # one microsecond before the review
+
+    clock.set(sh(2028, 1, 1))
+    report = beauty.run_due()
+    assert report.reviews == 1
+    assert [(c.from_tier, c.to_tier) for c in report.tier_changes] == [("gold", "regular")]
+    assert beauty.member("amy").tier == "regular"
+
+
+def test_the_review_instant_is_local_midnight_in_the_members_zone(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """A member in New York is reviewed at New York's midnight, not Shanghai's or UTC's."""
+    beauty.set_member("ny", timezone="America/New_York")
+    clock.set(pendulum.datetime(2026, 3, 10, 10, tz="America/New_York"))
+    beauty.track("ny", "purchase", amount=2500)
+    clock.set(pendulum.datetime(2028, 1, 1, tz="America/New_York") - US)
+    beauty.run_due()  # runs the 2027-01-01 review (kept: 2026 spent 2500)
+    assert beauty.member("ny").tier == "silver"
+    clock.set(pendulum.datetime(2028, 1, 1, tz="America/New_York"))
+    assert [(c.from_tier, c.to_tier) for c in beauty.run_due().tier_changes] == [
+        ("silver", "regular")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spent_2027", "tier_after"),
+    [(0, "regular"), (2500, "silver"), (5000, "gold"), (12000, "diamond")],
+)
+def test_the_review_judges_the_ended_year_and_may_drop_several_tiers(
+    beauty: Engine, clock: ManualClock, spent_2027: int, tier_after: str
+) -> None:
+    """A diamond member keeps, at the 2028 review, the tier that 2027's spend qualifies for."""
+    buy(beauty, clock, "amy", sh(2026, 3, 10, 10), 10000)
+    clock.set(sh(2027, 1, 1))
+    beauty.run_due()
+    if spent_2027:
+        buy(beauty, clock, "amy", sh(2027, 6, 1, 10), spent_2027)
+    clock.set(sh(2028, 1, 1))
+    beauty.run_due()
+    assert beauty.member("amy").tier == tier_after
+
+
+def test_a_late_review_keeps_the_best_of_the_ended_and_the_current_window(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """Diamond with 500 spent in 2027 and 2500 spent on 2028-01-10 before a late review on
+    2028-01-20: 2027 alone gives regular, 2028 gives silver, so the member lands on silver."""
+    buy(beauty, clock, "amy", sh(2026, 3, 10, 10), 10000)
+    clock.set(sh(2027, 1, 1))
+    beauty.run_due()
+    buy(beauty, clock, "amy", sh(2027, 6, 1, 10), 500)
+    # The review is due but has not run: the purchase still earns at diamond's 2.0.
+    assert buy(beauty, clock, "amy", sh(2028, 1, 10, 10), 2500) == 5000
+    assert beauty.member("amy").tier == "diamond"
+    clock.set(sh(2028, 1, 20, 10))
+    report = beauty.run_due()
+    assert [(c.from_tier, c.to_tier) for c in report.tier_changes] == [("diamond", "silver")]
+    assert beauty.member("amy").tier == "silver"
+
+
+def test_reviews_missed_for_years_run_one_after_another(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """A first run_due in mid-2028 runs the 2027 review (keeps gold on 2026) and the 2028
+    review (regular on an empty 2027)."""
+    buy(beauty, clock, "amy", sh(2026, 3, 10, 10), 5000)
+    clock.set(sh(2028, 6, 1))
+    report = beauty.run_due()
+    assert report.reviews == 2
+    assert [(c.from_tier, c.to_tier) for c in report.tier_changes] == [("gold", "regular")]
+
+
+def test_run_due_twice_after_a_review_changes_nothing(beauty: Engine, clock: ManualClock) -> None:
+    """The second run_due at the same instant finds no review due and writes nothing."""
+    buy(beauty, clock, "amy", sh(2026, 3, 10, 10), 5000)
+    clock.set(sh(2028, 1, 1))
+    assert beauty.run_due().tier_changes
+    history = beauty.history("amy")
+    again = beauty.run_due()
+    assert again.reviews == 0 and again.tier_changes == []
+    assert beauty.history("amy") == history
+    assert beauty.member("amy").tier == "regular"
+
+
+def test_retention_counts_from_the_upgrade(gamify_engine: EngineFactory) -> None:
+    """With a one-month window and six months' retention, an upgrade on 2026-06-15 (kept until
+    2026-12-15) is lost at the 2027 review, one on 2026-08-15 (kept until 2027-02-15) only at
+    the 2028 review."""
+    clock = ManualClock(utc(2026, 6, 15, 12))
+    engine = gamify_engine(
+        tier_program(window="rolling_months", months=1, retention_months=6), clock=clock
+    )
+    engine.track("june", "purchase", amount=5000)
+    clock.set(utc(2026, 8, 15, 12))
+    engine.track("august", "purchase", amount=5000)
+    assert engine.member("june").tier == engine.member("august").tier == "gold"
+
+    clock.set(utc(2027, 1, 1))
+    report = engine.run_due()
+    assert report.reviews == 2
+    assert engine.member("june").tier == "regular"  # retention ended 2026-12-15
+    assert engine.member("august").tier == "gold"  # retained until 2027-02-15
+
+    clock.set(utc(2028, 1, 1))
+    engine.run_due()
+    assert engine.member("august").tier == "regular"
+
+
+def test_a_review_on_another_date_judges_the_window_ending_then(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Reviews on 1 July of a rolling 6-month window judge January to June."""
+    clock = ManualClock(utc(2026, 1, 10, 12))
+    engine = gamify_engine(
+        tier_program(window="rolling_months", months=6, review_month=7), clock=clock
+    )
+    engine.track("amy", "purchase", amount=2500)  # January: silver
+    clock.set(utc(2026, 7, 1))
+    engine.run_due()  # Jan-Jun holds 2500
+    assert engine.member("amy").tier == "silver"
+    clock.set(utc(2027, 7, 1))
+    engine.run_due()  # Jan-Jun 2027 holds nothing
+    assert engine.member("amy").tier == "regular"
+
+
+# Windows and metrics -------------------------------------------------------------------
+
+
+def test_a_rolling_months_window_counts_the_current_month_and_the_ones_before(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Rolling 3 months: 1500 in January and 600 in March reach silver; 1500 in January and
+    600 in April (window February-April) do not."""
+    clock = ManualClock(utc(2026, 1, 10, 12))
+    engine = gamify_engine(tier_program(window="rolling_months", months=3), clock=clock)
+    engine.track("march", "purchase", amount=1500)
+    engine.track("april", "purchase", amount=1500)
+    clock.set(utc(2026, 3, 31, 23, 59))
+    assert engine.track("march", "purchase", amount=600).tier_change is not None
+    clock.set(utc(2026, 4, 1))
+    assert engine.track("april", "purchase", amount=600).tier_change is None
+    assert engine.member("march").tier == "silver"
+    assert engine.member("april").tier == "regular"
+
+
+def test_a_calendar_year_window_starts_afresh_on_1_january(
+    gamify_engine: EngineFactory,
+) -> None:
+    """1500 in December 2026 and 600 in January 2027 do not reach silver over a calendar year."""
+    clock = ManualClock(utc(2026, 12, 20, 12))
+    engine = gamify_engine(tier_program(), clock=clock)
+    engine.track("amy", "purchase", amount=1500)
+    clock.set(utc(2027, 1, 2, 12))
+    assert engine.track("amy", "purchase", amount=600).tier_change is None
+    assert engine.member("amy").tier == "regular"
+
+
+def test_a_lifetime_window_adds_every_year_and_never_drops_at_a_review(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Lifetime: 1500 in 2026 and 600 in 2027 reach silver, and later reviews keep it."""
+    clock = ManualClock(utc(2026, 5, 1, 12))
+    engine = gamify_engine(tier_program(window="lifetime"), clock=clock)
+    engine.track("amy", "purchase", amount=1500)
+    clock.set(utc(2027, 5, 1, 12))
+    assert engine.track("amy", "purchase", amount=600).tier_change is not None
+    clock.set(utc(2030, 1, 1))
+    engine.run_due()
+    assert engine.member("amy").tier == "silver"
+
+
+def test_points_earned_counts_rule_credits_after_multipliers_only(
+    gamify_engine: EngineFactory,
+) -> None:
+    """On points earned: a 500-point welcome reward and a spend of 1000 do not move the metric;
+    1600 from purchases plus 400 from a purchase of 200 doubled by a tag multiplier reach 2000."""
+    clock = ManualClock(utc(2026, 5, 1, 12))
+    program = {
+        **tier_program(),
+        "actions": {"purchase": {"amount": "required"}},
+        "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
+        "multipliers": [{"name": "vip", "kind": "tag", "tag": "vip", "factor": 2}],
+        "tiers": {"metric": "points_earned", "levels": LEVELS},
+        "referral": {"qualifying_action": "purchase", "referee_reward": 500},
+    }
+    engine = gamify_engine(program, clock=clock)
+    code = engine.referral_code("host")
+    engine.join("amy", referral_code=code)
+    engine.track("amy", "purchase", amount=1600)
+    engine.redeem("amy", 1000)
+    assert engine.member("amy").tier == "regular"  # metric 1600: neither reward nor spend count
+    engine.set_member("amy", tags=["vip"])
+    outcome = engine.track("amy", "purchase", amount=200)
+    assert outcome.total("points") == 400
+    assert outcome.tier_change is not None and outcome.tier_change.to_tier == "silver"
+
+
+def test_points_earned_counts_after_the_cap(gamify_engine: EngineFactory) -> None:
+    """Points earned counts what the cap let through: 3000 capped to 1000 adds 1000, not 3000."""
+    clock = ManualClock(utc(2026, 5, 1, 12))
+    program = {
+        **tier_program(),
+        "caps": [{"name": "per_event", "period": "event", "limit": 1000}],
+        "tiers": {"metric": "points_earned", "levels": LEVELS},
+    }
+    engine = gamify_engine(program, clock=clock)
+    assert engine.track("amy", "purchase", amount=3000).tier_change is None
+    assert engine.member("amy").tier == "regular"
+    assert engine.track("amy", "purchase", amount=1000).tier_change is not None  # 2000 earned
+
+
+def test_tier_benefits_are_data_the_app_reads(beauty: Engine, clock: ManualClock) -> None:
+    """The program exposes each tier's multiplier and discount for the member's current tier."""
+    buy(beauty, clock, "amy", sh(2026, 3, 10, 10), 5000)
+    tiers = beauty.program.tiers
+    assert tiers is not None
+    held = next(t for t in tiers.levels if t.name == beauty.member("amy").tier)
+    assert (held.name, str(held.multiplier), str(held.discount)) == ("gold", "1.5", "0.9")
