@@ -118,6 +118,7 @@ class _Checked:
     amount: Decimal | None
     key: str | None
     attributes: dict[str, Any]
+    now: datetime
     fingerprint: str = ""
 
 
@@ -508,6 +509,8 @@ class Engine:
         reason = "redemption"
         total = _normalize_amount(order_total)
         if reward is not None:
+            if points is not None:
+                raise InvalidAmountError(points, "give either points or a reward, not both")
             points, reason = self.reward_price(reward), f"reward {reward}"
         if points is not None and (
             isinstance(points, bool) or not isinstance(points, int) or points <= 0
@@ -900,7 +903,9 @@ class Engine:
             )
         except (TypeError, ValueError) as exc:
             raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
-        checked = _Checked(event.member_id, event.action, at, given, amount, event.key, attributes)
+        checked = _Checked(
+            event.member_id, event.action, at, given, amount, event.key, attributes, now
+        )
         if event.key is not None:
             checked.fingerprint = _fingerprint(
                 event.action,
@@ -1227,7 +1232,17 @@ class Engine:
             member_id=step.member.member_id,
             counts=state.get("counts", {}),
             sums={a: Decimal(v) for a, v in state.get("sums", {}).items()},
-            streaks={n: s["len"] for n, s in state.get("streaks", {}).items()},
+            streaks={
+                name: streaks.current_length(
+                    self.program.streaks[name],
+                    run,
+                    step.at,
+                    step.member.timezone,
+                    self.program.week_start_index,
+                )
+                for name, run in state.get("streaks", {}).items()
+                if name in self.program.streaks
+            },
             level=step.member.level,
             tier_rank=self._tier_rank(step.member.tier),
             tier_ranks=self._tier_ranks,
@@ -1315,6 +1330,9 @@ class Engine:
         value = tiers.value_at(spec, step.state["tierm"], Decimal(step.state["tier_total"]), day)
         reached = spec.qualify(value)
         if reached <= current:
+            return None
+        if ev.at_given and ev.at < tiers.previous_review(spec, ev.now, member.timezone):
+            # A late event from before the last review counts, but reopens no decision.
             return None
         return self._set_tier(step, reached, upgraded=True, changed=changed)
 
@@ -1937,9 +1955,7 @@ class Engine:
             self._entry(step, currency, -lot.remaining, "reverse", "reversal", lot.lot_id)
         step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "closed"))
         rest = lot.amount - lot.remaining - expired
-        others = [
-            o for o in self._current_lots(uow, step, currency) if o.lot_id != lot.lot_id
-        ]
+        others = [o for o in self._current_lots(uow, step, currency) if o.lot_id != lot.lot_id]
         for other, used in ledger.take_upto(others, rest, step.at):
             self._entry(step, currency, -used, "reverse", "reversal", other.lot_id)
             left = other.remaining - used

@@ -15,7 +15,7 @@ import pendulum
 from gamify import _time
 from gamify.program import Tiers
 
-__all__ = ["add", "next_review", "review", "value_at", "value_before"]
+__all__ = ["add", "next_review", "previous_review", "review", "value_at", "value_before"]
 
 ZERO = Decimal(0)
 
@@ -64,6 +64,15 @@ def next_review(spec: Tiers, after: datetime, tz: str) -> datetime:
     return instant
 
 
+def previous_review(spec: Tiers, at: datetime, tz: str) -> datetime:
+    """The last review instant at or before ``at``."""
+    day = _time.local_date(at, tz)
+    candidate = _time.local_midnight(date(day.year, spec.review_month, spec.review_day), tz)
+    if candidate > at:
+        candidate = _time.local_midnight(date(day.year - 1, spec.review_month, spec.review_day), tz)
+    return candidate
+
+
 def review(
     spec: Tiers,
     current: int,
@@ -83,5 +92,5 @@ def review(
         and spec.retention_months
         and review_at < _time.add_local(upgraded_at, tz, months=spec.retention_months)
     ):
-            return current
+        return current
     return best

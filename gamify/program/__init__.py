@@ -249,12 +249,20 @@ class Program(Model):
             for i, action in enumerate(streak.actions):
                 if action not in self.actions:
                     raise fail(f"unknown action {action!r}", f"streaks.{name}.actions[{i}]")
+            if streak.repair is not None and streak.repair.currency not in self.currencies:
+                raise fail(
+                    f"unknown currency {streak.repair.currency!r}",
+                    f"streaks.{name}.repair.currency",
+                )
             for i, milestone in enumerate(streak.milestones):
                 currencies(milestone.reward, f"streaks.{name}.milestones[{i}].reward")
         for name, badge in self.badges.items():
             where = f"badges.{name}"
             if badge.action is not None and badge.action not in self.actions:
                 raise fail(f"unknown action {badge.action!r}", f"{where}.action")
+            for i, action in enumerate(badge.actions):
+                if action not in self.actions:
+                    raise fail(f"unknown action {action!r}", f"{where}.actions[{i}]")
             if badge.streak is not None and badge.streak not in self.streaks:
                 raise fail(f"unknown streak {badge.streak!r}", f"{where}.streak")
             if badge.currency is not None and badge.currency not in self.currencies:

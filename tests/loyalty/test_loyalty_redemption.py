@@ -318,3 +318,11 @@ def test_points_plus_cash_without_points_is_refused(beauty: Engine, clock: Manua
     beauty.redeem("amy", 150)
     with pytest.raises(InsufficientBalanceError):
         beauty.redeem("amy", order_total=100)
+
+
+def test_points_and_a_reward_together_are_refused(beauty: Engine) -> None:
+    """A redemption names either a number of points or a catalog reward, never both."""
+    beauty.track("ann", "purchase", amount=5000)
+    with pytest.raises(InvalidAmountError):
+        beauty.redeem("ann", 100, reward="phone_card_30")
+    assert beauty.balance("ann") == 5000

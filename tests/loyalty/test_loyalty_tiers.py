@@ -339,3 +339,21 @@ def test_tier_benefits_are_data_the_app_reads(beauty: Engine, clock: ManualClock
     assert tiers is not None
     held = next(t for t in tiers.levels if t.name == beauty.member("amy").tier)
     assert (held.name, str(held.multiplier), str(held.discount)) == ("gold", "1.5", "0.9")
+
+
+def test_a_late_event_from_before_the_review_reopens_no_tier_decision(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """A purchase dated in the reviewed year but tracked after the review upgrades no one."""
+    beauty.track("ann", "purchase", amount=1500)
+    clock.set(pendulum.datetime(2027, 1, 1, 0, 30, tz="Asia/Shanghai"))
+    beauty.run_due()
+    assert beauty.member("ann").tier == "regular"
+    late = beauty.track(
+        "ann",
+        "purchase",
+        amount=600,
+        at=pendulum.datetime(2026, 12, 31, 22, tz="Asia/Shanghai"),
+    )
+    assert late.tier_change is None
+    assert beauty.member("ann").tier == "regular"
