@@ -46,7 +46,9 @@ def profile_length(engine: gamify.Engine, member: str, name: str = "daily") -> i
 def test_shanghai_2330_seven_day_run(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Workouts at 23:30 in Shanghai (15:30 UTC the same date) on seven local days make a 7-day run."""
+    """Workouts at 23:30 in Shanghai (15:30 UTC the
+    same date) on seven local days make a 7-day run.
+    """
     engine = gamify_engine(FITNESS)
     engine.set_member("li", timezone="Asia/Shanghai")
     gamify_clock.set(pendulum.datetime(2026, 3, 2, 23, 30, tz="Asia/Shanghai"))
@@ -78,7 +80,9 @@ def test_shanghai_0730_is_the_previous_utc_date(
 def test_shanghai_alternating_times_follow_local_dates(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """07:30 and 23:30 Shanghai on seven consecutive local days is a 7-day run, though UTC dates skip and repeat."""
+    """07:30 and 23:30 Shanghai on seven consecutive local
+    days is a 7-day run, though UTC dates skip and repeat.
+    """
     engine = gamify_engine(daily())
     engine.set_member("li", timezone="Asia/Shanghai")
     utc_dates = []
@@ -94,7 +98,9 @@ def test_shanghai_alternating_times_follow_local_dates(
 
 
 def test_shanghai_run_under_freezegun() -> None:
-    """With the default clock under freezegun, seven 23:30 Shanghai workouts make a 7-day run paying 12..24."""
+    """With the default clock under freezegun, seven 23:30
+    Shanghai workouts make a 7-day run paying 12..24.
+    """
     with freeze_time("2026-03-02 15:30:00+00:00") as frozen:
         engine = gamify.Engine(gamify.Program.load(FITNESS))
         engine.set_member("li", timezone="Asia/Shanghai")
@@ -110,7 +116,9 @@ def test_shanghai_run_under_freezegun() -> None:
 def test_two_workouts_one_local_day_count_once_and_pay_the_same(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """A second workout the same local day adds nothing to the streak and pays 10 + min(2*streak, 50) again."""
+    """A second workout the same local day adds nothing to
+    the streak and pays 10 + min(2*streak, 50) again.
+    """
     engine = gamify_engine(FITNESS)
     engine.set_member("ann", timezone="Asia/Shanghai")
     gamify_clock.set(pendulum.datetime(2026, 3, 2, 8, 0, tz="Asia/Shanghai"))
@@ -135,7 +143,9 @@ def test_two_workouts_one_local_day_count_once_and_pay_the_same(
 def test_new_york_run_across_spring_forward(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Workouts at 23:30 New York from 5 to 11 March 2026 (the 8th has 23 hours) make a 7-day run."""
+    """Workouts at 23:30 New York from 5 to 11 March
+    2026 (the 8th has 23 hours) make a 7-day run.
+    """
     engine = gamify_engine(daily())
     engine.set_member("ny", timezone="America/New_York")
     gamify_clock.set(pendulum.datetime(2026, 3, 5, 23, 30, tz="America/New_York"))
@@ -152,7 +162,9 @@ def test_new_york_run_across_spring_forward(
 def test_new_york_run_across_fall_back(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Workouts at 23:30 New York from 29 Oct to 4 Nov 2026 (1 Nov has 25 hours) make a 7-day run."""
+    """Workouts at 23:30 New York from 29 Oct to 4 Nov
+    2026 (1 Nov has 25 hours) make a 7-day run.
+    """
     engine = gamify_engine(daily())
     engine.set_member("ny", timezone="America/New_York")
     gamify_clock.set(pendulum.datetime(2026, 10, 29, 23, 30, tz="America/New_York"))
@@ -172,7 +184,9 @@ def test_new_york_run_across_fall_back(
 def test_dst_day_is_one_day(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock, day: Any, hours: float
 ) -> None:
-    """Workouts at 00:15 and 23:45 on a 23- or 25-hour New York day count once; 00:15 next day extends."""
+    """Workouts at 00:15 and 23:45 on a 23- or 25-hour
+    New York day count once; 00:15 next day extends.
+    """
     engine = gamify_engine(daily())
     engine.set_member("ny", timezone="America/New_York")
     early = pendulum.datetime(day.year, day.month, day.day, 0, 15, tz="America/New_York")
@@ -204,7 +218,9 @@ def test_repeated_hour_of_fall_back_is_one_day(
 def test_missed_day_without_token_breaks_the_run(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """A whole missed local day with no freeze token breaks the run; the next workout starts at 1."""
+    """A whole missed local day with no freeze token
+    breaks the run; the next workout starts at 1.
+    """
     engine = gamify_engine(daily())
     gamify_clock.set(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
     for _ in range(7):
@@ -219,7 +235,9 @@ def test_missed_day_without_token_breaks_the_run(
 def test_missed_day_with_token_is_frozen(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """A token earned at length 7 covers one missed day: the run survives and the day adds nothing."""
+    """A token earned at length 7 covers one missed
+    day: the run survives and the day adds nothing.
+    """
     engine = gamify_engine(daily(freeze={"every": 7, "max_tokens": 2}))
     gamify_clock.set(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
     tokens = []
@@ -266,7 +284,9 @@ def test_a_token_cannot_cover_two_missed_days(
 def test_read_between_events_is_zero_after_a_whole_missed_day(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Between events the length holds through the next day and reads 0 once a whole day passed empty."""
+    """Between events the length holds through the next
+    day and reads 0 once a whole day passed empty.
+    """
     engine = gamify_engine(daily())
     gamify_clock.set(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
     engine.track("m", "workout")
@@ -297,16 +317,16 @@ def test_other_actions_do_not_count(
 # -- weeks -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("week_start", "expected"), [("monday", [1, 1, 2]), ("sunday", [1, 2, 2])]
-)
+@pytest.mark.parametrize(("week_start", "expected"), [("monday", [1, 1, 2]), ("sunday", [1, 2, 2])])
 def test_weekly_streak_respects_week_start(
     gamify_engine: EngineFactory,
     gamify_clock: gamify.ManualClock,
     week_start: str,
     expected: list[int],
 ) -> None:
-    """Saturday 7, Sunday 8 and Monday 9 March 2026: Sunday opens a new week only when weeks start on Sunday."""
+    """Saturday 7, Sunday 8 and Monday 9 March 2026: Sunday
+    opens a new week only when weeks start on Sunday.
+    """
     program = daily(period="week")
     program["week_start"] = week_start
     engine = gamify_engine(program)
@@ -341,7 +361,9 @@ def test_weekly_streak_counts_weeks_and_breaks_on_a_missed_week(
 def test_milestones_pay_once_per_run_and_again_in_a_new_run(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Milestone 3 pays 20 points when a run reaches 3 days, not again that run, and again in the next run."""
+    """Milestone 3 pays 20 points when a run reaches 3
+    days, not again that run, and again in the next run.
+    """
     engine = gamify_engine(daily(milestones=[{"length": 3, "reward": {"points": 20}}]))
     paid = []
     hours = (9, 9, 9, 18, 9, 9, 9, 9, 9)  # two workouts on 4 March
@@ -416,7 +438,9 @@ def test_late_event_never_rewrites_a_run(
 def test_travel_east_never_counts_a_day_twice(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Los Angeles 20:00 on 2 March then Shanghai 14:00 on 3 March two hours later is one local day."""
+    """Los Angeles 20:00 on 2 March then Shanghai 14:00
+    on 3 March two hours later is one local day.
+    """
     engine = gamify_engine(daily())
     engine.set_member("t", timezone="America/Los_Angeles")
     gamify_clock.set(pendulum.datetime(2026, 3, 1, 20, tz="America/Los_Angeles"))
@@ -435,7 +459,9 @@ def test_travel_east_never_counts_a_day_twice(
 def test_travel_west_never_breaks_a_run(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Shanghai 22:00 on 2 March, then Los Angeles 20:00 on 3 March: the next local day, the run goes on."""
+    """Shanghai 22:00 on 2 March, then Los Angeles 20:00
+    on 3 March: the next local day, the run goes on.
+    """
     engine = gamify_engine(daily())
     engine.set_member("t", timezone="Asia/Shanghai")
     gamify_clock.set(pendulum.datetime(2026, 3, 2, 22, tz="Asia/Shanghai"))  # 14:00 UTC 2nd
@@ -452,7 +478,9 @@ def test_travel_west_never_breaks_a_run(
 def test_travel_east_does_not_break_what_the_old_zone_would_keep(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Los Angeles 20:00 on 2 March, then Shanghai 08:00 on 4 March 20 hours later: the next day, no miss."""
+    """Los Angeles 20:00 on 2 March, then Shanghai 08:00
+    on 4 March 20 hours later: the next day, no miss.
+    """
     engine = gamify_engine(daily())
     engine.set_member("t", timezone="America/Los_Angeles")
     gamify_clock.set(pendulum.datetime(2026, 3, 2, 20, tz="America/Los_Angeles"))  # 04:00 UTC 3rd
@@ -485,7 +513,9 @@ def test_travel_after_a_miss_is_still_a_miss(
 def test_rule_reads_the_streak_it_names(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """A rule with ``streak = "daily"`` reads the daily length even when another streak is listed first."""
+    """A rule with ``streak = "daily"`` reads the daily length even when another streak is listed
+    first.
+    """
     engine = gamify_engine(
         {
             "timezone": "UTC",

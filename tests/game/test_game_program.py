@@ -1,0 +1,141 @@
+"""The game sections of a program file: references and shapes are checked when it loads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import gamify
+from gamify.errors import ProgramError
+
+
+def program(**sections: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "timezone": "UTC",
+        "actions": {"workout": {}},
+        "streaks": {"daily": {"actions": ["workout"]}},
+    }
+    base.update(sections)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("sections", "where"),
+    [
+        ({"streaks": {"daily": {"actions": ["run"]}}}, "streaks.daily.actions[0]"),
+        (
+            {"badges": {"b": {"metric": "count", "action": "run", "threshold": 1}}},
+            "badges.b.action",
+        ),
+        (
+            {"badges": {"b": {"metric": "streak", "streak": "weekly", "threshold": 2}}},
+            "badges.b.streak",
+        ),
+        (
+            {
+                "badges": {
+                    "b": {
+                        "metric": "count",
+                        "action": "workout",
+                        "threshold": 1,
+                        "reward": {"gems": 5},
+                    }
+                }
+            },
+            "badges.b.reward.gems",
+        ),
+        ({"badges": {"b": {"metric": "level", "threshold": 3}}}, "badges.b.metric"),
+        (
+            {
+                "streaks": {
+                    "daily": {
+                        "actions": ["workout"],
+                        "milestones": [{"length": 3, "reward": {"gems": 1}}],
+                    }
+                }
+            },
+            "streaks.daily.milestones[0].reward.gems",
+        ),
+        (
+            {"rules": [{"name": "r", "action": "workout", "formula": "streak", "streak": "x"}]},
+            "rules[0].streak",
+        ),
+    ],
+    ids=[
+        "streak-action",
+        "badge-action",
+        "badge-streak",
+        "badge-reward-currency",
+        "level-badge-without-levels",
+        "milestone-currency",
+        "rule-streak",
+    ],
+)
+def test_unknown_references_name_their_key_path(sections: dict[str, Any], where: str) -> None:
+    """A game section naming an unknown action, streak or currency fails with its key path."""
+    with pytest.raises(ProgramError) as caught:
+        gamify.Program.from_dict(program(**sections))
+    assert where in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "badge",
+    [
+        {"kind": "tiered", "metric": "count", "action": "workout"},
+        {
+            "kind": "tiered",
+            "metric": "count",
+            "action": "workout",
+            "tiers": [{"name": "a", "threshold": 5}, {"name": "b", "threshold": 5}],
+        },
+        {"kind": "repeatable", "metric": "count", "action": "workout"},
+        {"kind": "repeatable", "metric": "count", "action": "workout", "threshold": 0},
+        {"metric": "count", "action": "workout"},
+        {"metric": "custom"},
+    ],
+    ids=[
+        "tiered-without-tiers",
+        "tiers-not-increasing",
+        "repeatable-without-threshold",
+        "repeatable-zero",
+        "one-off-without-threshold",
+        "custom-without-predicate",
+    ],
+)
+def test_malformed_badges_are_refused(badge: dict[str, Any]) -> None:
+    """A badge without what its kind and metric need is a program error."""
+    with pytest.raises(ProgramError):
+        gamify.Program.from_dict(program(badges={"b": badge}))
+
+
+def test_fitness_program_loads_with_the_issue_rules() -> None:
+    """The fitness program holds the issue's curve, rewards, streak and four badges."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "fitness" / "program.toml"
+    loaded = gamify.Program.load(path)
+    assert loaded.levels is not None
+    assert [loaded.levels.level_curve.xp_for_level(n) for n in (1, 2, 3, 10)] == [0, 100, 200, 900]
+    assert {name: (b.metric, b.threshold, dict(b.reward)) for name, b in loaded.badges.items()} == {
+        "first_workout": ("count", 1, {"points": 50}),
+        "streak_7": ("streak", 7, {"points": 100}),
+        "streak_30": ("streak", 30, {"points": 300}),
+        "workouts_100": ("count", 100, {"points": 1000}),
+    }
+    daily = loaded.streaks["daily_workout"]
+    assert (daily.actions, daily.period, daily.freeze) == (["workout"], "day", None)
+
+
+def test_custom_badge_actions_must_be_known() -> None:
+    """A custom badge watching an action the program does not declare is a program error."""
+    badge = {"metric": "custom", "predicate": "p", "actions": ["wrokout"]}
+    with pytest.raises(ProgramError, match=r"badges\.b\.actions\[0\]"):
+        gamify.Program.from_dict(program(badges={"b": badge}))
+
+
+def test_repair_currency_must_be_known() -> None:
+    """A streak repair priced in an unknown currency is a program error."""
+    streaks = {"daily": {"actions": ["workout"], "repair": {"cost": 5, "currency": "gems"}}}
+    with pytest.raises(ProgramError, match=r"streaks\.daily\.repair\.currency"):
+        gamify.Program.from_dict(program(streaks=streaks))
