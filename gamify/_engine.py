@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -134,6 +134,7 @@ class _Step:
     credits: list[Credit] = field(default_factory=list)
     balances: dict[str, int] | None = None
     earned: dict[str, int] = field(default_factory=dict)
+    counted_streaks: set[str] = field(default_factory=set)
 
     @property
     def state(self) -> dict[str, Any]:
@@ -897,12 +898,14 @@ class Engine:
                     "days late (the program's late_event_days)"
                 )
         attributes = dict(event.attributes or {})
-        try:
-            canonical = json.dumps(
-                attributes, sort_keys=True, separators=(",", ":"), allow_nan=False
-            )
-        except (TypeError, ValueError) as exc:
-            raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
+        canonical = "{}"
+        if attributes:
+            try:
+                canonical = json.dumps(
+                    attributes, sort_keys=True, separators=(",", ":"), allow_nan=False
+                )
+            except (TypeError, ValueError) as exc:
+                raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
         checked = _Checked(
             event.member_id, event.action, at, given, amount, event.key, attributes, now
         )
@@ -917,10 +920,8 @@ class Engine:
 
     # Internals: units of work ------------------------------------------------------------
 
-    @contextmanager
-    def _unit(self, member_ids: Sequence[str]) -> Iterator[UnitOfWork]:
-        with self.store.unit_of_work(sorted(set(member_ids))) as uow:
-            yield uow
+    def _unit(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
+        return self.store.unit_of_work(sorted(set(member_ids)))
 
     def _retrying(self, run: Callable[[], _T]) -> _T:
         # A unique-key race (two first events with one key) resolves on the
@@ -995,8 +996,8 @@ class Engine:
             member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
             step = _Step(member, ev.at, ev.key, ev.action)
             outcome = self._apply_event(uow, step, ev)
-            dumped = outcome.model_dump(mode="json")
-            if step.credits:
+            dumped = outcome.model_dump(mode="json") if ev.key or self._emitting else {}
+            if step.credits and self._emitting:
                 step.changes.outbox.append(
                     message(
                         "credited",
@@ -1007,7 +1008,8 @@ class Engine:
                         credits=dumped["credits"],
                     )
                 )
-            self._remember(step, "track", ev.key, ev.fingerprint, dumped)
+            if ev.key is not None:
+                self._remember(step, "track", ev.key, ev.fingerprint, dumped)
             step.changes.members.append(step.member)
             self._commit(uow, step)
             return outcome, step.changes.outbox
@@ -1143,6 +1145,7 @@ class Engine:
             all_states[name] = result.state
             results.append((name, result))
             context[f"streak_{name}"] = result.state["len"]
+            step.counted_streaks.add(name)
             if result.counted:
                 changed.add(("streak", name))
                 if result.broken:
@@ -1233,7 +1236,10 @@ class Engine:
             counts=state.get("counts", {}),
             sums={a: Decimal(v) for a, v in state.get("sums", {}).items()},
             streaks={
-                name: streaks.current_length(
+                # A streak this event counted has its stored length; others are read now.
+                name: run["len"]
+                if name in step.counted_streaks
+                else streaks.current_length(
                     self.program.streaks[name],
                     run,
                     step.at,
@@ -1446,7 +1452,7 @@ class Engine:
             run = runs.get(name)
             if run is not None and run["status"] == "active" and challenges.expired(run, ev.at):
                 run = {**run, "status": "failed"}
-                out.append(ChallengeState(name=name, status="failed"))
+                out.append(ChallengeState(name=name, status="failed", completed=False))
                 step.changes.outbox.append(
                     message("challenge_failed", member.member_id, ev.at, challenge=name)
                 )
@@ -1458,12 +1464,14 @@ class Engine:
                 run = challenges.enrol(spec, ev.at, tz, done=run["done"] if run else 0)
             if run["status"] == "active":
                 run = challenges.observe(spec, run, ev.action, ev.at, tz, earned_now)
-                if challenges.is_complete(spec, run, self._badge_facts(step, ev)):
+                if challenges.counts_met(spec, run) and challenges.is_complete(
+                    spec, run, self._badge_facts(step, ev)
+                ):
                     run = {**run, "status": "completed", "done": run["done"] + 1}
                     self._complete_challenge(uow, step, name)
                     out.append(ChallengeState(name=name, status="completed", completed=True))
                 elif not any(c.name == name for c in out):
-                    out.append(ChallengeState(name=name, status="active"))
+                    out.append(ChallengeState(name=name, status="active", completed=False))
             runs[name] = run
         step.state["challenges"] = runs
         return out
@@ -1539,7 +1547,14 @@ class Engine:
 
     def _commit(self, uow: UnitOfWork, step: _Step) -> None:
         self._finish(step)
+        if not self._emitting:
+            step.changes.outbox.clear()  # delivered in process to no one: nothing to keep
         uow.apply(step.changes)
+
+    @property
+    def _emitting(self) -> bool:
+        """Whether domain events go anywhere: to subscribers, or to the outbox for a worker."""
+        return not self._deliver_events or self._dispatcher.listening
 
     def _finish(self, step: _Step) -> None:
         """Write what the step earned as one leaderboard delta per currency."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable
@@ -40,9 +41,21 @@ EVENT_NAMES = frozenset(
 log = logging.getLogger("gamify")
 
 
+def _reseed() -> None:
+    global _prefix, _counter
+    _prefix = os.urandom(8).hex()
+    _counter = itertools.count()
+
+
+_prefix = ""
+_counter = itertools.count()
+_reseed()
+os.register_at_fork(after_in_child=_reseed)  # a forked child must not repeat the parent's ids
+
+
 def new_id() -> str:
-    """A random 128-bit id as 32 hex digits."""
-    return os.urandom(16).hex()
+    """A unique 128-bit id as 32 hex digits: a random per-process prefix and a counter."""
+    return f"{_prefix}{next(_counter):016x}"
 
 
 def message(name: str, member_id: str, at: datetime, **payload: Any) -> OutboxMessage:
@@ -61,6 +74,11 @@ class Dispatcher:
                 f"unknown domain event {name!r}: use '*' or one of {', '.join(sorted(EVENT_NAMES))}"
             )
         self._subscribers.setdefault(name, []).append(callback)
+
+    @property
+    def listening(self) -> bool:
+        """Whether any subscriber is registered."""
+        return bool(self._subscribers)
 
     def deliver(self, event: DomainEvent) -> None:
         for callback in (*self._subscribers.get(event.name, ()), *self._subscribers.get("*", ())):

@@ -9,13 +9,12 @@ lock serialises units of work; an undo log rolls a failed one back.
 from __future__ import annotations
 
 import bisect
-import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from gamify.errors import InsufficientBalanceError
 from gamify.store import (
@@ -34,7 +33,10 @@ from gamify.store import (
     UnitOfWork,
 )
 
-Undo = Callable[[], object]
+Undo = tuple[Any, Any, Any]
+_MISSING = object()
+_T = TypeVar("_T")
+_ADDED = object()
 
 
 class MemoryStore(Store):
@@ -62,39 +64,11 @@ class MemoryStore(Store):
 
     # Units of work -----------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._lock:
-            outer = self._undo is None
-            if outer:
-                self._undo = []
-            try:
-                yield
-            except BaseException:
-                if outer:
-                    undo, self._undo = self._undo, None
-                    assert undo is not None
-                    for step in reversed(undo):
-                        step()
-                raise
-            else:
-                if outer:
-                    self._undo = None
-
     def unit_of_work(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
-        @contextmanager
-        def run() -> Iterator[UnitOfWork]:
-            with self._transaction():
-                yield _MemoryUnit(self)
-
-        return run()
+        return _Transaction(self, _MemoryUnit(self))
 
     def batch(self) -> AbstractContextManager[None]:
-        return self._transaction()
-
-    def _record(self, step: Undo) -> None:
-        assert self._undo is not None, "writes happen inside a unit of work"
-        self._undo.append(step)
+        return _Transaction(self, None)
 
     def _apply(self, changes: Changes) -> None:
         # Check every invariant first, so a refused change writes nothing.
@@ -118,36 +92,41 @@ class MemoryStore(Store):
                 raise DuplicateError(f"referral code {code!r} already taken")
 
         for member in changes.members:
-            self._put_member(member.copy())
+            # The engine hands over a record it no longer touches: no copy needed.
+            self._set(self._members, member.member_id, member)
+            if member.referral_code is not None:
+                self._set(self._codes, member.referral_code, member.member_id)
         for (member_id, account), delta in deltas.items():
-            self._add_balance(member_id, account, delta)
+            accounts = self._balances.setdefault(member_id, {})
+            self._set(accounts, account, accounts.get(account, 0) + delta)
         for entry in changes.entries:
-            self._append_entry(entry)
+            self._append(self._ledger.setdefault(entry.member_id, []), entry)
+            if entry.key is not None:
+                self._append(self._by_key.setdefault((entry.member_id, entry.key), []), entry)
         for lot in changes.new_lots:
-            self._put_lot(lot, new=True)
+            self._set(self._lots, lot.lot_id, lot)
+            self._append(self._member_lots.setdefault(lot.member_id, []), lot.lot_id)
         for change in changes.lot_changes:
             old = self._lots[change.lot_id]
-            self._put_lot(
+            self._set(
+                self._lots,
+                change.lot_id,
                 replace(
                     old,
                     remaining=change.remaining,
                     status=change.status,
                     expires_at=change.expires_at if change.expires_at else old.expires_at,
                 ),
-                new=False,
             )
         for rec in changes.idempotency:
-            ident = (rec.member_id, rec.kind, rec.key)
-            self._idempotency[ident] = rec
-            self._record(functools.partial(self._idempotency.pop, ident))
+            self._set(self._idempotency, (rec.member_id, rec.kind, rec.key), rec)
         for ident_award in award_ids:
             self._awards.add(ident_award)
-            self._record(functools.partial(self._awards.discard, ident_award))
+            self._record((self._awards, ident_award, _ADDED))
         for delta_e in changes.earned:
             self._add_earned(delta_e)
         for msg in changes.outbox:
-            self._outbox[msg.event_id] = msg
-            self._record(functools.partial(self._outbox.pop, msg.event_id, None))
+            self._set(self._outbox, msg.event_id, msg)
 
     def _add_earned(self, delta: EarnedDelta) -> None:
         board = self._earned.setdefault(delta.currency, {})
@@ -159,63 +138,35 @@ class MemoryStore(Store):
                 row[i + 1] += delta.amount
             elif key > row[i]:
                 row[i], row[i + 1] = key, delta.amount
-        board[delta.member_id] = row
+        self._set(board, delta.member_id, row)
 
-        def undo() -> None:
-            if old is None:
-                del board[delta.member_id]
+    # The undo log: (container, key, old value) for dicts, (list, None, old
+    # length) for lists, (set, item, _ADDED) for sets. Tuples, not closures:
+    # this runs several times per event.
+
+    def _record(self, step: Undo) -> None:
+        assert self._undo is not None, "writes happen inside a unit of work"
+        self._undo.append(step)
+
+    def _set(self, container: dict[Any, Any], key: Any, value: Any) -> None:
+        self._record((container, key, container.get(key, _MISSING)))
+        container[key] = value
+
+    def _append(self, container: list[Any], value: Any) -> None:
+        self._record((container, None, len(container)))
+        container.append(value)
+
+    @staticmethod
+    def _rollback(undo: list[Undo]) -> None:
+        for container, key, old in reversed(undo):
+            if isinstance(container, list):
+                del container[old:]
+            elif isinstance(container, set):
+                container.discard(key)
+            elif old is _MISSING:
+                container.pop(key, None)
             else:
-                board[delta.member_id] = old
-
-        self._record(undo)
-
-    def _put_member(self, member: MemberRecord) -> None:
-        old = self._members.get(member.member_id)
-        self._members[member.member_id] = member
-        if member.referral_code is not None:
-            self._codes[member.referral_code] = member.member_id
-
-        def undo() -> None:
-            if old is None:
-                del self._members[member.member_id]
-            else:
-                self._members[member.member_id] = old
-            if member.referral_code is not None and (
-                old is None or old.referral_code != member.referral_code
-            ):
-                self._codes.pop(member.referral_code, None)
-
-        self._record(undo)
-
-    def _add_balance(self, member_id: str, account: str, delta: int) -> None:
-        accounts = self._balances.setdefault(member_id, {})
-        accounts[account] = accounts.get(account, 0) + delta
-        self._record(lambda: accounts.__setitem__(account, accounts[account] - delta))
-
-    def _append_entry(self, entry: LedgerEntry) -> None:
-        rows = self._ledger.setdefault(entry.member_id, [])
-        rows.append(entry)
-        self._record(rows.pop)
-        if entry.key is not None:
-            keyed = self._by_key.setdefault((entry.member_id, entry.key), [])
-            keyed.append(entry)
-            self._record(keyed.pop)
-
-    def _put_lot(self, lot: Lot, *, new: bool) -> None:
-        old = self._lots.get(lot.lot_id)
-        self._lots[lot.lot_id] = lot
-        if new:
-            ids = self._member_lots.setdefault(lot.member_id, [])
-            ids.append(lot.lot_id)
-            self._record(ids.pop)
-
-        def undo() -> None:
-            if old is None:
-                del self._lots[lot.lot_id]
-            else:
-                self._lots[lot.lot_id] = old
-
-        self._record(undo)
+                container[key] = old
 
     # Reads ------------------------------------------------------------------------
 
@@ -273,11 +224,17 @@ class MemoryStore(Store):
                 ),
                 key=lambda lot: (lot.pending_until, lot.lot_id),
             )[:limit]
-            reviews = sorted(
+            reviews = [
                 m.member_id
-                for m in self._members.values()
-                if m.review_at is not None and m.review_at <= before
-            )[:limit]
+                for m in sorted(
+                    (
+                        m
+                        for m in self._members.values()
+                        if m.review_at is not None and m.review_at <= before
+                    ),
+                    key=lambda m: (m.review_at, m.member_id),
+                )[:limit]
+            ]
         return DueWork(expiring, maturing, reviews)
 
     def _score(self, row: list[Any], period: str) -> int:
@@ -355,6 +312,35 @@ class MemoryStore(Store):
         with self._lock:
             ids = sorted(self._members)
         return iter(ids)
+
+
+class _Transaction(Generic[_T]):
+    """Holds the store's lock; the outermost one keeps the undo log and rolls back on error."""
+
+    __slots__ = ("_outer", "_store", "_value")
+
+    def __init__(self, store: MemoryStore, value: _T) -> None:
+        self._store = store
+        self._value = value
+        self._outer = False
+
+    def __enter__(self) -> _T:
+        store = self._store
+        store._lock.acquire()
+        self._outer = store._undo is None
+        if self._outer:
+            store._undo = []
+        return self._value
+
+    def __exit__(self, kind: object, error: object, tb: object) -> None:
+        store = self._store
+        try:
+            if self._outer:
+                undo, store._undo = store._undo, None
+                if error is not None and undo:
+                    store._rollback(undo)
+        finally:
+            store._lock.release()
 
 
 class _MemoryUnit(UnitOfWork):

@@ -20,7 +20,15 @@ from gamify import _time
 from gamify.components.badges import BadgeFacts
 from gamify.program import Challenge, Goal
 
-__all__ = ["enrol", "expired", "goal_values", "is_complete", "observe", "window_end"]
+__all__ = [
+    "counts_met",
+    "enrol",
+    "expired",
+    "goal_values",
+    "is_complete",
+    "observe",
+    "window_end",
+]
 
 
 def window_end(spec: Challenge, at: datetime, tz: str) -> datetime | None:
@@ -108,6 +116,15 @@ def goal_values(
         target = goal.target if goal.kind not in ("tier", "badge", "custom") else Decimal(1)
         out.append((current, target))
     return out
+
+
+def counts_met(spec: Challenge, run: Mapping[str, Any]) -> bool:
+    """Whether every count and total condition has reached its target (cheap pre-check)."""
+    return all(
+        run["counts"][i] >= goal.target
+        for i, goal in enumerate(spec.conditions)
+        if goal.kind in ("count", "earned")
+    )
 
 
 def is_complete(spec: Challenge, run: Mapping[str, Any], facts: BadgeFacts) -> bool:

@@ -109,7 +109,7 @@ class Program(Model):
         except ValidationError as exc:
             raise from_validation_error(exc, file) from None
 
-    @property
+    @cached_property
     def week_start_index(self) -> int:
         """0 for Monday ... 6 for Sunday."""
         return WEEKDAYS.index(self.week_start)

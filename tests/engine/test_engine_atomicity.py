@@ -75,18 +75,18 @@ def test_a_failure_after_every_write_rolls_the_event_back(
 def test_a_failure_part_way_through_the_ledger_rolls_back(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """If the second of an event's ledger rows fails to write, the first row, balances and lots
+    """If the store fails after writing the event's first rows, those rows, balances and lots
     go too."""
-    real_append = engine.store._append_entry  # type: ignore[attr-defined]
+    real_append = engine.store._append  # type: ignore[attr-defined]
     calls = []
 
-    def append_once(entry: Any) -> None:
-        calls.append(entry)
+    def append_once(container: Any, value: Any) -> None:
+        calls.append(value)
         if len(calls) == 2:
             raise Boom("connection lost")
-        real_append(entry)
+        real_append(container, value)
 
-    monkeypatch.setattr(engine.store, "_append_entry", append_once)
+    monkeypatch.setattr(engine.store, "_append", append_once)
     with pytest.raises(Boom):
         engine.track("bob", "purchase", amount=30)
     assert len(calls) == 2
@@ -193,11 +193,12 @@ def test_star_subscribes_to_every_event(engine: Engine) -> None:
     assert names == ["credited", "redeemed", "refunded"]
 
 
-def test_an_event_that_credits_nothing_announces_nothing(engine: Engine) -> None:
-    """A purchase of 0 credits nothing and sends no 'credited' event."""
+def test_an_event_that_credits_nothing_announces_nothing(gamify_engine: EngineFactory) -> None:
+    """A purchase of 0.50 at 1 point per unit rounds to 0, credits nothing and sends no event."""
+    engine = gamify_engine({**SHOP, "rules": [SHOP["rules"][0]]})
     names: list[str] = []
     engine.on("*", lambda e: names.append(e.name))
-    engine.track("alice", "purchase", amount=0)
+    assert engine.track("alice", "purchase", amount="0.50").credits == []
     assert names == []
 
 
