@@ -53,11 +53,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gamify._engine import Engine
 from gamify.clock import ManualClock
-from gamify.errors import InsufficientBalanceError, ProgramError
+from gamify.errors import ConfigurationError, InsufficientBalanceError, ProgramError
 from gamify.program import Program
 from gamify.program._base import TimeZoneName
 from gamify.program._loader import from_validation_error, read_mapping
 from gamify.report import CurrencyFlow, currency_flows, ratio
+from gamify.store import Store
 
 __all__ = [
     "DEFAULT_AMOUNT",
@@ -207,6 +208,13 @@ def parse_behaviour(
         err = from_validation_error(exc, file)
         raise ProgramError(err.reason, file=file, key_path=_join(prefix, err.key_path)) from None
     for index, segment in enumerate(behaviour.segments):
+        points = program.currencies.get("points")
+        if segment.redeem is not None and (points is None or not points.spendable):
+            raise ProgramError(
+                "redemptions spend 'points', which this program has no spendable currency of",
+                file=file,
+                key_path=_join(prefix, f"segments[{index}].redeem"),
+            )
         for action, spec in (segment.actions or {}).items():
             where = _join(prefix, f"segments[{index}].actions.{action}")
             declared = program.actions.get(action)
@@ -399,10 +407,13 @@ def simulate(
     seed: int = 0,
     behaviour: Behaviour | None = None,
     progress: Callable[[int, int], None] | None = None,
+    store: Store | str = "memory://",
 ) -> SimulationResult:
     """Run ``members`` simulated members through ``days`` local days of ``program``.
 
-    ``progress(done, days)`` is called after each simulated day.
+    ``progress(done, days)`` is called after each simulated day. ``store`` (a
+    URL or a store; it must hold no member yet) keeps the simulated ledger,
+    for ``gamify report`` to read afterwards.
     """
     if members < 1:
         raise ValueError(f"members must be at least 1, not {members}")
@@ -411,7 +422,29 @@ def simulate(
     behaviour = behaviour if behaviour is not None else Behaviour()
     tz = ZoneInfo(program.timezone)
     clock = ManualClock(_midnight(behaviour.start, tz))
-    engine = Engine(program, store="memory://", clock=clock)
+    engine = Engine(program, store=store, clock=clock)
+    try:
+        if next(iter(engine.store.member_ids()), None) is not None:
+            raise ConfigurationError(
+                "the store already holds members: simulate into an empty store"
+            )
+        return _run(engine, clock, tz, behaviour, members, days, seed, progress)
+    finally:
+        if isinstance(store, str):
+            engine.store.close()
+
+
+def _run(
+    engine: Engine,
+    clock: ManualClock,
+    tz: ZoneInfo,
+    behaviour: Behaviour,
+    members: int,
+    days: int,
+    seed: int,
+    progress: Callable[[int, int], None] | None,
+) -> SimulationResult:
+    program = engine.program
     store = engine.store
     run_due: Callable[[], object] | None = getattr(engine, "run_due", None)
 
@@ -424,9 +457,7 @@ def simulate(
         plan_of.extend([plan] * size)
         if segment.tags or segment.timezone:
             for member_id in ids[len(plan_of) - size : len(plan_of)]:
-                engine.set_member(
-                    member_id, timezone=segment.timezone, tags=segment.tags or None
-                )
+                engine.set_member(member_id, timezone=segment.timezone, tags=segment.tags or None)
     master = random.Random(seed)
     rngs = [random.Random(master.getrandbits(64)) for _ in ids]
 
@@ -490,18 +521,17 @@ def simulate(
         for name, spec in program.currencies.items()
     )
     outstanding = {
-        name: sum(store.get_balances(m).get(name, 0) for m in ids)
-        for name in program.currencies
+        name: sum(store.get_balances(m).get(name, 0) for m in ids) for name in program.currencies
     }
     flows = tuple(f.with_outstanding(outstanding[f.currency]) for f in flows)
     by_action: dict[str, dict[str, int]] = {}
-    for account, kind, action, amount in totals:
+    for account, kind, done, points in totals:
         currency = account.split(":", 1)[0]
-        if action is None or currency not in program.currencies:
+        if done is None or currency not in program.currencies:
             continue
         if kind in ("earn", "reward", "reverse") and account in (currency, f"{currency}:pending"):
             row = by_action.setdefault(currency, {})
-            row[action] = row.get(action, 0) + amount
+            row[done] = row.get(done, 0) + points
     return SimulationResult(
         program=program.name,
         seed=seed,
@@ -531,7 +561,7 @@ def simulate(
 
 
 def _snapshot(
-    store: Any, ids: Sequence[str], day: int, when: date, tier_names: Sequence[str]
+    store: Store, ids: Sequence[str], day: int, when: date, tier_names: Sequence[str]
 ) -> Snapshot:
     levels: dict[int, int] = {}
     tiers: dict[str, int] = {}

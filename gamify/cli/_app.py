@@ -6,13 +6,19 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from gamify.cli import _curve, _plan, _program, _report, _simulate
 
 __all__ = ["app", "main"]
+
+# typer 0.29 ships its own copy of click (``typer._click``); older releases use
+# click itself. Either way the base of usage errors is an ancestor of
+# typer.BadParameter named ClickException.
+_ClickException: type[Exception] = next(
+    cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"
+)
 
 
 class _Group(TyperGroup):
@@ -34,19 +40,23 @@ class _Group(TyperGroup):
                 standalone_mode=False,
                 **extra,
             )
-        except click.ClickException as exc:
+        except _ClickException as exc:
             if not standalone_mode:
                 raise
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: show its help
+                typer.echo(getattr(exc, "format_message", exc.__str__)(), err=True)
+                sys.exit(getattr(exc, "exit_code", 2))
             where = ""
-            if isinstance(exc, click.UsageError) and exc.ctx is not None:
-                where = f" (see '{exc.ctx.command_path} --help')"
-            message = " ".join(exc.format_message().split())
-            click.echo(f"Error: {message}{where}", err=True)
-            sys.exit(exc.exit_code)
-        except click.Abort:
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                where = f" (see '{ctx.command_path} --help')"
+            message = " ".join(getattr(exc, "format_message", exc.__str__)().split())
+            typer.echo(f"Error: {message}{where}", err=True)
+            sys.exit(getattr(exc, "exit_code", 2))
+        except typer.Abort:
             if not standalone_mode:
                 raise
-            click.echo("Aborted.", err=True)
+            typer.echo("Aborted.", err=True)
             sys.exit(1)
         if not standalone_mode:
             return result

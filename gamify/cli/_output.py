@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Any, NoReturn, TypeAlias
+from typing import NoReturn, TypeAlias
 
 import typer
 from rich.console import Console
@@ -30,9 +29,7 @@ __all__ = [
     "jsonable",
 ]
 
-JSONValue: TypeAlias = (
-    str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
-)
+JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
 
 EXIT_BAD_INPUT = 2
 _WIDE = Context(prec=100)
@@ -44,10 +41,11 @@ class BadInput(Exception):
 
 
 def console(*, stderr: bool = False) -> Console:
-    """A rich console on the current stdout (or stderr); 120 columns when not a terminal."""
-    out = Console(stderr=stderr, highlight=False)
+    """A rich console (no markup) on stdout or stderr; 120 columns when not a terminal."""
+    # No markup: names from files are printed as written ("[vip]" stays "[vip]").
+    out = Console(stderr=stderr, highlight=False, markup=False)
     if not out.is_terminal:
-        out = Console(stderr=stderr, highlight=False, width=_PIPE_WIDTH)
+        out = Console(stderr=stderr, highlight=False, markup=False, width=_PIPE_WIDTH)
     return out
 
 
@@ -128,7 +126,3 @@ def fmt_percent(share: Decimal | None, places: int = 2) -> str:
     if share is None:
         return "-"
     return f"{fmt_decimal(share * 100, places)} %"
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()

@@ -1,0 +1,275 @@
+"""``gamify report``: the health of a store's points economy, against a plan."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from gamify._registry import open_store
+from gamify.cli._output import (
+    BadInput,
+    bad_input,
+    console,
+    emit_json,
+    fmt_amount,
+    fmt_decimal,
+    fmt_percent,
+    jsonable,
+)
+from gamify.clock import SystemClock
+from gamify.report import (
+    BURN_RATE_RANGE,
+    BURNER_SHARE_MIN,
+    EARN_BURN_RANGE,
+    EXPIRY_RATE_MAX,
+    IssuanceCheck,
+    Report,
+    Spending,
+    build_report,
+    load_report_plan,
+)
+from gamify.simulation import load_program
+
+__all__ = ["report", "report_to_dict"]
+
+
+def report_to_dict(result: Report) -> dict[str, Any]:
+    """The report as JSON-ready data (decimals as exact strings)."""
+    data = jsonable(result)
+    assert isinstance(data, dict)
+    flow = asdict(result.flow)
+    flow["net_spent"] = result.flow.net_spent
+    data["flow"] = jsonable(flow)
+    data["window"] = jsonable(
+        {**asdict(result.window), "year_fraction": result.window.year_fraction}
+    )
+    return data
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def report(
+    store: Annotated[
+        str, typer.Option("--store", help="Store URL: memory://, sqlite:///file.db, postgresql://")
+    ],
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan", help="Plan file to judge issuance against.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="First local day of the window (default: first member)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Local day the window ends before (default: now).")
+    ] = None,
+    program_file: Annotated[
+        Path | None, typer.Option("--program", help="Program file: its time zone counts the days.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="Time zone of the window (default: UTC).")
+    ] = None,
+    currency: Annotated[str, typer.Option("--currency", help="The points currency.")] = "points",
+    calibrated: Annotated[
+        bool,
+        typer.Option(
+            "--calibrated", help="Predict with the plan's calibrated rules, not its own values."
+        ),
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Judge a store's points economy: issuance against plan, burn, spenders, expiry, alerts."""
+    with bad_input(as_json=json_output):
+        first = _date(since, "--since")
+        last = _date(until, "--until")
+        if first is not None and last is not None and last <= first:
+            raise BadInput(f"--until {until} must be after --since {since}")
+        zone = timezone
+        if program_file is not None:
+            program, _ = load_program(program_file)
+            zone = zone or program.timezone
+        zone = zone or "UTC"
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadInput(f"unknown time zone {zone!r}") from None
+        plan = ranges = None
+        if plan_file is not None:
+            plan, ranges = load_report_plan(plan_file)
+        opened = open_store(store)
+        try:
+            result = build_report(
+                opened,
+                now=SystemClock().now(),
+                plan=plan,
+                ranges=ranges,
+                since=first,
+                until=last,
+                timezone=zone,
+                currency=currency,
+                calibrated=calibrated,
+            )
+        finally:
+            opened.close()
+    if json_output:
+        data = report_to_dict(result)
+        data["store"] = store
+        emit_json(data)
+        return
+    _render(result, store)
+
+
+def _rate(value: Decimal | None) -> str:
+    return fmt_percent(value, 1) if value is not None else "-"
+
+
+def _issuance_row(check: IssuanceCheck) -> list[str | Text]:
+    colour = {"healthy": "green", "too_easy": "red", "too_hard": "yellow", "watch": "yellow"}
+    return [
+        fmt_amount(check.maximum, 0),
+        fmt_amount(check.predicted, 0),
+        fmt_amount(check.actual, 0),
+        Text(check.case.replace("_", " "), style=colour[check.verdict]),
+    ]
+
+
+def _spending_lines(spending: Spending) -> list[str]:
+    low, high = BURN_RATE_RANGE
+    return [
+        f"burn rate (spent / issued): {_rate(spending.burn_rate)} "
+        f"({fmt_amount(spending.spent)} of {fmt_amount(spending.issued)}; healthy "
+        f"{fmt_percent(low, 0)}-{fmt_percent(high, 0)})",
+        f"holders who spent: {_rate(spending.spender_share)} ({spending.spenders:,} of "
+        f"{spending.holders:,}; healthy from {fmt_percent(BURNER_SHARE_MIN, 0)})",
+        f"expiry rate (expired / issued): {_rate(spending.expiry_rate)} "
+        f"({fmt_amount(spending.expired)}; alarm above {fmt_percent(EXPIRY_RATE_MAX, 0)})",
+        "earn/burn ratio (issued / spent): "
+        + (fmt_decimal(spending.earn_burn) if spending.earn_burn is not None else "-")
+        + f" (steady stock {EARN_BURN_RANGE[0]}-{EARN_BURN_RANGE[1]})",
+    ]
+
+
+def _render(result: Report, store: str) -> None:
+    out = console()
+    window = result.window
+    zone = ZoneInfo(window.timezone)
+    end = window.end.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    out.print(
+        f"Economy report for {store}: {result.currency}, from {window.since} 00:00 to {end} "
+        f"{window.timezone} ({fmt_decimal(window.days)} days), {result.members:,} members"
+    )
+    flow = result.flow
+    out.print(
+        f"issued {fmt_amount(flow.issued)} (rules {fmt_amount(flow.earned)}, rewards "
+        f"{fmt_amount(flow.rewarded)}, reversed {fmt_amount(flow.reversed)}); spent "
+        f"{fmt_amount(flow.net_spent)} (refunds {fmt_amount(flow.refunded)}); expired "
+        f"{fmt_amount(flow.expired)}; outstanding balances {fmt_amount(flow.outstanding or 0)}"
+    )
+    out.print()
+
+    if result.issuance is not None:
+        table = Table(
+            title="Issuance against plan (prorated by "
+            f"{fmt_decimal(window.days)} / 365 days"
+            + (", calibrated rules" if result.calibrated else "")
+            + ")",
+            title_justify="left",
+            title_style="bold",
+        )
+        for name in ("scope", "maximum", "predicted", "actual", "case"):
+            table.add_column(name, justify="left" if name in ("scope", "case") else "right")
+        table.add_row("total", *_issuance_row(result.issuance))
+        for segment in result.segments:
+            table.add_row(f"segment {segment.name}", *_issuance_row(segment.issuance))
+        out.print(table)
+        out.print(f"advice: {result.issuance.advice}")
+        out.print()
+    else:
+        out.print("No plan given (--plan): issuance is not judged against a budget.")
+
+    actions = Table(title="Per action (earning rules)", title_justify="left", title_style="bold")
+    for name in ("action", "issued", "predicted", "deviation", "members", "planned members"):
+        actions.add_column(name, justify="left" if name == "action" else "right")
+    for action in result.actions:
+        actions.add_row(
+            action.action,
+            fmt_amount(action.issued),
+            fmt_amount(action.predicted, 0) if action.predicted is not None else "-",
+            fmt_percent(action.deviation, 1) if action.deviation is not None else "-",
+            f"{action.members:,}",
+            f"{action.planned_members:,}" if action.planned_members is not None else "-",
+        )
+    out.print(actions)
+    if result.action_deviation is not None:
+        out.print(
+            "sum of per-action deviations: "
+            f"{fmt_percent(result.action_deviation, 1)} of the predicted points"
+        )
+    out.print()
+
+    out.print("Spending", style="bold")
+    for line in _spending_lines(result.spending):
+        out.print(f"  {line}")
+    out.print()
+
+    if result.segments:
+        table = Table(title="Segments", title_justify="left", title_style="bold")
+        for name in (
+            "segment",
+            "core amount / year",
+            "members",
+            "by tag",
+            "planned",
+            "predicted / member",
+            "actual / member",
+            "burn rate",
+            "spenders",
+            "expiry rate",
+        ):
+            table.add_column(name, justify="left" if name == "segment" else "right")
+        for segment in result.segments:
+            low, high = segment.range.low, segment.range.high
+            if high is None:
+                span = f"from {fmt_amount(low or 0, 0)}"
+            else:
+                span = f"{fmt_amount(low or 0, 0)} to {fmt_amount(high, 0)}"
+            table.add_row(
+                segment.name,
+                span,
+                f"{segment.members:,}",
+                f"{segment.by_tag:,}",
+                f"{segment.planned_members:,}",
+                fmt_amount(segment.predicted_per_member),
+                fmt_amount(segment.actual_per_member)
+                if segment.actual_per_member is not None
+                else "-",
+                _rate(segment.spending.burn_rate),
+                _rate(segment.spending.spender_share),
+                _rate(segment.spending.expiry_rate),
+            )
+        out.print(table)
+        if result.unassigned:
+            out.print(f"{result.unassigned:,} members fit no segment")
+        out.print()
+
+    if result.alerts:
+        out.print("Alerts", style="bold")
+        for alert in result.alerts:
+            mark = ("!", "red") if alert.level == "warning" else ("i", "blue")
+            out.print(Text.assemble("  ", mark, f" {alert.scope}: {alert.message}"))
+    else:
+        out.print("No alerts.", style="green")

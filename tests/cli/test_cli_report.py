@@ -1,0 +1,438 @@
+"""``gamify report``: issuance against plan (the five cases), burn, spenders, expiry, segments."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import gamify.cli._report as report_cli
+from gamify import Engine, ManualClock, Program, open_store
+from gamify.planning import Plan, parse_plan
+from gamify.report import (
+    build_report,
+    classify_issuance,
+    core_ranges,
+    load_report_plan,
+    report_window,
+)
+from gamify.store import Store
+
+D = Decimal
+NOW = datetime(2027, 1, 1, tzinfo=UTC)  # a year after the stores' first day
+YEAR = {"since": date(2026, 1, 1), "until": date(2027, 1, 1)}  # 365 local days: prorating x 1
+
+PROGRAM = Program.from_dict(
+    {
+        "name": "shop",
+        "timezone": "UTC",
+        "actions": {"purchase": {"amount": "required"}, "check_in": {"amount": "none"}},
+        "rules": [
+            {"name": "purchase_points", "action": "purchase", "per_amount": 1},
+            {"name": "check_in_points", "action": "check_in", "fixed": 5},
+        ],
+    }
+)
+
+
+def plan_text(*, budget: int, core: int, check_ins: int = 0, members: int = 1) -> str:
+    """One segment of ``members``: yearly issuable = budget x 100, predicted = core + 5 x check-ins.
+
+    The budget is ``budget`` a member a year; check-ins complete at rate 1.
+    """
+    return f"""
+core_action = "purchase"
+exchange_ratio_target = 100
+[budget]
+per_active_member = {budget}
+[rules.purchase]
+per_amount = 1
+[rules.check_in]
+fixed = 5
+[completion_rates]
+check_in = 1
+[[segments]]
+name = "all"
+members = {members}
+core_amount_per_member = {core}
+target_noncore_share = 0
+yearly_counts = {{ check_in = {check_ins} }}
+"""
+
+
+def plan_of(**kwargs: int) -> Plan:
+    return parse_plan(tomllib.loads(plan_text(**kwargs), parse_float=D))
+
+
+def shop(
+    events: list[tuple[str, str, int | None, date]],
+    redeem: Sequence[tuple[str, int, date]] = (),
+) -> Store:
+    """A memory store after ``events`` (member, action, amount, day) and redemptions."""
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    engine = Engine(PROGRAM, store=store, clock=clock)
+    todo = [(day, 0, m, a, amt) for m, a, amt, day in events]
+    todo += [(day, 1, m, "", pts) for m, pts, day in redeem]
+    for day, kind, member, action, amount in sorted(todo, key=lambda t: (t[0], t[1])):
+        clock.set(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
+        if kind == 0:
+            engine.track(member, action, amount=amount)
+        else:
+            engine.redeem(member, amount)
+    return store
+
+
+JAN = date(2026, 1, 10)
+
+
+# The five cases (and the sixth, uncovered one), each from a store built through the engine.
+# maximum = budget x 100; predicted = core amount (+ 5 per check-in); actual = points issued.
+CASES = [
+    # all three 1,000: healthy
+    ("healthy", dict(budget=10, core=1000), [("a", "purchase", 1000, JAN)]),
+    # max 1,000 < actual 2,000 (predicted 1,000): too easy
+    ("max_below_actual", dict(budget=10, core=1000), [("a", "purchase", 2000, JAN)]),
+    # max 1,000 < predicted 1,500, actual 1,000 within the maximum: too easy
+    ("max_below_predicted", dict(budget=10, core=1500), [("a", "purchase", 1000, JAN)]),
+    # predicted 1,000 > 1.1 x actual 800 (max 1,000): too hard
+    ("predicted_above_actual", dict(budget=10, core=1000), [("a", "purchase", 800, JAN)]),
+    # max 1,000 > 1.1 x actual 800, predicted 800 = actual: too hard
+    ("max_above_actual", dict(budget=10, core=800), [("a", "purchase", 800, JAN)]),
+    # max 1,000 within 10 % of actual 950, predicted 800 well below it: none of the five
+    ("actual_above_predicted", dict(budget=10, core=800), [("a", "purchase", 950, JAN)]),
+]
+
+
+@pytest.mark.parametrize(("case", "plan", "events"), CASES, ids=[c[0] for c in CASES])
+def test_issuance_cases_from_constructed_stores(case, plan, events):
+    """Maximum, predicted and actual issuance fall in the first case that holds."""
+    result = build_report(shop(events), now=NOW, plan=plan_of(**plan), **YEAR)
+    assert result.window.days == 365
+    assert result.issuance is not None
+    assert result.issuance.maximum == plan["budget"] * 100
+    assert result.issuance.predicted == plan["core"]
+    assert result.issuance.actual == sum(e[2] or 5 for e in events)
+    assert result.issuance.case == case
+    verdict = {
+        "healthy": "healthy",
+        "max_below_actual": "too_easy",
+        "max_below_predicted": "too_easy",
+        "predicted_above_actual": "too_hard",
+        "max_above_actual": "too_hard",
+        "actual_above_predicted": "watch",
+    }[case]
+    assert result.issuance.verdict == verdict
+    codes = {a.code for a in result.alerts if a.scope == "total"}
+    assert (f"issuance_{case}" in codes) == (case != "healthy")
+
+
+@pytest.mark.parametrize(
+    ("figures", "case"),
+    [
+        ((110, 100, 100), "healthy"),  # exactly 10 % above: still within
+        ((D("110.01"), 100, 100), "max_above_actual"),
+        ((100, 100, D("110.01")), "max_below_actual"),
+        ((100, D("100.5"), 100), "healthy"),
+        ((100, 120, 200), "max_below_actual"),  # first case that holds wins
+        ((100, 120, 90), "max_below_predicted"),
+        ((0, 0, 0), "healthy"),
+        ((100, 0, 0), "max_above_actual"),
+    ],
+)
+def test_classification_boundaries(figures, case):
+    """'A above B by more than 10 %' means A > 1.1 x B; exactly 10 % is within."""
+    assert classify_issuance(*figures).case == case
+
+
+def test_prorating_by_window_days():
+    """Yearly plan figures are prorated by the window's local days / 365."""
+    store = shop([("a", "purchase", 300, date(2026, 2, 1))])
+    result = build_report(
+        store, now=NOW, plan=plan_of(budget=73, core=730), since=date(2026, 1, 1),
+        until=date(2026, 3, 1),
+    )  # fmt: skip
+    assert result.window.days == 59  # January 31 + February 28
+    assert result.issuance is not None
+    assert result.issuance.maximum == D(7300) * 59 / 365  # = 1,180
+    assert result.issuance.predicted == D(730) * 59 / 365  # = 118
+    assert result.issuance.actual == 300
+
+
+def test_window_days_in_the_programs_zone():
+    """A window counts local days: DST days are one day; a partial last day counts its share."""
+    spring = report_window(date(2026, 3, 29), datetime(2026, 3, 29, 22, tzinfo=UTC), "Europe/Paris")
+    assert spring.days == 1  # 23 hours: the whole DST day
+    half = report_window(date(2026, 1, 1), datetime(2026, 1, 2, 4, tzinfo=UTC), "Asia/Shanghai")
+    assert half.days == D("1.5")  # Jan 1 whole + 12 of Jan 2's 24 hours (UTC+8)
+
+
+def test_spending_figures_by_hand():
+    """Burn rate = spent / issued; holders who spent; expiry rate; earn/burn = issued / spent.
+
+    a earns 1,000 and spends 400; b earns 500; c earns 100: issued 1,600, spent 400,
+    burn 25 % (below 30 %), 1 of 3 holders spent (below 50 %), earn/burn 4.
+    """
+    store = shop(
+        [("a", "purchase", 1000, JAN), ("b", "purchase", 500, JAN), ("c", "purchase", 100, JAN)],
+        redeem=[("a", 400, date(2026, 2, 1))],
+    )
+    result = build_report(store, now=NOW, **YEAR)
+    spending = result.spending
+    assert (spending.issued, spending.spent, spending.expired) == (1600, 400, 0)
+    assert spending.burn_rate == D("0.25")
+    assert (spending.holders, spending.spenders) == (3, 1)
+    assert spending.spender_share == D(1) / D(3)
+    assert spending.expiry_rate == 0
+    assert spending.earn_burn == 4
+    codes = {a.code for a in result.alerts}
+    assert {"burn_rate_low", "spender_share_low", "earn_burn"} <= codes
+    assert result.issuance is None  # no plan: nothing to judge issuance against
+    assert result.flow.outstanding == 1200
+
+
+def test_window_excludes_earlier_points_but_counts_opening_holders():
+    """Points issued before --since are not issued in the window; their holders still hold."""
+    store = shop([("a", "purchase", 100, JAN), ("b", "purchase", 50, date(2026, 6, 1))])
+    result = build_report(store, now=NOW, since=date(2026, 3, 1), until=date(2027, 1, 1))
+    assert result.spending.issued == 50
+    assert result.spending.holders == 2  # a held 100 at the window's start
+
+
+def test_per_action_issued_against_predicted():
+    """Each action's rule points against its prorated prediction, with the members doing it."""
+    events = [("a", "purchase", 1000, JAN)] + [("a", "check_in", None, JAN)] * 4
+    events += [("b", "check_in", None, JAN)]
+    result = build_report(
+        shop(events), now=NOW, plan=plan_of(budget=20, core=500, check_ins=4, members=2), **YEAR
+    )
+    actions = {a.action: a for a in result.actions}
+    # predicted: purchase 2 x 500 = 1,000; check_in 2 x 4 x 5 = 40
+    assert (actions["purchase"].issued, actions["purchase"].predicted) == (1000, 1000)
+    assert actions["purchase"].deviation == 0
+    assert (actions["check_in"].issued, actions["check_in"].predicted) == (25, 40)
+    assert actions["check_in"].deviation == D(25) / D(40) - 1
+    assert (actions["check_in"].members, actions["check_in"].planned_members) == (2, 2)
+    assert result.action_deviation == D(-15) / D(1040)
+    assert "action_under_issued" in {a.code for a in result.alerts}
+
+
+TWO_SEGMENTS = """
+core_action = "purchase"
+exchange_ratio_target = 100
+[budget]
+per_active_member = 100
+active_members = 4
+[rules.purchase]
+per_amount = 1
+[rules.check_in]
+fixed = 5
+[completion_rates]
+check_in = 1
+[[segments]]
+name = "low"
+members = 2
+core_amount_per_member = 1000
+target_noncore_share = 0
+[[segments]]
+name = "high"
+members = 2
+core_amount_per_member = 20000
+target_noncore_share = 0
+"""
+
+
+def test_segments_by_tag_else_by_core_amount(write):
+    """A tag named after a segment places a member; else the yearly core amount's range does.
+
+    Ranges split at the midpoint of the core amounts per member: (1,000 + 20,000) / 2 = 10,500.
+    """
+    store = shop(
+        [
+            ("tagged", "purchase", 100, JAN),
+            ("big", "purchase", 15_000, JAN),
+            ("small", "purchase", 900, JAN),
+        ]
+    )
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 2, 1, tzinfo=UTC)))
+    engine.set_member("tagged", tags=["high"])
+    plan, ranges = load_report_plan(write("plan.toml", TWO_SEGMENTS))
+    assert (ranges["low"].high, ranges["high"].low) == (10_500, 10_500)
+    result = build_report(store, now=NOW, plan=plan, ranges=ranges, **YEAR)
+    segments = {s.name: s for s in result.segments}
+    assert (segments["high"].members, segments["high"].by_tag) == (2, 1)
+    assert (segments["low"].members, segments["low"].by_tag) == (1, 0)
+    assert segments["high"].issuance.actual == 15_100
+    assert segments["low"].issuance.actual == 900
+    # the segment's maximum is its share of the issuable points: 40,000 x 40,000 / 42,000
+    assert segments["high"].issuance.maximum == D(40_000) * (D(40_000) / D(42_000))
+    assert segments["high"].predicted_per_member == 20_000
+    assert segments["high"].actual_per_member == D("7550")
+
+
+def test_explicit_core_amount_ranges(write):
+    """core_amount_min/max in the plan's segments override the midpoints."""
+    text = TWO_SEGMENTS.replace('name = "high"\n', 'name = "high"\ncore_amount_min = 16000\n')
+    store = shop([("big", "purchase", 15_000, JAN)])
+    plan, ranges = load_report_plan(write("plan.toml", text))
+    assert (ranges["low"].high, ranges["high"].low) == (16_000, 16_000)
+    result = build_report(store, now=NOW, plan=plan, ranges=ranges, **YEAR)
+    assert {s.name: s.members for s in result.segments} == {"low": 1, "high": 0}
+
+
+def test_core_ranges_sorted_by_amount_not_plan_order():
+    """Ranges follow the core amounts per member whatever the segments' order in the plan."""
+    text = (
+        TWO_SEGMENTS.replace('"low"', '"tmp"').replace('"high"', '"low"').replace('"tmp"', '"high"')
+    )
+    plan = parse_plan(tomllib.loads(text, parse_float=D))
+    ranges = core_ranges(plan)
+    assert ranges["high"].holds(D(900)) is True  # "high" now holds the 1,000 segment
+    assert ranges["low"].low == D(10_500) and ranges["low"].high is None
+
+
+@pytest.mark.skipif(not hasattr(Engine, "run_due"), reason="the engine has no run_due yet")
+def test_expiry_rate():
+    """Expired points over issued points: above 40 % raises an alert."""
+    program = Program.from_dict(
+        {**PROGRAM.model_dump(mode="json"), "expiry": {"policy": "months_end", "months": 0}}
+    )
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, tzinfo=UTC))
+    engine = Engine(program, store=store, clock=clock)
+    engine.track("a", "purchase", amount=100)
+    clock.set(datetime(2026, 2, 10, tzinfo=UTC))
+    engine.track("a", "purchase", amount=50)
+    engine.run_due()  # the January lot expired at 2026-02-01 00:00
+    result = build_report(store, now=NOW, **YEAR)
+    assert result.spending.expired == 100
+    assert result.spending.expiry_rate == D(100) / D(150)
+    assert "expiry_rate_high" in {a.code for a in result.alerts}
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def store_url(monkeypatch) -> Callable[[Store], str]:
+    """Make ``gamify report --store memory://built`` read a store built by the test."""
+
+    def serve(store: Store) -> str:
+        def fake_open(url: str) -> Store:
+            assert url == "memory://built"
+            return store
+
+        monkeypatch.setattr(report_cli, "open_store", fake_open)
+        return "memory://built"
+
+    return serve
+
+
+@pytest.mark.parametrize(("case", "plan", "events"), CASES, ids=[c[0] for c in CASES])
+def test_report_command_json_case(gamify_cli, write, store_url, case, plan, events):
+    """`gamify report --json` gives the case and the three figures as exact decimals."""
+    url = store_url(shop(events))
+    run = gamify_cli(
+        "report", "--store", url, "--plan", write("plan.toml", plan_text(**plan)),
+        "--since", "2026-01-01", "--until", "2027-01-01", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    data = run.json()
+    assert data["issuance"]["case"] == case
+    assert D(data["issuance"]["maximum"]) == plan["budget"] * 100
+    assert D(data["issuance"]["predicted"]) == plan["core"]
+    assert D(data["issuance"]["actual"]) == events[0][2]
+    assert D(data["window"]["days"]) == 365
+    assert data["flow"]["issued"] == events[0][2]
+
+
+def test_report_command_tables(gamify_cli, write, store_url):
+    """The human report shows issuance, per-action, spending, segments and alerts."""
+    store = shop(
+        [("a", "purchase", 2000, JAN), ("b", "check_in", None, JAN)],
+        redeem=[("a", 1000, date(2026, 3, 1))],
+    )
+    run = gamify_cli(
+        "report", "--store", store_url(store),
+        "--plan", write("plan.toml", plan_text(budget=5, core=1000, members=2)),
+        "--since", "2026-01-01", "--until", "2027-01-01",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    text = run.stdout
+    for part in (
+        "Issuance against plan",
+        "max below actual",
+        "earning is too easy",
+        "Per action",
+        "burn rate (spent / issued): 49.9 %",  # 1,000 / 2,005
+        "holders who spent: 50.0 %",
+        "Segments",
+        "Alerts",
+    ):
+        assert part in text, part
+
+
+def test_report_without_plan_and_since_defaults(gamify_cli, store_url):
+    """Without --plan nothing is judged against a budget; --since defaults to the first member."""
+    run = gamify_cli("report", "--store", store_url(shop([("a", "purchase", 10, JAN)])), "--json")
+    assert run.exit_code == 0, run.stderr
+    data = run.json()
+    assert data["issuance"] is None
+    assert data["window"]["since"] == "2026-01-10"
+    assert data["flow"]["issued"] == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--store", "redis://x"], "unknown store URL 'redis://x'"),
+        (["--store", "memory://", "--since", "2026-13-01"], "--since '2026-13-01' is not a date"),
+        (
+            ["--store", "memory://", "--since", "2026-02-01", "--until", "2026-01-01"],
+            "must be after --since",
+        ),
+        (["--store", "memory://", "--timezone", "Mars/Base"], "unknown time zone 'Mars/Base'"),
+        (["--store", "memory://", "--plan", "/no/plan.toml"], "/no/plan.toml"),
+    ],
+)
+def test_report_bad_input_exits_2(gamify_cli, args, message):
+    """Bad store URLs, dates, zones and plan files: one line, exit code 2."""
+    run = gamify_cli("report", *args)
+    assert run.exit_code == 2
+    assert message in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_report_bad_plan_key_path(gamify_cli, write):
+    """A malformed plan names its key path, also with the core-amount keys."""
+    text = TWO_SEGMENTS.replace('name = "high"\n', 'name = "high"\ncore_amount_min = "lots"\n')
+    run = gamify_cli("report", "--store", "memory://", "--plan", write("p.toml", text))
+    assert run.exit_code == 2
+    assert "segments[1].core_amount_min: must be a number" in run.stderr
+
+
+def test_plan_path_type(tmp_path: Path):
+    """load_report_plan refuses a missing file with a ProgramError naming it."""
+    from gamify.errors import ProgramError
+
+    with pytest.raises(ProgramError, match="cannot read the plan file"):
+        load_report_plan(tmp_path / "missing.toml")
+
+
+def test_program_zone_counts_the_window_days(gamify_cli, write, store_url):
+    """--program gives the window's zone: local midnights of Asia/Shanghai bound it."""
+    program = write("p.toml", 'timezone = "Asia/Shanghai"\n[actions.purchase]\n')
+    run = gamify_cli(
+        "report", "--store", store_url(shop([("a", "purchase", 10, JAN)])),
+        "--program", program, "--since", "2026-01-01", "--until", "2026-01-11", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    window = run.json()["window"]
+    assert window["timezone"] == "Asia/Shanghai"
+    assert window["start"] == "2025-12-31T16:00:00+00:00"
+    assert window["end"] == "2026-01-10T16:00:00+00:00"
+    assert D(window["days"]) == 10

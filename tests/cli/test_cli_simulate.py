@@ -1,0 +1,303 @@
+"""``gamify simulate``: the real engine over a population, deterministic for a seed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from gamify import Engine
+from gamify.program import Program
+from gamify.simulation import Behaviour, load_program, parse_behaviour, simulate
+
+# Every workout pays 10 + min(2 x streak, 50) points and XP; level n needs 100 x (n - 1) XP.
+PROGRAM = """
+name = "gym"
+timezone = "UTC"
+
+[actions.workout]
+amount = "optional"
+
+[actions.shop]
+amount = "required"
+
+[[rules]]
+name = "workout_points"
+action = "workout"
+formula = "10 + min(2 * streak, 50)"
+
+[[rules]]
+name = "workout_xp"
+action = "workout"
+currency = "xp"
+formula = "10 + min(2 * streak, 50)"
+
+[[rules]]
+name = "shop_points"
+action = "shop"
+per_amount = 1
+
+[levels]
+curve = "linear"
+params = { step = 100 }
+max_level = 50
+
+[streaks.daily]
+actions = ["workout"]
+
+[badges.first_workout]
+metric = "count"
+action = "workout"
+threshold = 1
+
+[badges.streak_7]
+metric = "streak"
+streak = "daily"
+threshold = 7
+"""
+
+EVERY_DAY = """
+[simulation]
+start = 2026-03-02
+snapshot_days = 5
+
+[[simulation.segments]]
+name = "athletes"
+share = 1
+[simulation.segments.actions.workout]
+probability = 1
+amount = 30
+"""
+
+
+def test_every_day_member_matches_hand_arithmetic(gamify_cli, write):
+    """One member working out every day for 10 days earns sum(10 + 2k, k=1..10) = 210 XP.
+
+    210 XP on the linear curve (100 a level) is level 3; the member unlocks
+    first_workout and streak_7, and the 10 workouts earn 210 points by rule.
+    """
+    path = write("gym.toml", PROGRAM + EVERY_DAY)
+    run = gamify_cli("simulate", path, "--members", "1", "--days", "10", "--json")
+    assert run.exit_code == 0, run.stderr
+    data = run.json()
+    assert data["events"] == 10
+    assert data["start"] == "2026-03-02" and data["end"] == "2026-03-12"
+    flows = {f["currency"]: f for f in data["currencies"]}
+    assert flows["xp"]["issued"] == 210
+    assert flows["points"]["earned"] == 210
+    assert data["issued_by_action"]["xp"] == {"workout": 210}
+    assert [s["day"] for s in data["snapshots"]] == [5, 10]
+    # after 5 days: 12 + 14 + 16 + 18 + 20 = 80 XP, still level 1
+    assert data["snapshots"][0]["levels"] == {"1": 1}
+    assert data["snapshots"][1]["levels"] == {"3": 1}
+    badges = {b["badge"]: b for b in data["badges"]}
+    assert badges["first_workout"]["members"] == 1 and badges["first_workout"]["rate"] == "1"
+    assert badges["streak_7"]["awards"] == 1
+
+
+def test_same_seed_same_json_different_seed_differs(gamify_cli, write):
+    """Results depend only on the seed: the same seed twice gives identical JSON."""
+    path = write("gym.toml", PROGRAM)
+    args = ("simulate", path, "--members", "25", "--days", "21", "--json")
+    first = gamify_cli(*args, "--seed", "7")
+    again = gamify_cli(*args, "--seed", "7")
+    other = gamify_cli(*args, "--seed", "8")
+    assert first.exit_code == again.exit_code == other.exit_code == 0
+    assert first.stdout == again.stdout
+    assert first.json() != other.json()
+
+
+def test_default_behaviour_is_every_action_at_0_3_a_day(write):
+    """Without behaviour each action happens with probability 0.3 a day, amounts 1 to 100."""
+    program, behaviour = load_program(write("gym.toml", PROGRAM))
+    assert behaviour is None
+    result = simulate(program, members=200, days=30, seed=1)
+    expected = 200 * 30 * 2 * 0.3  # members x days x actions x probability = 3,600
+    assert abs(result.events - expected) < 4 * (expected * 0.7) ** 0.5  # within 4 sigma
+    shop = result.issued_by_action["points"]["shop"]
+    assert 0 < shop <= result.events * 100  # every amount lies in [1, 100]
+    assert [s.name for s in result.segments] == ["everyone"]
+
+
+def test_segments_shares_tags_and_redemptions(write):
+    """Segment sizes follow the shares; tags are set; redemptions spend points."""
+    text = (
+        PROGRAM
+        + """
+[[simulation.segments]]
+name = "keen"
+share = 0.25
+tags = ["keen"]
+redeem = { probability = 1, share = 0.5 }
+[simulation.segments.actions.shop]
+probability = 1
+amount = { distribution = "fixed", value = 40 }
+
+[[simulation.segments]]
+name = "idle"
+share = 0.75
+actions = {}
+"""
+    )
+    program, behaviour = load_program(write("gym.toml", text))
+    assert behaviour is not None
+    result = simulate(program, members=8, days=3, seed=3, behaviour=behaviour)
+    assert [(s.name, s.members) for s in result.segments] == [("keen", 2), ("idle", 6)]
+    assert result.events == 2 * 3  # the keen ones shop every day; the idle do nothing
+    points = {f.currency: f for f in result.currencies}["points"]
+    assert points.issued == 2 * 3 * 40
+    assert result.redemptions > 0
+    assert points.spent > 0
+    assert points.outstanding == points.issued - points.spent + points.refunded - points.expired
+
+
+def test_amount_distributions_are_sampled_within_bounds(write):
+    """Uniform, normal and lognormal amounts respect min/max clipping and decimals."""
+    program = Program.from_dict(
+        {
+            "timezone": "UTC",
+            "actions": {"shop": {"amount": "required"}},
+            "rules": [{"name": "p", "action": "shop", "per_amount": 1}],
+        }
+    )
+    for spec in (
+        {"distribution": "uniform", "low": 5, "high": 6},
+        {"distribution": "normal", "mean": 50, "sd": 500, "min": 1, "max": 60},
+        {"distribution": "lognormal", "mu": 1, "sigma": 0.1, "decimals": 0},
+    ):
+        behaviour = parse_behaviour(
+            {
+                "segments": [
+                    {
+                        "name": "s",
+                        "share": 1,
+                        "actions": {"shop": {"probability": 1, "amount": spec}},
+                    }
+                ]
+            },
+            program,
+        )
+        result = simulate(program, members=20, days=2, seed=5, behaviour=behaviour)
+        issued = {f.currency: f for f in result.currencies}["points"].issued
+        low = {"uniform": 5, "normal": 1, "lognormal": 2}[spec["distribution"]]
+        high = {"uniform": 6, "normal": 60, "lognormal": 3}[spec["distribution"]]
+        assert 40 * low <= issued <= 40 * high, spec
+
+
+@pytest.mark.skipif(not hasattr(Engine, "run_due"), reason="the engine has no run_due yet")
+def test_expiry_runs_daily(write):
+    """Points expiring at the end of their month are expired by the daily run_due."""
+    text = PROGRAM.replace(
+        'name = "gym"', 'name = "gym"\nexpiry = { policy = "months_end", months = 0 }'
+    )
+    text += """
+[simulation]
+start = 2026-01-25
+[[simulation.segments]]
+name = "all"
+share = 1
+[simulation.segments.actions.shop]
+probability = 1
+amount = 10
+"""
+    program, behaviour = load_program(write("gym.toml", text))
+    result = simulate(program, members=3, days=10, seed=0, behaviour=behaviour)
+    points = {f.currency: f for f in result.currencies}["points"]
+    # 7 January days x 3 members x 10 points expire at 2026-02-01 00:00
+    assert points.expired == 7 * 3 * 10
+    assert points.outstanding == 3 * 3 * 10
+
+
+def test_behaviour_file_overrides_the_program_table(gamify_cli, write):
+    """--behaviour reads segments at the top level of another file."""
+    program = write("gym.toml", PROGRAM + EVERY_DAY)
+    behaviour = write(
+        "b.toml",
+        'start = 2026-03-02\n[[segments]]\nname = "lazy"\nshare = 1\nactions = {}\n',
+    )
+    run = gamify_cli(
+        "simulate", program, "--members", "3", "--days", "4", "--behaviour", behaviour, "--json"
+    )
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["events"] == 0
+
+
+def test_human_output_has_tables(gamify_cli, write):
+    """Without --json: points, levels over time and badge unlock tables."""
+    run = gamify_cli("simulate", write("gym.toml", PROGRAM + EVERY_DAY), "-n", "2", "-d", "10")
+    assert run.exit_code == 0, run.stderr
+    for title in (
+        "Currencies",
+        "Levels over time",
+        "Level distribution on day 10",
+        "Badge unlocks",
+    ):
+        assert title in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            '[[simulation.segments]]\nname = "a"\nshare = 0.5\n',
+            "simulation: segment shares must add up to 1",
+        ),
+        (
+            '[[simulation.segments]]\nname = "a"\nshare = 1\n[simulation.segments.actions.swim]\n',
+            "simulation.segments[0].actions.swim: unknown action 'swim'",
+        ),
+        (
+            '[[simulation.segments]]\nname = "a"\nshare = 1\n'
+            '[simulation.segments.actions.shop]\namount = { distribution = "normal", mean = 3 }\n',
+            "a normal amount needs 'sd'",
+        ),
+        ("[simulation]\nsnapshot_days = 0\n", "simulation.snapshot_days"),
+    ],
+)
+def test_bad_behaviour_exits_2(gamify_cli, write, extra, message):
+    """Bad behaviour is refused with its key path, exit code 2."""
+    run = gamify_cli("simulate", write("gym.toml", PROGRAM + extra), "-n", "2", "-d", "2")
+    assert run.exit_code == 2
+    assert message in run.stderr
+
+
+def test_bad_counts_and_files_exit_2(gamify_cli, write, tmp_path):
+    """Zero members, a missing program or behaviour file: exit code 2."""
+    path = write("gym.toml", PROGRAM)
+    assert gamify_cli("simulate", path, "--members", "0", "--days", "2").exit_code == 2
+    assert gamify_cli("simulate", tmp_path / "no.toml", "-n", "1", "-d", "1").exit_code == 2
+    run = gamify_cli("simulate", path, "-n", "1", "-d", "1", "--behaviour", tmp_path / "no.toml")
+    assert run.exit_code == 2
+    assert "no.toml" in run.stderr
+
+
+def test_behaviour_shares_split_by_largest_remainder():
+    """Members per segment: floors of share x N, the remainder to the largest fractions."""
+    program = Program.from_dict({"timezone": "UTC", "actions": {"a": {}}})
+    behaviour = parse_behaviour(
+        {
+            "segments": [
+                {"name": "x", "share": Decimal("0.5")},
+                {"name": "y", "share": Decimal("0.3")},
+                {"name": "z", "share": Decimal("0.2")},
+            ]
+        },
+        program,
+    )
+    assert isinstance(behaviour, Behaviour)
+    result = simulate(program, members=7, days=1, seed=0, behaviour=behaviour)
+    # exact 3.5, 2.1, 1.4 -> floors 3, 2, 1 (6); the one left goes to x (.5 is largest)
+    assert [s.members for s in result.segments] == [4, 2, 1]
+
+
+def test_simulating_into_a_used_store_is_refused(write):
+    """The simulated ledger goes into an empty store only (a URL or a store object)."""
+    from gamify import ConfigurationError, open_store
+
+    program, _ = load_program(write("gym.toml", PROGRAM))
+    store = open_store("memory://")
+    result = simulate(program, members=2, days=2, seed=0, store=store)
+    assert sorted(store.member_ids()) == ["m1", "m2"]
+    assert result.members == 2
+    with pytest.raises(ConfigurationError, match="already holds members"):
+        simulate(program, members=2, days=2, seed=0, store=store)
