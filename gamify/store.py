@@ -319,7 +319,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def due(self, before: datetime, *, limit: int = 1000) -> DueWork:
         """Open lots expiring at or before ``before``, pending lots maturing at or
-        before it, and members whose tier review falls at or before it."""
+        before it, and members whose tier review falls at or before it.
+
+        Each list is soonest first (ties by lot or member id) and holds at most
+        ``limit`` items, so a store answers from an index in time proportional to
+        ``limit``, however many members have a review or lot pending."""
 
     @abc.abstractmethod
     def leaderboard(

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -79,13 +79,22 @@ def translate(exc: BaseException) -> BaseException:
     return StoreError(f"the database failed: {message}")
 
 
-@contextmanager
-def translated() -> Iterator[None]:
-    """Re-raise driver errors raised inside as gamify errors (chained to the original)."""
-    try:
-        yield
-    except Exception as exc:
+class _Translated(AbstractContextManager[None]):
+    """Re-raises driver errors raised inside as gamify errors (chained to the original)."""
+
+    __slots__ = ()
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or not isinstance(exc, Exception):
+            return
         mapped = translate(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+        if mapped is not exc:
+            raise mapped from exc
+
+
+_TRANSLATED = _Translated()
+
+
+def translated() -> AbstractContextManager[None]:
+    """A context that re-raises driver errors as gamify errors: ``with translated(): ...``."""
+    return _TRANSLATED

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from gamify.errors import StoreError
 from gamify.store import EARNED_KINDS
 
-from ._tables import Tables
+from ._tables import EXPIRING_LOT, MATURING_LOT, OPEN_LOT, Tables
 
 __all__ = ["PERIOD_KINDS", "Codec", "Dialect", "Statements"]
 
@@ -40,9 +40,7 @@ LOT_COLUMNS = (
     "lot_id, member_id, currency, amount, remaining, earned_at, expires_at, "
     "pending_until, rule, key, status"
 )
-EARNED_COLUMNS = (
-    "all_time, day_key, day_amount, week_key, week_amount, month_key, month_amount"
-)
+EARNED_COLUMNS = "all_time, day_key, day_amount, week_key, week_amount, month_key, month_amount"
 OUTBOX_COLUMNS = "event_id, name, member_id, at, payload"
 
 
@@ -121,6 +119,8 @@ class Statements:
         r = tables.earned.name
         o = tables.outbox.name
         q = self._render
+        self._members = m
+        self._member_updates: dict[tuple[int, ...], str] = {}
 
         if dialect == "sqlite":
             self.begin = "BEGIN IMMEDIATE"
@@ -142,7 +142,7 @@ class Statements:
         self.balance = q(f"SELECT amount FROM {b} WHERE member_id = ? AND account = ?")
         self.open_lots = q(
             f"SELECT {LOT_COLUMNS} FROM {lt} WHERE member_id = ? AND currency = ? "
-            "AND status IN ('open', 'pending') ORDER BY id"
+            f"AND {OPEN_LOT} ORDER BY id"
         )
         self.lots_by_key = q(
             f"SELECT {LOT_COLUMNS} FROM {lt} WHERE member_id = ? AND key = ? AND currency = ? "
@@ -228,21 +228,18 @@ class Statements:
             (True, True): q(f"{history} AND account = ? ORDER BY id DESC LIMIT ?"),
         }
         self.expiring = q(
-            f"SELECT {LOT_COLUMNS} FROM {lt} WHERE status = 'open' AND expires_at IS NOT NULL "
+            f"SELECT {LOT_COLUMNS} FROM {lt} WHERE {EXPIRING_LOT} "
             "AND expires_at <= ? ORDER BY expires_at, lot_id LIMIT ?"
         )
         self.maturing = q(
-            f"SELECT {LOT_COLUMNS} FROM {lt} WHERE status = 'pending' "
-            "AND pending_until IS NOT NULL AND pending_until <= ? "
-            "ORDER BY pending_until, lot_id LIMIT ?"
+            f"SELECT {LOT_COLUMNS} FROM {lt} WHERE {MATURING_LOT} "
+            "AND pending_until <= ? ORDER BY pending_until, lot_id LIMIT ?"
         )
         self.reviews = q(
             f"SELECT member_id FROM {m} WHERE review_at IS NOT NULL AND review_at <= ? "
-            "ORDER BY member_id LIMIT ?"
+            "ORDER BY review_at, member_id LIMIT ?"
         )
-        self.score = q(
-            f"SELECT {EARNED_COLUMNS} FROM {r} WHERE member_id = ? AND currency = ?"
-        )
+        self.score = q(f"SELECT {EARNED_COLUMNS} FROM {r} WHERE member_id = ? AND currency = ?")
         # Leaderboards: one index range in (score desc, member id) order; the tier
         # filter looks each row's member up by primary key, never scans members.
         self.leaderboard: dict[tuple[str, bool], str] = {}
@@ -277,6 +274,16 @@ class Statements:
         self.next_member_ids = q(
             f"SELECT member_id FROM {m} WHERE member_id > ? ORDER BY member_id LIMIT ?"
         )
+
+    def update_member(self, columns: tuple[int, ...]) -> str:
+        """An UPDATE of the member columns at these places of :data:`MEMBER_COLUMNS` (1 on)."""
+        text = self._member_updates.get(columns)
+        if text is None:
+            names = MEMBER_COLUMNS.split(", ")
+            sets = ", ".join(f"{names[i]} = ?" for i in columns)
+            text = self._render(f"UPDATE {self._members} SET {sets} WHERE member_id = ?")
+            self._member_updates[columns] = text
+        return text
 
     def _render(self, text: str) -> str:
         """``text`` with ``?`` placeholders in the driver's parameter style."""

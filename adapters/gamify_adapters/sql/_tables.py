@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -69,6 +71,22 @@ def _rowid() -> TypeEngine[int]:
 
 
 _AT = DateTime(timezone=True)
+
+# Tables whose rows are small and found by their primary key are stored in that key on
+# SQLite (WITHOUT ROWID): one B-tree to write instead of a table and an index.
+_CLUSTERED: dict[str, Any] = {"sqlite_with_rowid": False}
+
+
+def _only(condition: str) -> dict[str, Any]:
+    """A partial index: rows that will never be looked up through it are not in it, so
+    writing them costs no index page (queries repeat the condition word for word)."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
+#: Conditions of the partial indexes; the store's queries repeat them.
+OPEN_LOT = "status IN ('open', 'pending')"
+EXPIRING_LOT = "status = 'open' AND expires_at IS NOT NULL"
+MATURING_LOT = "status = 'pending' AND pending_until IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -118,8 +136,19 @@ def build_tables(prefix: str = DEFAULT_PREFIX, into: MetaData | None = None) -> 
         Column("referrer", _key(), nullable=True),
         Column("created_at", _AT, nullable=True),
         Column("state", JSON, nullable=False),
-        UniqueConstraint("referral_code", name=f"{p}members_referral_code_key"),
-        Index(f"{p}members_review_at_idx", "review_at"),
+        Index(
+            f"{p}members_referral_code_key",
+            "referral_code",
+            unique=True,
+            **_only("referral_code IS NOT NULL"),
+        ),
+        # due(): tier reviews, soonest first
+        Index(
+            f"{p}members_review_at_idx",
+            "review_at",
+            "member_id",
+            **_only("review_at IS NOT NULL"),
+        ),
     )
 
     balances = Table(
@@ -129,6 +158,7 @@ def build_tables(prefix: str = DEFAULT_PREFIX, into: MetaData | None = None) -> 
         Column("account", _key(), nullable=False),
         Column("amount", BigInteger, nullable=False),
         PrimaryKeyConstraint("member_id", "account", name=f"{p}balances_pkey"),
+        **_CLUSTERED,
     )
 
     ledger = Table(
@@ -151,7 +181,7 @@ def build_tables(prefix: str = DEFAULT_PREFIX, into: MetaData | None = None) -> 
         # custom-window aggregates (earned_between, reports)
         Index(f"{p}ledger_account_at_idx", "account", "at"),
         # entries_for_key (reversals)
-        Index(f"{p}ledger_member_key_idx", "member_id", "key"),
+        Index(f"{p}ledger_member_key_idx", "member_id", "key", **_only("key IS NOT NULL")),
     )
 
     # ``id`` keeps insertion order (spends break ties by it, like the memory store);
@@ -172,10 +202,12 @@ def build_tables(prefix: str = DEFAULT_PREFIX, into: MetaData | None = None) -> 
         Column("key", _key(), nullable=True),
         Column("status", _key(16), nullable=False),
         UniqueConstraint("lot_id", name=f"{p}lots_lot_id_key"),
-        Index(f"{p}lots_expiring_idx", "status", "expires_at", "lot_id"),
-        Index(f"{p}lots_maturing_idx", "status", "pending_until", "lot_id"),
-        Index(f"{p}lots_member_idx", "member_id", "currency", "status"),
-        Index(f"{p}lots_member_key_idx", "member_id", "key"),
+        # due(): lots to expire, lots to mature
+        Index(f"{p}lots_expiring_idx", "expires_at", "lot_id", **_only(EXPIRING_LOT)),
+        Index(f"{p}lots_maturing_idx", "pending_until", "lot_id", **_only(MATURING_LOT)),
+        # a member's spendable lots, and the lots an event key wrote
+        Index(f"{p}lots_member_idx", "member_id", "currency", "id", **_only(OPEN_LOT)),
+        Index(f"{p}lots_member_key_idx", "member_id", "key", **_only("key IS NOT NULL")),
     )
 
     idempotency = Table(
@@ -188,6 +220,7 @@ def build_tables(prefix: str = DEFAULT_PREFIX, into: MetaData | None = None) -> 
         Column("result", JSON, nullable=False),
         Column("at", _AT, nullable=False),
         PrimaryKeyConstraint("member_id", "kind", "key", name=f"{p}idempotency_pkey"),
+        **_CLUSTERED,
     )
 
     awards = Table(
@@ -199,6 +232,7 @@ def build_tables(prefix: str = DEFAULT_PREFIX, into: MetaData | None = None) -> 
         Column("occurrence", Integer, nullable=False),
         Column("at", _AT, nullable=False),
         PrimaryKeyConstraint("member_id", "badge", "tier", "occurrence", name=f"{p}awards_pkey"),
+        **_CLUSTERED,
     )
 
     # Earned totals for leaderboards: all time and the current day, week and month of
@@ -217,6 +251,7 @@ def build_tables(prefix: str = DEFAULT_PREFIX, into: MetaData | None = None) -> 
         Column("month_key", _key(16), nullable=False),
         Column("month_amount", BigInteger, nullable=False),
         PrimaryKeyConstraint("member_id", "currency", name=f"{p}earned_pkey"),
+        **_CLUSTERED,
     )
     c = earned.c
     Index(f"{p}earned_all_idx", c.currency, c.all_time.desc(), c.member_id)

@@ -1,0 +1,87 @@
+"""SQLite connection settings, and the BEGIN IMMEDIATE recipe for an app's own engine.
+
+pysqlite (the stdlib ``sqlite3`` module) begins its transactions itself, late and
+DEFERRED: a unit of work that reads first and writes later could find the
+database taken by another writer between the two, or work from what it read
+before that writer committed. The SQL store therefore puts its connections in
+autocommit mode and writes every unit of work in ``BEGIN IMMEDIATE``, which takes
+the database's write lock at the first statement. An app whose session the
+store joins should do the same; :func:`begin_immediate` installs SQLAlchemy's
+documented event-listener recipe on the app's engine::
+
+    from gamify_adapters.sql import begin_immediate, immediate_session
+
+    engine = create_engine("sqlite:///app.db")
+    begin_immediate(engine)             # every transaction of this engine: BEGIN IMMEDIATE
+    with Session(engine) as session:    # or: with immediate_session(engine) as session:
+        ...
+        gamify_engine.using(session).track("alice", "purchase", amount=30)
+        session.commit()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import Session
+
+__all__ = ["begin_immediate", "configure_connection", "immediate_session"]
+
+
+def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: bool) -> None:
+    """Settings for each connection of the store's own SQLite engine.
+
+    Autocommit at the driver (the store writes BEGIN IMMEDIATE and COMMIT itself),
+    a generous busy timeout so that writers of several processes wait for each
+    other, and WAL with ``synchronous=NORMAL``: readers never block the writer,
+    and a commit is durable at the next checkpoint (the SDK's durability setting,
+    used by its benchmarks' baselines too).
+    """
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
+        if wal:
+            cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cur.close()
+
+
+def _begin_immediate(conn: Connection) -> None:
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
+    dbapi_connection: Any = conn.connection.driver_connection
+    # Stop pysqlite from beginning (DEFERRED) on its own, then begin ourselves.
+    dbapi_connection.isolation_level = None
+    if not dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def begin_immediate(engine: Engine) -> Engine:
+    """Make every transaction of an app's SQLite ``engine`` begin IMMEDIATE; returns it.
+
+    Installs, once, SQLAlchemy's recipe for controlling BEGIN on pysqlite (a
+    ``begin`` event listener that emits ``BEGIN IMMEDIATE`` on a connection whose
+    driver-level transaction handling is turned off). A transaction then holds
+    the database's write lock from its first statement to its commit, as the
+    store's own units of work do. Other databases are left as they are.
+    """
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "begin", _begin_immediate):
+        event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def immediate_session(engine: Engine, **options: Any) -> Session:
+    """A SQLModel :class:`~sqlmodel.Session` on ``engine`` whose transactions begin IMMEDIATE.
+
+    Calls :func:`begin_immediate` on ``engine`` (so on SQLite every session of that
+    engine begins IMMEDIATE from now on); ``options`` go to the session.
+    """
+    begin_immediate(engine)
+    try:
+        from sqlmodel import Session as SQLModelSession
+    except ImportError:  # pragma: no cover - sqlmodel is a dependency of gamify
+        return Session(engine, **options)
+    return SQLModelSession(engine, **options)

@@ -1,0 +1,477 @@
+"""The SQL store on SQLAlchemy 2: SQLite (one file, several processes) and PostgreSQL.
+
+Each unit of work is one transaction on a pooled DBAPI connection, in
+autocommit mode at the driver so the store writes the transaction statements
+itself:
+
+* SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock at the first
+  statement and holds it to the commit; writers of other processes wait up to
+  the busy timeout. Threads of one process queue first on a lock per database
+  file, so they do not poll SQLite's busy handler.
+* PostgreSQL: ``BEGIN ISOLATION LEVEL READ COMMITTED``, then each member's
+  ``pg_advisory_xact_lock`` (on a 64-bit hash of the prefix and member id, so it
+  works for members not stored yet) in ascending member id order, held to the
+  commit. Lock waits give up after ``lock_timeout`` (a retryable error).
+
+:meth:`SQLStore.batch` runs every unit of work opened inside (by the same
+thread) in one transaction. Reads outside units of work run in autocommit,
+or in the thread's open transaction if there is one.
+
+The statements run on the DBAPI connection SQLAlchemy holds (texts in
+:mod:`._statements`, rows in :mod:`._queries`); SQLAlchemy defines the tables,
+creates them and pools the connections.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from gamify.errors import ConfigurationError, StoreError
+from gamify.store import (
+    DueWork,
+    LeaderboardRow,
+    LedgerEntry,
+    Lot,
+    MemberRecord,
+    OutboxMessage,
+    Store,
+    UnitOfWork,
+)
+
+from ._errors import translated
+from ._queries import Cursor, Queries, SQLUnit
+from ._sqlite import configure_connection
+from ._statements import Dialect
+from ._tables import DEFAULT_PREFIX, Tables, build_tables
+
+__all__ = ["SQLStore", "create_schema"]
+
+_T = TypeVar("_T")
+
+_MEMBER_PAGE = 1000
+
+# One writer lock per SQLite file in this process, shared by every store on it.
+_FILE_LOCKS: dict[str, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: str) -> threading.RLock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path, threading.RLock())
+
+
+@dataclass
+class _Transaction:
+    """The transaction a thread has open on one pooled connection."""
+
+    connection: Any  # sqlalchemy PoolProxiedConnection
+    cursor: Cursor
+    locked: set[str] = field(default_factory=set)
+
+
+class SQLStore(Store):
+    """Members, balances, the ledger and lots in SQL tables (SQLite or PostgreSQL).
+
+    ``url`` is a SQLAlchemy URL: ``sqlite:///gamify.db`` or
+    ``postgresql+psycopg://user@host/db`` (``postgresql://`` means psycopg 3).
+
+    Options:
+
+    ``prefix``
+        Prefix of every table name (default ``gamify_``): ``gamify_members`` ...
+    ``create``
+        Create missing tables on open (default True); pass False when Alembic
+        manages the schema (see :func:`gamify_adapters.sql.metadata`).
+    ``busy_timeout``
+        SQLite: seconds a writer waits for another process's write (default 30).
+    ``lock_timeout``
+        PostgreSQL: seconds a unit of work waits for a member's lock before a
+        retryable :class:`~gamify.errors.ConcurrencyError` (default 30; None: forever).
+    ``engine_options``
+        Extra keyword arguments for :func:`sqlalchemy.create_engine` (pool size, echo...).
+    """
+
+    capabilities = frozenset({"batch", "app_session"})
+    bound = False
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        create: bool = True,
+        busy_timeout: float = 30.0,
+        lock_timeout: float | None = 30.0,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        parsed = _normalize_url(url)
+        self.url = parsed.render_as_string(hide_password=True)
+        self.tables: Tables = build_tables(prefix)
+        self.dialect: Dialect = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
+        self.queries = Queries(self.tables, self.dialect)
+        self._local = threading.local()
+        self._idle: list[Any] = []  # SQLite connections kept checked out for reuse
+        self._reuse = False
+        self._write_lock: AbstractContextManager[Any] = nullcontext()
+        self._read_lock: AbstractContextManager[Any] = nullcontext()
+        # The driver stays in autocommit: the store writes BEGIN and COMMIT itself.
+        options: dict[str, Any] = {**(engine_options or {}), "isolation_level": "AUTOCOMMIT"}
+        try:
+            if self.dialect == "sqlite":
+                self.engine = self._sqlite_engine(parsed, busy_timeout, options)
+            else:
+                if lock_timeout is not None:
+                    connect_args = dict(options.pop("connect_args", {}))
+                    connect_args.setdefault(
+                        "options", f"-c lock_timeout={max(1, int(lock_timeout * 1000))}"
+                    )
+                    options["connect_args"] = connect_args
+                self.engine = create_engine(parsed, **options)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"the {self.dialect} store needs a driver that is not installed ({exc.name}): "
+                "pip install 'gamify-sdk[postgres]'"
+            ) from exc
+        if create:
+            self.create_schema()
+
+    def _sqlite_engine(self, url: URL, busy_timeout: float, options: dict[str, Any]) -> Engine:
+        database = url.database or ""
+        in_memory = database in ("", ":memory:") or url.query.get("mode") == "memory"
+        connect_args = dict(options.pop("connect_args", {}))
+        connect_args.setdefault("check_same_thread", False)
+        connect_args.setdefault("timeout", busy_timeout)
+        if in_memory:
+            # One connection holds the whole database: every use of it takes the lock.
+            options.setdefault("poolclass", StaticPool)
+            lock = threading.RLock()
+            self._write_lock = self._read_lock = lock
+        else:
+            self._write_lock = _file_lock(_file_key(database))
+            if "poolclass" not in options and "max_overflow" not in options:
+                options["max_overflow"] = -1  # see _take
+                self._reuse = True
+        engine = create_engine(url, connect_args=connect_args, **options)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            configure_connection(dbapi_connection, busy_timeout, wal=not in_memory)
+
+        return engine
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self.url!r}, prefix={self.tables.prefix!r})"
+
+    # Schema ----------------------------------------------------------------------------------
+
+    @property
+    def metadata(self) -> Any:
+        """The store's tables as :class:`sqlalchemy.MetaData` (for Alembic)."""
+        return self.tables.metadata
+
+    def create_schema(self) -> None:
+        """Create the store's tables and indexes that do not exist yet.
+
+        Runs under the database's write lock (SQLite) or an advisory lock
+        (PostgreSQL), so processes opening a new database together do not race.
+        """
+        self._ddl(lambda conn: self.tables.metadata.create_all(conn))
+
+    def drop_schema(self) -> None:
+        """Drop the store's tables (for tests and teardown): everything in them is lost."""
+        self._ddl(lambda conn: self.tables.metadata.drop_all(conn))
+
+    def _ddl(self, run: Callable[[Any], None]) -> None:
+        with self._write_lock, translated(), self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+                conn.exec_driver_sql(
+                    self.queries.sql.lock_member,
+                    (self.queries.lock_key("\x00schema"),),
+                )
+            try:
+                run(conn)
+            except BaseException:
+                with suppress(Exception):
+                    conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+
+    # Connections and transactions ------------------------------------------------------------
+
+    def _take(self) -> Any:
+        """A pooled connection: on SQLite one this store used before, else a new checkout.
+
+        SQLite connections stay checked out of the pool between uses (a checkout and
+        check-in cost about as much as a small transaction) and go back on
+        :meth:`close`; the pool has no upper bound there, so a thread never waits for a
+        connection another thread keeps. PostgreSQL connections go back to the pool
+        after each use, which bounds them.
+        """
+        if self._idle:
+            try:
+                return self._idle.pop()
+            except IndexError:  # another thread took the last one
+                pass
+        with translated():
+            return self.engine.raw_connection()
+
+    def _give(self, connection: Any) -> None:
+        if getattr(connection.driver_connection, "broken", False):
+            connection.invalidate()  # a lost PostgreSQL connection is not reused
+            connection.close()
+        elif self._reuse:
+            self._idle.append(connection)
+        else:
+            connection.close()
+
+    def _current(self) -> _Transaction | None:
+        tx: _Transaction | None = getattr(self._local, "tx", None)
+        return tx
+
+    def _begin(self, member_ids: Sequence[str] = ()) -> _Transaction:
+        """Open the thread's transaction holding these members' locks (SQLite: the store's
+        writer lock, then the database's)."""
+        self._write_lock.__enter__()
+        try:
+            connection = self._take()
+            try:
+                cursor = connection.driver_connection.cursor()
+                tx = _Transaction(connection, cursor)
+                with translated(), self.queries.pipeline(cursor):
+                    cursor.execute(self.queries.sql.begin)
+                    self.queries.lock_members(cursor, member_ids, tx.locked)
+            except BaseException:
+                with suppress(Exception):  # nothing to roll back if BEGIN itself failed
+                    connection.driver_connection.cursor().execute(self.queries.sql.rollback)
+                self._give(connection)
+                raise
+        except BaseException:
+            self._write_lock.__exit__(None, None, None)
+            raise
+        self._local.tx = tx
+        return tx
+
+    def _end(self, tx: _Transaction, *, commit: bool) -> None:
+        """Commit (or roll back) the thread's transaction and release what it held."""
+        self._local.tx = None
+        try:
+            if commit:
+                try:
+                    with translated():
+                        tx.cursor.execute(self.queries.sql.commit)
+                except BaseException:
+                    with suppress(Exception):
+                        tx.cursor.execute(self.queries.sql.rollback)
+                    raise
+                if getattr(tx.cursor, "statusmessage", None) == "ROLLBACK":
+                    # PostgreSQL answers COMMIT with ROLLBACK when a statement failed
+                    # inside the transaction (and the caller went on): never pretend.
+                    raise StoreError(
+                        "the unit of work was rolled back: a statement inside it failed"
+                    )
+            else:
+                with suppress(Exception):
+                    tx.cursor.execute(self.queries.sql.rollback)
+        finally:
+            with suppress(Exception):
+                tx.cursor.close()
+            self._give(tx.connection)
+            self._write_lock.__exit__(None, None, None)
+
+    def unit_of_work(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
+        return _UnitScope(self, member_ids)
+
+    def batch(self) -> AbstractContextManager[None]:
+        return _BatchScope(self)
+
+    # Reads -----------------------------------------------------------------------------------
+
+    def _read(self, run: Callable[[Cursor], _T]) -> _T:
+        tx = self._current()
+        if tx is not None:
+            with translated():
+                return run(tx.cursor)
+        with self._read_lock:
+            connection = self._take()
+            try:
+                cursor = connection.driver_connection.cursor()
+                try:
+                    with translated():
+                        return run(cursor)
+                finally:
+                    cursor.close()
+            finally:
+                self._give(connection)
+
+    def get_member(self, member_id: str) -> MemberRecord | None:
+        return self._read(lambda cur: self.queries.load_member(cur, member_id))
+
+    def get_balances(self, member_id: str) -> dict[str, int]:
+        return self._read(lambda cur: self.queries.balances(cur, member_id))
+
+    def history(
+        self, member_id: str, *, limit: int | None = None, account: str | None = None
+    ) -> list[LedgerEntry]:
+        return self._read(lambda cur: self.queries.history(cur, member_id, limit, account))
+
+    def member_lots(self, member_id: str, currency: str) -> list[Lot]:
+        return self._read(lambda cur: self.queries.lots(cur, member_id, currency, None))
+
+    def due(self, before: datetime, *, limit: int = 1000) -> DueWork:
+        return self._read(lambda cur: self.queries.due(cur, before, limit))
+
+    def leaderboard(
+        self, currency: str, period: str, *, limit: int, tier: str | None = None
+    ) -> list[LeaderboardRow]:
+        return self._read(lambda cur: self.queries.leaderboard(cur, currency, period, limit, tier))
+
+    def score(self, member_id: str, currency: str, period: str) -> int:
+        return self._read(lambda cur: self.queries.score(cur, member_id, currency, period))
+
+    def count_above(
+        self, currency: str, period: str, score: int, *, tier: str | None = None
+    ) -> int:
+        return self._read(lambda cur: self.queries.count_above(cur, currency, period, score, tier))
+
+    def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
+        return self._read(lambda cur: self.queries.earned_between(cur, currency, start, end))
+
+    def ledger_totals(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[tuple[str, str, str | None, int]]:
+        return self._read(lambda cur: self.queries.ledger_totals(cur, start, end))
+
+    def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
+        return self._read(lambda cur: self.queries.pending_outbox(cur, limit))
+
+    def ack_outbox(self, event_ids: Sequence[str]) -> None:
+        if not event_ids:
+            return
+        # A delete is a write: on SQLite it waits for the write lock like a unit of work.
+        with self.batch():
+            self._read(lambda cur: self.queries.ack_outbox(cur, event_ids))
+
+    def member_ids(self) -> Iterator[str]:
+        # Pages by key, so no connection is held while the caller iterates.
+        after: str | None = None
+        while True:
+
+            def page_after(cur: Cursor, after: str | None = after) -> list[str]:
+                return self.queries.member_ids_page(cur, after, _MEMBER_PAGE)
+
+            page = self._read(page_after)
+            yield from page
+            if len(page) < _MEMBER_PAGE:
+                return
+            after = page[-1]
+
+    # App sessions ------------------------------------------------------------------------------
+
+    def bind(self, session: Any, *, on_commit: Callable[[list[OutboxMessage]], None]) -> Store:
+        """A store writing through the app's SQLAlchemy ``Session`` or ``Connection``.
+
+        Its units of work run in the app's transaction, each inside a savepoint
+        (an error leaves nothing of it); it neither commits nor retries. The
+        domain events of its units go to ``on_commit`` after the app commits, and
+        are dropped if the app rolls back. See :class:`BoundSQLStore`.
+        """
+        from ._bound import BoundSQLStore
+
+        return BoundSQLStore(self, session, on_commit)
+
+    def close(self) -> None:
+        """Close the pool's connections (units of work still open keep theirs)."""
+        while self._idle:
+            with suppress(Exception):
+                self._idle.pop().close()
+        self.engine.dispose()
+
+
+class _UnitScope(AbstractContextManager[UnitOfWork]):
+    """A unit of work: the thread's open transaction (a batch's) or a new one."""
+
+    __slots__ = ("_ids", "_own", "_store")
+
+    def __init__(self, store: SQLStore, member_ids: Sequence[str]) -> None:
+        self._store = store
+        self._ids = member_ids
+        self._own: _Transaction | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        store = self._store
+        tx = store._current()
+        if tx is None:
+            tx = self._own = store._begin(self._ids)
+        else:
+            with translated():
+                store.queries.lock_members(tx.cursor, self._ids, tx.locked)
+        return SQLUnit(store.queries, tx.cursor)
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if self._own is not None:
+            self._store._end(self._own, commit=kind is None)
+
+
+class _BatchScope(AbstractContextManager[None]):
+    """One transaction for every unit of work the thread opens inside."""
+
+    __slots__ = ("_own", "_store")
+
+    def __init__(self, store: SQLStore) -> None:
+        self._store = store
+        self._own: _Transaction | None = None
+
+    def __enter__(self) -> None:
+        if self._store._current() is None:
+            self._own = self._store._begin()
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if self._own is not None:
+            self._store._end(self._own, commit=kind is None)
+
+
+def _normalize_url(url: str | URL) -> URL:
+    parsed = make_url(url)
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite":
+        if driver != "pysqlite":
+            raise ConfigurationError(
+                f"the SQL store runs SQLite through the standard sqlite3 module, not {driver!r}: "
+                "use a sqlite:/// URL"
+            )
+        return parsed
+    if backend == "postgresql":
+        if "+" not in parsed.drivername:
+            return parsed.set(drivername="postgresql+psycopg")
+        if driver != "psycopg":
+            raise ConfigurationError(
+                f"the SQL store runs PostgreSQL through psycopg 3, not {driver!r}: "
+                "use a postgresql+psycopg:// URL"
+            )
+        return parsed
+    raise ConfigurationError(f"the SQL store supports SQLite and PostgreSQL, not {backend!r}")
+
+
+def _file_key(database: str) -> str:
+    return os.path.realpath(database.removeprefix("file:").split("?", 1)[0])
+
+
+def create_schema(url: str | URL, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> None:
+    """Create the SQL store's tables at ``url`` (for apps without Alembic).
+
+    Existing tables are left as they are; ``options`` are :class:`SQLStore`'s.
+    """
+    SQLStore(url, prefix=prefix, create=True, **options).close()

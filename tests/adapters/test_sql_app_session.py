@@ -1,0 +1,346 @@
+"""The SQL store inside an app's own transaction (``engine.using(session)``), and crashes.
+
+An award commits or rolls back with the app's own rows; domain events are
+delivered once, after the app's commit, and never after a rollback; an error or a
+crash between two of the store's writes leaves nothing of the unit of work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from gamify_adapters.sql import SQLStore, _queries, begin_immediate, immediate_session
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, func
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+import gamify
+from gamify import InsufficientBalanceError, ManualClock, Program
+from gamify.errors import ConcurrencyError
+
+if TYPE_CHECKING:
+    from conftest import StoreTarget  # tests/conftest.py
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+PROGRAM = Program.from_dict(
+    {
+        "timezone": "UTC",
+        "actions": {"purchase": {"amount": "required"}},
+        "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
+    }
+)
+
+
+@dataclass
+class App:
+    """An app with its own SQLAlchemy engine and table, and a gamify engine on the same database."""
+
+    store: SQLStore
+    db: Engine
+    orders: Table
+    engine: gamify.Engine
+    delivered: list[str] = field(default_factory=list)
+
+    def order(self, session: Session, member_id: str, total: int) -> None:
+        """The app's own write: an order row."""
+        session.execute(self.orders.insert().values(member_id=member_id, total=total))
+
+    def orders_of(self, member_id: str) -> int:
+        with self.db.connect() as conn:
+            count = conn.execute(
+                sa_select(func.count()).where(self.orders.c.member_id == member_id)
+            ).scalar_one()
+            return int(count)
+
+    def gamify_rows(self, member_id: str) -> dict[str, Any]:
+        """What the store holds about ``member_id``, read outside the app's transaction."""
+        return {
+            "member": self.store.get_member(member_id),
+            "balances": self.store.get_balances(member_id),
+            "history": self.store.history(member_id),
+            "outbox": self.store.pending_outbox(),
+        }
+
+
+@pytest.fixture
+def app(gamify_sql_target: StoreTarget) -> Iterator[App]:
+    store = gamify_sql_target.open()
+    assert isinstance(store, SQLStore)
+    db = create_engine(gamify_sql_target.url)
+    begin_immediate(db)
+    prefix = gamify_sql_target.options.get("prefix", "app_")
+    orders = Table(
+        f"{prefix}orders",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("member_id", String(64), nullable=False),
+        Column("total", Integer, nullable=False),
+    )
+    orders.create(db)
+    engine = gamify.Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    app = App(store, db, orders, engine)
+    engine.on("*", lambda event: app.delivered.append(f"{event.name}:{event.member_id}"))
+    yield app
+    orders.drop(db)
+    db.dispose()
+    store.close()
+
+
+def test_rollback_keeps_nothing_and_delivers_nothing(app: App) -> None:
+    """When the app rolls back, neither its order nor the award is stored, and no event is
+    delivered."""
+    with immediate_session(app.db) as session:
+        app.order(session, "alice", 30)
+        outcome = app.engine.using(session).track("alice", "purchase", amount=30)
+        assert outcome.credits[0].amount == 30
+        session.rollback()
+    assert app.orders_of("alice") == 0
+    assert app.gamify_rows("alice") == {
+        "member": None,
+        "balances": {},
+        "history": [],
+        "outbox": [],
+    }
+    assert app.delivered == []
+
+
+def test_commit_stores_both_and_delivers_once_after_commit(app: App) -> None:
+    """When the app commits, its order and the award are stored together, and the award's
+    event is delivered once, only after the commit."""
+    with immediate_session(app.db) as session:
+        app.order(session, "alice", 30)
+        bound = app.engine.using(session)
+        bound.track("alice", "purchase", amount=30)
+        assert bound.balance("alice") == 30  # the app's transaction sees its own award
+        assert app.delivered == []
+        session.commit()
+        assert app.delivered == ["credited:alice"]
+        session.commit()  # a later commit with nothing new delivers nothing again
+    assert app.delivered == ["credited:alice"]
+    assert app.orders_of("alice") == 1
+    assert app.engine.balance("alice") == 30
+    assert app.store.pending_outbox() == []  # acknowledged after delivery
+
+
+def test_session_used_for_several_transactions(app: App) -> None:
+    """Each of a session's transactions delivers its own events at its own commit."""
+    with immediate_session(app.db) as session:
+        bound = app.engine.using(session)
+        bound.track("alice", "purchase", amount=1)
+        session.rollback()
+        bound.track("bob", "purchase", amount=2)
+        session.commit()
+        bound.track("carol", "purchase", amount=3)
+        session.commit()
+    assert app.delivered == ["credited:bob", "credited:carol"]
+    assert [app.engine.balance(m) for m in ("alice", "bob", "carol")] == [0, 2, 3]
+
+
+def test_binding_a_session_per_call(app: App) -> None:
+    """Binding the same session again for each call delivers each event once."""
+    with immediate_session(app.db) as session:
+        for amount in (1, 2, 3):
+            app.engine.using(session).track("alice", "purchase", amount=amount)
+        session.commit()
+    assert app.delivered == ["credited:alice"] * 3
+    assert app.engine.balance("alice") == 6
+
+
+def test_rolled_back_savepoint_drops_its_events(app: App) -> None:
+    """An award inside a savepoint that the app rolls back is neither stored nor delivered;
+    one in a released savepoint is."""
+    with immediate_session(app.db) as session:
+        bound = app.engine.using(session)
+        nested = session.begin_nested()
+        bound.track("alice", "purchase", amount=5)
+        nested.rollback()
+        with session.begin_nested():
+            bound.track("bob", "purchase", amount=6)
+        session.commit()
+    assert app.delivered == ["credited:bob"]
+    assert app.engine.balance("alice") == 0
+    assert app.engine.balance("bob") == 6
+
+
+def test_app_connection_commit_and_rollback(app: App) -> None:
+    """The store also joins a Core Connection: a rollback keeps and delivers nothing, a
+    commit stores the award and then delivers its event."""
+    with app.db.connect() as conn:
+        conn.execute(app.orders.insert().values(member_id="alice", total=9))
+        app.engine.using(conn).track("alice", "purchase", amount=9)
+        conn.rollback()
+        assert app.delivered == []
+        conn.execute(app.orders.insert().values(member_id="bob", total=4))
+        app.engine.using(conn).track("bob", "purchase", amount=4)
+        assert app.delivered == []
+        conn.commit()
+        assert app.delivered == ["credited:bob"]
+    assert (app.orders_of("alice"), app.orders_of("bob")) == (0, 1)
+    assert (app.engine.balance("alice"), app.engine.balance("bob")) == (0, 4)
+
+
+def test_refused_write_leaves_the_app_transaction_usable(app: App) -> None:
+    """A redemption refused inside the app's transaction writes nothing, and the app can
+    still commit its own rows (on PostgreSQL too, where an error would abort it)."""
+    app.engine.track("alice", "purchase", amount=10)
+    with immediate_session(app.db) as session:
+        bound = app.engine.using(session)
+        app.order(session, "alice", 1)
+        with pytest.raises(InsufficientBalanceError):
+            bound.redeem("alice", 11)
+        bound.redeem("alice", 4)
+        session.commit()
+    assert app.orders_of("alice") == 1
+    assert app.engine.balance("alice") == 6
+    assert app.delivered == ["credited:alice", "redeemed:alice"]
+
+
+def _crash_at_lot_insert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the store fail between two of its writes: after the balance and ledger rows,
+    at the insert of the new lot."""
+    real = _queries._many
+
+    def many(cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> int:
+        if " INTO " in sql and "lots" in sql.split(" INTO ", 1)[1].split(" ", 1)[0]:
+            raise RuntimeError("crash between writes")
+        return real(cur, sql, rows)
+
+    monkeypatch.setattr(_queries, "_many", many)
+
+
+def test_crash_between_writes_leaves_nothing(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash in the middle of the store's writes leaves no member, balance, entry or event."""
+    _crash_at_lot_insert(monkeypatch)
+    with pytest.raises(RuntimeError, match="crash between writes"):
+        app.engine.track("alice", "purchase", amount=30, key="o-1")
+    assert app.gamify_rows("alice") == {
+        "member": None,
+        "balances": {},
+        "history": [],
+        "outbox": [],
+    }
+    assert app.delivered == []
+    monkeypatch.undo()
+    app.engine.track("alice", "purchase", amount=30, key="o-1")
+    assert app.engine.balance("alice") == 30
+    assert app.delivered == ["credited:alice"]
+
+
+def test_crash_inside_the_app_transaction_leaves_nothing(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash in the store's writes inside the app's transaction leaves nothing of the
+    award, even when the app catches it and commits its own rows."""
+    _crash_at_lot_insert(monkeypatch)
+    with immediate_session(app.db) as session:
+        app.order(session, "alice", 30)
+        with pytest.raises(RuntimeError, match="crash between writes"):
+            app.engine.using(session).track("alice", "purchase", amount=30)
+        session.commit()
+    assert app.orders_of("alice") == 1
+    assert app.gamify_rows("alice") == {
+        "member": None,
+        "balances": {},
+        "history": [],
+        "outbox": [],
+    }
+    assert app.delivered == []
+
+
+def test_session_without_the_helper(app: App) -> None:
+    """A session on an engine without begin_immediate still works: the store begins the
+    transaction itself when it is first to write."""
+    plain = create_engine(app.db.url)
+    try:
+        with Session(plain) as session:
+            app.engine.using(session).track("alice", "purchase", amount=3)
+            session.commit()
+    finally:
+        plain.dispose()
+    assert app.engine.balance("alice") == 3
+    assert app.delivered == ["credited:alice"]
+
+
+def _hold_member_lock(
+    target: StoreTarget, store: SQLStore, member_id: str
+) -> tuple[threading.Event, threading.Event]:
+    """Another connection takes the member's lock and holds it until released."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        if target.kind == "sqlite":
+            import sqlite3
+
+            conn = sqlite3.connect(str(make_url(target.url).database), isolation_level=None)
+            conn.execute("BEGIN IMMEDIATE")
+        else:
+            import psycopg
+
+            url = make_url(target.url).set(drivername="postgresql")
+            conn = psycopg.connect(url.render_as_string(hide_password=False))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (store.queries.lock_key(member_id),))
+        held.set()
+        release.wait(timeout=120)
+        conn.rollback()
+        conn.close()
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert held.wait(timeout=60)
+    return held, release
+
+
+def _short_waits(target: StoreTarget) -> dict[str, Any]:
+    return {"busy_timeout": 0.2} if target.kind == "sqlite" else {"lock_timeout": 0.2}
+
+
+def test_lock_timeout_is_retried_outside_an_app_session(
+    gamify_sql_target: StoreTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member locked elsewhere past the lock timeout is retried a bounded number of times,
+    then raised as ConcurrencyError."""
+    store = gamify_sql_target.open(**_short_waits(gamify_sql_target))
+    assert isinstance(store, SQLStore)
+    engine = gamify.Engine(PROGRAM, store=store, clock=ManualClock(NOW), max_retries=2)
+    attempts: list[int] = []
+    real = store.unit_of_work
+    monkeypatch.setattr(store, "unit_of_work", lambda ids: attempts.append(1) or real(ids))
+    _, release = _hold_member_lock(gamify_sql_target, store, "alice")
+    try:
+        with pytest.raises(ConcurrencyError):
+            engine.track("alice", "purchase", amount=1)
+    finally:
+        release.set()
+    assert len(attempts) == 3
+    store.close()
+
+
+def test_lock_timeout_is_not_retried_in_an_app_session(
+    gamify_sql_target: StoreTarget, app: App
+) -> None:
+    """Inside the app's transaction a lock timeout surfaces at once as ConcurrencyError:
+    the app retries its own transaction."""
+    waits = (
+        {"connect_args": {"timeout": 0.2}}
+        if gamify_sql_target.kind == "sqlite"
+        else {"connect_args": {"options": "-c lock_timeout=200"}}
+    )
+    db = begin_immediate(create_engine(gamify_sql_target.url, **waits))
+    _, release = _hold_member_lock(gamify_sql_target, app.store, "alice")
+    try:
+        with Session(db) as session:
+            bound = app.engine.using(session)
+            assert getattr(bound.store, "bound", False)
+            with pytest.raises(ConcurrencyError):
+                bound.track("alice", "purchase", amount=1)
+    finally:
+        release.set()
+        db.dispose()
+    app.engine.track("alice", "purchase", amount=2)
+    assert app.engine.balance("alice") == 2

@@ -1,0 +1,243 @@
+"""The SQL store's schema, URLs, settings and error translation."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from gamify_adapters.sql import SQLStore, build_tables, create_schema, metadata
+from gamify_adapters.sql._errors import translate
+from sqlalchemy import MetaData, create_engine, inspect
+from sqlalchemy.exc import OperationalError
+
+import gamify
+from gamify import ConfigurationError, open_store
+from gamify.errors import ConcurrencyError, StoreError
+from gamify.store import Changes, DuplicateError, MemberRecord
+
+if TYPE_CHECKING:
+    from conftest import StoreTarget  # tests/conftest.py
+
+TABLES = ["awards", "balances", "earned", "idempotency", "ledger", "lots", "members", "outbox"]
+
+
+def table_names(url: str, prefix: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        names = inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    return sorted(n.removeprefix(prefix) for n in names if n.startswith(prefix))
+
+
+def add_member(store: Any, member_id: str) -> None:
+    with store.unit_of_work([member_id]) as uow:
+        uow.apply(Changes(members=[MemberRecord(member_id, "UTC")]))
+
+
+def test_metadata_names_tables_with_the_prefix() -> None:
+    """metadata() holds every table under the prefix, in a new MetaData or the one given."""
+    assert sorted(metadata().tables) == [f"gamify_{t}" for t in TABLES]
+    assert sorted(metadata(prefix="loyalty_").tables) == [f"loyalty_{t}" for t in TABLES]
+    app = MetaData()
+    assert metadata(prefix="g_", into=app) is app
+    assert sorted(app.tables) == [f"g_{t}" for t in TABLES]
+
+
+def test_prefix_must_be_an_identifier() -> None:
+    """A prefix that is not a plain identifier is refused (it is written into SQL)."""
+    for bad in ("", "1x_", "a-b_", 'x"; drop table y; --', "a" * 40):
+        with pytest.raises(ValueError, match="prefix"):
+            build_tables(bad)
+
+
+def test_store_creates_its_tables_on_open(gamify_sql_target: StoreTarget) -> None:
+    """Opening a store creates its tables, and opening it again keeps them and their rows."""
+    prefix = gamify_sql_target.options.get("prefix", "gamify_")
+    store = gamify_sql_target.open()
+    add_member(store, "alice")
+    store.close()
+    assert table_names(gamify_sql_target.url, prefix) == TABLES
+    again = gamify_sql_target.open()
+    assert list(again.member_ids()) == ["alice"]
+    assert isinstance(again, SQLStore) and again.metadata is again.tables.metadata
+    again.close()
+
+
+def test_create_false_leaves_the_schema_to_the_app(gamify_sql_target: StoreTarget) -> None:
+    """With create=False nothing is created (Alembic's job) and using the store before the
+    tables exist is a StoreError; gamify.create_schema creates them."""
+    prefix = gamify_sql_target.options.get("prefix", "gamify_")
+    store = gamify_sql_target.open(create=False)
+    assert table_names(gamify_sql_target.url, prefix) == []
+    with pytest.raises(StoreError):
+        store.get_member("alice")
+    gamify.create_schema(gamify_sql_target.url, prefix=prefix)
+    gamify.create_schema(gamify_sql_target.url, prefix=prefix)  # a second call changes nothing
+    assert table_names(gamify_sql_target.url, prefix) == TABLES
+    add_member(store, "alice")
+    assert list(store.member_ids()) == ["alice"]
+    store.close()
+
+
+def test_prefixes_keep_stores_apart(gamify_sql_target: StoreTarget) -> None:
+    """Two prefixes in one database are two independent stores."""
+    base = gamify_sql_target.options.get("prefix", "gamify_")
+    first = gamify_sql_target.open()
+    second = SQLStore(gamify_sql_target.url, prefix=f"{base}x_")
+    try:
+        add_member(first, "alice")
+        add_member(second, "bob")
+        assert list(first.member_ids()) == ["alice"]
+        assert list(second.member_ids()) == ["bob"]
+    finally:
+        second.drop_schema()
+        second.close()
+        first.close()
+
+
+def test_alembic_sees_no_difference(gamify_sql_target: StoreTarget) -> None:
+    """The tables the store creates are exactly its metadata: Alembic's autogenerate finds
+    nothing to migrate."""
+    alembic = pytest.importorskip("alembic", reason="alembic is not installed")
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    assert alembic is not None
+    prefix = gamify_sql_target.options.get("prefix", "gamify_")
+    gamify_sql_target.open().close()
+    engine = create_engine(gamify_sql_target.url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn,
+                opts={
+                    "include_name": lambda name, kind, _: kind != "table" or name.startswith(prefix)
+                },
+            )
+            assert compare_metadata(context, metadata(prefix)) == []
+    finally:
+        engine.dispose()
+
+
+def test_memory_url_has_no_schema() -> None:
+    """gamify.create_schema on the memory store does nothing."""
+    gamify.create_schema("memory://")
+
+
+def test_sqlite_settings(tmp_path: Path) -> None:
+    """The SQLite store's connections use WAL, synchronous=NORMAL and a generous busy timeout."""
+    store = open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    assert isinstance(store, SQLStore)
+    raw: Any = store.engine.raw_connection()
+    try:
+        cur = raw.driver_connection.cursor()
+        assert cur.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cur.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert cur.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+    finally:
+        raw.close()
+        store.close()
+
+
+def test_sqlite_memory_database() -> None:
+    """An in-memory SQLite database works too (one connection, shared by the threads)."""
+    store = open_store("sqlite://")
+    add_member(store, "alice")
+    assert list(store.member_ids()) == ["alice"]
+    store.close()
+
+
+def test_create_schema_function(tmp_path: Path) -> None:
+    """gamify_adapters.sql.create_schema creates the tables of a prefix."""
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    create_schema(url, prefix="shop_")
+    assert table_names(url, "shop_") == TABLES
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite+aiosqlite:///x.db", "postgresql+psycopg2://u@h/db", "postgresql+asyncpg://u@h/db"],
+)
+def test_unsupported_drivers_are_refused(url: str) -> None:
+    """A driver the store does not run on is a configuration error that names the right URL."""
+    with pytest.raises(ConfigurationError, match="use a"):
+        SQLStore(url)
+
+
+@pytest.mark.postgres
+def test_plain_postgresql_url_means_psycopg(gamify_pg_target: StoreTarget) -> None:
+    """postgresql:// opens the store with psycopg 3."""
+    url = gamify_pg_target.url.replace("postgresql+psycopg://", "postgresql://")
+    store = SQLStore(url, **gamify_pg_target.options)
+    assert store.engine.dialect.driver == "psycopg"
+    store.close()
+
+
+def test_capabilities() -> None:
+    """The SQL store can join an app's session and run batches; engines may require that."""
+    store = open_store("sqlite://")
+    assert store.capabilities >= {"app_session", "batch"}
+    gamify.Engine(
+        gamify.Program.from_dict({"timezone": "UTC"}), store=store, requires=["app_session"]
+    )
+    store.close()
+
+
+def test_referral_code_clash_is_a_duplicate(gamify_sql_target: StoreTarget) -> None:
+    """A referral code held by another member is refused as DuplicateError by the database."""
+    store = gamify_sql_target.open()
+    with store.unit_of_work(["a"]) as uow:
+        uow.apply(Changes(members=[MemberRecord("a", "UTC", referral_code="CODE2345")]))
+    with pytest.raises(DuplicateError), store.unit_of_work(["b"]) as uow:
+        uow.apply(Changes(members=[MemberRecord("b", "UTC", referral_code="CODE2345")]))
+    assert store.get_member("b") is None
+    store.close()
+
+
+def _sqlite_error(kind: type[sqlite3.Error], message: str, code: int) -> sqlite3.Error:
+    exc = kind(message)
+    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (_sqlite_error(sqlite3.OperationalError, "database is locked", 5), ConcurrencyError),
+        (_sqlite_error(sqlite3.OperationalError, "database is locked", 517), ConcurrencyError),
+        (_sqlite_error(sqlite3.OperationalError, "table is locked", 6), ConcurrencyError),
+        (
+            _sqlite_error(sqlite3.IntegrityError, "UNIQUE constraint failed: x.code", 2067),
+            DuplicateError,
+        ),
+        (_sqlite_error(sqlite3.IntegrityError, "NOT NULL constraint failed", 1299), StoreError),
+        (_sqlite_error(sqlite3.OperationalError, "no such table: x", 1), StoreError),
+        (
+            OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked")),
+            ConcurrencyError,
+        ),
+    ],
+)
+def test_sqlite_errors_are_translated(error: BaseException, expected: type[BaseException]) -> None:
+    """SQLite's busy and locked errors are retryable, unique violations duplicates, the rest
+    store errors."""
+    assert type(translate(error)) is expected
+
+
+def test_postgresql_errors_are_translated() -> None:
+    """PostgreSQL's serialization failures, deadlocks and lock timeouts are retryable; unique
+    violations are duplicates; the rest store errors."""
+    errors = pytest.importorskip("psycopg.errors")
+    assert type(translate(errors.SerializationFailure("x"))) is ConcurrencyError
+    assert type(translate(errors.DeadlockDetected("x"))) is ConcurrencyError
+    assert type(translate(errors.LockNotAvailable("x"))) is ConcurrencyError
+    assert type(translate(errors.UniqueViolation("x"))) is DuplicateError
+    assert type(translate(errors.UndefinedTable("x"))) is StoreError
+    assert type(translate(OperationalError("SELECT", {}, errors.DeadlockDetected("x")))) is (
+        ConcurrencyError
+    )
+    plain = ValueError("not a driver error")
+    assert translate(plain) is plain
