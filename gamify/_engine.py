@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gamify import _time
-from gamify._events import Dispatcher, DomainEvent, message, new_id
+from gamify._events import Dispatcher, DomainEvent, log, message, new_id
 from gamify._outcome import (
     BadgeAwarded,
     BadgeProgress,
@@ -135,6 +135,7 @@ class _Step:
     balances: dict[str, int] | None = None
     earned: dict[str, int] = field(default_factory=dict)
     counted_streaks: set[str] = field(default_factory=set)
+    locked: Sequence[str] = ()
 
     @property
     def state(self) -> dict[str, Any]:
@@ -543,18 +544,16 @@ class Engine:
     def referral_code(self, member_id: str) -> str:
         """The member's referral code: made on first request, unique, never changed."""
         self._check_member_id(member_id)
-        for _ in range(10):
+        def run() -> str:
             with self._unit([member_id]) as uow:
                 member = uow.load_member(member_id) or self._new_member(member_id, self._now())
-                if member.referral_code is not None:
-                    return member.referral_code
-                member.referral_code = referrals.new_code()
-                try:
+                if member.referral_code is None:
+                    # A taken code raises DuplicateError; _retrying draws another one.
+                    member.referral_code = referrals.new_code()
                     uow.apply(Changes(members=[member]))
-                except DuplicateError:
-                    continue
                 return member.referral_code
-        raise ConcurrencyError("could not find a free referral code")  # pragma: no cover
+
+        return self._retrying(run)
 
     def join(self, member_id: str, *, referral_code: str) -> Profile:
         """Attach a new member to the referrer owning ``referral_code`` and pay the welcome reward.
@@ -950,7 +949,12 @@ class Engine:
             return
         for msg in messages:
             self._dispatcher.deliver(msg)
-        self.store.ack_outbox([m.event_id for m in messages])
+        try:
+            self.store.ack_outbox([m.event_id for m in messages])
+        except Exception:
+            # The event is committed; an unacknowledged message is only delivered
+            # again by drain_outbox (at least once), never raised to the caller.
+            log.exception("could not acknowledge %d domain events", len(messages))
 
     def _new_member(self, member_id: str, now: datetime) -> MemberRecord:
         return MemberRecord(member_id=member_id, timezone=self.program.timezone, created_at=now)
@@ -989,12 +993,13 @@ class Engine:
         return [ev.member_id, record.referrer]
 
     def _track_once(self, ev: _Checked) -> tuple[Outcome, list[OutboxMessage]]:
-        with self._unit(self._lock_set(ev)) as uow:
+        locked = self._lock_set(ev)
+        with self._unit(locked) as uow:
             first = self._replay(uow, ev.member_id, "track", ev.key, ev.fingerprint)
             if first is not None:
                 return Outcome.model_validate(first), []
             member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
-            step = _Step(member, ev.at, ev.key, ev.action)
+            step = _Step(member, ev.at, ev.key, ev.action, locked=locked)
             outcome = self._apply_event(uow, step, ev)
             dumped = outcome.model_dump(mode="json") if ev.key or self._emitting else {}
             if step.credits and self._emitting:
@@ -1379,6 +1384,10 @@ class Engine:
             or (ev.amount or ZERO) < scheme.min_amount
         ):
             return []
+        if member.referrer not in step.locked:
+            # The member joined a referrer after the lock set was chosen: run again
+            # holding both locks rather than write the referrer unlocked.
+            raise ConcurrencyError(f"referrer of {member.member_id!r} was not locked")
         referrer = uow.load_member(member.referrer)
         if referrer is None:
             return []
