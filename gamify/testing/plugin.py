@@ -84,8 +84,7 @@ def gamify_clock() -> ManualClock:
 @pytest.fixture
 def gamify_engine(gamify_clock: ManualClock) -> Iterator[EngineFactory]:
     """A factory of fresh engines: ``gamify_engine(program, clock=None, store="memory://")``."""
-    from gamify import Engine, Program
-    from gamify._registry import open_store
+    from gamify import Engine, Program, _registry
 
     opened: list[Store] = []
 
@@ -100,7 +99,7 @@ def gamify_engine(gamify_clock: ManualClock) -> Iterator[EngineFactory]:
         elif not isinstance(program, Program):
             program = Program.load(program)
         if isinstance(store, str):
-            store = open_store(store)
+            store = _registry.open_store(store)
             opened.append(store)
         return Engine(program, store=store, clock=clock or gamify_clock, **options)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -161,3 +161,18 @@ def test_prune_drops_periods_older_than_the_late_event_horizon() -> None:
     }
     # today 2026-05-01, keep 60 days: horizon = 2026-05-01 − 91 days = 2026-01-30
     assert prune(counters, date(2026, 5, 1), 60) == {"day|2026-03-01": 5, "month|2026-02": 5}
+
+
+def test_counters_of_periods_past_the_late_event_window_are_dropped() -> None:
+    """With late_event_days = 1, a year of daily counters never holds more than 35 days' worth."""
+    prog = program([{"name": "day", "limit": 100, "period": "day"}], late_event_days=1)
+    counters: dict[str, int] = {}
+    first = date(2026, 1, 1)
+    for n in range(365):
+        day = first + timedelta(days=n)
+        _, counters = apply(prog, "purchase", [award(prog, "spend", 1)], counters, day)
+        assert len(counters) <= 1 * (1 + 34)
+    last = first + timedelta(days=364)
+    kept = sorted(date.fromisoformat(k.split("|")[1]) for k in counters)
+    assert kept[-1] == last
+    assert kept[0] > last - timedelta(days=1 + 34)

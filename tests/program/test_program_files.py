@@ -324,3 +324,22 @@ def test_a_program_error_is_a_value_error() -> None:
     """Callers that catch ValueError also catch a malformed program."""
     with pytest.raises(ValueError):
         Program.from_dict({"timezone": "Nowhere/Land"})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="program bug: Program._references checks duplicate rule names but not duplicate "
+    "cap names; caps share counters by name, so two daily caps named alike count each "
+    "other's points",
+)
+def test_two_caps_with_one_name_are_refused() -> None:
+    """Cap counters are kept by cap name, so a second cap with the same name is refused at
+    caps[1].name."""
+    caps = [
+        {"name": "daily", "limit": 10, "period": "day", "action": "purchase"},
+        {"name": "daily", "limit": 10, "period": "day", "action": "check_in"},
+    ]
+    with pytest.raises(ProgramError) as info:
+        Program.from_dict(dict(SHOP, caps=caps))
+    assert info.value.key_path == "caps[1].name"
+    assert "duplicate cap name 'daily'" in info.value.reason

@@ -1,0 +1,68 @@
+"""The manual clock: set anywhere, moved by durations or by local calendar units, always aware
+UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pendulum
+import pytest
+
+from gamify import Engine, InvalidTimeError, ManualClock, Program
+
+
+def test_a_clock_started_from_a_pendulum_datetime_stays_aware_after_advancing() -> None:
+    """Advancing a clock started at a pendulum instant gives an aware UTC instant the engine
+    accepts."""
+    clock = ManualClock(pendulum.datetime(2026, 3, 1, 9, tz="Asia/Shanghai"))
+    after = clock.advance(days=1)
+    assert after.tzinfo is not None and after.utcoffset() == timedelta(0)
+    assert after == datetime(2026, 3, 2, 1, tzinfo=UTC)
+    rules = [{"name": "r", "action": "a", "fixed": 1}]
+    program = Program.from_dict({"timezone": "UTC", "actions": {"a": {}}, "rules": rules})
+    assert Engine(program, clock=clock).track("m", "a").at == after
+
+
+def test_set_reads_any_zone_and_refuses_naive_datetimes() -> None:
+    """set() accepts an aware instant in any zone and refuses a naive one."""
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    clock.set(pendulum.datetime(2026, 7, 1, 8, tz="America/New_York"))
+    assert clock.now() == datetime(2026, 7, 1, 12, tzinfo=UTC)
+    with pytest.raises(InvalidTimeError):
+        clock.set(datetime(2026, 7, 1, 8))
+
+
+def test_days_without_a_zone_are_24_hours() -> None:
+    """advance(days=1) without a zone is exactly 24 hours, even across a DST change somewhere."""
+    clock = ManualClock(datetime(2026, 3, 7, 17, tzinfo=UTC))
+    assert clock.advance(days=1) - datetime(2026, 3, 7, 17, tzinfo=UTC) == timedelta(hours=24)
+
+
+def test_days_in_a_zone_keep_the_local_wall_time() -> None:
+    """advance(days=1, tz=New York) from Saturday noon EST lands on Sunday noon EDT, 23 hours
+    later."""
+    clock = ManualClock(pendulum.datetime(2026, 3, 7, 12, tz="America/New_York"))
+    assert clock.advance(days=1, tz="America/New_York") == datetime(2026, 3, 8, 16, tzinfo=UTC)
+    clock.set(pendulum.datetime(2026, 10, 31, 12, tz="America/New_York"))
+    assert clock.advance(days=1, tz="America/New_York") == datetime(2026, 11, 1, 17, tzinfo=UTC)
+
+
+def test_months_in_a_zone_follow_the_local_calendar() -> None:
+    """advance(months=1, tz=Shanghai) from 31 January 10:00 local lands on 28 February 10:00
+    local."""
+    clock = ManualClock(pendulum.datetime(2026, 1, 31, 10, tz="Asia/Shanghai"))
+    assert clock.advance(months=1, tz="Asia/Shanghai") == datetime(2026, 2, 28, 2, tzinfo=UTC)
+
+
+def test_a_duration_and_units_add_up() -> None:
+    """advance(timedelta, hours=...) moves by both."""
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    assert clock.advance(timedelta(minutes=30), hours=1) == datetime(2026, 1, 1, 1, 30, tzinfo=UTC)
+
+
+def test_an_unknown_zone_is_refused() -> None:
+    """advance(..., tz="Nowhere/Land") raises ValueError and leaves the clock where it was."""
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="Nowhere/Land"):
+        clock.advance(days=1, tz="Nowhere/Land")
+    assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,0 +1,70 @@
+"""The public surface: ``gamify.__all__`` is pinned, so a change to it is a deliberate one."""
+
+from __future__ import annotations
+
+import gamify
+
+EXPORTED = [
+    "BadgeAwarded",
+    "BadgeProgress",
+    "CapHit",
+    "Clock",
+    "ConfigurationError",
+    "Credit",
+    "DomainEvent",
+    "Engine",
+    "Event",
+    "GamifyError",
+    "HistoryEntry",
+    "IdempotencyConflictError",
+    "InsufficientBalanceError",
+    "InvalidAmountError",
+    "InvalidEventError",
+    "InvalidTimeError",
+    "LevelUp",
+    "ManualClock",
+    "Outcome",
+    "Profile",
+    "Program",
+    "ProgramError",
+    "Redemption",
+    "Store",
+    "StreakState",
+    "SystemClock",
+    "TierChange",
+    "UnknownActionError",
+    "UnknownMemberError",
+    "create_schema",
+    "open_store",
+]
+
+# Names DESIGN.md promises to users, examples and tests.
+DESIGN_NAMES = {"Engine", "Program", "open_store", "Outcome", "ManualClock", "SystemClock", "Clock"}
+
+
+def test_all_is_pinned() -> None:
+    """gamify exports exactly these names; adding or removing one means updating this list."""
+    assert gamify.__all__ == EXPORTED
+
+
+def test_all_is_sorted_and_unique() -> None:
+    """__all__ is kept sorted and without duplicates, so diffs of it stay readable."""
+    assert gamify.__all__ == sorted(set(gamify.__all__))
+
+
+def test_every_exported_name_exists() -> None:
+    """Each name in __all__ is an attribute of the package (no stale entries)."""
+    missing = [name for name in gamify.__all__ if not hasattr(gamify, name)]
+    assert missing == []
+
+
+def test_the_design_names_are_exported() -> None:
+    """The stable names of DESIGN.md's public surface are all in __all__."""
+    assert set(gamify.__all__) >= DESIGN_NAMES
+
+
+def test_star_import_gives_exactly_all() -> None:
+    """``from gamify import *`` brings in the names of __all__ and nothing else."""
+    namespace: dict[str, object] = {}
+    exec("from gamify import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == sorted(gamify.__all__)
