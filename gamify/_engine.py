@@ -1988,6 +1988,10 @@ class Engine:
             )
             rest -= used
         if rest > 0:
+            # The shortfall is taken back (so the credit is reversed in full) and at
+            # once booked as debt: the two entries leave the spendable balance at zero.
+            self._entry(step, currency, -rest, "reverse", "reversal", lot.lot_id)
+            self._entry(step, currency, rest, "debt", "reversal shortfall", lot.lot_id)
             self._entry(step, f"{currency}:debt", rest, "debt", "reversal shortfall", lot.lot_id)
             step.state["debt"] = True
         return max(rest, 0)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from gamify.errors import UnknownEventNameError
 from gamify.store import OutboxMessage
 
 DomainEvent = OutboxMessage
@@ -70,7 +71,7 @@ class Dispatcher:
 
     def subscribe(self, name: str, callback: Subscriber) -> None:
         if name != "*" and name not in EVENT_NAMES:
-            raise ValueError(
+            raise UnknownEventNameError(
                 f"unknown domain event {name!r}: use '*' or one of {', '.join(sorted(EVENT_NAMES))}"
             )
         self._subscribers.setdefault(name, []).append(callback)

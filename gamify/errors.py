@@ -4,7 +4,8 @@ Every error the SDK raises on purpose derives from :class:`GamifyError`.
 Callers can catch the whole family or one branch::
 
     GamifyError
-    ├── ConfigurationError          store URL, missing extra, unsupported capability
+    ├── ConfigurationError          store URL, missing extra, unsupported capability,
+    │                               an unknown domain event name (also a ValueError)
     ├── ProgramError (ValueError)   a program file or model is malformed
     │   └── CurveError              a level curve is not strictly increasing, bad family
     ├── FormulaError (ValueError)   a formula string uses forbidden syntax or fails
@@ -44,6 +45,7 @@ __all__ = [
     "StoreError",
     "StreakRepairError",
     "UnknownActionError",
+    "UnknownEventNameError",
     "UnknownMemberError",
 ]
 
@@ -54,6 +56,10 @@ class GamifyError(Exception):
 
 class ConfigurationError(GamifyError):
     """The SDK is wired wrongly: unknown store URL scheme, missing extra, ..."""
+
+
+class UnknownEventNameError(ConfigurationError, ValueError):
+    """``engine.on(name, ...)`` with a name that is no domain event (a typo would never fire)."""
 
 
 class ProgramError(GamifyError, ValueError):

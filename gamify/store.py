@@ -48,6 +48,7 @@ __all__ = [
     "OutboxMessage",
     "Store",
     "UnitOfWork",
+    "pending_account",
 ]
 
 EntryKind = Literal[
@@ -61,6 +62,11 @@ EntryKind = Literal[
     "debt",  # a shortfall booked as debt, or settled
     "adjust",  # a manual correction
 ]
+
+
+def pending_account(currency: str) -> str:
+    """The side account holding a currency's credits that cannot be spent yet."""
+    return f"{currency}:pending"
 
 
 #: Entry kinds that count as "earned" (leaderboards, badges on totals): credits
@@ -347,7 +353,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
-        """Per member, what was earned of ``currency`` in [start, end) from the ledger."""
+        """Per member, what was earned of ``currency`` in [start, end) from the ledger:
+        entries of :data:`EARNED_KINDS` on the currency's account and its pending one."""
 
     @abc.abstractmethod
     def ledger_totals(

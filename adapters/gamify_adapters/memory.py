@@ -31,6 +31,7 @@ from gamify.store import (
     OutboxMessage,
     Store,
     UnitOfWork,
+    pending_account,
 )
 
 Undo = tuple[Any, Any, Any]
@@ -273,12 +274,13 @@ class MemoryStore(Store):
 
     def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
         out: dict[str, int] = {}
+        accounts = (currency, pending_account(currency))
         with self._lock:
             for member_id, rows in self._ledger.items():
                 total = sum(
                     e.amount
                     for e in rows
-                    if e.account == currency and e.kind in EARNED_KINDS and start <= e.at < end
+                    if e.account in accounts and e.kind in EARNED_KINDS and start <= e.at < end
                 )
                 if total:
                     out[member_id] = total

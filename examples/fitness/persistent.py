@@ -13,11 +13,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pendulum
+from gamify_adapters.sql import begin_immediate
 from sqlalchemy import Engine as SQLEngine
 from sqlmodel import Field, Session, SQLModel, create_engine, func, select
 
 import gamify
-from gamify_adapters.sql import begin_immediate
 
 PROGRAM = Path(__file__).with_name("program.toml")
 FIRST_DAY = date(2026, 3, 2)
@@ -42,7 +42,11 @@ class Workout(SQLModel, table=True):
     minutes: int
 
 
-USERS = [("ana", "Europe/Lisbon", 0.9), ("ben", "Asia/Shanghai", 0.6), ("chloe", "America/New_York", 0.35)]
+USERS = [
+    ("ana", "Europe/Lisbon", 0.9),
+    ("ben", "Asia/Shanghai", 0.6),
+    ("chloe", "America/New_York", 0.35),
+]
 
 
 def _app_engine(path: Path) -> SQLEngine:
@@ -57,7 +61,7 @@ def _next_day(session: Session) -> date:
     last = session.exec(select(func.max(Workout.at))).one()
     if last is None:
         return FIRST_DAY
-    return (pendulum.instance(last, tz="UTC").date() + timedelta(days=1))
+    return pendulum.instance(last, tz="UTC").date() + timedelta(days=1)
 
 
 def run_persistent(path: str | Path, days: int = DAYS_PER_RUN, seed: int = 7) -> None:
@@ -94,7 +98,9 @@ def run_persistent(path: str | Path, days: int = DAYS_PER_RUN, seed: int = 7) ->
             clock.set(local.add(hours=1))
             with Session(app_db) as session:
                 minutes = rng.randint(20, 60)
-                workout = Workout(user_id=user.id or 0, at=local.in_timezone("UTC"), minutes=minutes)
+                workout = Workout(
+                    user_id=user.id or 0, at=local.in_timezone("UTC"), minutes=minutes
+                )
                 session.add(workout)
                 session.flush()  # the workout's id becomes the idempotency key
                 outcome = gym.using(session).track(
@@ -108,7 +114,8 @@ def run_persistent(path: str | Path, days: int = DAYS_PER_RUN, seed: int = 7) ->
             streak = outcome.streaks[0].length if outcome.streaks else 0
             print(
                 f"  {day}  {user.name:<6} {minutes:>3} min  "
-                f"+{outcome.total('points'):>3} points  +{outcome.total('xp'):>3} XP  streak {streak}"
+                f"+{outcome.total('points'):>3} points  +{outcome.total('xp'):>3} XP  "
+                f"streak {streak}"
             )
 
     print("\nStored state:")

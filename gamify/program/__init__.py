@@ -179,7 +179,12 @@ class Program(Model):
         self._check_game(fail)
         self._check_loyalty(fail)
         self._check_challenges(fail)
+        cap_names: set[str] = set()
         for i, cap in enumerate(self.caps):
+            if cap.name in cap_names:
+                # Cap counters are kept by name: two caps of one name would share them.
+                raise fail(f"duplicate cap name {cap.name!r}", f"caps[{i}].name")
+            cap_names.add(cap.name)
             if cap.action is not None and cap.action not in self.actions:
                 raise fail(f"unknown action {cap.action!r}", f"caps[{i}].action")
             if cap.currency not in self.currencies:

@@ -840,7 +840,8 @@ class StoreContract:
     # Reports ---------------------------------------------------------------------------------
 
     def test_earned_between(self, store: Store) -> None:
-        """earned_between sums, per member, the currency's earning entries in [start, end)."""
+        """earned_between sums, per member, the earning entries of the currency and of its
+        pending account in [start, end)."""
         start, end = at(1), at(3)
         self.apply(
             store,
@@ -861,7 +862,8 @@ class StoreContract:
                 ]
             ),
         )
-        assert store.earned_between("points", start, end) == {"alice": 12, "bob": 6}
+        # 10 + 5 - 3 + 8 pending: spends and refunds do not count.
+        assert store.earned_between("points", start, end) == {"alice": 20, "bob": 6}
         assert store.earned_between("xp", start, end) == {"alice": 7}
         assert store.earned_between("points", end, at(4)) == {"alice": 100}
 

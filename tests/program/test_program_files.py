@@ -326,12 +326,6 @@ def test_a_program_error_is_a_value_error() -> None:
         Program.from_dict({"timezone": "Nowhere/Land"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="program bug: Program._references checks duplicate rule names but not duplicate "
-    "cap names; caps share counters by name, so two daily caps named alike count each "
-    "other's points",
-)
 def test_two_caps_with_one_name_are_refused() -> None:
     """Cap counters are kept by cap name, so a second cap with the same name is refused at
     caps[1].name."""

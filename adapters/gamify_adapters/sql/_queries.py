@@ -27,6 +27,7 @@ from gamify.store import (
     MemberRecord,
     OutboxMessage,
     UnitOfWork,
+    pending_account,
 )
 
 from ._errors import translated
@@ -500,7 +501,8 @@ class Queries:
         self, cur: Cursor, currency: str, start: datetime, end: datetime
     ) -> dict[str, int]:
         c = self.codec
-        cur.execute(self.sql.earned_between, (currency, c.instant(start), c.instant(end)))
+        accounts = (currency, pending_account(currency))
+        cur.execute(self.sql.earned_between, (*accounts, c.instant(start), c.instant(end)))
         return {str(m): int(total) for m, total in cur.fetchall() if total}
 
     def ledger_totals(

@@ -257,8 +257,8 @@ class Statements:
                 )
         kinds = ", ".join(f"'{k}'" for k in sorted(EARNED_KINDS))
         self.earned_between = q(
-            f"SELECT member_id, SUM(amount) FROM {e} WHERE account = ? AND at >= ? AND at < ? "
-            f"AND kind IN ({kinds}) GROUP BY member_id"
+            f"SELECT member_id, SUM(amount) FROM {e} WHERE account IN (?, ?) "
+            f"AND at >= ? AND at < ? AND kind IN ({kinds}) GROUP BY member_id"
         )
         totals = f"SELECT account, kind, action, SUM(amount) FROM {e}"
         group = " GROUP BY account, kind, action"
