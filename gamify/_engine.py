@@ -136,6 +136,7 @@ class _Step:
     earned: dict[str, int] = field(default_factory=dict)
     counted_streaks: set[str] = field(default_factory=set)
     locked: Sequence[str] = ()
+    challenge_badges: list[BadgeAwarded] = field(default_factory=list)
 
     @property
     def state(self) -> dict[str, Any]:
@@ -1092,6 +1093,7 @@ class Engine:
         level_ups, awarded = self._progress(uow, step, changed, ev)
         paid_before = len(step.credits)
         challenge_states = self._run_challenges(uow, step, ev)
+        awarded += step.challenge_badges
         if len(step.credits) > paid_before:
             more_ups, more_badges = self._progress(uow, step, set(), ev)
             level_ups, awarded = level_ups + more_ups, awarded + more_badges
@@ -1269,8 +1271,12 @@ class Engine:
     ) -> list[BadgeAwarded]:
         self._check_predicates(names)
         due = badges.evaluate(self.program.badges, names, self._badge_facts(step, ev))
-        if not due:
-            return []
+        return self._grant_badges(uow, step, due) if due else []
+
+    def _grant_badges(
+        self, uow: UnitOfWork, step: _Step, due: Sequence[badges.Due]
+    ) -> list[BadgeAwarded]:
+        """Record each award (unique in the store), pay its reward and announce it."""
         held = dict(step.state.get("badges", {}))
         out: list[BadgeAwarded] = []
         for award in due:
@@ -1489,12 +1495,11 @@ class Engine:
         spec = self.program.challenges[name]
         self._reward(uow, step, spec.reward, f"challenge {name}", "challenge")
         if spec.badge is not None:
-            held = dict(step.state.get("badges", {}))
-            held[spec.badge] = held.get(spec.badge, 0) + 1
-            step.state["badges"] = held
-            step.changes.awards.append(
-                Award(step.member.member_id, spec.badge, "", held[spec.badge], step.at)
-            )
+            badge = self.program.badges[spec.badge]
+            held = step.state.get("badges", {}).get(spec.badge, 0)
+            if badge.kind != "one_off" or not held:
+                due = badges.Due(spec.badge, "", held + 1, badge.reward)
+                step.challenge_badges.extend(self._grant_badges(uow, step, [due]))
         step.changes.outbox.append(
             message("challenge_completed", step.member.member_id, step.at, challenge=name)
         )
