@@ -58,6 +58,7 @@ from gamify.components import (
 )
 from gamify.components import caps as caps_component
 from gamify.components.badges import BadgeFacts, Predicate
+from gamify.components.badges import Due as BadgeDue
 from gamify.errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -1274,7 +1275,7 @@ class Engine:
         return self._grant_badges(uow, step, due) if due else []
 
     def _grant_badges(
-        self, uow: UnitOfWork, step: _Step, due: Sequence[badges.Due]
+        self, uow: UnitOfWork, step: _Step, due: Sequence[BadgeDue]
     ) -> list[BadgeAwarded]:
         """Record each award (unique in the store), pay its reward and announce it."""
         held = dict(step.state.get("badges", {}))

@@ -3,6 +3,7 @@
 With no arguments it runs the in-memory demo in three parts::
 
     python examples/fitness/app.py
+    python examples/fitness/app.py --db fitness.db    # persistent, on SQLite
 
 1. One member works out every day for 40 days except day 12; a table shows,
    day by day, the points earned, the balance, XP, level, streak and the
@@ -336,12 +337,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="The gamify fitness example. Without options: the in-memory 40-day demo."
     )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="run the persistent app on this SQLite file (its own User and Workout tables); "
+        "each run simulates the next week and continues from the stored state",
+    )
+    parser.add_argument(
+        "--days", type=int, default=7, help="days to simulate per persistent run (default 7)"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    run_demo()
+    args = build_parser().parse_args(argv)
+    if args.db:
+        # Imported here: the in-memory demo needs neither SQLModel nor the SQL store.
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from persistent import (  # type: ignore[import-not-found]  # a sibling script, not a package
+            run_persistent,
+        )
+
+        run_persistent(args.db, days=args.days)
+    else:
+        run_demo()
     return 0
 
 
