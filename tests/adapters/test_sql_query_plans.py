@@ -83,7 +83,7 @@ def reads(store: SQLStore) -> dict[str, tuple[str, tuple[Any, ...]]]:
         "maturing": (sql.maturing, (at, 10)),
         "reviews": (sql.reviews, (at, 10)),
         "score": (sql.score, ("m0001", "points")),
-        "earned_between": (sql.earned_between, ("points", at, at)),
+        "earned_between": (sql.earned_between, ("points", "points:pending", at, at)),
     }
     for kind in ("all", "day", "week", "month"):
         key: tuple[Any, ...] = (
