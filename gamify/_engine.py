@@ -1042,7 +1042,11 @@ class Engine:
             state["sums"] = sums
             changed.add(("sum", ev.action))
 
-        context = self._formula_context(ev, counts[ev.action])
+        context = (
+            self._formula_context(ev, counts[ev.action])
+            if ev.action in program.formula_actions
+            else {}
+        )
         streak_results = self._record_streaks(step, ev, context, changed)
 
         tier = self._tier(member)
@@ -1575,17 +1579,19 @@ class Engine:
         """Write what the step earned as one leaderboard delta per currency."""
         if not step.earned:
             return
-        day = _time.local_date(step.at, self.program.timezone)
-        week = _time.week_start(day, self.program.week_start_index).isoformat()
-        month = _time.month_key(day)
+        day, week, month = self._board_keys(_time.local_date(step.at, self.program.timezone))
         for currency, amount in step.earned.items():
             if amount:
                 step.changes.earned.append(
-                    EarnedDelta(
-                        step.member.member_id, currency, amount, day.isoformat(), week, month
-                    )
+                    EarnedDelta(step.member.member_id, currency, amount, day, week, month)
                 )
         step.earned = {}
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - a few keys per engine; the engine lives long
+    def _board_keys(self, day: date) -> tuple[str, str, str]:
+        """The leaderboard period keys (day, week, month) of a day of the program's zone."""
+        week = _time.week_start(day, self.program.week_start_index)
+        return day.isoformat(), week.isoformat(), _time.month_key(day)
 
     def _credit(
         self,

@@ -23,7 +23,6 @@ conformance suite in :mod:`gamify.testing.conformance`.
 from __future__ import annotations
 
 import abc
-import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -151,7 +150,20 @@ class MemberRecord:
     state: dict[str, Any] = field(default_factory=dict)
 
     def copy(self) -> MemberRecord:
-        return dataclasses.replace(self, state=dict(self.state))
+        """A copy whose state dict the caller may change (nested values are replaced)."""
+        return MemberRecord(
+            self.member_id,
+            self.timezone,
+            self.birthday,
+            self.tags,
+            self.level,
+            self.tier,
+            self.review_at,
+            self.referral_code,
+            self.referrer,
+            self.created_at,
+            dict(self.state),
+        )
 
 
 @dataclass(frozen=True, slots=True)

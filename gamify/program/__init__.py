@@ -123,6 +123,11 @@ class Program(Model):
         return {action: tuple(rules) for action, rules in out.items()}
 
     @cached_property
+    def formula_actions(self) -> frozenset[str]:
+        """Actions with a formula rule: only their events build a formula context."""
+        return frozenset(r.action for r in self.rules if r.formula is not None)
+
+    @cached_property
     def streaks_by_action(self) -> dict[str, tuple[str, ...]]:
         """Streak names indexed by the actions that qualify for them."""
         out: dict[str, list[str]] = {}
