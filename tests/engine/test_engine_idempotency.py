@@ -178,3 +178,32 @@ def test_a_refused_event_does_not_use_up_its_key(engine: Engine) -> None:
     with pytest.raises(ValueError):
         engine.track("alice", "purchase", amount=-1, key="k")
     assert engine.track("alice", "purchase", amount=2, key="k").total() == 3
+
+
+def test_a_key_repeated_within_a_batch_behaves_as_a_repeated_key(engine: Engine) -> None:
+    """In track_many, a key seen earlier in the same batch returns that event's outcome."""
+    first, again, other = engine.track_many(
+        [
+            {"member_id": "ann", "action": "purchase", "amount": 10, "key": "o-1"},
+            {"member_id": "ann", "action": "purchase", "amount": "10.0", "key": "o-1"},
+            {"member_id": "ann", "action": "purchase", "amount": 4, "key": "o-2"},
+        ]
+    )
+    assert again == first
+    assert first.total() == 15 and other.total() == 6
+    assert engine.balance("ann") == 21
+    assert len(engine.history("ann")) == 2
+
+
+def test_a_conflicting_key_within_a_batch_fails_the_whole_batch(engine: Engine) -> None:
+    """In track_many, a key reused with another payload refuses the batch: nothing is written."""
+    engine.track("ann", "check_in", key="c-0")
+    before = snapshot(engine, "ann")
+    with pytest.raises(IdempotencyConflictError):
+        engine.track_many(
+            [
+                {"member_id": "ann", "action": "purchase", "amount": 10, "key": "o-1"},
+                {"member_id": "ann", "action": "purchase", "amount": 11, "key": "o-1"},
+            ]
+        )
+    assert snapshot(engine, "ann") == before
