@@ -1,0 +1,35 @@
+"""The README's examples run, and type-check under mypy --strict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from readme_examples import boards, curves, first_program, loyalty
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_the_first_program_example_runs(tmp_path: Path) -> None:
+    """The shop example earns double points in the campaign, replays and caps as described."""
+    outcome = first_program(tmp_path)
+    assert outcome.total("points") == 39  # floor(19.99 x 2): rounded once, after the campaign
+
+
+def test_the_curve_example_runs() -> None:
+    """The medium slow curve answers as the published table (level 10 needs 560 XP)."""
+    assert curves() == (560, 742 - 560, 19)  # level 20 needs 5,460 XP
+
+
+def test_the_loyalty_and_board_examples_run() -> None:
+    """The loyalty calls and the boards of the README run on the example programs."""
+    assert loyalty().points == 2500
+    assert [(r.rank, r.score) for r in boards()] == [(1, 62), (1, 62)]
+
+
+@pytest.mark.slow
+def test_the_examples_type_check() -> None:
+    """mypy --strict accepts the README's examples as written."""
+    api = pytest.importorskip("mypy.api")
+    out, err, status = api.run(["--strict", str(HERE / "readme_examples.py")])
+    assert status == 0, out + err
