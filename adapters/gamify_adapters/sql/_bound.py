@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, event
@@ -34,11 +33,6 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from gamify.errors import ConfigurationError
 from gamify.store import (
-    DueWork,
-    LeaderboardRow,
-    LedgerEntry,
-    Lot,
-    MemberRecord,
     OutboxMessage,
     Store,
     UnitOfWork,
@@ -46,6 +40,7 @@ from gamify.store import (
 
 from ._errors import translated
 from ._queries import Cursor, SQLUnit
+from ._reads import SQLReads
 from ._statements import Statements
 
 if TYPE_CHECKING:
@@ -170,7 +165,7 @@ def _hooks(target: Session | Connection, on_commit: OnCommit) -> _SessionHooks |
     return hooks
 
 
-class BoundSQLStore(Store):
+class BoundSQLStore(SQLReads):
     """A :class:`SQLStore` writing through an app's ``Session`` or ``Connection``."""
 
     capabilities = frozenset({"batch", "app_session"})
@@ -271,63 +266,6 @@ class BoundSQLStore(Store):
                 return run(cur)
             finally:
                 cur.close()
-
-    def get_member(self, member_id: str) -> MemberRecord | None:
-        return self._read(lambda cur: self.queries.load_member(cur, member_id))
-
-    def get_balances(self, member_id: str) -> dict[str, int]:
-        return self._read(lambda cur: self.queries.balances(cur, member_id))
-
-    def history(
-        self, member_id: str, *, limit: int | None = None, account: str | None = None
-    ) -> list[LedgerEntry]:
-        return self._read(lambda cur: self.queries.history(cur, member_id, limit, account))
-
-    def member_lots(self, member_id: str, currency: str) -> list[Lot]:
-        return self._read(lambda cur: self.queries.lots(cur, member_id, currency, None))
-
-    def due(self, before: datetime, *, limit: int = 1000) -> DueWork:
-        return self._read(lambda cur: self.queries.due(cur, before, limit))
-
-    def leaderboard(
-        self, currency: str, period: str, *, limit: int, tier: str | None = None
-    ) -> list[LeaderboardRow]:
-        return self._read(lambda cur: self.queries.leaderboard(cur, currency, period, limit, tier))
-
-    def score(self, member_id: str, currency: str, period: str) -> int:
-        return self._read(lambda cur: self.queries.score(cur, member_id, currency, period))
-
-    def count_above(
-        self, currency: str, period: str, score: int, *, tier: str | None = None
-    ) -> int:
-        return self._read(lambda cur: self.queries.count_above(cur, currency, period, score, tier))
-
-    def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
-        return self._read(lambda cur: self.queries.earned_between(cur, currency, start, end))
-
-    def ledger_totals(
-        self, start: datetime | None = None, end: datetime | None = None
-    ) -> list[tuple[str, str, str | None, int]]:
-        return self._read(lambda cur: self.queries.ledger_totals(cur, start, end))
-
-    def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
-        return self._read(lambda cur: self.queries.pending_outbox(cur, limit))
-
-    def ack_outbox(self, event_ids: Sequence[str]) -> None:
-        self._read(lambda cur: self.queries.ack_outbox(cur, event_ids))
-
-    def member_ids(self) -> Iterator[str]:
-        after: str | None = None
-        while True:
-
-            def page_after(cur: Cursor, after: str | None = after) -> list[str]:
-                return self.queries.member_ids_page(cur, after, 1000)
-
-            page = self._read(page_after)
-            yield from page
-            if len(page) < 1000:
-                return
-            after = page[-1]
 
     def bind(self, session: Any, *, on_commit: Callable[[list[OutboxMessage]], None]) -> Store:
         return self.parent.bind(session, on_commit=on_commit)

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
@@ -38,11 +37,6 @@ from sqlalchemy.pool import StaticPool
 
 from gamify.errors import ConfigurationError, StoreError
 from gamify.store import (
-    DueWork,
-    LeaderboardRow,
-    LedgerEntry,
-    Lot,
-    MemberRecord,
     OutboxMessage,
     Store,
     UnitOfWork,
@@ -50,6 +44,7 @@ from gamify.store import (
 
 from ._errors import translated
 from ._queries import Cursor, Queries, SQLUnit
+from ._reads import SQLReads
 from ._sqlite import configure_connection
 from ._statements import Dialect
 from ._tables import DEFAULT_PREFIX, Tables, build_tables
@@ -58,7 +53,6 @@ __all__ = ["SQLStore", "create_schema"]
 
 _T = TypeVar("_T")
 
-_MEMBER_PAGE = 1000
 
 # One writer lock per SQLite file in this process, shared by every store on it.
 _FILE_LOCKS: dict[str, threading.RLock] = {}
@@ -79,7 +73,7 @@ class _Transaction:
     locked: set[str] = field(default_factory=set)
 
 
-class SQLStore(Store):
+class SQLStore(SQLReads):
     """Members, balances, the ledger and lots in SQL tables (SQLite or PostgreSQL).
 
     ``url`` is a SQLAlchemy URL: ``sqlite:///gamify.db`` or
@@ -316,67 +310,12 @@ class SQLStore(Store):
             finally:
                 self._give(connection)
 
-    def get_member(self, member_id: str) -> MemberRecord | None:
-        return self._read(lambda cur: self.queries.load_member(cur, member_id))
-
-    def get_balances(self, member_id: str) -> dict[str, int]:
-        return self._read(lambda cur: self.queries.balances(cur, member_id))
-
-    def history(
-        self, member_id: str, *, limit: int | None = None, account: str | None = None
-    ) -> list[LedgerEntry]:
-        return self._read(lambda cur: self.queries.history(cur, member_id, limit, account))
-
-    def member_lots(self, member_id: str, currency: str) -> list[Lot]:
-        return self._read(lambda cur: self.queries.lots(cur, member_id, currency, None))
-
-    def due(self, before: datetime, *, limit: int = 1000) -> DueWork:
-        return self._read(lambda cur: self.queries.due(cur, before, limit))
-
-    def leaderboard(
-        self, currency: str, period: str, *, limit: int, tier: str | None = None
-    ) -> list[LeaderboardRow]:
-        return self._read(lambda cur: self.queries.leaderboard(cur, currency, period, limit, tier))
-
-    def score(self, member_id: str, currency: str, period: str) -> int:
-        return self._read(lambda cur: self.queries.score(cur, member_id, currency, period))
-
-    def count_above(
-        self, currency: str, period: str, score: int, *, tier: str | None = None
-    ) -> int:
-        return self._read(lambda cur: self.queries.count_above(cur, currency, period, score, tier))
-
-    def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
-        return self._read(lambda cur: self.queries.earned_between(cur, currency, start, end))
-
-    def ledger_totals(
-        self, start: datetime | None = None, end: datetime | None = None
-    ) -> list[tuple[str, str, str | None, int]]:
-        return self._read(lambda cur: self.queries.ledger_totals(cur, start, end))
-
-    def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
-        return self._read(lambda cur: self.queries.pending_outbox(cur, limit))
-
     def ack_outbox(self, event_ids: Sequence[str]) -> None:
         if not event_ids:
             return
         # A delete is a write: on SQLite it waits for the write lock like a unit of work.
         with self.batch():
-            self._read(lambda cur: self.queries.ack_outbox(cur, event_ids))
-
-    def member_ids(self) -> Iterator[str]:
-        # Pages by key, so no connection is held while the caller iterates.
-        after: str | None = None
-        while True:
-
-            def page_after(cur: Cursor, after: str | None = after) -> list[str]:
-                return self.queries.member_ids_page(cur, after, _MEMBER_PAGE)
-
-            page = self._read(page_after)
-            yield from page
-            if len(page) < _MEMBER_PAGE:
-                return
-            after = page[-1]
+            super().ack_outbox(event_ids)
 
     # App sessions ------------------------------------------------------------------------------
 
