@@ -69,6 +69,7 @@ __all__ = [
     "load_plan",
     "parse_plan",
     "plan_to_dict",
+    "read_plan_data",
 ]
 
 NONCORE_SHARE_TOLERANCE = Decimal("0.10")
@@ -401,13 +402,18 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     :class:`~gamify.errors.ProgramError` naming the file, the dotted key path
     (list indices in brackets: ``segments[1].members``) and the reason.
     """
+    return parse_plan(read_plan_data(path), file=os.fspath(path))
+
+
+def read_plan_data(path: str | os.PathLike[str]) -> object:
+    """The parsed content of a plan file (numbers as exact decimals), not yet validated."""
     file = os.fspath(path)
     try:
         text = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ProgramError(f"cannot read the plan file: {reason}", file=file) from exc
-    return parse_plan(_parse_text(text, Path(file).suffix.lower(), file), file=file)
+    return _parse_text(text, Path(file).suffix.lower(), file)
 
 
 # --------------------------------------------------------------------------- results

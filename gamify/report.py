@@ -45,7 +45,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
-from pathlib import Path
 from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -275,12 +274,7 @@ def load_report_plan(path: str | os.PathLike[str]) -> tuple[Plan, dict[str, Core
     from gamify import planning
 
     file = os.fspath(path)
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ProgramError(f"cannot read the plan file: {reason}", file=file) from exc
-    data = planning._parse_text(text, Path(file).suffix.lower(), file)
+    data = planning.read_plan_data(file)
     bounds: dict[int, tuple[Decimal | None, Decimal | None]] = {}
     segments = data.get("segments") if isinstance(data, dict) else None
     if isinstance(segments, list):

@@ -39,8 +39,7 @@ class LabelledCurve:
 
 
 def _family_parameters(family: str) -> tuple[str, ...]:
-    table: dict[str, tuple[str, ...]] = getattr(curves, "_PARAMETERS", {})
-    return table.get(family, ())
+    return curves.PARAMETERS.get(family, ())
 
 
 def _number(text: str, what: str) -> Decimal:

@@ -39,7 +39,7 @@ from types import MappingProxyType
 
 from gamify.errors import CurveError
 
-__all__ = ["FAMILIES", "LevelCurve", "LevelRow", "build_curve"]
+__all__ = ["FAMILIES", "PARAMETERS", "LevelCurve", "LevelRow", "build_curve"]
 
 FAMILIES: tuple[str, ...] = (
     "table",
@@ -56,7 +56,7 @@ FAMILIES: tuple[str, ...] = (
 )
 
 # The parameters each family takes, in the order they are documented.
-_PARAMETERS: dict[str, tuple[str, ...]] = {
+PARAMETERS: dict[str, tuple[str, ...]] = {
     "table": (),
     "linear": ("step",),
     "polynomial": ("a", "p"),
@@ -167,7 +167,7 @@ def build_curve(
     ``thresholds`` for a table (an explicit value must then match it).
     Raises :class:`CurveError` saying what is wrong.
     """
-    if family not in _PARAMETERS:
+    if family not in PARAMETERS:
         raise CurveError(f"unknown curve family {family!r}; valid families: {', '.join(FAMILIES)}")
     numbers = _check_params(family, params or {})
     if family == "table":
@@ -187,7 +187,7 @@ def build_curve(
 
 
 def _check_params(family: str, params: Mapping[str, object]) -> Mapping[str, Decimal]:
-    expected = _PARAMETERS[family]
+    expected = PARAMETERS[family]
     described = ", ".join(expected) if expected else "none"
     unknown = sorted(str(name) for name in params if name not in expected)
     if unknown:
