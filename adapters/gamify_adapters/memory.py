@@ -9,8 +9,9 @@ lock serialises units of work; an undo log rolls a failed one back.
 from __future__ import annotations
 
 import bisect
+import heapq
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
@@ -60,6 +61,11 @@ class MemoryStore(Store):
         # (currency, member) -> [all, day key, day, week key, week, month key, month]
         self._earned: dict[str, dict[str, list[Any]]] = {}
         self._outbox: dict[str, OutboxMessage] = {}
+        # Time indexes for due(): (instant, lot or member id) heaps. An entry may
+        # go stale (a lot closed or renewed); due() drops those as it meets them.
+        self._expiry_index: list[tuple[datetime, str]] = []
+        self._pending_index: list[tuple[datetime, str]] = []
+        self._review_index: list[tuple[datetime, str]] = []
         self._undo: list[Undo] | None = None
         self._depth = 0
 
@@ -94,7 +100,12 @@ class MemoryStore(Store):
 
         for member in changes.members:
             # The engine hands over a record it no longer touches: no copy needed.
+            before = self._members.get(member.member_id)
             self._set(self._members, member.member_id, member)
+            if member.review_at is not None and (
+                before is None or before.review_at != member.review_at
+            ):
+                heapq.heappush(self._review_index, (member.review_at, member.member_id))
             if member.referral_code is not None:
                 self._set(self._codes, member.referral_code, member.member_id)
         for (member_id, account), delta in deltas.items():
@@ -106,6 +117,10 @@ class MemoryStore(Store):
                 self._append(self._by_key.setdefault((entry.member_id, entry.key), []), entry)
         for lot in changes.new_lots:
             self._set(self._lots, lot.lot_id, lot)
+            if lot.expires_at is not None:
+                heapq.heappush(self._expiry_index, (lot.expires_at, lot.lot_id))
+            if lot.pending_until is not None:
+                heapq.heappush(self._pending_index, (lot.pending_until, lot.lot_id))
             self._append(self._member_lots.setdefault(lot.member_id, []), lot.lot_id)
         for change in changes.lot_changes:
             old = self._lots[change.lot_id]
@@ -119,6 +134,8 @@ class MemoryStore(Store):
                     expires_at=change.expires_at if change.expires_at else old.expires_at,
                 ),
             )
+            if change.expires_at is not None and change.expires_at != old.expires_at:
+                heapq.heappush(self._expiry_index, (change.expires_at, change.lot_id))
         for rec in changes.idempotency:
             self._set(self._idempotency, (rec.member_id, rec.kind, rec.key), rec)
         for ident_award in award_ids:
@@ -205,38 +222,58 @@ class MemoryStore(Store):
 
     def due(self, before: datetime, *, limit: int = 1000) -> DueWork:
         with self._lock:
-            expiring = sorted(
-                (
-                    lot
-                    for lot in self._lots.values()
-                    if lot.status == "open"
-                    and lot.expires_at is not None
-                    and lot.expires_at <= before
-                ),
-                key=lambda lot: (lot.expires_at, lot.lot_id),
-            )[:limit]
-            maturing = sorted(
-                (
-                    lot
-                    for lot in self._lots.values()
-                    if lot.status == "pending"
-                    and lot.pending_until is not None
-                    and lot.pending_until <= before
-                ),
-                key=lambda lot: (lot.pending_until, lot.lot_id),
-            )[:limit]
-            reviews = [
-                m.member_id
-                for m in sorted(
-                    (
-                        m
-                        for m in self._members.values()
-                        if m.review_at is not None and m.review_at <= before
-                    ),
-                    key=lambda m: (m.review_at, m.member_id),
-                )[:limit]
-            ]
-        return DueWork(expiring, maturing, reviews)
+            expiring = self._take_due(
+                self._expiry_index,
+                before,
+                lambda i: (lot := self._lots.get(i)) is not None
+                and lot.status == "open"
+                and lot.expires_at is not None,
+            )
+            maturing = self._take_due(
+                self._pending_index,
+                before,
+                lambda i: (lot := self._lots.get(i)) is not None and lot.status == "pending",
+            )
+            reviews = self._take_due(
+                self._review_index,
+                before,
+                lambda i: (m := self._members.get(i)) is not None and m.review_at is not None,
+            )
+        return DueWork(
+            [self._lots[i] for _, i in expiring[:limit]],
+            [self._lots[i] for _, i in maturing[:limit]],
+            [i for _, i in reviews[:limit]],
+        )
+
+    def _take_due(
+        self,
+        index: list[tuple[datetime, str]],
+        before: datetime,
+        current: Callable[[str], bool],
+    ) -> list[tuple[datetime, str]]:
+        """The entries of a time index at or before ``before``, soonest first.
+
+        Entries whose record moved on (closed, renewed, reviewed) are dropped
+        here; live ones go back, since a query consumes nothing.
+        """
+        found: list[tuple[datetime, str]] = []
+        while index and index[0][0] <= before:
+            entry = heapq.heappop(index)
+            live = current(entry[1]) and entry[0] == self._index_time(index, entry[1])
+            if live and (not found or found[-1] != entry):  # equal entries pop together
+                found.append(entry)
+        for entry in found:
+            heapq.heappush(index, entry)
+        return found
+
+    def _index_time(self, index: list[tuple[datetime, str]], key: str) -> datetime | None:
+        if index is self._review_index:
+            member = self._members.get(key)
+            return member.review_at if member is not None else None
+        lot = self._lots.get(key)
+        if lot is None:
+            return None
+        return lot.expires_at if index is self._expiry_index else lot.pending_until
 
     def _score(self, row: list[Any], period: str) -> int:
         if period == "all":
