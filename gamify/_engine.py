@@ -1003,7 +1003,6 @@ class Engine:
             member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
             step = _Step(member, ev.at, ev.key, ev.action, locked=locked)
             outcome = self._apply_event(uow, step, ev)
-            dumped = outcome.model_dump(mode="json") if ev.key or self._emitting else {}
             if step.credits and self._emitting:
                 step.changes.outbox.append(
                     message(
@@ -1012,11 +1011,13 @@ class Engine:
                         ev.at,
                         action=ev.action,
                         key=ev.key,
-                        credits=dumped["credits"],
+                        credits=[c.model_dump(mode="json") for c in step.credits],
                     )
                 )
             if ev.key is not None:
-                self._remember(step, "track", ev.key, ev.fingerprint, dumped)
+                # Defaults are left out: the record stays small, and validation restores them.
+                first = outcome.model_dump(mode="json", exclude_defaults=True)
+                self._remember(step, "track", ev.key, ev.fingerprint, first)
             step.changes.members.append(step.member)
             self._commit(uow, step)
             return outcome, step.changes.outbox
