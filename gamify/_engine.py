@@ -407,6 +407,11 @@ class Engine:
                     )
                 all_states[streak] = new
                 step.state["streaks"] = all_states
+                step.counted_streaks.add(streak)
+                self._progress(uow, step, {("streak", streak)}, None)  # badges on its length
+                step.changes.outbox.append(
+                    message("streak_repaired", member_id, now, streak=streak, length=new["len"])
+                )
                 result = StreakState(
                     name=streak,
                     length=new["len"],
@@ -416,9 +421,10 @@ class Engine:
                 self._remember(step, "repair", key, fingerprint, result.model_dump(mode="json"))
                 step.changes.members.append(member)
                 self._commit(uow, step)
-                return result, []
+                return result, step.changes.outbox
 
-        result, _ = self._retrying(run)
+        result, messages = self._retrying(run)
+        self._publish(messages)
         return result
 
     def balance(self, member_id: str, currency: str = "points") -> int:
@@ -546,6 +552,7 @@ class Engine:
     def referral_code(self, member_id: str) -> str:
         """The member's referral code: made on first request, unique, never changed."""
         self._check_member_id(member_id)
+
         def run() -> str:
             with self._unit([member_id]) as uow:
                 member = uow.load_member(member_id) or self._new_member(member_id, self._now())
@@ -711,8 +718,12 @@ class Engine:
                 raise InvalidEventError(
                     f"member {member_id!r} is already enrolled in {challenge!r}"
                 )
-            if run is not None and run["status"] == "completed" and not spec.repeatable:
-                raise InvalidEventError(f"member {member_id!r} already completed {challenge!r}")
+            if run is not None and not spec.repeatable:
+                # A one-time challenge has one run: completed, failed or left to expire.
+                status = "failed" if run["status"] == "active" else run["status"]
+                raise InvalidEventError(
+                    f"member {member_id!r} already {status} the one-time challenge {challenge!r}"
+                )
             runs[challenge] = challenges.enrol(
                 spec, now, member.timezone, done=run["done"] if run else 0
             )
@@ -899,6 +910,8 @@ class Engine:
                     "days late (the program's late_event_days)"
                 )
         attributes = dict(event.attributes or {})
+        if any(not isinstance(name, str) for name in attributes):
+            raise InvalidEventError("attribute names must be strings")
         canonical = "{}"
         if attributes:
             try:
@@ -1003,7 +1016,7 @@ class Engine:
             member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
             step = _Step(member, ev.at, ev.key, ev.action, locked=locked)
             outcome = self._apply_event(uow, step, ev)
-            if step.credits and self._emitting:
+            if self._emitting and any(c.amount for c in step.credits):
                 step.changes.outbox.append(
                     message(
                         "credited",
@@ -1470,6 +1483,12 @@ class Engine:
         for name, spec in program.challenges.items():
             if spec.actions and ev.action not in spec.actions:
                 continue
+            for goal in spec.conditions:
+                if goal.kind == "custom" and goal.predicate not in self._predicates:
+                    raise ConfigurationError(
+                        f"challenge {name!r} needs the predicate {goal.predicate!r}: "
+                        "register it with engine.register_predicate"
+                    )
             run = runs.get(name)
             if run is not None and run["status"] == "active" and challenges.expired(run, ev.at):
                 run = {**run, "status": "failed"}

@@ -27,6 +27,7 @@ EVENT_NAMES = frozenset(
         "streak_extended",
         "streak_broken",
         "streak_milestone",
+        "streak_repaired",
         "challenge_completed",
         "challenge_failed",
         "referral_joined",

@@ -285,3 +285,8 @@ class Program(Model):
         for i, rule in enumerate(self.rules):
             if rule.streak is not None and rule.streak not in self.streaks:
                 raise fail(f"unknown streak {rule.streak!r}", f"rules[{i}].streak")
+            if rule.streak is not None and rule.action not in self.streaks[rule.streak].actions:
+                raise fail(
+                    f"streak {rule.streak!r} does not count action {rule.action!r}",
+                    f"rules[{i}].streak",
+                )
