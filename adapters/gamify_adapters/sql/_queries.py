@@ -472,7 +472,13 @@ class Queries:
     ) -> int:
         kind, key = self._period(period)
         params = self._filter(tier, currency, key, max(score, 0))
-        cur.execute(self.sql.count_above[kind, tier is not None], params)
+        statement = self.sql.count_above[kind, tier is not None]
+        if self.dialect == "postgresql":
+            # Never a prepared statement: a generic plan of this count ignores the score
+            # and scans far more than the rows above it.
+            cur.execute(statement, params, prepare=False)
+        else:
+            cur.execute(statement, params)
         row = cur.fetchone()
         return int(row[0]) if row is not None else 0
 
