@@ -91,12 +91,12 @@ class ManualClock:
             now = now + delta
         if units:
             if tz is None:
-                now = now.add(**units)  # type: ignore[arg-type]
+                now = now.add(**units)  # type: ignore[arg-type]  # pendulum's add takes floats
             else:
                 try:
                     local_zone = pendulum.timezone(tz)
                 except Exception as exc:  # pendulum raises several kinds for unknown names
                     raise ValueError(f"unknown IANA time zone {tz!r}") from exc
-                now = now.in_timezone(local_zone).add(**units)  # type: ignore[arg-type]
+                now = now.in_timezone(local_zone).add(**units)  # type: ignore[arg-type]  # as above
         self._now = ensure_aware(now)
         return self._now

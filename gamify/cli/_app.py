@@ -24,7 +24,7 @@ _ClickException: type[Exception] = next(
 class _Group(TyperGroup):
     """The top-level group: a usage error prints one line on stderr and exits with 2."""
 
-    def main(  # type: ignore[override]
+    def main(  # type: ignore[override]  # click's overloads; we only narrow the return
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,

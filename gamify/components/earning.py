@@ -241,7 +241,7 @@ def awards(
                 active.append(tier_factor)
             for f in plan.factors:
                 if f.kind == _CAMPAIGN:
-                    on = f.start <= at < f.end  # type: ignore[operator]
+                    on = f.start <= at < f.end  # type: ignore[operator]  # set for campaigns
                 elif f.kind == _TAG:
                     on = f.tag in facts.tags
                 else:

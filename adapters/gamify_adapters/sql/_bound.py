@@ -145,7 +145,7 @@ class _ConnectionHooks:
         # commit then finds nothing to do) so that events follow a real commit.
         messages = [m for _, batch in self._stack for m in batch]
         self._stack = [(None, [])]
-        conn.connection.driver_connection.commit()  # type: ignore[union-attr]
+        conn.connection.driver_connection.commit()  # type: ignore[union-attr]  # open here
         if messages:
             _deliver(self._on_commit, messages)
 
