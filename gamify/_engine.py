@@ -409,8 +409,8 @@ class Engine:
                 step.state["streaks"] = all_states
                 step.counted_streaks.add(streak)
                 self._progress(uow, step, {("streak", streak)}, None)  # badges on its length
-                step.changes.outbox.append(
-                    message("streak_repaired", member_id, now, streak=streak, length=new["len"])
+                self._announce(
+                    step, "streak_repaired", member_id, now, streak=streak, length=new["len"]
                 )
                 result = StreakState(
                     name=streak,
@@ -598,9 +598,7 @@ class Engine:
                     "referral",
                 )
                 step.changes.members.append(member)
-                step.changes.outbox.append(
-                    message("referral_joined", member_id, now, referrer=referrer_id)
-                )
+                self._announce(step, "referral_joined", member_id, now, referrer=referrer_id)
                 self._commit(uow, step)
                 return step.changes.outbox
 
@@ -1017,15 +1015,14 @@ class Engine:
             step = _Step(member, ev.at, ev.key, ev.action, locked=locked)
             outcome = self._apply_event(uow, step, ev)
             if self._emitting and any(c.amount for c in step.credits):
-                step.changes.outbox.append(
-                    message(
-                        "credited",
-                        ev.member_id,
-                        ev.at,
-                        action=ev.action,
-                        key=ev.key,
-                        credits=[c.model_dump(mode="json") for c in step.credits],
-                    )
+                self._announce(
+                    step,
+                    "credited",
+                    ev.member_id,
+                    ev.at,
+                    action=ev.action,
+                    key=ev.key,
+                    credits=[c.model_dump(mode="json") for c in step.credits],
                 )
             if ev.key is not None:
                 # Defaults are left out: the record stays small, and validation restores them.
@@ -1096,14 +1093,13 @@ class Engine:
                 self._reward(
                     uow, step, milestone.reward, f"streak {name} {milestone.length}", "streak"
                 )
-                step.changes.outbox.append(
-                    message(
-                        "streak_milestone",
-                        member.member_id,
-                        ev.at,
-                        streak=name,
-                        length=milestone.length,
-                    )
+                self._announce(
+                    step,
+                    "streak_milestone",
+                    member.member_id,
+                    ev.at,
+                    streak=name,
+                    length=milestone.length,
                 )
         tier_change = self._update_tier(step, ev, day, changed)
         referral_rewards = self._qualify_referral(uow, step, ev)
@@ -1175,17 +1171,14 @@ class Engine:
             if result.counted:
                 changed.add(("streak", name))
                 if result.broken:
-                    step.changes.outbox.append(
-                        message("streak_broken", step.member.member_id, ev.at, streak=name)
-                    )
-                step.changes.outbox.append(
-                    message(
-                        "streak_extended",
-                        step.member.member_id,
-                        ev.at,
-                        streak=name,
-                        length=result.state["len"],
-                    )
+                    self._announce(step, "streak_broken", step.member.member_id, ev.at, streak=name)
+                self._announce(
+                    step,
+                    "streak_extended",
+                    step.member.member_id,
+                    ev.at,
+                    streak=name,
+                    length=result.state["len"],
                 )
         context["streak"] = context[f"streak_{names[0]}"]
         state["streaks"] = all_states
@@ -1250,9 +1243,7 @@ class Engine:
         for level, paid in change.reached:
             self._reward(uow, step, paid, f"level {level}", "level")
             out.append(LevelUp(level=level, reward=sum(paid.values())))
-            step.changes.outbox.append(
-                message("level_up", member.member_id, step.at, level=level, rewards=paid)
-            )
+            self._announce(step, "level_up", member.member_id, step.at, level=level, rewards=paid)
         return out
 
     def _badge_facts(self, step: _Step, ev: _Checked | None) -> BadgeFacts:
@@ -1313,15 +1304,14 @@ class Engine:
                     reward=sum(award.reward.values()),
                 )
             )
-            step.changes.outbox.append(
-                message(
-                    "badge_awarded",
-                    step.member.member_id,
-                    step.at,
-                    badge=award.badge,
-                    tier=award.tier or None,
-                    occurrence=award.occurrence,
-                )
+            self._announce(
+                step,
+                "badge_awarded",
+                step.member.member_id,
+                step.at,
+                badge=award.badge,
+                tier=award.tier or None,
+                occurrence=award.occurrence,
             )
         step.state["badges"] = held
         return out
@@ -1392,8 +1382,8 @@ class Engine:
         member.review_at = tiers.next_review(spec, step.at, member.timezone) if index > 0 else None
         if changed is not None:
             changed.add(("tier", ""))
-        step.changes.outbox.append(
-            message("tier_changed", member.member_id, step.at, from_tier=old, to_tier=member.tier)
+        self._announce(
+            step, "tier_changed", member.member_id, step.at, from_tier=old, to_tier=member.tier
         )
         return TierChange(from_tier=old, to_tier=member.tier)
 
@@ -1437,14 +1427,13 @@ class Engine:
             self._reward(uow, other, {scheme.currency: scheme.bonus}, "referral bonus", "referral")
         self._finish(other)
         step.changes.members.append(referrer)
-        step.changes.outbox.append(
-            message(
-                "referral_qualified",
-                referrer.member_id,
-                step.at,
-                referee=member.member_id,
-                credits=[c.model_dump(mode="json") for c in other.credits],
-            )
+        self._announce(
+            step,
+            "referral_qualified",
+            referrer.member_id,
+            step.at,
+            referee=member.member_id,
+            credits=[c.model_dump(mode="json") for c in other.credits],
         )
         return other.credits
 
@@ -1493,9 +1482,7 @@ class Engine:
             if run is not None and run["status"] == "active" and challenges.expired(run, ev.at):
                 run = {**run, "status": "failed"}
                 out.append(ChallengeState(name=name, status="failed", completed=False))
-                step.changes.outbox.append(
-                    message("challenge_failed", member.member_id, ev.at, challenge=name)
-                )
+                self._announce(step, "challenge_failed", member.member_id, ev.at, challenge=name)
             if run is None or (spec.repeatable and run["status"] != "active"):
                 if spec.enrolment != "auto" or not challenges.can_enrol(spec, ev.at):
                     if run is not None:
@@ -1525,9 +1512,7 @@ class Engine:
             if badge.kind != "one_off" or not held:
                 due = badges.Due(spec.badge, "", held + 1, badge.reward)
                 step.challenge_badges.extend(self._grant_badges(uow, step, [due]))
-        step.changes.outbox.append(
-            message("challenge_completed", step.member.member_id, step.at, challenge=name)
-        )
+        self._announce(step, "challenge_completed", step.member.member_id, step.at, challenge=name)
 
     def _tier_rank(self, tier: str | None) -> int:
         return self._tier_ranks.get(tier, 0) if tier is not None else 0
@@ -1586,9 +1571,15 @@ class Engine:
 
     def _commit(self, uow: UnitOfWork, step: _Step) -> None:
         self._finish(step)
-        if not self._emitting:
-            step.changes.outbox.clear()  # delivered in process to no one: nothing to keep
         uow.apply(step.changes)
+
+    def _announce(
+        self, step: _Step, name: str, member_id: str, at: datetime, **payload: Any
+    ) -> None:
+        """Queue a domain event with the step's writes, if anyone will receive it
+        (delivered in process to no one, it would only be written and deleted)."""
+        if self._emitting:
+            step.changes.outbox.append(message(name, member_id, at, **payload))
 
     @property
     def _emitting(self) -> bool:
@@ -1752,14 +1743,13 @@ class Engine:
             result = redemption.model_dump(mode="json")
             self._remember(step, "redeem", key, fingerprint, result)
             self._remember(step, "redemption", redemption.redemption_id, "", result)
-            step.changes.outbox.append(
-                message(
-                    "redeemed",
-                    member_id,
-                    now,
-                    redemption_id=redemption.redemption_id,
-                    points=points,
-                )
+            self._announce(
+                step,
+                "redeemed",
+                member_id,
+                now,
+                redemption_id=redemption.redemption_id,
+                points=points,
             )
             step.changes.members.append(member)
             self._commit(uow, step)
@@ -1840,14 +1830,13 @@ class Engine:
                     )
                     report.matured_points += lot.remaining
                     report.matured_lots += 1
-                    step.changes.outbox.append(
-                        message(
-                            "points_matured",
-                            member_id,
-                            step.at,
-                            points=lot.remaining,
-                            lot_id=lot.lot_id,
-                        )
+                    self._announce(
+                        step,
+                        "points_matured",
+                        member_id,
+                        step.at,
+                        points=lot.remaining,
+                        lot_id=lot.lot_id,
                     )
                 elif (
                     lot.status == "open"
@@ -1861,14 +1850,13 @@ class Engine:
                     step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "closed"))
                     report.expired_points += lot.remaining
                     report.expired_lots += 1
-                    step.changes.outbox.append(
-                        message(
-                            "points_expired",
-                            member_id,
-                            step.at,
-                            points=lot.remaining,
-                            lot_id=lot.lot_id,
-                        )
+                    self._announce(
+                        step,
+                        "points_expired",
+                        member_id,
+                        step.at,
+                        points=lot.remaining,
+                        lot_id=lot.lot_id,
                     )
 
     def _due_for(
@@ -1987,10 +1975,8 @@ class Engine:
             )
             if change.down_to is not None:
                 member.level = level_down = change.down_to
-                step.changes.outbox.append(
-                    message("level_down", member.member_id, step.at, level=level_down)
-                )
-        step.changes.outbox.append(message("reversed", member.member_id, step.at, key=key))
+                self._announce(step, "level_down", member.member_id, step.at, level=level_down)
+        self._announce(step, "reversed", member.member_id, step.at, key=key)
         return Reversal(
             member_id=member.member_id,
             key=key,
@@ -2057,14 +2043,13 @@ class Engine:
                     step.changes.lot_changes.append(LotChange(lot_id, left, "open"))
             refunded = redemption.model_copy(update={"refunded": True})
             self._remember(step, "refund", redemption_id, "", refunded.model_dump(mode="json"))
-            step.changes.outbox.append(
-                message(
-                    "refunded",
-                    member_id,
-                    now,
-                    redemption_id=redemption_id,
-                    points=redemption.points,
-                )
+            self._announce(
+                step,
+                "refunded",
+                member_id,
+                now,
+                redemption_id=redemption_id,
+                points=redemption.points,
             )
             step.changes.members.append(member)
             self._commit(uow, step)
