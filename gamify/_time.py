@@ -7,6 +7,7 @@ IANA zone at the instant of the event. Windows are half-open, [start, end).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import pendulum
 
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=4096)  # one event asks for the same (instant, zone) several times
 def local_date(at: datetime, tz: str) -> date:
     """The calendar date of ``at`` in ``tz``."""
     return at.astimezone(zone(tz)).date()
