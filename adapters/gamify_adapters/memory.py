@@ -67,7 +67,6 @@ class MemoryStore(Store):
         self._pending_index: list[tuple[datetime, str]] = []
         self._review_index: list[tuple[datetime, str]] = []
         self._undo: list[Undo] | None = None
-        self._depth = 0
 
     # Units of work -----------------------------------------------------------
 
