@@ -123,3 +123,39 @@ def test_an_event_capped_to_nothing_announces_no_credit(
 def engine_plain(gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock) -> Engine:
     gamify_clock.set(START)
     return gamify_engine(STREAKS)
+
+
+def test_rewards_are_neither_multiplied_nor_capped_and_use_no_cap_room(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Badge and level rewards skip multipliers and caps; only rule credits fill a cap."""
+    program: dict[str, Any] = {
+        "timezone": "UTC",
+        "actions": {"workout": {"amount": "none"}},
+        "rules": [
+            {"name": "w", "action": "workout", "fixed": 10},
+            {"name": "w_xp", "action": "workout", "currency": "xp", "fixed": 100},
+        ],
+        "multipliers": [{"name": "vip", "kind": "tag", "tag": "vip", "factor": 2}],
+        "caps": [{"name": "daily", "limit": 30, "period": "day"}],
+        "levels": {"curve": "linear", "params": {"step": 100}, "reward": {"points": "50"}},
+        "badges": {
+            "first": {
+                "metric": "count",
+                "action": "workout",
+                "threshold": 1,
+                "reward": {"points": 70},
+            }
+        },
+    }
+    engine = gamify_engine(program)
+    gamify_clock.set(START)
+    engine.set_member("m", tags=["vip"])
+    first = engine.track("m", "workout")
+    by_source = {c.source: c.amount for c in first.credits if c.currency == "points"}
+    # The rule pays 10 x 2; the level-2 reward (50) and the badge (70) are paid as declared.
+    assert by_source == {"rule": 20, "level": 50, "badge": 70}
+    second = engine.track("m", "workout")
+    # 20 of the 30-point cap were used by the rule alone: 10 of the next 20 fit.
+    rule_credit = next(c for c in second.credits if c.source == "rule" and c.currency == "points")
+    assert (rule_credit.amount, rule_credit.capped) == (10, 10)
