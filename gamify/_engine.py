@@ -922,12 +922,11 @@ class Engine:
             event.member_id, event.action, at, given, amount, event.key, attributes, now
         )
         if event.key is not None:
+            # The payload's hash, then the instant when the caller passed one: a retry
+            # is compared on time only when both calls named it.
             checked.fingerprint = _fingerprint(
-                event.action,
-                _canonical_amount(amount),
-                canonical,
-                at.isoformat() if given else None,
-            )
+                event.action, _canonical_amount(amount), canonical
+            ) + (f"@{at.isoformat()}" if given else "")
         return checked
 
     # Internals: units of work ------------------------------------------------------------
@@ -981,7 +980,9 @@ class Engine:
         record = uow.get_idempotency(member_id, kind, key)
         if record is None:
             return None
-        if record.fingerprint != fingerprint:
+        first_payload, _, first_at = record.fingerprint.partition("@")
+        payload, _, at = fingerprint.partition("@")
+        if first_payload != payload or (first_at and at and first_at != at):
             raise IdempotencyConflictError(member_id, key, kind)
         return record.result
 

@@ -207,3 +207,17 @@ def test_a_conflicting_key_within_a_batch_fails_the_whole_batch(engine: Engine) 
             ]
         )
     assert snapshot(engine, "ann") == before
+
+
+def test_time_is_compared_only_when_both_calls_name_it(
+    engine: Engine, gamify_clock: ManualClock
+) -> None:
+    """A retry is compared on its event time only when both it and the first call passed one."""
+    first = engine.track("ann", "purchase", amount=10, key="o-1")
+    later = gamify_clock.now() - timedelta(minutes=5)
+    assert engine.track("ann", "purchase", amount=10, key="o-1", at=later) == first
+    named = engine.track("ann", "purchase", amount=4, key="o-2", at=later)
+    assert engine.track("ann", "purchase", amount=4, key="o-2") == named
+    with pytest.raises(IdempotencyConflictError):
+        engine.track("ann", "purchase", amount=4, key="o-2", at=later - timedelta(minutes=1))
+    assert engine.balance("ann") == 15 + 6
