@@ -4,7 +4,7 @@
 
 Prints the wall time of one run of :func:`gamify.simulation.simulate` (the
 real engine on the memory store, ``run_due`` once a simulated day), the
-issue's target beside it (under 60 s for 10,000 members x 365 days with the
+target beside it (under 60 s for 10,000 members x 365 days with the
 default behaviour: every action with probability 0.3 a day), and where the
 time went. The baseline is the engine's own work within the same run: the
 time spent inside ``Engine.track``, ``Engine.run_due``, ``Engine.redeem`` and

@@ -25,7 +25,7 @@ c. the raw ``sqlite3`` baseline with the SDK's durability settings (WAL,
    inserted, one balance row upserted, one badge threshold checked by a
    SELECT; one commit per event, then one per ``--batch`` events. Its tables
    have only their primary keys (no secondary index, no idempotency table):
-   the minimal work the issue names. The SDK-to-baseline ratios follow
+   the minimal work per event. The SDK-to-baseline ratios follow
    (targets: 40 % per event, 25 % batched);
 d. PostgreSQL (``--pg-url`` or ``GAMIFY_PG_URL``; ``--skip-pg`` skips it):
    the SDK with each ``--workers`` count of threads (default 1 and 8), the

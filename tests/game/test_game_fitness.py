@@ -35,7 +35,7 @@ class Day:
 
 
 def reference(days: int = DAYS, gaps: frozenset[int] = frozenset({GAP})) -> list[Day]:
-    """The fitness rules written out from the issue, independently of the engine.
+    """The fitness rules written out from their description, independently of the engine.
 
     A workout on day d pays 10 + min(2 * streak, 50) points and as much XP, the
     streak counting today; a missed day resets it. Level n needs 100 * (n - 1)

@@ -110,7 +110,7 @@ def test_malformed_badges_are_refused(badge: dict[str, Any]) -> None:
 
 
 def test_fitness_program_loads_with_the_issue_rules() -> None:
-    """The fitness program holds the issue's curve, rewards, streak and four badges."""
+    """The fitness program holds the documented curve, rewards, streak and four badges."""
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "examples" / "fitness" / "program.toml"

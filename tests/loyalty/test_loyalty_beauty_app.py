@@ -37,7 +37,7 @@ def output() -> str:
 
 
 def test_the_app_prints_every_section(output: str) -> None:
-    """Each section the issue asks for appears once, in order."""
+    """Each section of the demo appears once, in order."""
     positions = [output.index(title) for title in SECTIONS]
     assert positions == sorted(positions)
 
