@@ -300,7 +300,13 @@ class Engine:
                         self.program.week_start_index,
                     ),
                     longest=streak_states.get(name, {}).get("longest", 0),
-                    tokens=streak_states.get(name, {}).get("tokens", 0),
+                    tokens=streaks.current_tokens(
+                        spec,
+                        streak_states.get(name),
+                        now,
+                        record.timezone,
+                        self.program.week_start_index,
+                    ),
                 )
                 for name, spec in self.program.streaks.items()
             ],

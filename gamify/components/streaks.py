@@ -21,7 +21,7 @@ from gamify import _time
 from gamify.errors import StreakRepairError
 from gamify.program import Milestone, Streak
 
-__all__ = ["StreakStep", "current_length", "period_index", "record", "repair"]
+__all__ = ["StreakStep", "current_length", "current_tokens", "period_index", "record", "repair"]
 
 MAX_RUNS = 50  # past runs kept in the state, newest last
 
@@ -113,6 +113,21 @@ def current_length(
     now_index = period_index(spec.period, _time.local_date(now, tz), first_weekday)
     missed = now_index - _last_index(spec, state, tz, first_weekday) - 1
     return int(state["len"]) if missed <= state.get("tokens", 0) else 0
+
+
+def current_tokens(
+    spec: Streak, state: dict[str, Any] | None, now: datetime, tz: str, first_weekday: int = 0
+) -> int:
+    """The freeze tokens as read between events: those already due to cover missed
+    periods count as spent (the next event or repair spends them for good)."""
+    if not state:
+        return 0
+    tokens = int(state.get("tokens", 0))
+    if state["len"] == 0:
+        return tokens
+    now_index = period_index(spec.period, _time.local_date(now, tz), first_weekday)
+    missed = max(now_index - _last_index(spec, state, tz, first_weekday) - 1, 0)
+    return tokens - missed if missed <= tokens else tokens
 
 
 def repair(

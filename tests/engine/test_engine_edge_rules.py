@@ -159,3 +159,25 @@ def test_rewards_are_neither_multiplied_nor_capped_and_use_no_cap_room(
     # 20 of the 30-point cap were used by the rule alone: 10 of the next 20 fit.
     rule_credit = next(c for c in second.credits if c.source == "rule" and c.currency == "points")
     assert (rule_credit.amount, rule_credit.capped) == (10, 10)
+
+
+def test_a_token_covering_a_missed_day_reads_as_spent_before_the_next_event(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Between events, a freeze token already due to cover a missed day reads as spent."""
+    program: dict[str, Any] = {
+        "timezone": "UTC",
+        "actions": {"workout": {"amount": "none"}},
+        "streaks": {"daily": {"actions": ["workout"], "freeze": {"every": 2, "max_tokens": 1}}},
+    }
+    engine = gamify_engine(program)
+    for day in range(2):
+        gamify_clock.set(START + timedelta(days=day))
+        engine.track("m", "workout")
+    assert (engine.member("m").streaks[0].length, engine.member("m").streaks[0].tokens) == (2, 1)
+    gamify_clock.set(START + timedelta(days=3))  # 4 March: 3 March was missed
+    state = engine.member("m").streaks[0]
+    assert (state.length, state.tokens) == (2, 0)
+    gamify_clock.set(START + timedelta(days=4))  # 5 March: a second missed day breaks it
+    state = engine.member("m").streaks[0]
+    assert (state.length, state.tokens) == (0, 1)
