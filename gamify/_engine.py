@@ -394,10 +394,8 @@ class Engine:
                 first = self._replay(uow, member_id, "repair", key, fingerprint)
                 if first is not None:
                     return StreakState.model_validate(first), []
-                member = uow.load_member(member_id)
-                if member is None:
-                    raise UnknownMemberError(member_id)
-                step = _Step(member, now, key, None)
+                step = _Step(self._known_member(uow, member_id), now, key, None)
+                member = step.member
                 all_states = dict(step.state.get("streaks", {}))
                 new = streaks.repair(
                     spec,
@@ -973,6 +971,14 @@ class Engine:
             # The event is committed; an unacknowledged message is only delivered
             # again by drain_outbox (at least once), never raised to the caller.
             log.exception("could not acknowledge %d domain events", len(messages))
+
+    @staticmethod
+    def _known_member(uow: UnitOfWork, member_id: str) -> MemberRecord:
+        """The member as stored; a call that needs one refuses an unknown id."""
+        member = uow.load_member(member_id)
+        if member is None:
+            raise UnknownMemberError(member_id)
+        return member
 
     def _new_member(self, member_id: str, now: datetime) -> MemberRecord:
         return MemberRecord(member_id=member_id, timezone=self.program.timezone, created_at=now)
@@ -1711,10 +1717,8 @@ class Engine:
             first = self._replay(uow, member_id, "redeem", key, fingerprint)
             if first is not None:
                 return Redemption.model_validate(first), []
-            member = uow.load_member(member_id)
-            if member is None:
-                raise UnknownMemberError(member_id)
-            step = _Step(member, now, key, None)
+            step = _Step(self._known_member(uow, member_id), now, key, None)
+            member = step.member
             self._settle_due_lots(uow, step, DueReport())
             policy = self.program.redemption
             cash = ZERO
@@ -2032,9 +2036,8 @@ class Engine:
             done = uow.get_idempotency(member_id, "refund", redemption_id)
             if done is not None:
                 return Redemption.model_validate(done.result), []
-            member = uow.load_member(member_id)
-            assert member is not None
-            step = _Step(member, now, None, None)
+            step = _Step(self._known_member(uow, member_id), now, None, None)
+            member = step.member
             lots = {lot.lot_id: lot for lot in uow.get_lots([i for i, _ in redemption.lots])}
             for lot_id, used in redemption.lots:
                 lot = lots[lot_id]
