@@ -229,3 +229,14 @@ def test_events_can_be_left_for_a_worker(gamify_engine: EngineFactory) -> None:
     assert engine.drain_outbox() == 1
     assert names == ["credited"]
     assert engine.drain_outbox() == 0
+
+
+def test_every_domain_event_carries_its_own_id(engine: Engine) -> None:
+    """Domain events have unique ids, so a subscriber can ignore a repeated delivery."""
+    seen: list[DomainEvent] = []
+    engine.on("*", seen.append)
+    for _ in range(20):
+        engine.track("alice", "check_in")
+        engine.track("bob", "purchase", amount=3)
+    assert len(seen) == 40
+    assert len({e.event_id for e in seen}) == 40
