@@ -4,17 +4,24 @@ It is a real adapter, not a mock: it passes the same conformance suite as the
 SQL adapter and enforces the same invariants (no negative balance, unique
 idempotency keys and awards, all-or-nothing units of work). One re-entrant
 lock serialises units of work; an undo log rolls a failed one back.
+
+Ledger entries, lots and idempotency results, which grow with every event,
+are kept as plain tuples and bytes rather than objects: Python's cyclic
+garbage collector stops walking such tuples, so its full passes stay cheap
+as the store grows to millions of rows. Records are rebuilt when read.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import pickle
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from gamify.errors import InsufficientBalanceError
@@ -36,7 +43,12 @@ from gamify.store import (
 )
 
 Undo = tuple[Any, Any, Any]
+Row = tuple[Any, ...]
 _MISSING = object()
+# A record's fields as one plain tuple, in declaration order (so Record(*row) rebuilds it).
+_entry_row: Callable[[LedgerEntry], Row] = attrgetter(*(f.name for f in fields(LedgerEntry)))
+_lot_row: Callable[[Lot], Row] = attrgetter(*(f.name for f in fields(Lot)))
+_ACCOUNT = [f.name for f in fields(LedgerEntry)].index("account")
 _T = TypeVar("_T")
 _ADDED = object()
 
@@ -52,11 +64,12 @@ class MemoryStore(Store):
         self._members: dict[str, MemberRecord] = {}
         self._codes: dict[str, str] = {}
         self._balances: dict[str, dict[str, int]] = {}
-        self._ledger: dict[str, list[LedgerEntry]] = {}
-        self._by_key: dict[tuple[str, str], list[LedgerEntry]] = {}
-        self._lots: dict[str, Lot] = {}
+        self._ledger: dict[str, list[Row]] = {}  # member -> entry rows, oldest first
+        self._by_key: dict[tuple[str, str], tuple[Row, ...]] = {}
+        self._lots: dict[str, Row] = {}
         self._member_lots: dict[str, list[str]] = {}
-        self._idempotency: dict[tuple[str, str, str], IdempotencyRecord] = {}
+        # (member, kind, key) -> (fingerprint, pickled result, at)
+        self._idempotency: dict[tuple[str, str, str], tuple[str, bytes, datetime]] = {}
         self._awards: set[tuple[str, str, str, int]] = set()
         # (currency, member) -> [all, day key, day, week key, week, month key, month]
         self._earned: dict[str, dict[str, list[Any]]] = {}
@@ -111,32 +124,38 @@ class MemoryStore(Store):
             accounts = self._balances.setdefault(member_id, {})
             self._set(accounts, account, accounts.get(account, 0) + delta)
         for entry in changes.entries:
-            self._append(self._ledger.setdefault(entry.member_id, []), entry)
+            row = _entry_row(entry)
+            self._append(self._ledger.setdefault(entry.member_id, []), row)
             if entry.key is not None:
-                self._append(self._by_key.setdefault((entry.member_id, entry.key), []), entry)
+                by_key = (entry.member_id, entry.key)
+                self._set(self._by_key, by_key, (*self._by_key.get(by_key, ()), row))
         for lot in changes.new_lots:
-            self._set(self._lots, lot.lot_id, lot)
+            self._set(self._lots, lot.lot_id, _lot_row(lot))
             if lot.expires_at is not None:
                 heapq.heappush(self._expiry_index, (lot.expires_at, lot.lot_id))
             if lot.pending_until is not None:
                 heapq.heappush(self._pending_index, (lot.pending_until, lot.lot_id))
             self._append(self._member_lots.setdefault(lot.member_id, []), lot.lot_id)
         for change in changes.lot_changes:
-            old = self._lots[change.lot_id]
+            old = Lot(*self._lots[change.lot_id])
             self._set(
                 self._lots,
                 change.lot_id,
-                replace(
-                    old,
-                    remaining=change.remaining,
-                    status=change.status,
-                    expires_at=change.expires_at if change.expires_at else old.expires_at,
+                _lot_row(
+                    replace(
+                        old,
+                        remaining=change.remaining,
+                        status=change.status,
+                        expires_at=change.expires_at if change.expires_at else old.expires_at,
+                    )
                 ),
             )
             if change.expires_at is not None and change.expires_at != old.expires_at:
                 heapq.heappush(self._expiry_index, (change.expires_at, change.lot_id))
         for rec in changes.idempotency:
-            self._set(self._idempotency, (rec.member_id, rec.kind, rec.key), rec)
+            # Pickled: the store's own JSON-ready data, read back only by this process.
+            stored = (rec.fingerprint, pickle.dumps(rec.result, pickle.HIGHEST_PROTOCOL), rec.at)
+            self._set(self._idempotency, (rec.member_id, rec.kind, rec.key), stored)
         for ident_award in award_ids:
             self._awards.add(ident_award)
             self._record((self._awards, ident_award, _ADDED))
@@ -201,9 +220,9 @@ class MemoryStore(Store):
     ) -> list[LedgerEntry]:
         with self._lock:
             rows = [
-                e
-                for e in reversed(self._ledger.get(member_id, []))
-                if account is None or e.account == account
+                LedgerEntry(*row)
+                for row in reversed(self._ledger.get(member_id, []))
+                if account is None or row[_ACCOUNT] == account
             ]
         return rows[:limit] if limit is not None else rows
 
@@ -211,8 +230,12 @@ class MemoryStore(Store):
         with self._lock:
             return self._open_lots(member_id, currency)
 
+    def _lot(self, lot_id: str) -> Lot | None:
+        row = self._lots.get(lot_id)
+        return Lot(*row) if row is not None else None
+
     def _open_lots(self, member_id: str, currency: str, key: str | None = None) -> list[Lot]:
-        lots = (self._lots[i] for i in self._member_lots.get(member_id, ()))
+        lots = (Lot(*self._lots[i]) for i in self._member_lots.get(member_id, ()))
         if key is not None:
             return [lot for lot in lots if lot.key == key and lot.currency == currency]
         return [
@@ -224,14 +247,16 @@ class MemoryStore(Store):
             expiring = self._take_due(
                 self._expiry_index,
                 before,
-                lambda i: (lot := self._lots.get(i)) is not None
-                and lot.status == "open"
-                and lot.expires_at is not None,
+                lambda i: (
+                    (lot := self._lot(i)) is not None
+                    and lot.status == "open"
+                    and lot.expires_at is not None
+                ),
             )
             maturing = self._take_due(
                 self._pending_index,
                 before,
-                lambda i: (lot := self._lots.get(i)) is not None and lot.status == "pending",
+                lambda i: (lot := self._lot(i)) is not None and lot.status == "pending",
             )
             reviews = self._take_due(
                 self._review_index,
@@ -239,8 +264,8 @@ class MemoryStore(Store):
                 lambda i: (m := self._members.get(i)) is not None and m.review_at is not None,
             )
         return DueWork(
-            [self._lots[i] for _, i in expiring[:limit]],
-            [self._lots[i] for _, i in maturing[:limit]],
+            [Lot(*self._lots[i]) for _, i in expiring[:limit]],
+            [Lot(*self._lots[i]) for _, i in maturing[:limit]],
             [i for _, i in reviews[:limit]],
         )
 
@@ -269,7 +294,7 @@ class MemoryStore(Store):
         if index is self._review_index:
             member = self._members.get(key)
             return member.review_at if member is not None else None
-        lot = self._lots.get(key)
+        lot = self._lot(key)
         if lot is None:
             return None
         return lot.expires_at if index is self._expiry_index else lot.pending_until
@@ -315,7 +340,7 @@ class MemoryStore(Store):
             for member_id, rows in self._ledger.items():
                 total = sum(
                     e.amount
-                    for e in rows
+                    for e in (LedgerEntry(*r) for r in rows)
                     if e.account in accounts and e.kind in EARNED_KINDS and start <= e.at < end
                 )
                 if total:
@@ -328,7 +353,7 @@ class MemoryStore(Store):
         sums: dict[tuple[str, str, str | None], int] = {}
         with self._lock:
             for rows in self._ledger.values():
-                for e in rows:
+                for e in (LedgerEntry(*r) for r in rows):
                     if (start is None or e.at >= start) and (end is None or e.at < end):
                         k = (e.account, e.kind, e.action)
                         sums[k] = sums.get(k, 0) + e.amount
@@ -393,7 +418,11 @@ class _MemoryUnit(UnitOfWork):
         return self._s._codes.get(code)
 
     def get_idempotency(self, member_id: str, kind: str, key: str) -> IdempotencyRecord | None:
-        return self._s._idempotency.get((member_id, kind, key))
+        stored = self._s._idempotency.get((member_id, kind, key))
+        if stored is None:
+            return None
+        fingerprint, result, at = stored
+        return IdempotencyRecord(member_id, kind, key, fingerprint, pickle.loads(result), at)
 
     def balances(self, member_id: str) -> dict[str, int]:
         return dict(self._s._balances.get(member_id, {}))
@@ -402,10 +431,10 @@ class _MemoryUnit(UnitOfWork):
         return self._s._open_lots(member_id, currency, key)
 
     def get_lots(self, lot_ids: Sequence[str]) -> list[Lot]:
-        return [self._s._lots[i] for i in lot_ids if i in self._s._lots]
+        return [Lot(*self._s._lots[i]) for i in lot_ids if i in self._s._lots]
 
     def entries_for_key(self, member_id: str, key: str) -> list[LedgerEntry]:
-        return list(self._s._by_key.get((member_id, key), ()))
+        return [LedgerEntry(*row) for row in self._s._by_key.get((member_id, key), ())]
 
     def apply(self, changes: Changes) -> None:
         self._s._apply(changes)
