@@ -178,9 +178,9 @@ def _canonical_amount(amount: Decimal | None) -> str | None:
     return "0" if text in ("-0", "0") else text
 
 
-def _fingerprint(*parts: Any) -> str:
-    data = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(data.encode()).hexdigest()
+def _fingerprint(*parts: str | int | None) -> str:
+    # repr keeps parts apart (None, "None", 5 and "5" differ) and is the same in every process.
+    return hashlib.sha256("\x1f".join(map(repr, parts)).encode()).hexdigest()
 
 
 class Engine:
@@ -1215,6 +1215,8 @@ class Engine:
         level_ups: list[LevelUp] = []
         badges_out: list[BadgeAwarded] = []
         spec = program.levels
+        if spec is None and not program.badges_by_input:
+            return level_ups, badges_out
         if (
             spec is not None
             and spec.on_curve_change == "recompute"

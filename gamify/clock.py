@@ -34,6 +34,8 @@ class SystemClock:
 
 def ensure_aware(value: datetime, what: str = "datetime") -> datetime:
     """Return ``value`` in UTC, refusing naive datetimes (their zone is a guess)."""
+    if value.tzinfo is UTC and type(value) is datetime:
+        return value  # already what as_utc makes
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise InvalidTimeError(f"{what} {value.isoformat()} is naive: pass an aware datetime")
     return as_utc(value)

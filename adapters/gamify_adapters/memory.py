@@ -48,6 +48,7 @@ _MISSING = object()
 # A record's fields as one plain tuple, in declaration order (so Record(*row) rebuilds it).
 _entry_row: Callable[[LedgerEntry], Row] = attrgetter(*(f.name for f in fields(LedgerEntry)))
 _lot_row: Callable[[Lot], Row] = attrgetter(*(f.name for f in fields(Lot)))
+_NO_EARNINGS: Row = (0, "", 0, "", 0, "", 0)
 _ACCOUNT = [f.name for f in fields(LedgerEntry)].index("account")
 _T = TypeVar("_T")
 _ADDED = object()
@@ -71,8 +72,8 @@ class MemoryStore(Store):
         # (member, kind, key) -> (fingerprint, pickled result, at)
         self._idempotency: dict[tuple[str, str, str], tuple[str, bytes, datetime]] = {}
         self._awards: set[tuple[str, str, str, int]] = set()
-        # (currency, member) -> [all, day key, day, week key, week, month key, month]
-        self._earned: dict[str, dict[str, list[Any]]] = {}
+        # currency -> member -> (all, day key, day, week key, week, month key, month)
+        self._earned: dict[str, dict[str, Row]] = {}
         self._outbox: dict[str, OutboxMessage] = {}
         # Time indexes for due(): (instant, lot or member id) heaps. An entry may
         # go stale (a lot closed or renewed); due() drops those as it meets them.
@@ -166,14 +167,24 @@ class MemoryStore(Store):
 
     def _add_earned(self, delta: EarnedDelta) -> None:
         board = self._earned.setdefault(delta.currency, {})
-        old = board.get(delta.member_id)
-        row: list[Any] = list(old) if old is not None else [0, "", 0, "", 0, "", 0]
-        row[0] += delta.amount
-        for i, key in ((1, delta.day), (3, delta.week), (5, delta.month)):
-            if row[i] == key:
-                row[i + 1] += delta.amount
-            elif key > row[i]:
-                row[i], row[i + 1] = key, delta.amount
+        total, day, on_day, week, in_week, month, in_month = board.get(
+            delta.member_id, _NO_EARNINGS
+        )
+        amount = delta.amount
+        # A later period starts its total afresh; an earlier one (a late event) is left alone.
+        if delta.day == day:
+            on_day += amount
+        elif delta.day > day:
+            day, on_day = delta.day, amount
+        if delta.week == week:
+            in_week += amount
+        elif delta.week > week:
+            week, in_week = delta.week, amount
+        if delta.month == month:
+            in_month += amount
+        elif delta.month > month:
+            month, in_month = delta.month, amount
+        row = (total + amount, day, on_day, week, in_week, month, in_month)
         self._set(board, delta.member_id, row)
 
     # The undo log: (container, key, old value) for dicts, (list, None, old
@@ -185,11 +196,13 @@ class MemoryStore(Store):
         self._undo.append(step)
 
     def _set(self, container: dict[Any, Any], key: Any, value: Any) -> None:
-        self._record((container, key, container.get(key, _MISSING)))
+        assert self._undo is not None, "writes happen inside a unit of work"
+        self._undo.append((container, key, container.get(key, _MISSING)))
         container[key] = value
 
     def _append(self, container: list[Any], value: Any) -> None:
-        self._record((container, None, len(container)))
+        assert self._undo is not None, "writes happen inside a unit of work"
+        self._undo.append((container, None, len(container)))
         container.append(value)
 
     @staticmethod
@@ -299,7 +312,7 @@ class MemoryStore(Store):
             return None
         return lot.expires_at if index is self._expiry_index else lot.pending_until
 
-    def _score(self, row: list[Any], period: str) -> int:
+    def _score(self, row: Row, period: str) -> int:
         if period == "all":
             return int(row[0])
         kind, _, key = period.partition(":")
