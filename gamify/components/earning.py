@@ -20,7 +20,6 @@ from decimal import (
     DivisionByZero,
     InvalidOperation,
     Overflow,
-    localcontext,
 )
 from typing import Any
 
@@ -30,7 +29,11 @@ ONE = Decimal(1)
 # Awards are computed in a wide context so products of amounts, rates and
 # multipliers stay exact: the default 28 digits would round
 # 99999999999999999999999999.99 × 1.5 up to a whole number before the floor.
+# Its methods are called explicitly, never through the thread's current context,
+# which stays the application's.
 _EXACT = Context(prec=120, traps=[InvalidOperation, DivisionByZero, Overflow])
+_multiply = _EXACT.multiply
+_add = _EXACT.add
 ROUNDING = {
     "down": ROUND_FLOOR,
     "up": ROUND_CEILING,
@@ -59,7 +62,7 @@ class MemberFacts:
 
 
 def round_award(value: Decimal, mode: str) -> int:
-    return int(value.to_integral_value(rounding=ROUNDING[mode]))
+    return int(value.to_integral_value(rounding=ROUNDING[mode], context=_EXACT))
 
 
 def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | None) -> bool:
@@ -93,17 +96,19 @@ def base_value(
     if rule.fixed is not None:
         value = rule.fixed
     elif rule.per_amount is not None:
-        value = (amount or Decimal(0)) * rule.per_amount
+        value = _multiply(amount or Decimal(0), rule.per_amount)
     else:
         assert rule.formula is not None
         value = rule.formula.evaluate(context)
     if rule.per is not None:
         raw = attributes.get(rule.per.attribute, 0)
         try:
-            groups = int(Decimal(str(raw)) // rule.per.size) if raw is not None else 0
+            groups = (
+                int(_EXACT.divide_int(Decimal(str(raw)), rule.per.size)) if raw is not None else 0
+            )
         except (ArithmeticError, ValueError):
             groups = 0
-        value *= max(groups, 0)
+        value = _multiply(value, Decimal(max(groups, 0)))
     return value
 
 
@@ -119,10 +124,13 @@ def combine(factors: Sequence[Decimal], stacking: str) -> Decimal:
     if stacking == "highest":
         return max(factors)
     if stacking == "additive":
-        return ONE + sum((f - ONE for f in factors), Decimal(0))
+        result = ONE
+        for f in factors:
+            result = _add(result, _EXACT.subtract(f, ONE))
+        return result
     result = ONE
     for f in factors:
-        result *= f
+        result = _multiply(result, f)
     return result
 
 
@@ -225,35 +233,32 @@ def awards(
     if tier_factor is not None and tier_factor == ONE:
         tier_factor = None
     birthday_month = facts.birthday is not None and facts.birthday.month == facts.local_day.month
-    with localcontext(_EXACT):
-        for plan in plans:
-            rule = plan.rule
-            if plan.conditions and not all(
-                _matches(c, attributes, amount) for c in plan.conditions
-            ):
-                continue
-            ctx = context
-            if rule.streak is not None:
-                ctx = {**context, "streak": context.get(f"streak_{rule.streak}", 0)}
-            value = base_value(rule, amount, attributes, ctx)
-            active: list[Decimal] = []
-            if tier_factor is not None and plan.tier:
-                active.append(tier_factor)
-            for f in plan.factors:
-                if f.kind == _CAMPAIGN:
-                    on = f.start <= at < f.end  # type: ignore[operator]  # set for campaigns
-                elif f.kind == _TAG:
-                    on = f.tag in facts.tags
-                else:
-                    on = birthday_month
-                if on:
-                    active.append(f.factor)
-            if active:
-                factor = combine(active, program.stacking)
-                value = value * factor
+    for plan in plans:
+        rule = plan.rule
+        if plan.conditions and not all(_matches(c, attributes, amount) for c in plan.conditions):
+            continue
+        ctx = context
+        if rule.streak is not None:
+            ctx = {**context, "streak": context.get(f"streak_{rule.streak}", 0)}
+        value = base_value(rule, amount, attributes, ctx)
+        active: list[Decimal] = []
+        if tier_factor is not None and plan.tier:
+            active.append(tier_factor)
+        for f in plan.factors:
+            if f.kind == _CAMPAIGN:
+                on = f.start <= at < f.end  # type: ignore[operator]  # set for campaigns
+            elif f.kind == _TAG:
+                on = f.tag in facts.tags
             else:
-                factor = ONE
-            points = round_award(value, program.rounding)
-            if points > 0:
-                out.append(RuleAward(rule=rule, amount=points, multiplier=factor))
+                on = birthday_month
+            if on:
+                active.append(f.factor)
+        if active:
+            factor = combine(active, program.stacking)
+            value = _multiply(value, factor)
+        else:
+            factor = ONE
+        points = round_award(value, program.rounding)
+        if points > 0:
+            out.append(RuleAward(rule=rule, amount=points, multiplier=factor))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -80,14 +81,28 @@ def test_every_matching_rule_of_an_action_pays() -> None:
 
 @pytest.mark.parametrize(
     ("bottles", "expected"),
-    [(0, {}), (4, {}), (5, {"bottles": 100}), (7, {"bottles": 100}), (10, {"bottles": 200}),
-     (14, {"bottles": 200}), ("12", {"bottles": 200}), (None, {})],
+    [
+        (0, {}),
+        (4, {}),
+        (5, {"bottles": 100}),
+        (7, {"bottles": 100}),
+        (10, {"bottles": 200}),
+        (14, {"bottles": 200}),
+        ("12", {"bottles": 200}),
+        (None, {}),
+    ],
 )
 def test_per_group_rule_pays_per_whole_group(bottles: Any, expected: dict[str, int]) -> None:
     """'100 per 5 bottles' pays 100 × floor(bottles / 5): 7 bottles pay 100, 4 pay nothing."""
     prog = program(
-        rules=[{"name": "bottles", "action": "recycle", "fixed": 100,
-                "per": {"attribute": "bottles", "size": 5}}]
+        rules=[
+            {
+                "name": "bottles",
+                "action": "recycle",
+                "fixed": 100,
+                "per": {"attribute": "bottles", "size": 5},
+            }
+        ]
     )
     attributes = {} if bottles is None else {"bottles": bottles}
     assert paid(prog, "recycle", attributes=attributes) == expected
@@ -97,8 +112,9 @@ def test_per_group_rule_pays_per_whole_group(bottles: Any, expected: dict[str, i
 
 
 def conditional(conditions: Any) -> Program:
-    return program(rules=[{"name": "r", "action": "purchase", "fixed": 10,
-                           "conditions": conditions}])
+    return program(
+        rules=[{"name": "r", "action": "purchase", "fixed": 10, "conditions": conditions}]
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,8 +175,13 @@ def multiplied(stacking: str = "compound", **extra: Any) -> Program:
 VIP = {"name": "vip", "kind": "tag", "tag": "vip", "factor": "1.2"}
 START = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
 END = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
-DOUBLE = {"name": "double", "kind": "campaign", "factor": 2,
-          "start": START.isoformat(), "end": END.isoformat()}
+DOUBLE = {
+    "name": "double",
+    "kind": "campaign",
+    "factor": 2,
+    "start": START.isoformat(),
+    "end": END.isoformat(),
+}
 
 
 def facts(*tags: str, birthday: date | None = None, day: date | None = None) -> MemberFacts:
@@ -244,10 +265,18 @@ def test_the_award_reports_its_combined_multiplier() -> None:
 @pytest.mark.parametrize(
     ("mode", "value", "expected"),
     [
-        ("down", "10.5", 10), ("down", "10.99", 10), ("down", "3", 3),
-        ("up", "10.01", 11), ("up", "10.5", 11), ("up", "10", 10),
-        ("half_up", "10.5", 11), ("half_up", "10.49", 10), ("half_up", "11.5", 12),
-        ("half_even", "10.5", 10), ("half_even", "11.5", 12), ("half_even", "10.51", 11),
+        ("down", "10.5", 10),
+        ("down", "10.99", 10),
+        ("down", "3", 3),
+        ("up", "10.01", 11),
+        ("up", "10.5", 11),
+        ("up", "10", 10),
+        ("half_up", "10.5", 11),
+        ("half_up", "10.49", 10),
+        ("half_up", "11.5", 12),
+        ("half_even", "10.5", 10),
+        ("half_even", "11.5", 12),
+        ("half_even", "10.51", 11),
     ],
 )
 def test_rounding_modes(mode: str, value: str, expected: int) -> None:
@@ -291,3 +320,17 @@ def test_huge_amounts_keep_exact_products() -> None:
     prog = program(rules=[{"name": "spend", "action": "purchase", "per_amount": "1.5"}])
     amount = D("99999999999999999999999999.99")
     assert paid(prog, amount=amount) == {"spend": 149999999999999999999999999}
+
+
+def test_the_applications_decimal_context_neither_limits_nor_changes_awards() -> None:
+    """A host app running with 6 significant digits still gets exact awards, and its context
+    (precision and flags) is left as it was."""
+    prog = program(
+        rules=[{"name": "spend", "action": "purchase", "per_amount": "1.5"}],
+        multipliers=[VIP],
+    )
+    with decimal.localcontext(decimal.Context(prec=6)) as app:
+        got = paid(prog, amount=D("12345678.91"), facts=facts("vip"))
+        assert app.prec == 6
+        assert not app.flags[decimal.Inexact]
+    assert got == {"spend": 22222222}  # 12345678.91 × 1.5 × 1.2 = 22222222.038
