@@ -39,7 +39,7 @@ from gamify.store import (
 )
 
 from ._errors import translated
-from ._queries import Cursor, SQLUnit
+from ._queries import Cursor, Pending, SQLUnit
 from ._reads import SQLReads
 from ._statements import Statements
 
@@ -243,9 +243,9 @@ class BoundSQLStore(SQLReads):
         @contextmanager
         def run() -> Iterator[UnitOfWork]:
             with self._scope() as (cur, sent):
-                with translated():
-                    self.queries.lock_members(cur, member_ids, set())
-                yield SQLUnit(self.queries, cur, sent)
+                # The locks go out with the unit's first statement.
+                locks = Pending(self.queries.lock_members(member_ids, set()), begun=True)
+                yield SQLUnit(self.queries, cur, sent, locks, member_ids)
 
         return run()
 

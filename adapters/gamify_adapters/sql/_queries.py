@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,13 +34,14 @@ from ._errors import translated
 from ._statements import PERIOD_KINDS, Codec, Dialect, Statements
 from ._tables import Tables
 
-__all__ = ["MemberRows", "Queries", "SQLUnit"]
+__all__ = ["MemberRows", "Pending", "Queries", "SQLUnit"]
 
 Cursor = Any  # a DBAPI cursor (sqlite3 or psycopg)
 MemberRows = dict[str, tuple[Any, ...]]
 """Member rows as a unit of work read or wrote them, as statement parameters, by member id."""
 
 _CODE = 7  # the referral code's place in a member row
+_MEMBER_WIDTH = 11  # columns of a member row
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,29 @@ class _MemberWrite:
 
 
 _APPLY_SAVEPOINT = Statements.savepoint("gamify_apply")
+
+Statement = tuple[str, tuple[Any, ...] | None]
+
+
+class Pending:
+    """Statements held back to go out with the transaction's next one: its BEGIN, member
+    locks, a savepoint's release. On PostgreSQL they share that statement's round trip.
+
+    ``begun`` tells whether anything went out yet (a transaction that sent nothing has
+    nothing to commit or roll back).
+    """
+
+    __slots__ = ("begun", "statements")
+
+    def __init__(self, statements: list[Statement] | None = None, *, begun: bool = False):
+        self.statements: list[Statement] = statements or []
+        self.begun = begun
+
+    def take(self) -> list[Statement]:
+        """The held statements, which the caller sends now (in order, before its own)."""
+        out, self.statements = self.statements, []
+        self.begun = True
+        return out
 
 
 def _many(cur: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> int:
@@ -80,14 +104,46 @@ class Queries:
         ).digest()
         return int.from_bytes(digest, "big", signed=True)
 
-    def lock_members(self, cur: Cursor, member_ids: Sequence[str], held: set[str]) -> None:
-        """Take each member's transaction-scoped lock, in ascending member id order."""
+    def lock_members(self, member_ids: Sequence[str], held: set[str]) -> list[Statement]:
+        """The statements taking each member's transaction-scoped lock not held yet, in
+        ascending member id order (none on SQLite, where BEGIN IMMEDIATE holds the
+        database's write lock)."""
         if self.dialect != "postgresql":
-            return  # SQLite: BEGIN IMMEDIATE holds the database's write lock
+            return []
+        out: list[Statement] = []
         for member_id in sorted(set(member_ids)):
             if member_id not in held:
-                cur.execute(self.sql.lock_member, (self.lock_key(member_id),))
+                out.append((self.sql.lock_member, (self.lock_key(member_id),)))
                 held.add(member_id)
+        return out
+
+    def send(self, cur: Cursor, statements: list[Statement]) -> None:
+        """Run ``statements`` in order (inside the caller's pipeline, if it has one)."""
+        for sql, params in statements:
+            if params is None:
+                cur.execute(sql)
+            else:
+                cur.execute(sql, params)
+
+    def flush(self, cur: Cursor, pending: Pending | None) -> None:
+        """Send what ``pending`` holds back (one round trip on PostgreSQL)."""
+        if pending is None or not pending.statements:
+            return
+        statements = pending.take()
+        if len(statements) > 1:
+            with self.pipeline(cur):
+                self.send(cur, statements)
+        else:
+            self.send(cur, statements)
+
+    def run(self, cur: Cursor, pending: Pending | None, sql: str, params: tuple[Any, ...]) -> None:
+        """Run one statement after what ``pending`` holds back, in one round trip."""
+        if pending is not None and pending.statements:
+            with self.pipeline(cur):
+                self.send(cur, pending.take())
+                cur.execute(sql, params)
+        else:
+            cur.execute(sql, params)
 
     # Rows ----------------------------------------------------------------------------------
 
@@ -158,8 +214,25 @@ class Queries:
             return None
         record = self.member(row)
         if loaded is not None:
-            loaded[member_id] = self._member_row(record)
+            loaded[member_id] = tuple(row)
         return record
+
+    def idempotency_and_member(
+        self, cur: Cursor, pending: Pending | None, member_id: str, kind: str, key: str
+    ) -> tuple[IdempotencyRecord | None, tuple[Any, ...] | None]:
+        """The key's first record (or None) and the member's row (or None), read together."""
+        self.run(cur, pending, self.sql.idempotency_and_member, (member_id, member_id, kind, key))
+        row = cur.fetchone()
+        member = tuple(row[:_MEMBER_WIDTH]) if row[0] is not None else None
+        fingerprint, result, at = row[_MEMBER_WIDTH:]
+        if fingerprint is None:
+            return None, member
+        first = self.codec.to_instant(at)
+        assert first is not None
+        record = IdempotencyRecord(
+            member_id, kind, key, fingerprint, self.codec.from_json(result), first
+        )
+        return record, member
 
     def member_by_code(self, cur: Cursor, code: str) -> str | None:
         cur.execute(self.sql.member_by_code, (code,))
@@ -201,12 +274,23 @@ class Queries:
 
     # The write -----------------------------------------------------------------------------
 
-    def apply(self, cur: Cursor, changes: Changes, loaded: MemberRows | None = None) -> None:
+    def apply(
+        self,
+        cur: Cursor,
+        changes: Changes,
+        loaded: MemberRows | None = None,
+        pending: Pending | None = None,
+    ) -> None:
         """Write ``changes``, or raise and write nothing.
 
-        Writes that the database may refuse (debits, unique records, a new referral
-        code) run first. With one of them, its refusal comes before any write; with
-        several, the whole write runs inside a savepoint that a refusal rolls back.
+        On PostgreSQL, a write without debits goes out in one round trip (with what
+        ``pending`` holds back): a savepoint, then every statement, unique records
+        refused by a unique violation; an error rolls back to the savepoint. Its
+        release is held back in ``pending`` (when given) for the next round trip.
+
+        Otherwise, writes that the database may refuse (debits, unique records, a new
+        referral code) run first. With one of them, its refusal comes before any write;
+        with several, the whole write runs inside a savepoint that a refusal rolls back.
         (A new referral code is refused by an error rather than a count of rows: on
         PostgreSQL, where an error aborts the transaction, it always gets a savepoint.)
 
@@ -217,6 +301,12 @@ class Queries:
         deltas = changes.balance_deltas()
         debits = [(key, d) for key, d in deltas.items() if d < 0]
         members, rows = self._member_writes(changes.members, loaded or {})
+        if self.dialect == "postgresql" and not debits:
+            self._write_pipelined(cur, changes, deltas, members, pending)
+            if loaded is not None:
+                loaded.update(rows)
+            return
+        self.flush(cur, pending)
         coded = sum(1 for write in members if write.refusable)
         refusable = len(debits) + len(changes.idempotency) + len(changes.awards) + coded
         # A taken referral code is an error, not a count of rows; on PostgreSQL an error
@@ -304,7 +394,61 @@ class Queries:
 
         # 2. What cannot be refused: on PostgreSQL sent in one round trip (a pipeline).
         with self.pipeline(cur):
-            self._write_rest(cur, changes, deltas, members)
+            self._write_rest(cur, changes, deltas, [w for w in members if not w.refusable])
+
+    def _write_pipelined(
+        self,
+        cur: Cursor,
+        changes: Changes,
+        deltas: dict[tuple[str, str], int],
+        members: list[_MemberWrite],
+        pending: Pending | None,
+    ) -> None:
+        """The whole write in one round trip, inside a savepoint (PostgreSQL, no debits)."""
+        sql, c = self.sql, self.codec
+        instant = c.instant
+        begin, release, rollback = _APPLY_SAVEPOINT
+        try:
+            with cur.connection.pipeline():
+                if pending is not None:
+                    self.send(cur, pending.take())
+                cur.execute(begin)
+                if changes.idempotency:
+                    _many(
+                        cur,
+                        sql.insert_idempotency_strict,
+                        [
+                            (
+                                r.member_id,
+                                r.kind,
+                                r.key,
+                                r.fingerprint,
+                                c.json(r.result),
+                                instant(r.at),
+                            )
+                            for r in changes.idempotency
+                        ],
+                    )
+                if changes.awards:
+                    _many(
+                        cur,
+                        sql.insert_award_strict,
+                        [
+                            (a.member_id, a.badge, a.tier, a.occurrence, instant(a.at))
+                            for a in changes.awards
+                        ],
+                    )
+                self._write_rest(cur, changes, deltas, members)
+        except BaseException:
+            # A failed rollback (a lost connection) must not hide why the write failed.
+            with contextlib.suppress(Exception), cur.connection.pipeline():
+                cur.execute(rollback)
+                cur.execute(release)
+            raise
+        if pending is not None:
+            pending.statements.append((release, None))
+        else:
+            cur.execute(release)
 
     def pipeline(self, cur: Cursor) -> AbstractContextManager[Any]:
         """Statements run inside are sent together (PostgreSQL; a no-op on SQLite)."""
@@ -322,8 +466,7 @@ class Queries:
         sql, c = self.sql, self.codec
         instant = c.instant
         for write in members:
-            if not write.refusable:
-                cur.execute(write.sql, write.params)
+            cur.execute(write.sql, write.params)
         credits = [(m, a, d) for (m, a), d in deltas.items() if d >= 0]
         if credits:
             _many(cur, sql.credit, credits)
@@ -538,44 +681,80 @@ class Queries:
 
 
 class SQLUnit(UnitOfWork):
-    """A unit of work on one cursor inside a transaction the store manages."""
+    """A unit of work on one cursor inside a transaction the store manages.
 
-    def __init__(self, queries: Queries, cur: Cursor, sent: list[OutboxMessage] | None = None):
+    ``pending`` holds statements that go out with the unit's first one (the
+    transaction's BEGIN and this unit's locks). A keyed call's first read, the key's
+    record, brings the row of a member the unit holds (``member_ids``) along for the
+    ``load_member`` that follows.
+    """
+
+    def __init__(
+        self,
+        queries: Queries,
+        cur: Cursor,
+        sent: list[OutboxMessage] | None = None,
+        pending: Pending | None = None,
+        member_ids: Collection[str] = (),
+    ):
         self._q = queries
         self._cur = cur
         self._sent = sent
+        self._pending = pending
+        # SQLite's write lock holds every member; on PostgreSQL the unit's locks hold its own.
+        self._held = None if queries.dialect == "sqlite" else frozenset(member_ids)
         self._loaded: MemberRows = {}
+        self._fetched: dict[str, tuple[Any, ...] | None] = {}  # read along, not yet loaded
+
+    def _ready(self) -> Cursor:
+        """The cursor, once what is held back has gone out."""
+        pending = self._pending
+        if pending is not None and pending.statements:
+            self._q.flush(self._cur, pending)
+        return self._cur
 
     def load_member(self, member_id: str) -> MemberRecord | None:
+        if member_id in self._fetched:
+            row = self._fetched.pop(member_id)
+            if row is None:
+                return None
+            self._loaded[member_id] = row
+            return self._q.member(row)
         with translated():
-            return self._q.load_member(self._cur, member_id, self._loaded)
+            return self._q.load_member(self._ready(), member_id, self._loaded)
 
     def member_by_code(self, code: str) -> str | None:
         with translated():
-            return self._q.member_by_code(self._cur, code)
+            return self._q.member_by_code(self._ready(), code)
 
     def get_idempotency(self, member_id: str, kind: str, key: str) -> IdempotencyRecord | None:
         with translated():
-            return self._q.get_idempotency(self._cur, member_id, kind, key)
+            record, row = self._q.idempotency_and_member(
+                self._cur, self._pending, member_id, kind, key
+            )
+        if self._held is None or member_id in self._held:
+            self._fetched[member_id] = row
+        return record
 
     def balances(self, member_id: str) -> dict[str, int]:
         with translated():
-            return self._q.balances(self._cur, member_id)
+            return self._q.balances(self._ready(), member_id)
 
     def lots(self, member_id: str, currency: str, *, key: str | None = None) -> list[Lot]:
         with translated():
-            return self._q.lots(self._cur, member_id, currency, key)
+            return self._q.lots(self._ready(), member_id, currency, key)
 
     def get_lots(self, lot_ids: Sequence[str]) -> list[Lot]:
         with translated():
-            return self._q.get_lots(self._cur, lot_ids)
+            return self._q.get_lots(self._ready(), lot_ids)
 
     def entries_for_key(self, member_id: str, key: str) -> list[LedgerEntry]:
         with translated():
-            return self._q.entries_for_key(self._cur, member_id, key)
+            return self._q.entries_for_key(self._ready(), member_id, key)
 
     def apply(self, changes: Changes) -> None:
+        self._fetched.clear()  # rows read along may be about to change
         with translated():
-            self._q.apply(self._cur, changes, self._loaded)
+            self._q.apply(self._cur, changes, self._loaded, self._pending)
         if self._sent is not None:
             self._sent.extend(changes.outbox)

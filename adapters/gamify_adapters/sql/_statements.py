@@ -44,6 +44,15 @@ EARNED_COLUMNS = "all_time, day_key, day_amount, week_key, week_amount, month_ke
 OUTBOX_COLUMNS = "event_id, name, member_id, at, payload"
 
 
+def _member_columns(dialect: Dialect, alias: str = "") -> str:
+    """The member columns to read; PostgreSQL hands JSON back as stored text (as SQLite
+    does), so that a member row read is also the row to compare a write with."""
+    names = [f"{alias}{name}" for name in MEMBER_COLUMNS.split(", ")]
+    if dialect == "postgresql":
+        names = [f"{n}::text" if n.endswith(("tags", "state")) else n for n in names]
+    return ", ".join(names)
+
+
 def _json_text(value: Any) -> str:
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
@@ -133,10 +142,17 @@ class Statements:
         self.lock_member = q("SELECT pg_advisory_xact_lock(?)")
 
         # Units of work: reads -----------------------------------------------------------
-        self.load_member = q(f"SELECT {MEMBER_COLUMNS} FROM {m} WHERE member_id = ?")
+        self.load_member = q(f"SELECT {_member_columns(dialect)} FROM {m} WHERE member_id = ?")
         self.member_by_code = q(f"SELECT member_id FROM {m} WHERE referral_code = ?")
         self.get_idempotency = q(
             f"SELECT fingerprint, result, at FROM {i} WHERE member_id = ? AND kind = ? AND key = ?"
+        )
+        # The key's record and its member's row in one statement: a keyed call reads both
+        # first thing. Parameters: member id, member id, kind, key.
+        self.idempotency_and_member = q(
+            f"SELECT {_member_columns(dialect, 'm.')}, x.fingerprint, x.result, x.at "
+            f"FROM (SELECT 1) AS one LEFT JOIN {m} m ON m.member_id = ? "
+            f"LEFT JOIN {i} x ON x.member_id = ? AND x.kind = ? AND x.key = ?"
         )
         self.balances = q(f"SELECT account, amount FROM {b} WHERE member_id = ?")
         self.balance = q(f"SELECT amount FROM {b} WHERE member_id = ? AND account = ?")
@@ -164,6 +180,12 @@ class Statements:
             f"INSERT INTO {a} (member_id, badge, tier, occurrence, at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
         )
+        # The same, refused by a unique violation: for writes inside a savepoint that the
+        # refusal rolls back (PostgreSQL sends them with the rest, in one round trip).
+        self.insert_idempotency_strict = self.insert_idempotency.removesuffix(
+            " ON CONFLICT DO NOTHING"
+        )
+        self.insert_award_strict = self.insert_award.removesuffix(" ON CONFLICT DO NOTHING")
         # A debit: conditional in the database, never read-modify-write.
         self.debit = q(
             f"UPDATE {b} SET amount = amount + ? "

@@ -43,7 +43,7 @@ from gamify.store import (
 )
 
 from ._errors import translated
-from ._queries import Cursor, Queries, SQLUnit
+from ._queries import Cursor, Pending, Queries, SQLUnit
 from ._reads import SQLReads
 from ._sqlite import configure_connection
 from ._statements import Dialect
@@ -70,6 +70,7 @@ class _Transaction:
 
     connection: Any  # sqlalchemy PoolProxiedConnection
     cursor: Cursor
+    pending: Pending  # BEGIN and locks go out with the first statement
     locked: set[str] = field(default_factory=set)
 
 
@@ -191,10 +192,8 @@ class SQLStore(SQLReads):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             else:
                 conn.exec_driver_sql("BEGIN")
-                conn.exec_driver_sql(
-                    self.queries.sql.lock_member,
-                    (self.queries.lock_key("\x00schema"),),
-                )
+                for sql, params in self.queries.lock_members(["\x00schema"], set()):
+                    conn.exec_driver_sql(sql, params)
             try:
                 run(conn)
             except BaseException:
@@ -237,32 +236,36 @@ class SQLStore(SQLReads):
 
     def _begin(self, member_ids: Sequence[str] = ()) -> _Transaction:
         """Open the thread's transaction holding these members' locks (SQLite: the store's
-        writer lock, then the database's)."""
+        writer lock, then the database's).
+
+        BEGIN and the locks are held back to go out with the transaction's first
+        statement (on PostgreSQL in the same round trip).
+        """
         self._write_lock.__enter__()
         try:
             connection = self._take()
             try:
                 cursor = connection.driver_connection.cursor()
-                tx = _Transaction(connection, cursor)
-                with translated(), self.queries.pipeline(cursor):
-                    cursor.execute(self.queries.sql.begin)
-                    self.queries.lock_members(cursor, member_ids, tx.locked)
             except BaseException:
-                with suppress(Exception):  # nothing to roll back if BEGIN itself failed
-                    connection.driver_connection.cursor().execute(self.queries.sql.rollback)
                 self._give(connection)
                 raise
         except BaseException:
             self._write_lock.__exit__(None, None, None)
             raise
+        tx = _Transaction(connection, cursor, Pending([(self.queries.sql.begin, None)]))
+        tx.pending.statements += self.queries.lock_members(member_ids, tx.locked)
         self._local.tx = tx
         return tx
 
     def _end(self, tx: _Transaction, *, commit: bool) -> None:
         """Commit (or roll back) the thread's transaction and release what it held."""
         self._local.tx = None
+        # COMMIT or ROLLBACK makes what is still held back (locks, a savepoint's release)
+        # needless; a transaction that sent nothing has nothing to end.
+        begun = tx.pending.begun
+        tx.pending.statements.clear()
         try:
-            if commit:
+            if begun and commit:
                 try:
                     with translated():
                         tx.cursor.execute(self.queries.sql.commit)
@@ -276,7 +279,7 @@ class SQLStore(SQLReads):
                     raise StoreError(
                         "the unit of work was rolled back: a statement inside it failed"
                     )
-            else:
+            elif begun:
                 with suppress(Exception):
                     tx.cursor.execute(self.queries.sql.rollback)
         finally:
@@ -297,6 +300,7 @@ class SQLStore(SQLReads):
         tx = self._current()
         if tx is not None:
             with translated():
+                self.queries.flush(tx.cursor, tx.pending)
                 return run(tx.cursor)
         with self._read_lock:
             connection = self._take()
@@ -355,9 +359,8 @@ class _UnitScope(AbstractContextManager[UnitOfWork]):
         if tx is None:
             tx = self._own = store._begin(self._ids)
         else:
-            with translated():
-                store.queries.lock_members(tx.cursor, self._ids, tx.locked)
-        return SQLUnit(store.queries, tx.cursor)
+            tx.pending.statements += store.queries.lock_members(self._ids, tx.locked)
+        return SQLUnit(store.queries, tx.cursor, pending=tx.pending, member_ids=self._ids)
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         if self._own is not None:
