@@ -1263,24 +1263,31 @@ class Engine:
 
     def _badge_facts(self, step: _Step, ev: _Checked | None) -> BadgeFacts:
         state = step.state
+        program = self.program
+        sums: dict[str, str] = state.get("sums", {})
+        runs: dict[str, Any] = {
+            name: run for name, run in state.get("streaks", {}).items() if name in program.streaks
+        }
+
+        def streak_length(name: str) -> int:
+            # A streak this event counted has its stored length; others are read now.
+            run = runs[name]
+            if name in step.counted_streaks:
+                return int(run["len"])
+            return streaks.current_length(
+                program.streaks[name],
+                run,
+                step.at,
+                step.member.timezone,
+                program.week_start_index,
+            )
+
+        # Read lazily: most checks look at one metric, and these two cost the most to read.
         return badges.BadgeFacts(
             member_id=step.member.member_id,
             counts=state.get("counts", {}),
-            sums={a: Decimal(v) for a, v in state.get("sums", {}).items()},
-            streaks={
-                # A streak this event counted has its stored length; others are read now.
-                name: run["len"]
-                if name in step.counted_streaks
-                else streaks.current_length(
-                    self.program.streaks[name],
-                    run,
-                    step.at,
-                    step.member.timezone,
-                    self.program.week_start_index,
-                )
-                for name, run in state.get("streaks", {}).items()
-                if name in self.program.streaks
-            },
+            sums=badges.LazyMapping(sums, lambda action: Decimal(sums[action])),
+            streaks=badges.LazyMapping(runs, streak_length),
             level=step.member.level,
             tier_rank=self._tier_rank(step.member.tier),
             tier_ranks=self._tier_ranks,
@@ -1294,8 +1301,13 @@ class Engine:
     def _award_badges(
         self, uow: UnitOfWork, step: _Step, names: list[str], ev: _Checked | None
     ) -> list[BadgeAwarded]:
-        self._check_predicates(names)
-        due = badges.evaluate(self.program.badges, names, self._badge_facts(step, ev))
+        held = step.state.get("badges", {})
+        badge_specs = self.program.badges
+        open_names = [n for n in names if not badges.exhausted(badge_specs[n], held.get(n, 0))]
+        if not open_names:
+            return []
+        self._check_predicates(open_names)
+        due = badges.evaluate(badge_specs, open_names, self._badge_facts(step, ev))
         return self._grant_badges(uow, step, due) if due else []
 
     def _grant_badges(

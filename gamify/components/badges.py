@@ -8,15 +8,41 @@ and returns the awards due, given how many times each was already awarded
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from gamify.program import Badge
 
-__all__ = ["BadgeFacts", "Due", "evaluate", "progress", "value"]
+__all__ = ["BadgeFacts", "Due", "LazyMapping", "evaluate", "exhausted", "progress", "value"]
 
 Predicate = Callable[["BadgeFacts"], bool]
+_V = TypeVar("_V")
+
+
+class LazyMapping(Mapping[str, _V]):
+    """A read-only mapping over ``source``'s keys whose values are made on first read."""
+
+    __slots__ = ("_made", "_make", "_source")
+
+    def __init__(self, source: Mapping[str, Any], make: Callable[[str], _V]) -> None:
+        self._source = source
+        self._make = make
+        self._made: dict[str, _V] = {}
+
+    def __getitem__(self, key: str) -> _V:
+        if key not in self._made:
+            if key not in self._source:
+                raise KeyError(key)
+            self._made[key] = self._make(key)
+        return self._made[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._source)
+
+    def __len__(self) -> int:
+        return len(self._source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +98,15 @@ def _target(badge: Badge) -> Decimal:
     return badge.threshold if badge.threshold is not None else Decimal(1)
 
 
+def exhausted(badge: Badge, held: int) -> bool:
+    """Whether nothing more can be awarded: a one-off badge held, every tier reached."""
+    if badge.kind == "one_off":
+        return held > 0
+    if badge.kind == "tiered":
+        return held >= len(badge.tiers)
+    return False
+
+
 def evaluate(badges: Mapping[str, Badge], names: Iterable[str], facts: BadgeFacts) -> list[Due]:
     """Every award due for the badges ``names`` (each checked once, in the given order)."""
     out: list[Due] = []
@@ -82,9 +117,7 @@ def evaluate(badges: Mapping[str, Badge], names: Iterable[str], facts: BadgeFact
         seen.add(name)
         badge = badges[name]
         held = facts.badges.get(name, 0)
-        if badge.kind == "one_off" and held:
-            continue
-        if badge.kind == "tiered" and held >= len(badge.tiers):
+        if exhausted(badge, held):
             continue
         current = value(badge, facts)
         if badge.kind == "one_off":

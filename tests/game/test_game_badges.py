@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import gamify
-from gamify.components.badges import BadgeFacts
+from gamify.components.badges import BadgeFacts, LazyMapping
 from gamify.errors import ConfigurationError, NotFoundError
 from gamify.testing.plugin import EngineFactory
 
@@ -365,3 +365,64 @@ def test_predicates_see_the_current_streak_length(
     gamify_clock.set(dt.datetime(2026, 3, 6, 9, tzinfo=dt.UTC))  # 4 and 5 March missed
     engine.track("m", "stretch")
     assert seen == [2, 0]
+
+
+def test_predicates_read_sums_and_streaks_as_plain_mappings(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """The sums and streak lengths a predicate reads behave as dicts: values, membership,
+    iteration, and a KeyError for a name never seen."""
+    seen: list[tuple[Any, ...]] = []
+
+    def record(facts: BadgeFacts) -> bool:
+        with pytest.raises(KeyError):
+            facts.sums["never_done"]
+        seen.append(
+            (facts.sums["workout"], dict(facts.sums), "daily" in facts.streaks, len(facts.streaks))
+        )
+        return False
+
+    engine = gamify_engine(
+        program({"watch": {"metric": "custom", "predicate": "watch", "actions": ["workout"]}}),
+        predicates={"watch": record},
+    )
+    gamify_clock.set(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
+    engine.track("m", "workout", amount=30)
+    engine.track("m", "workout", amount="12.5")
+    assert seen == [
+        (Decimal(30), {"workout": Decimal(30)}, True, 1),
+        (Decimal("42.5"), {"workout": Decimal("42.5")}, True, 1),
+    ]
+
+
+def test_lazy_facts_are_made_once_per_key() -> None:
+    made: list[str] = []
+
+    def make(key: str) -> int:
+        made.append(key)
+        return len(key)
+
+    lazy = LazyMapping({"ab": None, "abc": None}, make)
+    assert lazy["ab"] == 2 and lazy["ab"] == 2 and lazy.get("zz") is None
+    assert sorted(lazy) == ["ab", "abc"] and len(lazy) == 2
+    assert made == ["ab"]
+
+
+def test_held_badges_are_not_evaluated_again(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Once a one-off badge is held its predicate is no longer called."""
+    calls: list[str] = []
+
+    def once(facts: BadgeFacts) -> bool:
+        calls.append(facts.member_id)
+        return True
+
+    engine = gamify_engine(
+        program({"once": {"metric": "custom", "predicate": "once", "actions": ["stretch"]}}),
+        predicates={"once": once},
+    )
+    for _ in range(3):
+        engine.track("m", "stretch")
+    assert calls == ["m"]
+    assert [b.badge for b in engine.member("m").badges] == ["once"]
