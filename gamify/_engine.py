@@ -1265,9 +1265,9 @@ class Engine:
         state = step.state
         program = self.program
         sums: dict[str, str] = state.get("sums", {})
-        runs: dict[str, Any] = {
-            name: run for name, run in state.get("streaks", {}).items() if name in program.streaks
-        }
+        runs: dict[str, Any] = state.get("streaks", {})
+        if not runs.keys() <= program.streaks.keys():  # a streak the program no longer has
+            runs = {name: run for name, run in runs.items() if name in program.streaks}
 
         def streak_length(name: str) -> int:
             # A streak this event counted has its stored length; others are read now.

@@ -73,6 +73,7 @@ def next_period_start(period: str, day: date, first_weekday: int = 0) -> date:
     return (pendulum.date(start.year, start.month, 1).add(months=1)).replace()
 
 
+@lru_cache(maxsize=4096)  # streak breaks and expiry dates ask for the same few midnights
 def local_midnight(day: date, tz: str) -> datetime:
     """The instant (UTC) at which local ``day`` begins in ``tz``."""
     return as_utc(pendulum.datetime(day.year, day.month, day.day, tz=zone(tz)))

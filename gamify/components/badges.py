@@ -45,9 +45,9 @@ class LazyMapping(Mapping[str, _V]):
         return len(self._source)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every check, and frozen fields cost more to set
 class BadgeFacts:
-    """What badge conditions read about a member after an event."""
+    """What badge conditions read about a member after an event (made afresh for each check)."""
 
     member_id: str
     counts: Mapping[str, int]
