@@ -86,6 +86,15 @@ def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | N
     return equal if cond.op == "eq" else not equal
 
 
+def _all_match(
+    conditions: Sequence[Condition], attributes: Mapping[str, Any], amount: Decimal | None
+) -> bool:
+    for cond in conditions:  # noqa: SIM110 - a loop, not all(...): no generator per call
+        if not _matches(cond, attributes, amount):
+            return False
+    return True
+
+
 def base_value(
     rule: Rule,
     amount: Decimal | None,
@@ -235,7 +244,7 @@ def awards(
     birthday_month = facts.birthday is not None and facts.birthday.month == facts.local_day.month
     for plan in plans:
         rule = plan.rule
-        if plan.conditions and not all(_matches(c, attributes, amount) for c in plan.conditions):
+        if plan.conditions and not _all_match(plan.conditions, attributes, amount):
             continue
         ctx = context
         if rule.streak is not None:
