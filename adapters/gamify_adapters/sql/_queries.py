@@ -8,8 +8,9 @@ an app's session (the app's connection); neither manages transactions here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +32,7 @@ from gamify.store import (
 )
 
 from ._errors import translated
-from ._statements import PERIOD_KINDS, Codec, Dialect, Statements
+from ._statements import PERIOD_KINDS, Codec, Dialect, Statements, multi_row
 from ._tables import Tables
 
 __all__ = ["MemberRows", "Pending", "Queries", "SQLUnit"]
@@ -77,13 +78,77 @@ class Pending:
         return out
 
 
+MAX_ROWS = 100  # rows per multi-row INSERT
+
+
 def _many(cur: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> int:
-    """Run ``sql`` for every row (one ``execute`` for one row); the rows changed."""
+    """Run ``sql`` for every row; the rows changed (unknown inside a pipeline).
+
+    An INSERT goes out with up to :data:`MAX_ROWS` rows a statement (the rows of an
+    upsert must then have distinct keys); anything else once per row.
+    """
     if len(rows) == 1:
         cur.execute(sql, rows[0])
-    else:
+        return int(cur.rowcount)
+    if not sql.startswith("INSERT "):
         cur.executemany(sql, rows)
-    return int(cur.rowcount)
+        return int(cur.rowcount)
+    count = 0
+    for start in range(0, len(rows), MAX_ROWS):
+        chunk = rows[start : start + MAX_ROWS]
+        cur.execute(multi_row(sql, len(chunk)), [v for row in chunk for v in row])
+        count += int(cur.rowcount)
+    return count
+
+
+@functools.lru_cache(maxsize=1024)
+def _with(texts: tuple[str, ...]) -> str:
+    """Several writes as one statement: all but the last as data-modifying CTEs (each runs
+    exactly once, to completion; none sees another's rows)."""
+    ctes = ", ".join(f"w{i} AS ({text})" for i, text in enumerate(texts[:-1]))
+    return f"WITH {ctes} {texts[-1]}"
+
+
+class _Combined:
+    """Collects a write's statements into one (PostgreSQL): one statement costs the driver
+    a round of sending and polling, however many rows it writes.
+
+    Statements touching one row twice cannot share a statement; a write with such
+    statements (a member written twice) or with many rows goes out statement by statement.
+    """
+
+    __slots__ = ("_keys", "_params", "_single", "_sql", "_texts")
+
+    def __init__(self, sql: Statements) -> None:
+        self._sql = sql
+        self._texts: list[str] = []
+        self._params: list[Any] = []
+        self._keys: set[tuple[str, Any]] = set()
+        self._single = False  # give up combining: each statement goes out on its own
+
+    def add(self, cur: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> int:
+        if not self._single:
+            key: tuple[str, Any] = (sql, None)
+            if sql.startswith("UPDATE "):  # a member's changed columns
+                key = ("member", rows[0][-1])
+            elif sql == self._sql.upsert_member:
+                key = ("member", rows[0][0])
+            if len(rows) > MAX_ROWS or key in self._keys:
+                self._single = True
+                self.run(cur)
+            else:
+                self._keys.add(key)
+                self._texts.append(multi_row(sql, len(rows)) if len(rows) > 1 else sql)
+                self._params.extend(v for row in rows for v in row)
+                return -1
+        return _many(cur, sql, rows)
+
+    def run(self, cur: Cursor) -> None:
+        """Send what was collected, as one statement."""
+        if self._texts:
+            texts, self._texts = self._texts, []
+            params, self._params = self._params, []
+            cur.execute(_with(tuple(texts)) if len(texts) > 1 else texts[0], params)
 
 
 class Queries:
@@ -413,8 +478,10 @@ class Queries:
                 if pending is not None:
                     self.send(cur, pending.take())
                 cur.execute(begin)
+                combined = _Combined(self.sql)
+                many = combined.add
                 if changes.idempotency:
-                    _many(
+                    many(
                         cur,
                         sql.insert_idempotency_strict,
                         [
@@ -430,7 +497,7 @@ class Queries:
                         ],
                     )
                 if changes.awards:
-                    _many(
+                    many(
                         cur,
                         sql.insert_award_strict,
                         [
@@ -438,7 +505,8 @@ class Queries:
                             for a in changes.awards
                         ],
                     )
-                self._write_rest(cur, changes, deltas, members)
+                self._write_rest(cur, changes, deltas, members, many)
+                combined.run(cur)
         except BaseException:
             # A failed rollback (a lost connection) must not hide why the write failed.
             with contextlib.suppress(Exception), cur.connection.pipeline():
@@ -462,16 +530,19 @@ class Queries:
         changes: Changes,
         deltas: dict[tuple[str, str], int],
         members: list[_MemberWrite],
+        many: Callable[[Cursor, str, list[tuple[Any, ...]]], int] = _many,
     ) -> None:
+        """The writes that cannot be refused, each through ``many`` (lots through
+        :func:`_many`, as they may be written twice in one unit)."""
         sql, c = self.sql, self.codec
         instant = c.instant
         for write in members:
-            cur.execute(write.sql, write.params)
+            many(cur, write.sql, [write.params])
         credits = [(m, a, d) for (m, a), d in deltas.items() if d >= 0]
         if credits:
-            _many(cur, sql.credit, credits)
+            many(cur, sql.credit, credits)  # one row per (member, account)
         if changes.entries:
-            _many(
+            many(
                 cur,
                 sql.insert_entry,
                 [
@@ -521,26 +592,27 @@ class Queries:
                 ],
             )
         if changes.earned:
-            _many(
-                cur,
-                sql.add_earned,
-                [
-                    (
-                        d.member_id,
-                        d.currency,
-                        d.amount,
-                        d.day,
-                        d.amount,
-                        d.week,
-                        d.amount,
-                        d.month,
-                        d.amount,
-                    )
-                    for d in changes.earned
-                ],
-            )
+            earned = [
+                (
+                    d.member_id,
+                    d.currency,
+                    d.amount,
+                    d.day,
+                    d.amount,
+                    d.week,
+                    d.amount,
+                    d.month,
+                    d.amount,
+                )
+                for d in changes.earned
+            ]
+            if len({row[:2] for row in earned}) == len(earned):
+                many(cur, sql.add_earned, earned)
+            else:  # an upsert statement may not touch one row twice
+                for row in earned:
+                    many(cur, sql.add_earned, [row])
         if changes.outbox:
-            _many(
+            many(
                 cur,
                 sql.insert_outbox,
                 [
