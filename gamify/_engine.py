@@ -138,6 +138,7 @@ class _Step:
     counted_streaks: set[str] = field(default_factory=set)
     locked: Sequence[str] = ()
     challenge_badges: list[BadgeAwarded] = field(default_factory=list)
+    facts: BadgeFacts | None = None  # made at the first badge check, refreshed after
 
     @property
     def state(self) -> dict[str, Any]:
@@ -475,7 +476,7 @@ class Engine:
         writes nothing; with a different payload it raises
         :class:`~gamify.errors.IdempotencyConflictError`.
         """
-        event = self._check(Event(member_id, action, at, amount, key, attributes), self._now())
+        event = self._check(member_id, action, at, amount, key, attributes, self._now())
         outcome, messages = self._retrying(lambda: self._track_once(event))
         self._publish(messages)
         return outcome
@@ -483,7 +484,12 @@ class Engine:
     def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[Outcome]:
         """Track a batch as one transaction; an invalid event fails the call before any write."""
         now = self._now()
-        checked = [self._check(e if isinstance(e, Event) else Event(**e), now) for e in events]
+        checked = []
+        for item in events:
+            e = item if isinstance(item, Event) else Event(**item)
+            checked.append(
+                self._check(e.member_id, e.action, e.at, e.amount, e.key, e.attributes, now)
+            )
         if not checked:
             return []
 
@@ -882,26 +888,33 @@ class Engine:
         if not isinstance(member_id, str) or not member_id.strip():
             raise InvalidEventError(f"member id must be a non-empty string, not {member_id!r}")
 
-    def _check(self, event: Event, now: datetime) -> _Checked:
-        self._check_member_id(event.member_id)
-        spec = self.program.actions.get(event.action)
+    def _check(
+        self,
+        member_id: str,
+        action: str,
+        event_at: datetime | None,
+        event_amount: Any,
+        key: str | None,
+        event_attributes: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> _Checked:
+        self._check_member_id(member_id)
+        spec = self.program.actions.get(action)
         if spec is None:
-            raise UnknownActionError(event.action)
-        amount = _normalize_amount(event.amount)
+            raise UnknownActionError(action)
+        amount = _normalize_amount(event_amount)
         if amount is None and spec.amount == "required":
-            raise InvalidAmountError(None, f"action {event.action!r} requires an amount")
+            raise InvalidAmountError(None, f"action {action!r} requires an amount")
         if amount is not None and spec.amount == "none":
-            raise InvalidAmountError(event.amount, f"action {event.action!r} takes no amount")
-        if event.key is not None and (not isinstance(event.key, str) or not event.key):
-            raise InvalidEventError(
-                f"idempotency key must be a non-empty string, not {event.key!r}"
-            )
-        if event.at is None:
+            raise InvalidAmountError(event_amount, f"action {action!r} takes no amount")
+        if key is not None and (not isinstance(key, str) or not key):
+            raise InvalidEventError(f"idempotency key must be a non-empty string, not {key!r}")
+        if event_at is None:
             at, given = now, False
         else:
-            if not isinstance(event.at, datetime):
-                raise InvalidTimeError(f"'at' must be a datetime, not {event.at!r}")
-            at, given = ensure_aware(event.at, "event time"), True
+            if not isinstance(event_at, datetime):
+                raise InvalidTimeError(f"'at' must be a datetime, not {event_at!r}")
+            at, given = ensure_aware(event_at, "event time"), True
             if at > now:
                 raise InvalidTimeError(
                     f"event time {at.isoformat()} is after the clock ({now.isoformat()})"
@@ -911,7 +924,7 @@ class Engine:
                     f"event time {at.isoformat()} is more than {self.program.late_event_days} "
                     "days late (the program's late_event_days)"
                 )
-        attributes = dict(event.attributes or {})
+        attributes = dict(event_attributes or {})
         if any(not isinstance(name, str) for name in attributes):
             raise InvalidEventError("attribute names must be strings")
         canonical = "{}"
@@ -922,15 +935,13 @@ class Engine:
                 )
             except (TypeError, ValueError) as exc:
                 raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
-        checked = _Checked(
-            event.member_id, event.action, at, given, amount, event.key, attributes, now
-        )
-        if event.key is not None:
+        checked = _Checked(member_id, action, at, given, amount, key, attributes, now)
+        if key is not None:
             # The payload's hash, then the instant when the caller passed one: a retry
             # is compared on time only when both calls named it.
-            checked.fingerprint = _fingerprint(
-                event.action, _canonical_amount(amount), canonical
-            ) + (f"@{at.isoformat()}" if given else "")
+            checked.fingerprint = _fingerprint(action, _canonical_amount(amount), canonical) + (
+                f"@{at.isoformat()}" if given else ""
+            )
         return checked
 
     # Internals: units of work ------------------------------------------------------------
@@ -1263,6 +1274,14 @@ class Engine:
 
     def _badge_facts(self, step: _Step, ev: _Checked | None) -> BadgeFacts:
         state = step.state
+        facts = step.facts
+        if facts is not None:
+            # Later checks of one step: only levels, tiers, totals and badges can have moved.
+            facts.level = step.member.level
+            facts.tier_rank = self._tier_rank(step.member.tier)
+            facts.earned = state.get("earned", {})
+            facts.badges = state.get("badges", {})
+            return facts
         program = self.program
         sums: dict[str, str] = state.get("sums", {})
         runs: dict[str, Any] = state.get("streaks", {})
@@ -1283,7 +1302,7 @@ class Engine:
             )
 
         # Read lazily: most checks look at one metric, and these two cost the most to read.
-        return badges.BadgeFacts(
+        step.facts = badges.BadgeFacts(
             member_id=step.member.member_id,
             counts=state.get("counts", {}),
             sums=badges.LazyMapping(sums, lambda action: Decimal(sums[action])),
@@ -1297,6 +1316,7 @@ class Engine:
             attributes=ev.attributes if ev else {},
             predicates=self._predicates,
         )
+        return step.facts
 
     def _award_badges(
         self, uow: UnitOfWork, step: _Step, names: list[str], ev: _Checked | None

@@ -77,7 +77,7 @@ class DuplicateError(StoreError):
     """A unique record (idempotency key, one-time award) already exists."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
 class LedgerEntry:
     """One append-only change of one account.
 
@@ -97,7 +97,7 @@ class LedgerEntry:
     lot_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
 class Lot:
     """One credit of a spendable currency, spent and expired on its own.
 
@@ -166,7 +166,7 @@ class MemberRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
 class IdempotencyRecord:
     """The first answer to a keyed call: its payload fingerprint and its result (JSON-ready)."""
 
@@ -178,7 +178,7 @@ class IdempotencyRecord:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
 class Award:
     """A one-time award: unique per member, badge, tier and occurrence."""
 
@@ -189,7 +189,7 @@ class Award:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
 class EarnedDelta:
     """A change of what a member earned of a currency, for leaderboards.
 

@@ -45,9 +45,14 @@ class LazyMapping(Mapping[str, _V]):
         return len(self._source)
 
 
-@dataclass(slots=True)  # not frozen: built for every check, and frozen fields cost more to set
+@dataclass(slots=True)  # not frozen: refreshed between the checks of one event
 class BadgeFacts:
-    """What badge conditions read about a member after an event (made afresh for each check)."""
+    """What badge conditions read about a member after an event.
+
+    One is made per event and brought up to date before each later check of
+    that event (level, tier, totals and badges held move as rewards are paid);
+    a predicate should read it, not keep it.
+    """
 
     member_id: str
     counts: Mapping[str, int]
@@ -63,7 +68,7 @@ class BadgeFacts:
     predicates: Mapping[str, Predicate] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
 class Due:
     """One award: the badge, its tier name (or ``""``), the occurrence and its reward."""
 

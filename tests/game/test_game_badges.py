@@ -426,3 +426,24 @@ def test_held_badges_are_not_evaluated_again(
         engine.track("m", "stretch")
     assert calls == ["m"]
     assert [b.badge for b in engine.member("m").badges] == ["once"]
+
+
+def test_a_badge_checked_again_after_its_own_reward_sees_itself_held(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A purchase of 100 earns 100 points: the repeatable badge for every 100 points earned is
+    awarded once, and the 10 points it pays (110 earned in all) do not make it due again."""
+    every_100 = {
+        "kind": "repeatable",
+        "metric": "earned",
+        "currency": "points",
+        "threshold": 100,
+        "reward": {"points": 10},
+    }
+    engine = gamify_engine(program({"every_100": every_100}))
+    outcome = engine.track("m", "purchase", amount=100)
+    assert [(b.badge, b.occurrence) for b in outcome.badges] == [("every_100", 1)]
+    assert engine.balance("m") == 110
+    outcome = engine.track("m", "purchase", amount=90)  # 200 earned: the second award
+    assert [(b.badge, b.occurrence) for b in outcome.badges] == [("every_100", 2)]
+    assert engine.balance("m") == 210
