@@ -203,16 +203,13 @@ def test_refused_write_leaves_the_app_transaction_usable(app: App) -> None:
 
 
 def _crash_at_lot_insert(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the store fail between two of its writes: after the balance and ledger rows,
-    at the insert of the new lot."""
-    real = _queries._many
+    """Make the store fail in the middle of its write: after the member, balance and
+    ledger rows, at the new lot (on SQLite those rows went out already)."""
 
-    def many(cur: Any, sql: str, rows: list[tuple[Any, ...]]) -> int:
-        if " INTO " in sql and "lots" in sql.split(" INTO ", 1)[1].split(" ", 1)[0]:
-            raise RuntimeError("crash between writes")
-        return real(cur, sql, rows)
+    def lot_row(*args: Any) -> tuple[Any, ...]:
+        raise RuntimeError("crash between writes")
 
-    monkeypatch.setattr(_queries, "_many", many)
+    monkeypatch.setattr(_queries, "_lot_row", lot_row)
 
 
 def test_crash_between_writes_leaves_nothing(app: App, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,6 +47,7 @@ _MEMBER_WIDTH = 11  # columns of a member row
 
 @dataclass(frozen=True, slots=True)
 class _MemberWrite:
+    member_id: str
     sql: str
     params: tuple[Any, ...]
     refusable: bool  # it sets a referral code, which another member may hold
@@ -54,34 +55,43 @@ class _MemberWrite:
 
 _APPLY_SAVEPOINT = Statements.savepoint("gamify_apply")
 
-Statement = tuple[str, tuple[Any, ...] | None]
+Statement = tuple[str, Sequence[Any] | None]
+Rows = list[tuple[Any, ...]]
+Keys = Collection[tuple[Any, ...]]
+# Where a write's statements go: (sql, rows, rows touched). The keys name the rows a
+# statement writes, so that statements writing one row twice never share a statement.
+Out = Callable[[str, Rows, Keys | None], object]
 
 
 class Pending:
     """Statements held back to go out with the transaction's next one: its BEGIN, member
-    locks, a savepoint's release. On PostgreSQL they share that statement's round trip.
+    locks, a savepoint's release and, in a transaction the store owns on PostgreSQL, the
+    writes of its units. On PostgreSQL they share that statement's round trip (a read's,
+    or the COMMIT's).
 
     ``begun`` tells whether anything went out yet (a transaction that sent nothing has
-    nothing to commit or roll back).
+    nothing to commit or roll back); ``writes`` whether writes are held back.
     """
 
-    __slots__ = ("begun", "statements")
+    __slots__ = ("begun", "statements", "writes")
 
     def __init__(self, statements: list[Statement] | None = None, *, begun: bool = False):
         self.statements: list[Statement] = statements or []
         self.begun = begun
+        self.writes = False
 
     def take(self) -> list[Statement]:
         """The held statements, which the caller sends now (in order, before its own)."""
         out, self.statements = self.statements, []
         self.begun = True
+        self.writes = False
         return out
 
 
 MAX_ROWS = 100  # rows per multi-row INSERT
 
 
-def _many(cur: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> int:
+def _many(cur: Cursor, sql: str, rows: Rows) -> int:
     """Run ``sql`` for every row; the rows changed (unknown inside a pipeline).
 
     An INSERT goes out with up to :data:`MAX_ROWS` rows a statement (the rows of an
@@ -101,6 +111,32 @@ def _many(cur: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> int:
     return count
 
 
+def _statements(sql: str, rows: Rows) -> list[Statement]:
+    """The statements :func:`_many` would run, to be sent later."""
+    if not sql.startswith("INSERT "):
+        return [(sql, row) for row in rows]
+    return [
+        (multi_row(sql, len(chunk)), [v for row in chunk for v in row])
+        for chunk in (rows[i : i + MAX_ROWS] for i in range(0, len(rows), MAX_ROWS))
+    ]
+
+
+def _lot_row(lot: Lot, instant: Callable[[datetime | None], Any]) -> tuple[Any, ...]:
+    return (
+        lot.lot_id,
+        lot.member_id,
+        lot.currency,
+        lot.amount,
+        lot.remaining,
+        instant(lot.earned_at),
+        instant(lot.expires_at),
+        instant(lot.pending_until),
+        lot.rule,
+        lot.key,
+        lot.status,
+    )
+
+
 @functools.lru_cache(maxsize=1024)
 def _with(texts: tuple[str, ...]) -> str:
     """Several writes as one statement: all but the last as data-modifying CTEs (each runs
@@ -111,44 +147,43 @@ def _with(texts: tuple[str, ...]) -> str:
 
 class _Combined:
     """Collects a write's statements into one (PostgreSQL): one statement costs the driver
-    a round of sending and polling, however many rows it writes.
+    and the server a round of parsing and executing, however many rows it writes.
 
     Statements touching one row twice cannot share a statement; a write with such
     statements (a member written twice) or with many rows goes out statement by statement.
     """
 
-    __slots__ = ("_keys", "_params", "_single", "_sql", "_texts")
+    __slots__ = ("_keys", "_out", "_params", "_single", "_texts")
 
-    def __init__(self, sql: Statements) -> None:
-        self._sql = sql
+    def __init__(self) -> None:
         self._texts: list[str] = []
         self._params: list[Any] = []
-        self._keys: set[tuple[str, Any]] = set()
-        self._single = False  # give up combining: each statement goes out on its own
+        self._keys: set[tuple[Any, ...]] = set()
+        self._out: list[Statement] = []
+        self._single = False  # give up combining: each statement goes on its own
 
-    def add(self, cur: Cursor, sql: str, rows: list[tuple[Any, ...]]) -> int:
+    def add(self, sql: str, rows: Rows, keys: Keys | None = None) -> None:
         if not self._single:
-            key: tuple[str, Any] = (sql, None)
-            if sql.startswith("UPDATE "):  # a member's changed columns
-                key = ("member", rows[0][-1])
-            elif sql == self._sql.upsert_member:
-                key = ("member", rows[0][0])
-            if len(rows) > MAX_ROWS or key in self._keys:
-                self._single = True
-                self.run(cur)
-            else:
-                self._keys.add(key)
+            touched = keys if keys is not None else ((sql,),)
+            if len(rows) <= MAX_ROWS and self._keys.isdisjoint(touched):
+                self._keys.update(touched)
                 self._texts.append(multi_row(sql, len(rows)) if len(rows) > 1 else sql)
                 self._params.extend(v for row in rows for v in row)
-                return -1
-        return _many(cur, sql, rows)
+                return
+            self._single = True
+            self._close()
+        self._out.extend(_statements(sql, rows))
 
-    def run(self, cur: Cursor) -> None:
-        """Send what was collected, as one statement."""
+    def _close(self) -> None:
         if self._texts:
-            texts, self._texts = self._texts, []
-            params, self._params = self._params, []
-            cur.execute(_with(tuple(texts)) if len(texts) > 1 else texts[0], params)
+            texts = tuple(self._texts)
+            self._out.append((_with(texts) if len(texts) > 1 else texts[0], self._params))
+            self._texts, self._params = [], []
+
+    def statements(self) -> list[Statement]:
+        """What was collected: one statement, or several in order."""
+        self._close()
+        return self._out
 
 
 class Queries:
@@ -201,7 +236,7 @@ class Queries:
         else:
             self.send(cur, statements)
 
-    def run(self, cur: Cursor, pending: Pending | None, sql: str, params: tuple[Any, ...]) -> None:
+    def run(self, cur: Cursor, pending: Pending | None, sql: str, params: Sequence[Any]) -> None:
         """Run one statement after what ``pending`` holds back, in one round trip."""
         if pending is not None and pending.statements:
             with self.pipeline(cur):
@@ -270,10 +305,17 @@ class Queries:
     # Unit-of-work reads ------------------------------------------------------------------
 
     def load_member(
-        self, cur: Cursor, member_id: str, loaded: MemberRows | None = None
+        self,
+        cur: Cursor,
+        member_id: str,
+        loaded: MemberRows | None = None,
+        pending: Pending | None = None,
     ) -> MemberRecord | None:
-        """The member, or None; its row as stored goes into ``loaded`` (see :meth:`apply`)."""
-        cur.execute(self.sql.load_member, (member_id,))
+        """The member, or None; its row as stored goes into ``loaded`` (see :meth:`apply`).
+
+        Each unit-of-work read sends what ``pending`` holds back first, in its round trip.
+        """
+        self.run(cur, pending, self.sql.load_member, (member_id,))
         row = cur.fetchone()
         if row is None:
             return None
@@ -299,8 +341,8 @@ class Queries:
         )
         return record, member
 
-    def member_by_code(self, cur: Cursor, code: str) -> str | None:
-        cur.execute(self.sql.member_by_code, (code,))
+    def member_by_code(self, cur: Cursor, code: str, pending: Pending | None = None) -> str | None:
+        self.run(cur, pending, self.sql.member_by_code, (code,))
         row = cur.fetchone()
         return str(row[0]) if row is not None else None
 
@@ -315,26 +357,39 @@ class Queries:
         assert at is not None
         return IdempotencyRecord(member_id, kind, key, row[0], self.codec.from_json(row[1]), at)
 
-    def balances(self, cur: Cursor, member_id: str) -> dict[str, int]:
-        cur.execute(self.sql.balances, (member_id,))
+    def balances(
+        self, cur: Cursor, member_id: str, pending: Pending | None = None
+    ) -> dict[str, int]:
+        self.run(cur, pending, self.sql.balances, (member_id,))
         return {account: int(amount) for account, amount in cur.fetchall()}
 
-    def lots(self, cur: Cursor, member_id: str, currency: str, key: str | None) -> list[Lot]:
+    def lots(
+        self,
+        cur: Cursor,
+        member_id: str,
+        currency: str,
+        key: str | None,
+        pending: Pending | None = None,
+    ) -> list[Lot]:
         if key is None:
-            cur.execute(self.sql.open_lots, (member_id, currency))
+            self.run(cur, pending, self.sql.open_lots, (member_id, currency))
         else:
-            cur.execute(self.sql.lots_by_key, (member_id, key, currency))
+            self.run(cur, pending, self.sql.lots_by_key, (member_id, key, currency))
         return [self.lot(row) for row in cur.fetchall()]
 
-    def get_lots(self, cur: Cursor, lot_ids: Sequence[str]) -> list[Lot]:
+    def get_lots(
+        self, cur: Cursor, lot_ids: Sequence[str], pending: Pending | None = None
+    ) -> list[Lot]:
         if not lot_ids:
             return []
-        cur.execute(self.sql.lots_by_ids, (self.codec.id_list(list(lot_ids)),))
+        self.run(cur, pending, self.sql.lots_by_ids, (self.codec.id_list(list(lot_ids)),))
         found = {lot.lot_id: lot for lot in map(self.lot, cur.fetchall())}
         return [found[i] for i in lot_ids if i in found]
 
-    def entries_for_key(self, cur: Cursor, member_id: str, key: str) -> list[LedgerEntry]:
-        cur.execute(self.sql.entries_for_key, (member_id, key))
+    def entries_for_key(
+        self, cur: Cursor, member_id: str, key: str, pending: Pending | None = None
+    ) -> list[LedgerEntry]:
+        self.run(cur, pending, self.sql.entries_for_key, (member_id, key))
         return [self.entry(row) for row in cur.fetchall()]
 
     # The write -----------------------------------------------------------------------------
@@ -345,11 +400,21 @@ class Queries:
         changes: Changes,
         loaded: MemberRows | None = None,
         pending: Pending | None = None,
+        *,
+        defer: bool = False,
     ) -> None:
         """Write ``changes``, or raise and write nothing.
 
-        On PostgreSQL, a write without debits goes out in one round trip (with what
-        ``pending`` holds back): a savepoint, then every statement, unique records
+        ``defer`` (PostgreSQL, in a transaction the store owns): the write's statements
+        are held back in ``pending``, to go out with the transaction's next read or its
+        COMMIT. Unique records are then refused by a unique violation there, which
+        aborts the transaction: the unit of work fails as a whole (the store rolls it
+        back), so no savepoint is needed. Debits still run at once, so that a refused
+        one raises here; a write that sets a new referral code runs at once too, so that
+        its refusal leaves the unit usable.
+
+        Otherwise, on PostgreSQL, a write without debits goes out in one round trip (with
+        what ``pending`` holds back): a savepoint, then every statement, unique records
         refused by a unique violation; an error rolls back to the savepoint. Its
         release is held back in ``pending`` (when given) for the next round trip.
 
@@ -366,13 +431,21 @@ class Queries:
         deltas = changes.balance_deltas()
         debits = [(key, d) for key, d in deltas.items() if d < 0]
         members, rows = self._member_writes(changes.members, loaded or {})
+        coded = sum(1 for write in members if write.refusable)
+        if defer and pending is not None and not coded:
+            if debits:
+                self._debit_now(cur, pending, debits)
+            pending.statements += self._combined(changes, deltas, members)
+            pending.writes = True
+            if loaded is not None:
+                loaded.update(rows)
+            return
         if self.dialect == "postgresql" and not debits:
             self._write_pipelined(cur, changes, deltas, members, pending)
             if loaded is not None:
                 loaded.update(rows)
             return
         self.flush(cur, pending)
-        coded = sum(1 for write in members if write.refusable)
         refusable = len(debits) + len(changes.idempotency) + len(changes.awards) + coded
         # A taken referral code is an error, not a count of rows; on PostgreSQL an error
         # aborts the whole transaction, so it needs a savepoint even on its own.
@@ -401,23 +474,48 @@ class Queries:
         rows: MemberRows = {}
         for record in records:
             new = self._member_row(record)
-            old = rows.get(record.member_id) or loaded.get(record.member_id)
+            member_id = record.member_id
+            old = rows.get(member_id) or loaded.get(member_id)
             if old is None:
                 writes.append(
-                    _MemberWrite(self.sql.upsert_member, new, record.referral_code is not None)
+                    _MemberWrite(
+                        member_id, self.sql.upsert_member, new, record.referral_code is not None
+                    )
                 )
             else:
                 changed = tuple(i for i in range(1, len(new)) if new[i] != old[i])
                 if changed:
                     writes.append(
                         _MemberWrite(
+                            member_id,
                             self.sql.update_member(changed),
-                            (*(new[i] for i in changed), record.member_id),
+                            (*(new[i] for i in changed), member_id),
                             _CODE in changed and record.referral_code is not None,
                         )
                     )
-            rows[record.member_id] = new
+            rows[member_id] = new
         return writes, rows
+
+    def _debit_now(
+        self, cur: Cursor, pending: Pending, debits: list[tuple[tuple[str, str], int]]
+    ) -> None:
+        """Run the debits (the first with what ``pending`` holds back); when one is refused,
+        undo those before it (the undo is held back too) and raise."""
+        sql = self.sql
+        done: list[tuple[tuple[str, str], int]] = []
+        for (member_id, account), delta in debits:
+            self.run(cur, pending, sql.debit, (delta, member_id, account, delta))
+            if cur.rowcount == 1:
+                done.append(((member_id, account), delta))
+                continue
+            for (m, a), d in done:
+                pending.statements.append((sql.debit, (-d, m, a, -d)))
+                pending.writes = True
+            self.run(cur, pending, sql.balance, (member_id, account))
+            row = cur.fetchone()
+            raise InsufficientBalanceError(
+                member_id, account, -delta, int(row[0]) if row is not None else 0
+            )
 
     def _write(
         self,
@@ -440,7 +538,7 @@ class Queries:
                     member_id, account, -delta, int(row[0]) if row is not None else 0
                 )
         if changes.idempotency:
-            rows: list[tuple[Any, ...]] = [
+            rows: Rows = [
                 (r.member_id, r.kind, r.key, r.fingerprint, c.json(r.result), instant(r.at))
                 for r in changes.idempotency
             ]
@@ -448,7 +546,7 @@ class Queries:
                 keys = ", ".join(repr(r.key) for r in changes.idempotency)
                 raise DuplicateError(f"idempotency key already recorded (one of {keys})")
         if changes.awards:
-            award_rows: list[tuple[Any, ...]] = [
+            award_rows: Rows = [
                 (a.member_id, a.badge, a.tier, a.occurrence, instant(a.at)) for a in changes.awards
             ]
             if _many(cur, sql.insert_award, award_rows) != len(award_rows):
@@ -458,8 +556,39 @@ class Queries:
                 cur.execute(write.sql, write.params)
 
         # 2. What cannot be refused: on PostgreSQL sent in one round trip (a pipeline).
+        def run(sql: str, rows: Rows, keys: Keys | None) -> None:
+            _many(cur, sql, rows)
+
         with self.pipeline(cur):
-            self._write_rest(cur, changes, deltas, [w for w in members if not w.refusable])
+            self._write_rest(changes, deltas, [w for w in members if not w.refusable], run)
+
+    def _combined(
+        self, changes: Changes, deltas: dict[tuple[str, str], int], members: list[_MemberWrite]
+    ) -> list[Statement]:
+        """The write but its debits as one statement (PostgreSQL) where it can be, unique
+        records refused by a unique violation."""
+        sql, c = self.sql, self.codec
+        instant = c.instant
+        combined = _Combined()
+        add = combined.add
+        if changes.idempotency:
+            add(
+                sql.insert_idempotency_strict,
+                [
+                    (r.member_id, r.kind, r.key, r.fingerprint, c.json(r.result), instant(r.at))
+                    for r in changes.idempotency
+                ],
+            )
+        if changes.awards:
+            add(
+                sql.insert_award_strict,
+                [
+                    (a.member_id, a.badge, a.tier, a.occurrence, instant(a.at))
+                    for a in changes.awards
+                ],
+            )
+        self._write_rest(changes, deltas, members, add)
+        return combined.statements()
 
     def _write_pipelined(
         self,
@@ -470,43 +599,14 @@ class Queries:
         pending: Pending | None,
     ) -> None:
         """The whole write in one round trip, inside a savepoint (PostgreSQL, no debits)."""
-        sql, c = self.sql, self.codec
-        instant = c.instant
         begin, release, rollback = _APPLY_SAVEPOINT
+        statements = self._combined(changes, deltas, members)
         try:
             with cur.connection.pipeline():
                 if pending is not None:
                     self.send(cur, pending.take())
                 cur.execute(begin)
-                combined = _Combined(self.sql)
-                many = combined.add
-                if changes.idempotency:
-                    many(
-                        cur,
-                        sql.insert_idempotency_strict,
-                        [
-                            (
-                                r.member_id,
-                                r.kind,
-                                r.key,
-                                r.fingerprint,
-                                c.json(r.result),
-                                instant(r.at),
-                            )
-                            for r in changes.idempotency
-                        ],
-                    )
-                if changes.awards:
-                    many(
-                        cur,
-                        sql.insert_award_strict,
-                        [
-                            (a.member_id, a.badge, a.tier, a.occurrence, instant(a.at))
-                            for a in changes.awards
-                        ],
-                    )
-                self._write_rest(cur, changes, deltas, members, many)
-                combined.run(cur)
+                self.send(cur, statements)
         except BaseException:
             # A failed rollback (a lost connection) must not hide why the write failed.
             with contextlib.suppress(Exception), cur.connection.pipeline():
@@ -526,24 +626,22 @@ class Queries:
 
     def _write_rest(
         self,
-        cur: Cursor,
         changes: Changes,
         deltas: dict[tuple[str, str], int],
         members: list[_MemberWrite],
-        many: Callable[[Cursor, str, list[tuple[Any, ...]]], int] = _many,
+        out: Out,
     ) -> None:
-        """The writes that cannot be refused, each through ``many`` (lots through
-        :func:`_many`, as they may be written twice in one unit)."""
+        """The writes that cannot be refused, each through ``out`` with the rows it
+        touches where a unit may write them twice (members, lots, earned totals)."""
         sql, c = self.sql, self.codec
         instant = c.instant
         for write in members:
-            many(cur, write.sql, [write.params])
+            out(write.sql, [write.params], (("member", write.member_id),))
         credits = [(m, a, d) for (m, a), d in deltas.items() if d >= 0]
         if credits:
-            many(cur, sql.credit, credits)  # one row per (member, account)
+            out(sql.credit, credits, None)  # one row per (member, account)
         if changes.entries:
-            many(
-                cur,
+            out(
                 sql.insert_entry,
                 [
                     (
@@ -560,36 +658,16 @@ class Queries:
                     )
                     for e in changes.entries
                 ],
+                None,
             )
         if changes.new_lots:
-            _many(
-                cur,
-                sql.insert_lot,
-                [
-                    (
-                        lot.lot_id,
-                        lot.member_id,
-                        lot.currency,
-                        lot.amount,
-                        lot.remaining,
-                        instant(lot.earned_at),
-                        instant(lot.expires_at),
-                        instant(lot.pending_until),
-                        lot.rule,
-                        lot.key,
-                        lot.status,
-                    )
-                    for lot in changes.new_lots
-                ],
-            )
-        if changes.lot_changes:
-            _many(
-                cur,
+            lots = [_lot_row(lot, instant) for lot in changes.new_lots]
+            out(sql.insert_lot, lots, [("lot", row[0]) for row in lots])
+        for ch in changes.lot_changes:
+            out(
                 sql.update_lot,
-                [
-                    (ch.remaining, ch.status, instant(ch.expires_at), ch.lot_id)
-                    for ch in changes.lot_changes
-                ],
+                [(ch.remaining, ch.status, instant(ch.expires_at), ch.lot_id)],
+                (("lot", ch.lot_id),),
             )
         if changes.earned:
             earned = [
@@ -607,18 +685,18 @@ class Queries:
                 for d in changes.earned
             ]
             if len({row[:2] for row in earned}) == len(earned):
-                many(cur, sql.add_earned, earned)
+                out(sql.add_earned, earned, None)
             else:  # an upsert statement may not touch one row twice
                 for row in earned:
-                    many(cur, sql.add_earned, [row])
+                    out(sql.add_earned, [row], None)
         if changes.outbox:
-            many(
-                cur,
+            out(
                 sql.insert_outbox,
                 [
                     (msg.event_id, msg.name, msg.member_id, instant(msg.at), c.json(msg.payload))
                     for msg in changes.outbox
                 ],
+                None,
             )
 
     def _member_row(self, m: MemberRecord) -> tuple[Any, ...]:
@@ -755,10 +833,11 @@ class Queries:
 class SQLUnit(UnitOfWork):
     """A unit of work on one cursor inside a transaction the store manages.
 
-    ``pending`` holds statements that go out with the unit's first one (the
-    transaction's BEGIN and this unit's locks). A keyed call's first read, the key's
-    record, brings the row of a member the unit holds (``member_ids``) along for the
-    ``load_member`` that follows.
+    ``pending`` holds statements that go out with the unit's next read: the
+    transaction's BEGIN and this unit's locks, and with ``defer`` (PostgreSQL, in a
+    transaction the store owns) its writes, which otherwise go out with the COMMIT.
+    A keyed call's first read, the key's record, brings the row of a member the unit
+    holds (``member_ids``) along for the ``load_member`` that follows.
     """
 
     def __init__(
@@ -768,22 +847,18 @@ class SQLUnit(UnitOfWork):
         sent: list[OutboxMessage] | None = None,
         pending: Pending | None = None,
         member_ids: Collection[str] = (),
+        *,
+        defer: bool = False,
     ):
         self._q = queries
         self._cur = cur
         self._sent = sent
         self._pending = pending
+        self._defer = defer
         # SQLite's write lock holds every member; on PostgreSQL the unit's locks hold its own.
         self._held = None if queries.dialect == "sqlite" else frozenset(member_ids)
         self._loaded: MemberRows = {}
         self._fetched: dict[str, tuple[Any, ...] | None] = {}  # read along, not yet loaded
-
-    def _ready(self) -> Cursor:
-        """The cursor, once what is held back has gone out."""
-        pending = self._pending
-        if pending is not None and pending.statements:
-            self._q.flush(self._cur, pending)
-        return self._cur
 
     def load_member(self, member_id: str) -> MemberRecord | None:
         if member_id in self._fetched:
@@ -793,11 +868,11 @@ class SQLUnit(UnitOfWork):
             self._loaded[member_id] = row
             return self._q.member(row)
         with translated():
-            return self._q.load_member(self._ready(), member_id, self._loaded)
+            return self._q.load_member(self._cur, member_id, self._loaded, self._pending)
 
     def member_by_code(self, code: str) -> str | None:
         with translated():
-            return self._q.member_by_code(self._ready(), code)
+            return self._q.member_by_code(self._cur, code, self._pending)
 
     def get_idempotency(self, member_id: str, kind: str, key: str) -> IdempotencyRecord | None:
         with translated():
@@ -810,23 +885,23 @@ class SQLUnit(UnitOfWork):
 
     def balances(self, member_id: str) -> dict[str, int]:
         with translated():
-            return self._q.balances(self._ready(), member_id)
+            return self._q.balances(self._cur, member_id, self._pending)
 
     def lots(self, member_id: str, currency: str, *, key: str | None = None) -> list[Lot]:
         with translated():
-            return self._q.lots(self._ready(), member_id, currency, key)
+            return self._q.lots(self._cur, member_id, currency, key, self._pending)
 
     def get_lots(self, lot_ids: Sequence[str]) -> list[Lot]:
         with translated():
-            return self._q.get_lots(self._ready(), lot_ids)
+            return self._q.get_lots(self._cur, lot_ids, self._pending)
 
     def entries_for_key(self, member_id: str, key: str) -> list[LedgerEntry]:
         with translated():
-            return self._q.entries_for_key(self._ready(), member_id, key)
+            return self._q.entries_for_key(self._cur, member_id, key, self._pending)
 
     def apply(self, changes: Changes) -> None:
         self._fetched.clear()  # rows read along may be about to change
         with translated():
-            self._q.apply(self._cur, changes, self._loaded, self._pending)
+            self._q.apply(self._cur, changes, self._loaded, self._pending, defer=self._defer)
         if self._sent is not None:
             self._sent.extend(changes.outbox)

@@ -11,7 +11,10 @@ itself:
 * PostgreSQL: ``BEGIN ISOLATION LEVEL READ COMMITTED``, then each member's
   ``pg_advisory_xact_lock`` (on a 64-bit hash of the prefix and member id, so it
   works for members not stored yet) in ascending member id order, held to the
-  commit. Lock waits give up after ``lock_timeout`` (a retryable error).
+  commit. Lock waits give up after ``lock_timeout`` (a retryable error). BEGIN
+  and the locks go out with the first read; a unit's writes go out with the next
+  read or with the COMMIT, without a savepoint (a refused write fails the whole
+  transaction, which the engine retries): a unit with one read is two round trips.
 
 :meth:`SQLStore.batch` runs every unit of work opened inside (by the same
 thread) in one transaction. Reads outside units of work run in autocommit,
@@ -258,17 +261,29 @@ class SQLStore(SQLReads):
         return tx
 
     def _end(self, tx: _Transaction, *, commit: bool) -> None:
-        """Commit (or roll back) the thread's transaction and release what it held."""
+        """Commit (or roll back) the thread's transaction and release what it held.
+
+        Writes held back go out with the COMMIT, in one round trip (PostgreSQL); when
+        one fails, nothing of the transaction stays and its error is raised here.
+        """
         self._local.tx = None
-        # COMMIT or ROLLBACK makes what is still held back (locks, a savepoint's release)
-        # needless; a transaction that sent nothing has nothing to end.
-        begun = tx.pending.begun
-        tx.pending.statements.clear()
+        pending = tx.pending
+        # Without held-back writes, COMMIT or ROLLBACK makes what is still held back
+        # (locks, a savepoint's release) needless; a transaction that sent nothing has
+        # nothing to end.
+        begun = pending.begun
+        statements = pending.take() if commit and pending.writes else []
+        pending.statements.clear()
         try:
-            if begun and commit:
+            if commit and (begun or statements):
                 try:
                     with translated():
-                        tx.cursor.execute(self.queries.sql.commit)
+                        if statements:
+                            with self.queries.pipeline(tx.cursor):
+                                self.queries.send(tx.cursor, statements)
+                                tx.cursor.execute(self.queries.sql.commit)
+                        else:
+                            tx.cursor.execute(self.queries.sql.commit)
                 except BaseException:
                     with suppress(Exception):
                         tx.cursor.execute(self.queries.sql.rollback)
@@ -360,7 +375,15 @@ class _UnitScope(AbstractContextManager[UnitOfWork]):
             tx = self._own = store._begin(self._ids)
         else:
             tx.pending.statements += store.queries.lock_members(self._ids, tx.locked)
-        return SQLUnit(store.queries, tx.cursor, pending=tx.pending, member_ids=self._ids)
+        # The store owns the transaction: on PostgreSQL a unit's writes wait for its next
+        # read or the COMMIT, and a refused one fails the whole transaction.
+        return SQLUnit(
+            store.queries,
+            tx.cursor,
+            pending=tx.pending,
+            member_ids=self._ids,
+            defer=store.dialect == "postgresql",
+        )
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         if self._own is not None:

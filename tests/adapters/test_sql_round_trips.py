@@ -1,0 +1,247 @@
+"""PostgreSQL round trips and statements of the SQL store's units of work.
+
+In a transaction the store owns, a unit's writes are held back until its next read
+or its COMMIT and go out with it, without a savepoint: a tracked event of a known
+member is one round trip for BEGIN, its lock and its first read, and one for its
+write and the COMMIT. A write refused there fails the whole unit with the same
+typed error and leaves nothing. Bound to an app's transaction, each write still
+runs inside a savepoint, so a refused one leaves the app's transaction usable.
+
+Round trips are counted in the driver: a statement sent on its own is one, a
+pipeline (statements sent together, one sync) is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from gamify_adapters.sql import SQLStore
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from gamify import Engine, InsufficientBalanceError, ManualClock, Program
+from gamify.store import Changes, DuplicateError, IdempotencyRecord
+from gamify.testing.conformance import entry
+
+if TYPE_CHECKING:
+    from conftest import StoreTarget  # tests/conftest.py
+
+psycopg = pytest.importorskip("psycopg")
+
+pytestmark = pytest.mark.postgres
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+PROGRAM = Program.from_dict(
+    {
+        "timezone": "UTC",
+        "actions": {"purchase": {"amount": "required"}},
+        "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
+    }
+)
+
+
+@dataclass
+class Trace:
+    """Statements sent and round trips made by every psycopg connection."""
+
+    statements: list[str] = field(default_factory=list)
+    trips: int = 0
+    depth: int = 0
+
+    def clear(self) -> None:
+        self.statements.clear()
+        self.trips = 0
+
+
+@pytest.fixture
+def trace(monkeypatch: pytest.MonkeyPatch) -> Trace:
+    found = Trace()
+    execute = psycopg.Cursor.execute
+    pipeline = psycopg.Connection.pipeline
+
+    def traced_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        found.statements.append(str(query))
+        if found.depth == 0:
+            found.trips += 1
+        return execute(self, query, *args, **kwargs)
+
+    @contextmanager
+    def traced_pipeline(self: Any) -> Iterator[Any]:
+        found.depth += 1
+        try:
+            with pipeline(self) as p:
+                yield p
+        finally:
+            found.depth -= 1
+            if found.depth == 0:
+                found.trips += 1
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", traced_execute)
+    monkeypatch.setattr(psycopg.Connection, "pipeline", traced_pipeline)
+    return found
+
+
+@pytest.fixture
+def store(gamify_pg_target: StoreTarget) -> Iterator[SQLStore]:
+    opened = gamify_pg_target.open()
+    assert isinstance(opened, SQLStore)
+    yield opened
+    opened.close()
+
+
+def kinds(statements: list[str]) -> list[str]:
+    """Each statement's first word (WITH: a combined write)."""
+    return [s.split(None, 1)[0].upper() for s in statements]
+
+
+def test_tracked_event_is_two_round_trips(store: SQLStore, trace: Trace) -> None:
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    engine.track("alice", "purchase", amount=10, key="o-1")
+    trace.clear()
+    engine.track("alice", "purchase", amount=10, key="o-2")
+    assert trace.trips == 2, trace.statements
+    assert kinds(trace.statements) == ["BEGIN", "SELECT", "SELECT", "WITH", "COMMIT"]
+    assert not any("SAVEPOINT" in s for s in trace.statements)
+    assert engine.balance("alice") == 20
+
+
+def test_batch_sends_each_write_with_the_next_read(store: SQLStore, trace: Trace) -> None:
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    engine.track("alice", "purchase", amount=1, key="o-0")
+    trace.clear()
+    engine.track_many(
+        [{"member_id": "alice", "action": "purchase", "amount": 1, "key": f"o-{n}"} for n in (1, 2)]
+    )
+    # BEGIN, lock, read; the first write, read; the second write, COMMIT.
+    assert trace.trips == 3, trace.statements
+    assert engine.balance("alice") == 3
+
+
+def test_redeem_sends_its_debit_at_once_and_the_rest_with_the_commit(
+    store: SQLStore, trace: Trace
+) -> None:
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    engine.track("alice", "purchase", amount=60, key="o-1")
+    trace.clear()
+    engine.redeem("alice", 50)
+    assert not any("SAVEPOINT" in s for s in trace.statements)
+    assert kinds(trace.statements)[-1] == "COMMIT"
+    assert engine.balance("alice") == 10
+
+
+def test_duplicate_key_is_raised_at_commit_and_leaves_nothing(store: SQLStore) -> None:
+    record = IdempotencyRecord("alice", "track", "k", "fp", {}, NOW)
+    with store.unit_of_work(["alice"]) as uow:
+        uow.apply(Changes(idempotency=[record]))
+    with pytest.raises(DuplicateError), store.unit_of_work(["alice"]) as uow:
+        uow.apply(Changes(entries=[entry("alice", 5)], idempotency=[record]))
+    assert store.get_balances("alice") == {}
+    assert store.history("alice") == []
+    # The pooled connection is usable again.
+    with store.unit_of_work(["alice"]) as uow:
+        uow.apply(Changes(entries=[entry("alice", 3)]))
+    assert store.get_balances("alice") == {"points": 3}
+
+
+def test_duplicate_key_is_raised_by_the_next_read(store: SQLStore) -> None:
+    record = IdempotencyRecord("alice", "track", "k", "fp", {}, NOW)
+    with store.unit_of_work(["alice"]) as uow:
+        uow.apply(Changes(idempotency=[record]))
+    with pytest.raises(DuplicateError), store.unit_of_work(["alice"]) as uow:
+        uow.apply(Changes(entries=[entry("alice", 5)], idempotency=[record]))
+        uow.balances("alice")
+    assert store.get_balances("alice") == {}
+
+
+def test_reads_after_a_write_see_it(store: SQLStore, trace: Trace) -> None:
+    with store.unit_of_work(["alice"]) as uow:
+        uow.balances("alice")
+        trace.clear()
+        uow.apply(Changes(entries=[entry("alice", 5)]))
+        assert trace.trips == 0  # held back
+        assert uow.balances("alice") == {"points": 5}
+        assert trace.trips == 1  # the write went out with the read
+
+
+@pytest.mark.parametrize("then_write", [False, True])
+def test_refused_second_debit_leaves_nothing(store: SQLStore, then_write: bool) -> None:
+    """Two debits, the second refused: the first is undone and nothing of the write
+    stays, whether the unit then commits other writes or nothing."""
+    with store.unit_of_work(["alice"]) as uow:
+        uow.apply(Changes(entries=[entry("alice", 10), entry("alice", 10, "xp")]))
+    with store.unit_of_work(["alice"]) as uow:
+        with pytest.raises(InsufficientBalanceError) as info:
+            uow.apply(
+                Changes(
+                    entries=[entry("alice", -4), entry("alice", -20, "xp"), entry("alice", 1, "b")]
+                )
+            )
+        assert info.value.available == 10
+        if then_write:
+            uow.apply(Changes(entries=[entry("alice", 2, "b")]))
+    expected = {"points": 10, "xp": 10, "b": 2} if then_write else {"points": 10, "xp": 10}
+    assert store.get_balances("alice") == expected
+
+
+def test_insufficient_balance_from_the_engine_writes_nothing(store: SQLStore) -> None:
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    engine.track("alice", "purchase", amount=10, key="o-1")
+    before = store.history("alice")
+    with pytest.raises(InsufficientBalanceError):
+        engine.redeem("alice", 11)
+    assert store.history("alice") == before
+    assert engine.balance("alice") == 10
+
+
+def test_crash_at_commit_after_the_writes_went_out_leaves_nothing(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    execute = psycopg.Cursor.execute
+
+    def crash_at_commit(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if query == "COMMIT":
+            raise RuntimeError("crash at commit")
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", crash_at_commit)
+    with pytest.raises(RuntimeError, match="crash at commit"):
+        engine.track("alice", "purchase", amount=30, key="o-1")
+    monkeypatch.undo()
+    assert store.get_member("alice") is None
+    assert store.get_balances("alice") == {}
+    assert store.pending_outbox() == []
+    engine.track("alice", "purchase", amount=30, key="o-1")
+    assert engine.balance("alice") == 30
+
+
+def _bound(store: SQLStore) -> tuple[Session, Callable[[], None]]:
+    db = create_engine(store.engine.url)
+    session = Session(db)
+    return session, db.dispose
+
+
+def test_bound_duplicate_key_leaves_the_app_transaction_usable(store: SQLStore) -> None:
+    record = IdempotencyRecord("alice", "track", "k", "fp", {}, NOW)
+    with store.unit_of_work(["alice"]) as uow:
+        uow.apply(Changes(idempotency=[record]))
+    session, dispose = _bound(store)
+    try:
+        bound = store.bind(session, on_commit=lambda messages: None)
+        with pytest.raises(DuplicateError), bound.unit_of_work(["alice"]) as uow:
+            uow.apply(Changes(entries=[entry("alice", 5)], idempotency=[record]))
+        # The app's transaction goes on: it reads, the store writes, and both commit.
+        assert session.execute(text("SELECT 1")).scalar_one() == 1
+        with bound.unit_of_work(["alice"]) as uow:
+            uow.apply(Changes(entries=[entry("alice", 7)]))
+        session.commit()
+    finally:
+        session.close()
+        dispose()
+    assert store.get_balances("alice") == {"points": 7}
