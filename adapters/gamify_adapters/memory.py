@@ -94,17 +94,19 @@ class MemoryStore(Store):
         # Check every invariant first, so a refused change writes nothing.
         deltas = changes.balance_deltas()
         for (member_id, account), delta in deltas.items():
-            have = self._balances.get(member_id, {}).get(account, 0)
-            if have + delta < 0:
-                raise InsufficientBalanceError(member_id, account, -delta, have)
-        seen: set[tuple[str, str, str]] = set()
-        for rec in changes.idempotency:
-            ident = (rec.member_id, rec.kind, rec.key)
-            if ident in self._idempotency or ident in seen:
-                raise DuplicateError(f"idempotency key {rec.key!r} already recorded")
-            seen.add(ident)
+            if delta < 0:  # only a debit can take a balance below zero
+                have = self._balances.get(member_id, {}).get(account, 0)
+                if have + delta < 0:
+                    raise InsufficientBalanceError(member_id, account, -delta, have)
+        if changes.idempotency:
+            seen: set[tuple[str, str, str]] = set()
+            for rec in changes.idempotency:
+                ident = (rec.member_id, rec.kind, rec.key)
+                if ident in self._idempotency or ident in seen:
+                    raise DuplicateError(f"idempotency key {rec.key!r} already recorded")
+                seen.add(ident)
         award_ids = {(a.member_id, a.badge, a.tier, a.occurrence) for a in changes.awards}
-        if len(award_ids) != len(changes.awards) or award_ids & self._awards:
+        if award_ids and (len(award_ids) != len(changes.awards) or award_ids & self._awards):
             raise DuplicateError("award already given")
         for member in changes.members:
             code = member.referral_code

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from gamify._time import period_key
 from gamify.components.earning import RuleAward
@@ -31,8 +32,13 @@ class Capped:
 def _key(cap: Cap, day: date, first_weekday: int) -> str | None:
     if cap.period == "event":
         return None
+    return _counter_key(cap.name, cap.period, day, first_weekday)
+
+
+@lru_cache(maxsize=4096)  # a few caps times the days of the late-event window
+def _counter_key(name: str, period: str, day: date, first_weekday: int) -> str:
     # Interned: every member's counters of a period share one key string.
-    return sys.intern(f"{cap.name}|{period_key(cap.period, day, first_weekday)}")
+    return sys.intern(f"{name}|{period_key(period, day, first_weekday)}")
 
 
 _PLANS: dict[int, tuple[Program, dict[tuple[str, str], tuple[Cap, ...]]]] = {}
