@@ -179,6 +179,10 @@ def _canonical_amount(amount: Decimal | None) -> str | None:
     return "0" if text in ("-0", "0") else text
 
 
+# One encoder for every event (json.dumps with options builds a new one per call).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def _fingerprint(*parts: str | int | None) -> str:
     # repr keeps parts apart (None, "None", 5 and "5" differ) and is the same in every process.
     return hashlib.sha256("\x1f".join(map(repr, parts)).encode()).hexdigest()
@@ -925,14 +929,12 @@ class Engine:
                     "days late (the program's late_event_days)"
                 )
         attributes = dict(event_attributes or {})
-        if any(not isinstance(name, str) for name in attributes):
-            raise InvalidEventError("attribute names must be strings")
         canonical = "{}"
         if attributes:
+            if any(not isinstance(name, str) for name in attributes):
+                raise InvalidEventError("attribute names must be strings")
             try:
-                canonical = json.dumps(
-                    attributes, sort_keys=True, separators=(",", ":"), allow_nan=False
-                )
+                canonical = _CANONICAL_JSON.encode(attributes)
             except (TypeError, ValueError) as exc:
                 raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
         checked = _Checked(member_id, action, at, given, amount, key, attributes, now)
