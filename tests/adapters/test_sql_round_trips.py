@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from gamify import Engine, InsufficientBalanceError, ManualClock, Program
 from gamify.store import Changes, DuplicateError, IdempotencyRecord
-from gamify.testing.conformance import entry
+from gamify.testing.conformance import entry, member
 
 if TYPE_CHECKING:
     from conftest import StoreTarget  # tests/conftest.py
@@ -245,3 +245,29 @@ def test_bound_duplicate_key_leaves_the_app_transaction_usable(store: SQLStore) 
         session.close()
         dispose()
     assert store.get_balances("alice") == {"points": 7}
+
+
+def test_long_write_goes_out_in_statements_of_few_parameters(store: SQLStore, trace: Trace) -> None:
+    """psycopg parses a statement of more than 50 parameters anew each time: a write
+    with more is split, still in one round trip with the COMMIT."""
+    with store.unit_of_work(["alice"]) as uow:
+        uow.balances("alice")
+        trace.clear()
+        uow.apply(Changes(entries=[entry("alice", 1, f"a{n}") for n in range(4)]))  # 12 + 40
+    writes = trace.statements[:-1]
+    assert trace.trips == 1 and kinds(trace.statements)[-1] == "COMMIT"
+    assert len(writes) > 1
+    assert all(s.count("%s") <= 50 for s in writes)
+    assert store.get_balances("alice") == {f"a{n}": 1 for n in range(4)}
+
+
+def test_member_written_twice_in_one_write(store: SQLStore) -> None:
+    """Statements writing one row twice never share a statement (none would see the
+    other's row): the later one wins."""
+    with store.unit_of_work(["alice"]) as uow:
+        uow.apply(Changes(members=[member("alice")]))
+    with store.unit_of_work(["alice"]) as uow:
+        uow.load_member("alice")
+        uow.apply(Changes(members=[member("alice", level=2), member("alice", level=3)]))
+    found = store.get_member("alice")
+    assert found is not None and found.level == 3

@@ -89,6 +89,10 @@ class Pending:
 
 
 MAX_ROWS = 100  # rows per multi-row INSERT
+# Parameters of a combined write: psycopg caches its parse of statements with up to 50
+# and parses longer ones anew each time, which costs more than another statement in
+# the same round trip.
+MAX_PARAMS = 50
 
 
 def _many(cur: Cursor, sql: str, rows: Rows) -> int:
@@ -146,42 +150,44 @@ def _with(texts: tuple[str, ...]) -> str:
 
 
 class _Combined:
-    """Collects a write's statements into one (PostgreSQL): one statement costs the driver
+    """Collects a write's statements into few (PostgreSQL): one statement costs the driver
     and the server a round of parsing and executing, however many rows it writes.
 
-    Statements touching one row twice cannot share a statement; a write with such
-    statements (a member written twice) or with many rows goes out statement by statement.
+    A statement ends before a write that would touch a row it writes already (a member
+    written twice) and before its parameters pass :data:`MAX_PARAMS`; a write of more
+    than :data:`MAX_ROWS` rows goes out on its own.
     """
 
-    __slots__ = ("_keys", "_out", "_params", "_single", "_texts")
+    __slots__ = ("_keys", "_out", "_params", "_texts")
 
     def __init__(self) -> None:
         self._texts: list[str] = []
         self._params: list[Any] = []
         self._keys: set[tuple[Any, ...]] = set()
         self._out: list[Statement] = []
-        self._single = False  # give up combining: each statement goes on its own
 
     def add(self, sql: str, rows: Rows, keys: Keys | None = None) -> None:
-        if not self._single:
-            touched = keys if keys is not None else ((sql,),)
-            if len(rows) <= MAX_ROWS and self._keys.isdisjoint(touched):
-                self._keys.update(touched)
-                self._texts.append(multi_row(sql, len(rows)) if len(rows) > 1 else sql)
-                self._params.extend(v for row in rows for v in row)
-                return
-            self._single = True
+        if len(rows) > MAX_ROWS:
             self._close()
-        self._out.extend(_statements(sql, rows))
+            self._out.extend(_statements(sql, rows))
+            return
+        touched = keys if keys is not None else ((sql,),)
+        width = len(rows) * len(rows[0])
+        if not self._keys.isdisjoint(touched) or len(self._params) + width > MAX_PARAMS:
+            self._close()
+        self._keys.update(touched)
+        self._texts.append(multi_row(sql, len(rows)) if len(rows) > 1 else sql)
+        self._params.extend(v for row in rows for v in row)
 
     def _close(self) -> None:
         if self._texts:
             texts = tuple(self._texts)
             self._out.append((_with(texts) if len(texts) > 1 else texts[0], self._params))
             self._texts, self._params = [], []
+            self._keys = set()
 
     def statements(self) -> list[Statement]:
-        """What was collected: one statement, or several in order."""
+        """What was collected, in order."""
         self._close()
         return self._out
 
