@@ -1290,17 +1290,17 @@ class Engine:
         if not runs.keys() <= program.streaks.keys():  # a streak the program no longer has
             runs = {name: run for name, run in runs.items() if name in program.streaks}
 
+        # The closure takes what it reads, not the step: the step keeps the facts, and a
+        # cycle between them would leave each event's writes to the garbage collector.
+        counted, at, tz = step.counted_streaks, step.at, step.member.timezone
+
         def streak_length(name: str) -> int:
             # A streak this event counted has its stored length; others are read now.
             run = runs[name]
-            if name in step.counted_streaks:
+            if name in counted:
                 return int(run["len"])
             return streaks.current_length(
-                program.streaks[name],
-                run,
-                step.at,
-                step.member.timezone,
-                program.week_start_index,
+                program.streaks[name], run, at, tz, program.week_start_index
             )
 
         # Read lazily: most checks look at one metric, and these two cost the most to read.
