@@ -50,6 +50,7 @@ _entry_row: Callable[[LedgerEntry], Row] = attrgetter(*(f.name for f in fields(L
 _lot_row: Callable[[Lot], Row] = attrgetter(*(f.name for f in fields(Lot)))
 _NO_EARNINGS: Row = (0, "", 0, "", 0, "", 0)
 _ACCOUNT = [f.name for f in fields(LedgerEntry)].index("account")
+_KEY = [f.name for f in fields(LedgerEntry)].index("key")
 _T = TypeVar("_T")
 _ADDED = object()
 
@@ -66,7 +67,6 @@ class MemoryStore(Store):
         self._codes: dict[str, str] = {}
         self._balances: dict[str, dict[str, int]] = {}
         self._ledger: dict[str, list[Row]] = {}  # member -> entry rows, oldest first
-        self._by_key: dict[tuple[str, str], tuple[Row, ...]] = {}
         self._lots: dict[str, Row] = {}
         self._member_lots: dict[str, list[str]] = {}
         # (member, kind, key) -> (fingerprint, pickled result, at)
@@ -127,11 +127,7 @@ class MemoryStore(Store):
             accounts = self._balances.setdefault(member_id, {})
             self._set(accounts, account, accounts.get(account, 0) + delta)
         for entry in changes.entries:
-            row = _entry_row(entry)
-            self._append(self._ledger.setdefault(entry.member_id, []), row)
-            if entry.key is not None:
-                by_key = (entry.member_id, entry.key)
-                self._set(self._by_key, by_key, (*self._by_key.get(by_key, ()), row))
+            self._append(self._ledger.setdefault(entry.member_id, []), _entry_row(entry))
         for lot in changes.new_lots:
             self._set(self._lots, lot.lot_id, _lot_row(lot))
             if lot.expires_at is not None:
@@ -449,7 +445,9 @@ class _MemoryUnit(UnitOfWork):
         return [Lot(*self._s._lots[i]) for i in lot_ids if i in self._s._lots]
 
     def entries_for_key(self, member_id: str, key: str) -> list[LedgerEntry]:
-        return [LedgerEntry(*row) for row in self._s._by_key.get((member_id, key), ())]
+        # A scan of one member's rows: only reversals ask, and an index per key
+        # would cost every keyed event a write.
+        return [LedgerEntry(*row) for row in self._s._ledger.get(member_id, ()) if row[_KEY] == key]
 
     def apply(self, changes: Changes) -> None:
         self._s._apply(changes)
