@@ -949,6 +949,8 @@ class Engine:
     # Internals: units of work ------------------------------------------------------------
 
     def _unit(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
+        if len(member_ids) == 1:
+            return self.store.unit_of_work(member_ids)
         return self.store.unit_of_work(sorted(set(member_ids)))
 
     def _retrying(self, run: Callable[[], _T]) -> _T:
@@ -1088,7 +1090,7 @@ class Engine:
 
         tier = self._tier(member)
         facts = earning.MemberFacts(
-            tags=frozenset(member.tags),
+            tags=member.tags,
             birthday=member.birthday,
             local_day=day,
             tier_multiplier=tier.multiplier if tier is not None else None,

@@ -6,11 +6,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+# List fields default through ``default_factory``: pydantic deep-copies a plain ``[]``
+# default for every instance, which costs more than building the whole outcome.
 
 
 class Credit(_Frozen):
@@ -82,7 +86,7 @@ class StreakState(_Frozen):
     extended: bool = False
     broken: bool = False
     frozen_periods: int = 0
-    milestones: list[int] = []
+    milestones: list[int] = Field(default_factory=list)
 
 
 class ChallengeState(_Frozen):
@@ -99,15 +103,15 @@ class Outcome(_Frozen):
     at: datetime
     key: str | None = None
     amount: Decimal | None = None
-    credits: list[Credit] = []
-    caps: list[CapHit] = []
-    level_ups: list[LevelUp] = []
+    credits: list[Credit] = Field(default_factory=list)
+    caps: list[CapHit] = Field(default_factory=list)
+    level_ups: list[LevelUp] = Field(default_factory=list)
     level_down: int | None = None
-    badges: list[BadgeAwarded] = []
+    badges: list[BadgeAwarded] = Field(default_factory=list)
     tier_change: TierChange | None = None
-    streaks: list[StreakState] = []
-    challenges: list[ChallengeState] = []
-    referral_rewards: list[Credit] = []
+    streaks: list[StreakState] = Field(default_factory=list)
+    challenges: list[ChallengeState] = Field(default_factory=list)
+    referral_rewards: list[Credit] = Field(default_factory=list)
 
     def total(self, currency: str = "points") -> int:
         """The sum credited in ``currency`` by this event (rules and rewards)."""
@@ -124,7 +128,7 @@ class Redemption(_Frozen):
     key: str | None = None
     reward: str | None = None
     cash: Decimal = Decimal(0)
-    lots: list[tuple[str, int]] = []
+    lots: list[tuple[str, int]] = Field(default_factory=list)
     refunded: bool = False
 
 
@@ -147,15 +151,15 @@ class Profile(_Frozen):
     member_id: str
     timezone: str
     birthday: date | None = None
-    tags: list[str] = []
+    tags: list[str] = Field(default_factory=list)
     balances: dict[str, int] = {}
     pending: dict[str, int] = {}
     debt: dict[str, int] = {}
     xp: int = 0
     level: int = 1
     tier: str | None = None
-    streaks: list[StreakState] = []
-    badges: list[BadgeAwarded] = []
+    streaks: list[StreakState] = Field(default_factory=list)
+    badges: list[BadgeAwarded] = Field(default_factory=list)
     referrer: str | None = None
     extra: dict[str, Any] = {}
 
@@ -166,7 +170,7 @@ class Reversal(_Frozen):
     member_id: str
     key: str
     at: datetime
-    credits: list[Credit] = []
+    credits: list[Credit] = Field(default_factory=list)
     debt: int = 0
     level_down: int | None = None
 
@@ -189,7 +193,7 @@ class DueReport(BaseModel):
     matured_points: int = 0
     matured_lots: int = 0
     reviews: int = 0
-    tier_changes: list[TierChange] = []
+    tier_changes: list[TierChange] = Field(default_factory=list)
 
 
 class GoalProgress(_Frozen):
@@ -209,7 +213,7 @@ class ChallengeProgress(_Frozen):
     status: str
     enrolled_at: datetime | None = None
     ends_at: datetime | None = None
-    conditions: list[GoalProgress] = []
+    conditions: list[GoalProgress] = Field(default_factory=list)
     completions: int = 0
 
 

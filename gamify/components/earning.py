@@ -7,7 +7,7 @@ multipliers, by the program's rounding mode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import (
@@ -55,7 +55,7 @@ class RuleAward:
 class MemberFacts:
     """What multipliers read about the member at the event."""
 
-    tags: frozenset[str]
+    tags: Collection[str]
     birthday: date | None
     local_day: date
     tier_multiplier: Decimal | None = None
