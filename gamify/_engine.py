@@ -1515,7 +1515,8 @@ class Engine:
             return []
         member = step.member
         tz = member.timezone
-        runs = dict(step.state.get("challenges", {}))
+        stored: dict[str, Any] = step.state.get("challenges", {})
+        runs = dict(stored)
         earned_now: dict[str, int] = {}
         for credit in step.credits:
             earned_now[credit.currency] = earned_now.get(credit.currency, 0) + credit.amount
@@ -1530,6 +1531,8 @@ class Engine:
                         "register it with engine.register_predicate"
                     )
             run = runs.get(name)
+            if run is not None and run["status"] != "active" and not spec.repeatable:
+                continue  # completed or failed for good: nothing to count
             if run is not None and run["status"] == "active" and challenges.expired(run, ev.at):
                 run = {**run, "status": "failed"}
                 out.append(ChallengeState(name=name, status="failed", completed=False))
@@ -1551,7 +1554,8 @@ class Engine:
                 elif not any(c.name == name for c in out):
                     out.append(ChallengeState(name=name, status="active", completed=False))
             runs[name] = run
-        step.state["challenges"] = runs
+        if runs != stored:
+            step.state["challenges"] = runs
         return out
 
     def _complete_challenge(self, uow: UnitOfWork, step: _Step, name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -77,7 +78,7 @@ class Challenge(Model):
                 raise ValueError("'end' must be after 'start'")
         return self
 
-    @property
+    @cached_property
     def actions(self) -> frozenset[str]:
         """Actions whose events move this challenge (empty: every event may)."""
         if any(g.kind not in ("count",) for g in self.conditions):
