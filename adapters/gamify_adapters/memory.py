@@ -5,10 +5,12 @@ SQL adapter and enforces the same invariants (no negative balance, unique
 idempotency keys and awards, all-or-nothing units of work). One re-entrant
 lock serialises units of work; an undo log rolls a failed one back.
 
-Ledger entries, lots and idempotency results, which grow with every event,
-are kept as plain tuples and bytes rather than objects: Python's cyclic
-garbage collector stops walking such tuples, so its full passes stay cheap
-as the store grows to millions of rows. Records are rebuilt when read.
+Everything is kept as plain tuples and bytes rather than objects: ledger
+entries, lots and idempotency results, which grow with every event, and
+members, whose game state is pickled. Python's cyclic garbage collector stops
+walking such tuples, and a member's replaced state never lingers in its
+oldest generation, so full collections stay rare and cheap as the store grows
+to millions of rows. Records are rebuilt (fresh copies) when read.
 """
 
 from __future__ import annotations
@@ -51,6 +53,26 @@ _lot_row: Callable[[Lot], Row] = attrgetter(*(f.name for f in fields(Lot)))
 _NO_EARNINGS: Row = (0, "", 0, "", 0, "", 0)
 _ACCOUNT = [f.name for f in fields(LedgerEntry)].index("account")
 _KEY = [f.name for f in fields(LedgerEntry)].index("key")
+_MEMBER_FIELDS = [f.name for f in fields(MemberRecord)]
+_REVIEW_AT = _MEMBER_FIELDS.index("review_at")
+_TIER = _MEMBER_FIELDS.index("tier")
+_member_fields: Callable[[MemberRecord], Row] = attrgetter(*_MEMBER_FIELDS[:-1])
+assert _MEMBER_FIELDS[-1] == "state"
+
+
+def _member_row(member: MemberRecord) -> Row:
+    """The record's fields, with its game state pickled: the state is the engine's own
+    JSON-ready data, and as bytes it is never walked by the garbage collector."""
+    return (*_member_fields(member), pickle.dumps(member.state, pickle.HIGHEST_PROTOCOL))
+
+
+def _member(row: Row) -> MemberRecord:
+    """A fresh record (its state too) for a stored row."""
+    member = MemberRecord(*row[:-1])
+    member.state = pickle.loads(row[-1])
+    return member
+
+
 _T = TypeVar("_T")
 _ADDED = object()
 
@@ -63,7 +85,8 @@ class MemoryStore(Store):
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._lock = threading.RLock()
-        self._members: dict[str, MemberRecord] = {}
+        # member -> the record's fields, its state pickled (see _member_row)
+        self._members: dict[str, Row] = {}
         self._codes: dict[str, str] = {}
         self._balances: dict[str, dict[str, int]] = {}
         self._ledger: dict[str, list[Row]] = {}  # member -> entry rows, oldest first
@@ -116,9 +139,9 @@ class MemoryStore(Store):
         for member in changes.members:
             # The engine hands over a record it no longer touches: no copy needed.
             before = self._members.get(member.member_id)
-            self._set(self._members, member.member_id, member)
+            self._set(self._members, member.member_id, _member_row(member))
             if member.review_at is not None and (
-                before is None or before.review_at != member.review_at
+                before is None or before[_REVIEW_AT] != member.review_at
             ):
                 heapq.heappush(self._review_index, (member.review_at, member.member_id))
             if member.referral_code is not None:
@@ -219,8 +242,8 @@ class MemoryStore(Store):
 
     def get_member(self, member_id: str) -> MemberRecord | None:
         with self._lock:
-            member = self._members.get(member_id)
-            return member.copy() if member is not None else None
+            row = self._members.get(member_id)
+            return _member(row) if row is not None else None
 
     def get_balances(self, member_id: str) -> dict[str, int]:
         with self._lock:
@@ -272,7 +295,7 @@ class MemoryStore(Store):
             reviews = self._take_due(
                 self._review_index,
                 before,
-                lambda i: (m := self._members.get(i)) is not None and m.review_at is not None,
+                lambda i: (m := self._members.get(i)) is not None and m[_REVIEW_AT] is not None,
             )
         return DueWork(
             [Lot(*self._lots[i]) for _, i in expiring[:limit]],
@@ -303,8 +326,8 @@ class MemoryStore(Store):
 
     def _index_time(self, index: list[tuple[datetime, str]], key: str) -> datetime | None:
         if index is self._review_index:
-            member = self._members.get(key)
-            return member.review_at if member is not None else None
+            row = self._members.get(key)
+            return row[_REVIEW_AT] if row is not None else None
         lot = self._lot(key)
         if lot is None:
             return None
@@ -321,7 +344,7 @@ class MemoryStore(Store):
         rows = []
         for member_id, row in self._earned.get(currency, {}).items():
             score = self._score(row, period)
-            if score > 0 and (tier is None or self._members[member_id].tier == tier):
+            if score > 0 and (tier is None or self._members[member_id][_TIER] == tier):
                 rows.append(LeaderboardRow(member_id, score))
         rows.sort(key=lambda r: (-r.score, r.member_id))
         return rows
@@ -422,8 +445,8 @@ class _MemoryUnit(UnitOfWork):
         self._s = store
 
     def load_member(self, member_id: str) -> MemberRecord | None:
-        member = self._s._members.get(member_id)
-        return member.copy() if member is not None else None
+        row = self._s._members.get(member_id)
+        return _member(row) if row is not None else None
 
     def member_by_code(self, code: str) -> str | None:
         return self._s._codes.get(code)
