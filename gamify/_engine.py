@@ -179,6 +179,8 @@ def _canonical_amount(amount: Decimal | None) -> str | None:
     return "0" if text in ("-0", "0") else text
 
 
+# Outcome.model_dump without its per-call argument handling (this runs for every keyed event).
+_OUTCOME_JSON = Outcome.__pydantic_serializer__
 # One encoder for every event (json.dumps with options builds a new one per call).
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
@@ -1054,7 +1056,7 @@ class Engine:
                 )
             if ev.key is not None:
                 # Defaults are left out: the record stays small, and validation restores them.
-                first = outcome.model_dump(mode="json", exclude_defaults=True)
+                first = _OUTCOME_JSON.to_python(outcome, mode="json", exclude_defaults=True)
                 self._remember(step, "track", ev.key, ev.fingerprint, first)
             step.changes.members.append(step.member)
             self._commit(uow, step)
