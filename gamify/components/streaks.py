@@ -88,10 +88,11 @@ def record(
             new["broken"] = {"len": new["len"], "paid": new["paid"], "end": end.isoformat()}
             new["len"] = 0
             new["paid"] = []
+    instant = at.isoformat()
     if new["len"] == 0:
-        new["start"] = at.isoformat()
+        new["start"] = instant
     new["len"] += 1
-    new["last_at"] = at.isoformat()
+    new["last_at"] = instant
     new["covered"] = 0
     new["longest"] = max(new["longest"], new["len"])
     reached = [m for m in spec.milestones if m.length == new["len"] and m.length not in new["paid"]]
