@@ -179,7 +179,7 @@ def _canonical_amount(amount: Decimal | None) -> str | None:
     return "0" if text in ("-0", "0") else text
 
 
-# Outcome.model_dump without its per-call argument handling (this runs for every keyed event).
+# Outcome.model_dump_json without its per-call argument handling (run for every keyed event).
 _OUTCOME_JSON = Outcome.__pydantic_serializer__
 # One encoder for every event (json.dumps with options builds a new one per call).
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -400,7 +400,7 @@ class Engine:
             with self._unit([member_id]) as uow:
                 first = self._replay(uow, member_id, "repair", key, fingerprint)
                 if first is not None:
-                    return StreakState.model_validate(first), []
+                    return StreakState.model_validate_json(first), []
                 step = _Step(self._known_member(uow, member_id), now, key, None)
                 member = step.member
                 all_states = dict(step.state.get("streaks", {}))
@@ -429,7 +429,7 @@ class Engine:
                     longest=new["longest"],
                     tokens=new.get("tokens", 0),
                 )
-                self._remember(step, "repair", key, fingerprint, result.model_dump(mode="json"))
+                self._remember(step, "repair", key, fingerprint, result.model_dump_json())
                 step.changes.members.append(member)
                 self._commit(uow, step)
                 return result, step.changes.outbox
@@ -671,15 +671,15 @@ class Engine:
             with self._unit([member_id]) as uow:
                 done = uow.get_idempotency(member_id, "reverse", key)
                 if done is not None:
-                    return Reversal.model_validate(done.result), []
+                    return Reversal.model_validate_json(done.result), []
                 record = uow.get_idempotency(member_id, "track", key)
                 member = uow.load_member(member_id)
                 if record is None or member is None:
                     raise NotFoundError(f"member {member_id!r} has no event with key {key!r}")
-                tracked = Outcome.model_validate(record.result)
+                tracked = Outcome.model_validate_json(record.result)
                 step = _Step(member, now, key, tracked.action)
                 result = self._reverse_event(uow, step, tracked)
-                self._remember(step, "reverse", key, "", result.model_dump(mode="json"))
+                self._remember(step, "reverse", key, "", result.model_dump_json())
                 step.changes.members.append(member)
                 self._commit(uow, step)
                 return result, step.changes.outbox
@@ -1002,8 +1002,8 @@ class Engine:
 
     def _replay(
         self, uow: UnitOfWork, member_id: str, kind: str, key: str | None, fingerprint: str
-    ) -> dict[str, Any] | None:
-        """The first result of a keyed call, or None; a different payload is a conflict."""
+    ) -> str | None:
+        """The first result of a keyed call (JSON), or None; a different payload is a conflict."""
         if key is None:
             return None
         record = uow.get_idempotency(member_id, kind, key)
@@ -1016,7 +1016,7 @@ class Engine:
         return record.result
 
     def _remember(
-        self, step: _Step, kind: str, key: str | None, fingerprint: str, result: dict[str, Any]
+        self, step: _Step, kind: str, key: str | None, fingerprint: str, result: str
     ) -> None:
         if key is not None:
             step.changes.idempotency.append(
@@ -1040,7 +1040,7 @@ class Engine:
         with self._unit(locked) as uow:
             first = self._replay(uow, ev.member_id, "track", ev.key, ev.fingerprint)
             if first is not None:
-                return Outcome.model_validate(first), []
+                return Outcome.model_validate_json(first), []
             member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
             step = _Step(member, ev.at, ev.key, ev.action, locked=locked)
             outcome = self._apply_event(uow, step, ev)
@@ -1056,7 +1056,7 @@ class Engine:
                 )
             if ev.key is not None:
                 # Defaults are left out: the record stays small, and validation restores them.
-                first = _OUTCOME_JSON.to_python(outcome, mode="json", exclude_defaults=True)
+                first = _OUTCOME_JSON.to_json(outcome, exclude_defaults=True).decode()
                 self._remember(step, "track", ev.key, ev.fingerprint, first)
             step.changes.members.append(step.member)
             self._commit(uow, step)
@@ -1760,7 +1760,7 @@ class Engine:
         with self._unit([member_id]) as uow:
             first = self._replay(uow, member_id, "redeem", key, fingerprint)
             if first is not None:
-                return Redemption.model_validate(first), []
+                return Redemption.model_validate_json(first), []
             step = _Step(self._known_member(uow, member_id), now, key, None)
             member = step.member
             self._settle_due_lots(uow, step, DueReport())
@@ -1795,7 +1795,7 @@ class Engine:
                 cash=cash,
                 lots=[(lot.lot_id, used) for lot, used in picks],
             )
-            result = redemption.model_dump(mode="json")
+            result = redemption.model_dump_json()
             self._remember(step, "redeem", key, fingerprint, result)
             self._remember(step, "redemption", redemption.redemption_id, "", result)
             self._announce(
@@ -2076,10 +2076,10 @@ class Engine:
             record = uow.get_idempotency(member_id, "redemption", redemption_id)
             if record is None:
                 raise NotFoundError(f"member {member_id!r} has no redemption {redemption_id!r}")
-            redemption = Redemption.model_validate(record.result)
+            redemption = Redemption.model_validate_json(record.result)
             done = uow.get_idempotency(member_id, "refund", redemption_id)
             if done is not None:
-                return Redemption.model_validate(done.result), []
+                return Redemption.model_validate_json(done.result), []
             step = _Step(self._known_member(uow, member_id), now, None, None)
             member = step.member
             lots = {lot.lot_id: lot for lot in uow.get_lots([i for i, _ in redemption.lots])}
@@ -2096,7 +2096,7 @@ class Engine:
                 else:
                     step.changes.lot_changes.append(LotChange(lot_id, left, "open"))
             refunded = redemption.model_copy(update={"refunded": True})
-            self._remember(step, "refund", redemption_id, "", refunded.model_dump(mode="json"))
+            self._remember(step, "refund", redemption_id, "", refunded.model_dump_json())
             self._announce(
                 step,
                 "refunded",

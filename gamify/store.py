@@ -168,13 +168,17 @@ class MemberRecord:
 
 @dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
 class IdempotencyRecord:
-    """The first answer to a keyed call: its payload fingerprint and its result (JSON-ready)."""
+    """The first answer to a keyed call: its payload fingerprint and its result.
+
+    ``result`` is JSON text (the call's result model as ``model_dump_json`` gives it):
+    stores keep it as it is, and a repeated call is answered by validating it again.
+    """
 
     member_id: str
     kind: str
     key: str
     fingerprint: str
-    result: dict[str, Any]
+    result: str
     at: datetime
 
 

@@ -92,8 +92,8 @@ class MemoryStore(Store):
         self._ledger: dict[str, list[Row]] = {}  # member -> entry rows, oldest first
         self._lots: dict[str, Row] = {}
         self._member_lots: dict[str, list[str]] = {}
-        # (member, kind, key) -> (fingerprint, pickled result, at)
-        self._idempotency: dict[tuple[str, str, str], tuple[str, bytes, datetime]] = {}
+        # (member, kind, key) -> (fingerprint, result JSON, at)
+        self._idempotency: dict[tuple[str, str, str], tuple[str, str, datetime]] = {}
         self._awards: set[tuple[str, str, str, int]] = set()
         # currency -> member -> (all, day key, day, week key, week, month key, month)
         self._earned: dict[str, dict[str, Row]] = {}
@@ -175,8 +175,7 @@ class MemoryStore(Store):
             if change.expires_at is not None and change.expires_at != old.expires_at:
                 heapq.heappush(self._expiry_index, (change.expires_at, change.lot_id))
         for rec in changes.idempotency:
-            # Pickled: the store's own JSON-ready data, read back only by this process.
-            stored = (rec.fingerprint, pickle.dumps(rec.result, pickle.HIGHEST_PROTOCOL), rec.at)
+            stored = (rec.fingerprint, rec.result, rec.at)
             self._set(self._idempotency, (rec.member_id, rec.kind, rec.key), stored)
         for ident_award in award_ids:
             self._awards.add(ident_award)
@@ -456,7 +455,7 @@ class _MemoryUnit(UnitOfWork):
         if stored is None:
             return None
         fingerprint, result, at = stored
-        return IdempotencyRecord(member_id, kind, key, fingerprint, pickle.loads(result), at)
+        return IdempotencyRecord(member_id, kind, key, fingerprint, result, at)
 
     def balances(self, member_id: str) -> dict[str, int]:
         return dict(self._s._balances.get(member_id, {}))

@@ -344,7 +344,7 @@ class StoreContract:
             ],
             new_lots=[lot("alice", 50)],
             earned=[earned("alice", 50)],
-            idempotency=[IdempotencyRecord("alice", "track", "k1", "fp", {"ok": True}, T0)],
+            idempotency=[IdempotencyRecord("alice", "track", "k1", "fp", '{"ok":true}', T0)],
             awards=[Award("alice", "first", "", 1, T0)],
             outbox=[message("alice")],
         )
@@ -364,7 +364,7 @@ class StoreContract:
                 uow.apply(
                     Changes(
                         entries=[entry("alice", 5, "xp"), entry("alice", -20)],
-                        idempotency=[IdempotencyRecord("alice", "redeem", "r", "", {}, T0)],
+                        idempotency=[IdempotencyRecord("alice", "redeem", "r", "", "{}", T0)],
                     )
                 )
             uow.apply(Changes(entries=[entry("alice", -4)]))
@@ -459,7 +459,7 @@ class StoreContract:
     def test_idempotency_record_round_trips(self, store: Store) -> None:
         """An idempotency record is read back with its fingerprint, result and instant."""
         record = IdempotencyRecord(
-            "alice", "track", "evt-1", "f" * 64, {"credits": [{"amount": 5}], "note": None}, T0
+            "alice", "track", "evt-1", "f" * 64, '{"credits":[{"amount":5}],"note":null}', T0
         )
         self.apply(store, Changes(idempotency=[record]), ["alice"])
         with store.unit_of_work(["alice"]) as uow:
@@ -470,7 +470,7 @@ class StoreContract:
     def test_duplicate_idempotency_key_is_refused(self, store: Store) -> None:
         """A key already recorded for the member and kind raises DuplicateError and the
         write that carried it leaves nothing."""
-        first = IdempotencyRecord("alice", "track", "evt-1", "fp", {"n": 1}, T0)
+        first = IdempotencyRecord("alice", "track", "evt-1", "fp", '{"n":1}', T0)
         self.apply(store, Changes(idempotency=[first]), ["alice"])
         before = self.snapshot(store, ["alice"])
         with pytest.raises(DuplicateError):
@@ -479,7 +479,9 @@ class StoreContract:
                 Changes(
                     members=[member("alice")],
                     entries=[entry("alice", 10)],
-                    idempotency=[IdempotencyRecord("alice", "track", "evt-1", "fp2", {"n": 2}, T0)],
+                    idempotency=[
+                        IdempotencyRecord("alice", "track", "evt-1", "fp2", '{"n":2}', T0)
+                    ],
                     outbox=[message("alice")],
                 ),
             )
@@ -491,8 +493,8 @@ class StoreContract:
             store,
             Changes(
                 idempotency=[
-                    IdempotencyRecord("alice", "redeem", "evt-1", "", {}, T0),
-                    IdempotencyRecord("bob", "track", "evt-1", "", {}, T0),
+                    IdempotencyRecord("alice", "redeem", "evt-1", "", "{}", T0),
+                    IdempotencyRecord("bob", "track", "evt-1", "", "{}", T0),
                 ]
             ),
             ["alice", "bob"],
@@ -500,7 +502,7 @@ class StoreContract:
 
     def test_duplicate_key_within_one_write_is_refused(self, store: Store) -> None:
         """Two records with one key in the same write are refused together."""
-        twice = IdempotencyRecord("alice", "track", "k", "fp", {}, T0)
+        twice = IdempotencyRecord("alice", "track", "k", "fp", "{}", T0)
         with pytest.raises(DuplicateError):
             self.apply(store, Changes(entries=[entry("alice", 1)], idempotency=[twice, twice]))
         assert store.get_balances("alice") == {}
@@ -548,7 +550,7 @@ class StoreContract:
                     entries=[entry("alice", -10), entry("bob", 7)],
                     new_lots=[lot("bob", 7)],
                     earned=[earned("bob", 7)],
-                    idempotency=[IdempotencyRecord("bob", "track", "k", "", {}, T0)],
+                    idempotency=[IdempotencyRecord("bob", "track", "k", "", "{}", T0)],
                     awards=[Award("bob", "b", "", 1, T0)],
                     outbox=[message("bob")],
                 )
@@ -558,7 +560,7 @@ class StoreContract:
         self.apply(
             store,
             Changes(
-                idempotency=[IdempotencyRecord("bob", "track", "k", "", {}, T0)],
+                idempotency=[IdempotencyRecord("bob", "track", "k", "", "{}", T0)],
                 awards=[Award("bob", "b", "", 1, T0)],
             ),
             ["bob"],

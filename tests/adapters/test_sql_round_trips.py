@@ -136,7 +136,7 @@ def test_redeem_sends_its_debit_at_once_and_the_rest_with_the_commit(
 
 
 def test_duplicate_key_is_raised_at_commit_and_leaves_nothing(store: SQLStore) -> None:
-    record = IdempotencyRecord("alice", "track", "k", "fp", {}, NOW)
+    record = IdempotencyRecord("alice", "track", "k", "fp", "{}", NOW)
     with store.unit_of_work(["alice"]) as uow:
         uow.apply(Changes(idempotency=[record]))
     with pytest.raises(DuplicateError), store.unit_of_work(["alice"]) as uow:
@@ -150,7 +150,7 @@ def test_duplicate_key_is_raised_at_commit_and_leaves_nothing(store: SQLStore) -
 
 
 def test_duplicate_key_is_raised_by_the_next_read(store: SQLStore) -> None:
-    record = IdempotencyRecord("alice", "track", "k", "fp", {}, NOW)
+    record = IdempotencyRecord("alice", "track", "k", "fp", "{}", NOW)
     with store.unit_of_work(["alice"]) as uow:
         uow.apply(Changes(idempotency=[record]))
     with pytest.raises(DuplicateError), store.unit_of_work(["alice"]) as uow:
@@ -228,7 +228,7 @@ def _bound(store: SQLStore) -> tuple[Session, Callable[[], None]]:
 
 
 def test_bound_duplicate_key_leaves_the_app_transaction_usable(store: SQLStore) -> None:
-    record = IdempotencyRecord("alice", "track", "k", "fp", {}, NOW)
+    record = IdempotencyRecord("alice", "track", "k", "fp", "{}", NOW)
     with store.unit_of_work(["alice"]) as uow:
         uow.apply(Changes(idempotency=[record]))
     session, dispose = _bound(store)

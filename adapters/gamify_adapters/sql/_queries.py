@@ -342,9 +342,7 @@ class Queries:
             return None, member
         first = self.codec.to_instant(at)
         assert first is not None
-        record = IdempotencyRecord(
-            member_id, kind, key, fingerprint, self.codec.from_json(result), first
-        )
+        record = IdempotencyRecord(member_id, kind, key, fingerprint, result, first)
         return record, member
 
     def member_by_code(self, cur: Cursor, code: str, pending: Pending | None = None) -> str | None:
@@ -361,7 +359,7 @@ class Queries:
             return None
         at = self.codec.to_instant(row[2])
         assert at is not None
-        return IdempotencyRecord(member_id, kind, key, row[0], self.codec.from_json(row[1]), at)
+        return IdempotencyRecord(member_id, kind, key, row[0], row[1], at)
 
     def balances(
         self, cur: Cursor, member_id: str, pending: Pending | None = None
@@ -545,7 +543,7 @@ class Queries:
                 )
         if changes.idempotency:
             rows: Rows = [
-                (r.member_id, r.kind, r.key, r.fingerprint, c.json(r.result), instant(r.at))
+                (r.member_id, r.kind, r.key, r.fingerprint, r.result, instant(r.at))
                 for r in changes.idempotency
             ]
             if _many(cur, sql.insert_idempotency, rows) != len(rows):
@@ -581,7 +579,7 @@ class Queries:
             add(
                 sql.insert_idempotency_strict,
                 [
-                    (r.member_id, r.kind, r.key, r.fingerprint, c.json(r.result), instant(r.at))
+                    (r.member_id, r.kind, r.key, r.fingerprint, r.result, instant(r.at))
                     for r in changes.idempotency
                 ],
             )

@@ -155,13 +155,16 @@ class Statements:
         # Units of work: reads -----------------------------------------------------------
         self.load_member = q(f"SELECT {_member_columns(dialect)} FROM {m} WHERE member_id = ?")
         self.member_by_code = q(f"SELECT member_id FROM {m} WHERE referral_code = ?")
+        # A result is JSON text in and out (PostgreSQL would parse a json column).
+        result = "result::text" if dialect == "postgresql" else "result"
         self.get_idempotency = q(
-            f"SELECT fingerprint, result, at FROM {i} WHERE member_id = ? AND kind = ? AND key = ?"
+            f"SELECT fingerprint, {result}, at FROM {i} "
+            "WHERE member_id = ? AND kind = ? AND key = ?"
         )
         # The key's record and its member's row in one statement: a keyed call reads both
         # first thing. Parameters: member id, member id, kind, key.
         self.idempotency_and_member = q(
-            f"SELECT {_member_columns(dialect, 'm.')}, x.fingerprint, x.result, x.at "
+            f"SELECT {_member_columns(dialect, 'm.')}, x.fingerprint, x.{result}, x.at "
             f"FROM (SELECT 1) AS one LEFT JOIN {m} m ON m.member_id = ? "
             f"LEFT JOIN {i} x ON x.member_id = ? AND x.kind = ? AND x.key = ?"
         )
