@@ -7,7 +7,7 @@ lock serialises units of work; an undo log rolls a failed one back.
 
 Everything is kept as plain tuples and bytes rather than objects: ledger
 entries, lots and idempotency results, which grow with every event, and
-members, whose game state is pickled. Python's cyclic garbage collector stops
+members, whose game state is serialised. Python's cyclic garbage collector stops
 walking such tuples, and a member's replaced state never lingers in its
 oldest generation, so full collections stay rare and cheap as the store grows
 to millions of rows. Records are rebuilt (fresh copies) when read.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import pickle
+import marshal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -26,7 +26,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
-from gamify.errors import InsufficientBalanceError
+from gamify.errors import InsufficientBalanceError, StoreError
 from gamify.store import (
     EARNED_KINDS,
     Changes,
@@ -61,15 +61,20 @@ assert _MEMBER_FIELDS[-1] == "state"
 
 
 def _member_row(member: MemberRecord) -> Row:
-    """The record's fields, with its game state pickled: the state is the engine's own
-    JSON-ready data, and as bytes it is never walked by the garbage collector."""
-    return (*_member_fields(member), pickle.dumps(member.state, pickle.HIGHEST_PROTOCOL))
+    """The record's fields, with its game state as bytes, never walked by the garbage
+    collector. The state is JSON-ready data, which ``marshal`` (faster than pickle for
+    plain data, and read back only by this process) encodes whole."""
+    try:
+        state = marshal.dumps(member.state)
+    except ValueError as exc:
+        raise StoreError(f"a member's state must be JSON-ready data: {exc}") from None
+    return (*_member_fields(member), state)
 
 
 def _member(row: Row) -> MemberRecord:
     """A fresh record (its state too) for a stored row."""
     member = MemberRecord(*row[:-1])
-    member.state = pickle.loads(row[-1])
+    member.state = marshal.loads(row[-1])
     return member
 
 
@@ -85,7 +90,7 @@ class MemoryStore(Store):
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._lock = threading.RLock()
-        # member -> the record's fields, its state pickled (see _member_row)
+        # member -> the record's fields, its state as bytes (see _member_row)
         self._members: dict[str, Row] = {}
         self._codes: dict[str, str] = {}
         self._balances: dict[str, dict[str, int]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal
@@ -55,7 +56,9 @@ class Levels(Model):
     def signature(self) -> str:
         """Names this curve, so a member's state notices when the program's curve changed."""
         params = sorted(self.params.items())
-        return f"{self.curve}:{params}:{self.thresholds}:{self.level_curve.max_level}"
+        text = f"{self.curve}:{params}:{self.thresholds}:{self.level_curve.max_level}"
+        # A digest: every member's state keeps it, so it stays short.
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Milestone(Model):

@@ -26,11 +26,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gamify.errors import IdempotencyConflictError, InsufficientBalanceError
+from gamify.errors import IdempotencyConflictError, InsufficientBalanceError, StoreError
 from gamify.store import (
     Award,
     Changes,
@@ -227,6 +228,21 @@ class StoreContract:
             loaded.level = 9
             loaded.state["a"] = 2
         assert store.get_member("alice") == member("alice", state={"a": 1})
+
+    def test_state_that_is_not_json_ready_is_refused(self, store: Store) -> None:
+        """A member whose state holds a value JSON cannot carry (a Decimal, a datetime) is
+        refused with a StoreError, and the unit of work writes nothing."""
+        for bad in (Decimal("1.5"), T0):
+            before = self.snapshot(store, ["alice", "bob"])
+            with pytest.raises(StoreError):
+                self.apply(
+                    store,
+                    Changes(
+                        members=[member("alice"), member("bob", state={"x": bad})],
+                        entries=[entry("alice", 5)],
+                    ),
+                )
+            assert self.snapshot(store, ["alice", "bob"]) == before
 
     def test_member_by_referral_code(self, store: Store) -> None:
         """A referral code finds the member holding it."""
