@@ -1072,11 +1072,12 @@ class Engine:
         counts = dict(state.get("counts", {}))
         counts[ev.action] = counts.get(ev.action, 0) + 1
         state["counts"] = counts
-        changed: set[tuple[str, str]] = {
-            ("count", ev.action),
-            ("custom", ev.action),
-            ("custom", "*"),
-        }
+        # What the event moved, for the badges indexed by it (none to tell without badges).
+        changed: set[tuple[str, str]] = (
+            {("count", ev.action), ("custom", ev.action), ("custom", "*")}
+            if program.badges_by_input
+            else set()
+        )
         if ev.amount is not None:
             sums = dict(state.get("sums", {}))
             sums[ev.action] = str(Decimal(sums.get(ev.action, "0")) + ev.amount)

@@ -109,11 +109,12 @@ class MemoryStore(Store):
         self._pending_index: list[tuple[datetime, str]] = []
         self._review_index: list[tuple[datetime, str]] = []
         self._undo: list[Undo] | None = None
+        self._unit = _MemoryUnit(self)  # holds no state of its own: one serves every unit
 
     # Units of work -----------------------------------------------------------
 
     def unit_of_work(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
-        return _Transaction(self, _MemoryUnit(self))
+        return _Transaction(self, self._unit)
 
     def batch(self) -> AbstractContextManager[None]:
         return _Transaction(self, None)
