@@ -141,11 +141,11 @@ class MemoryStore(Store):
             code = member.referral_code
             if code is not None and self._codes.get(code, member.member_id) != member.member_id:
                 raise DuplicateError(f"referral code {code!r} already taken")
+        rows = [_member_row(member) for member in changes.members]  # refuses a bad state
 
-        for member in changes.members:
-            # The engine hands over a record it no longer touches: no copy needed.
+        for member, row in zip(changes.members, rows, strict=True):
             before = self._members.get(member.member_id)
-            self._set(self._members, member.member_id, _member_row(member))
+            self._set(self._members, member.member_id, row)
             if member.review_at is not None and (
                 before is None or before[_REVIEW_AT] != member.review_at
             ):
