@@ -96,28 +96,23 @@ MAX_PARAMS = 50
 
 
 def _many(cur: Cursor, sql: str, rows: Rows) -> int:
-    """Run ``sql`` for every row; the rows changed (unknown inside a pipeline).
-
-    An INSERT goes out with up to :data:`MAX_ROWS` rows a statement (the rows of an
-    upsert must then have distinct keys); anything else once per row.
-    """
-    if len(rows) == 1:
-        cur.execute(sql, rows[0])
-        return int(cur.rowcount)
-    if not sql.startswith("INSERT "):
+    """Run ``sql`` for every row (see :func:`_statements`); the rows changed (unknown
+    inside a pipeline)."""
+    if len(rows) > 1 and not sql.startswith("INSERT "):
         cur.executemany(sql, rows)
         return int(cur.rowcount)
     count = 0
-    for start in range(0, len(rows), MAX_ROWS):
-        chunk = rows[start : start + MAX_ROWS]
-        cur.execute(multi_row(sql, len(chunk)), [v for row in chunk for v in row])
+    for text, params in _statements(sql, rows):
+        cur.execute(text, params)
         count += int(cur.rowcount)
     return count
 
 
 def _statements(sql: str, rows: Rows) -> list[Statement]:
-    """The statements :func:`_many` would run, to be sent later."""
-    if not sql.startswith("INSERT "):
+    """The statements that write ``rows``: an INSERT with up to :data:`MAX_ROWS` rows a
+    statement (the rows of an upsert must then have distinct keys), anything else once
+    per row."""
+    if len(rows) == 1 or not sql.startswith("INSERT "):
         return [(sql, row) for row in rows]
     return [
         (multi_row(sql, len(chunk)), [v for row in chunk for v in row])
@@ -515,11 +510,17 @@ class Queries:
             for (m, a), d in done:
                 pending.statements.append((sql.debit, (-d, m, a, -d)))
                 pending.writes = True
-            self.run(cur, pending, sql.balance, (member_id, account))
-            row = cur.fetchone()
-            raise InsufficientBalanceError(
-                member_id, account, -delta, int(row[0]) if row is not None else 0
-            )
+            raise self._refused_debit(cur, pending, member_id, account, delta)
+
+    def _refused_debit(
+        self, cur: Cursor, pending: Pending | None, member_id: str, account: str, delta: int
+    ) -> InsufficientBalanceError:
+        """The error for a debit the balance could not cover, with the balance there is."""
+        self.run(cur, pending, self.sql.balance, (member_id, account))
+        row = cur.fetchone()
+        return InsufficientBalanceError(
+            member_id, account, -delta, int(row[0]) if row is not None else 0
+        )
 
     def _write(
         self,
@@ -536,11 +537,7 @@ class Queries:
         for (member_id, account), delta in debits:
             cur.execute(sql.debit, (delta, member_id, account, delta))
             if cur.rowcount != 1:
-                cur.execute(sql.balance, (member_id, account))
-                row = cur.fetchone()
-                raise InsufficientBalanceError(
-                    member_id, account, -delta, int(row[0]) if row is not None else 0
-                )
+                raise self._refused_debit(cur, None, member_id, account, delta)
         if changes.idempotency:
             rows: Rows = [
                 (r.member_id, r.kind, r.key, r.fingerprint, r.result, instant(r.at))
