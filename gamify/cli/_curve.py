@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from gamify.cli._output import BadInput, bad_input, console, decimal_text, emit_json
+from gamify.cli._output import (
+    BadInput,
+    bad_input,
+    console,
+    decimal_text,
+    emit_json,
+    titled_table,
+)
 from gamify.components import curves
 from gamify.components.curves import FAMILIES, LevelCurve, build_curve
 from gamify.errors import ProgramError
@@ -206,10 +212,7 @@ def show(
         return
     out = console()
     for item in chosen:
-        table = Table(title=item.label, title_justify="left", title_style="bold")
-        table.add_column("level", justify="right")
-        table.add_column("XP to next", justify="right")
-        table.add_column("cumulative XP", justify="right")
+        table = titled_table(item.label, "level", "XP to next", "cumulative XP", text=())
         if rate is not None:
             table.add_column(f"days at {decimal_text(rate)} XP/day", justify="right")
         for row in item.curve.table():

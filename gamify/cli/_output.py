@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
@@ -12,6 +12,7 @@ from typing import NoReturn, TypeAlias
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from gamify.errors import GamifyError, ProgramError
 
@@ -27,6 +28,7 @@ __all__ = [
     "fmt_decimal",
     "fmt_percent",
     "jsonable",
+    "titled_table",
 ]
 
 JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
@@ -126,3 +128,13 @@ def fmt_percent(share: Decimal | None, places: int = 2) -> str:
     if share is None:
         return "-"
     return f"{fmt_decimal(share * 100, places)} %"
+
+
+def titled_table(title: str, *columns: str, text: Collection[str] | None = None) -> Table:
+    """A table titled on the left. With ``text``, the columns it names are left-aligned and
+    the others (figures) right-aligned; without it, every column is left-aligned."""
+    table = Table(title=title, title_justify="left", title_style="bold")
+    for name in columns:
+        right = text is not None and name not in text
+        table.add_column(name, justify="right" if right else "left")
+    return table

@@ -19,6 +19,7 @@ from gamify.cli._output import (
     fmt_amount,
     fmt_decimal,
     fmt_percent,
+    titled_table,
 )
 from gamify.planning import PlanResult, SegmentIssuance, compute_plan, load_plan, plan_to_dict
 
@@ -40,16 +41,12 @@ def plan(
     render_plan(result, console())
 
 
-def _table(title: str) -> Table:
-    return Table(title=title, title_justify="left", title_style="bold")
-
-
 def _issuance_table(
     title: str, segments: tuple[SegmentIssuance, ...], result: PlanResult, *, calibrated: bool
 ) -> Table:
     total = result.calibrated_total if calibrated else result.total
-    table = _table(title)
-    for name in (
+    table = titled_table(
+        title,
         "segment",
         "members",
         "core amount / member",
@@ -57,8 +54,8 @@ def _issuance_table(
         "predicted / member",
         "max (segment)",
         "predicted (segment)",
-    ):
-        table.add_column(name, justify="left" if name == "segment" else "right")
+        text={"segment"},
+    )
     for s in segments:
         table.add_row(
             s.name,
@@ -87,8 +84,8 @@ def _share_table(
     title: str, segments: tuple[SegmentIssuance, ...], result: PlanResult, *, calibrated: bool
 ) -> Table:
     total = result.calibrated_total if calibrated else result.total
-    table = _table(title)
-    for name in (
+    table = titled_table(
+        title,
         "segment",
         "core points",
         "non-core points",
@@ -97,8 +94,8 @@ def _share_table(
         "target",
         "gap",
         "status",
-    ):
-        table.add_column(name, justify="left" if name in ("segment", "status") else "right")
+        text={"segment", "status"},
+    )
     for s in segments:
         table.add_row(
             s.name,
@@ -126,8 +123,8 @@ def _share_table(
 
 
 def _actions_table(result: PlanResult) -> Table:
-    table = _table("Per action (plan values, yearly)")
-    for name in (
+    table = titled_table(
+        "Per action (plan values, yearly)",
         "segment",
         "action",
         "rule",
@@ -136,8 +133,8 @@ def _actions_table(result: PlanResult) -> Table:
         "max / member",
         "predicted / member",
         "predicted (segment)",
-    ):
-        table.add_column(name, justify="left" if name in ("segment", "action") else "right")
+        text={"segment", "action"},
+    )
     for s in result.segments:
         for a in s.actions:
             table.add_row(
@@ -201,9 +198,15 @@ def render_plan(result: PlanResult, out: Console) -> None:
     )
     out.print()
 
-    rules = _table("Calibrated rules (value × factor)")
-    for name in ("action", "kind", "value", "exact", "rounded"):
-        rules.add_column(name, justify="left" if name in ("action", "kind") else "right")
+    rules = titled_table(
+        "Calibrated rules (value × factor)",
+        "action",
+        "kind",
+        "value",
+        "exact",
+        "rounded",
+        text={"action", "kind"},
+    )
     for rule in result.rules:
         kind = "per amount" if rule.kind == "per_amount" else "fixed"
         if rule.per is not None:
@@ -234,16 +237,16 @@ def render_plan(result: PlanResult, out: Console) -> None:
         )
     )
 
-    costs = _table(f"Cost at the target ratio {decimal_text(result.target_ratio)}")
-    for name in (
+    costs = titled_table(
+        f"Cost at the target ratio {decimal_text(result.target_ratio)}",
         "segment",
         "members",
         "predicted points",
         "cost",
         "cost / member",
         "share of budget",
-    ):
-        costs.add_column(name, justify="left" if name == "segment" else "right")
+        text={"segment"},
+    )
     for cost in result.costs:
         costs.add_row(
             cost.segment,
@@ -267,9 +270,16 @@ def render_plan(result: PlanResult, out: Console) -> None:
     out.print(costs)
 
     if result.catalog:
-        catalog = _table("Reward prices (ratio × cash value × cost rate × premium, rounded up)")
-        for name in ("reward", "cash value", "cost rate", "premium", "ratio", "points"):
-            catalog.add_column(name, justify="left" if name == "reward" else "right")
+        catalog = titled_table(
+            "Reward prices (ratio × cash value × cost rate × premium, rounded up)",
+            "reward",
+            "cash value",
+            "cost rate",
+            "premium",
+            "ratio",
+            "points",
+            text={"reward"},
+        )
         for item in result.catalog:
             catalog.add_row(
                 item.name,

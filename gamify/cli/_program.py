@@ -9,10 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
-from rich.table import Table
 from rich.text import Text
 
-from gamify.cli._output import bad_input, console, decimal_text, emit_json
+from gamify.cli._output import bad_input, console, decimal_text, emit_json, titled_table
 from gamify.program import Program
 from gamify.simulation import Behaviour, load_program
 
@@ -146,13 +145,6 @@ def check(
     _render(program, behaviour, file)
 
 
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold")
-    for column in columns:
-        table.add_column(column)
-    return table
-
-
 def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
     out = console()
     out.print(
@@ -171,12 +163,14 @@ def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
     if expiry is not None:
         out.print(f"expiry: {_text(expiry) or 'never'}")
 
-    actions = _table("Actions", "action", "amount", "description")
+    actions = titled_table("Actions", "action", "amount", "description")
     for name, action in program.actions.items():
         actions.add_row(name, action.amount, action.description)
     out.print(actions)
 
-    rules = _table("Earning rules", "rule", "action", "currency", "award", "conditions", "other")
+    rules = titled_table(
+        "Earning rules", "rule", "action", "currency", "award", "conditions", "other"
+    )
     for rule in program.rules:
         extra = {
             k: v
@@ -195,7 +189,7 @@ def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
     out.print(rules if program.rules else "Earning rules: none")
 
     if program.multipliers:
-        table = _table("Multipliers", "multiplier", "kind", "factor", "applies to", "when")
+        table = titled_table("Multipliers", "multiplier", "kind", "factor", "applies to", "when")
         for mult in program.multipliers:
             when = mult.tag or ""
             if mult.start is not None and mult.end is not None:
@@ -212,7 +206,7 @@ def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
         out.print("Multipliers: none")
 
     if program.caps:
-        table = _table("Caps", "cap", "limit", "period", "action", "currency")
+        table = titled_table("Caps", "cap", "limit", "period", "action", "currency")
         for cap in program.caps:
             table.add_row(cap.name, str(cap.limit), cap.period, cap.action or "all", cap.currency)
         out.print(table)
@@ -235,7 +229,9 @@ def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
         out.print("Level curve: none")
 
     if program.streaks:
-        table = _table("Streaks", "streak", "actions", "period", "milestones", "freeze", "repair")
+        table = titled_table(
+            "Streaks", "streak", "actions", "period", "milestones", "freeze", "repair"
+        )
         for name, streak in program.streaks.items():
             table.add_row(
                 name,
@@ -250,7 +246,7 @@ def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
         out.print("Streaks: none")
 
     if program.badges:
-        table = _table("Badges", "badge", "kind", "metric", "of", "threshold", "reward")
+        table = titled_table("Badges", "badge", "kind", "metric", "of", "threshold", "reward")
         for name, badge in program.badges.items():
             of = badge.action or badge.streak or badge.currency or badge.tier or badge.predicate
             if badge.kind == "tiered":
@@ -275,7 +271,9 @@ def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
     levels_of_tiers = getattr(tiers, "levels", None)
     if tiers is not None and levels_of_tiers:
         settings = {k: v for k, v in _dump(tiers).items() if k != "levels"}
-        table = _table(f"Tiers ({_text(settings)})", "tier", "threshold", "multiplier", "other")
+        table = titled_table(
+            f"Tiers ({_text(settings)})", "tier", "threshold", "multiplier", "other"
+        )
         for tier in levels_of_tiers:
             other = {
                 k: v for k, v in _dump(tier).items() if k not in ("name", "threshold", "multiplier")
@@ -292,12 +290,12 @@ def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
         if name == "tiers" or name == "expiry":
             continue
         if isinstance(value, Mapping) and value:
-            table = _table(name.replace("_", " ").capitalize(), "name", "settings")
+            table = titled_table(name.replace("_", " ").capitalize(), "name", "settings")
             for key, item in value.items():
                 table.add_row(str(key), _text(item))
             out.print(table)
         elif isinstance(value, list | tuple) and value:
-            table = _table(name.replace("_", " ").capitalize(), "#", "settings")
+            table = titled_table(name.replace("_", " ").capitalize(), "#", "settings")
             for index, item in enumerate(value):
                 table.add_row(str(index), _text(item))
             out.print(table)

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from gamify._registry import open_store
@@ -23,6 +22,7 @@ from gamify.cli._output import (
     fmt_decimal,
     fmt_percent,
     jsonable,
+    titled_table,
 )
 from gamify.clock import SystemClock
 from gamify.report import (
@@ -182,16 +182,18 @@ def _render(result: Report, store: str) -> None:
     out.print()
 
     if result.issuance is not None:
-        table = Table(
-            title="Issuance against plan (prorated by "
+        table = titled_table(
+            "Issuance against plan (prorated by "
             f"{fmt_decimal(window.days)} / 365 days"
             + (", calibrated rules" if result.calibrated else "")
             + ")",
-            title_justify="left",
-            title_style="bold",
+            "scope",
+            "maximum",
+            "predicted",
+            "actual",
+            "case",
+            text={"scope", "case"},
         )
-        for name in ("scope", "maximum", "predicted", "actual", "case"):
-            table.add_column(name, justify="left" if name in ("scope", "case") else "right")
         table.add_row("total", *_issuance_row(result.issuance))
         for segment in result.segments:
             table.add_row(f"segment {segment.name}", *_issuance_row(segment.issuance))
@@ -201,9 +203,16 @@ def _render(result: Report, store: str) -> None:
     else:
         out.print("No plan given (--plan): issuance is not judged against a budget.")
 
-    actions = Table(title="Per action (earning rules)", title_justify="left", title_style="bold")
-    for name in ("action", "issued", "predicted", "deviation", "members", "planned members"):
-        actions.add_column(name, justify="left" if name == "action" else "right")
+    actions = titled_table(
+        "Per action (earning rules)",
+        "action",
+        "issued",
+        "predicted",
+        "deviation",
+        "members",
+        "planned members",
+        text={"action"},
+    )
     for action in result.actions:
         actions.add_row(
             action.action,
@@ -227,8 +236,8 @@ def _render(result: Report, store: str) -> None:
     out.print()
 
     if result.segments:
-        table = Table(title="Segments", title_justify="left", title_style="bold")
-        for name in (
+        table = titled_table(
+            "Segments",
             "segment",
             "core amount / year",
             "members",
@@ -239,8 +248,8 @@ def _render(result: Report, store: str) -> None:
             "burn rate",
             "spenders",
             "expiry rate",
-        ):
-            table.add_column(name, justify="left" if name == "segment" else "right")
+            text={"segment"},
+        )
         for segment in result.segments:
             low, high = segment.range.low, segment.range.high
             if high is None:

@@ -18,9 +18,15 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
-from gamify.cli._output import bad_input, console, emit_json, fmt_percent, jsonable
+from gamify.cli._output import (
+    bad_input,
+    console,
+    emit_json,
+    fmt_percent,
+    jsonable,
+    titled_table,
+)
 from gamify.program import Program
 from gamify.simulation import (
     NO_TIER,
@@ -154,8 +160,8 @@ def _render(result: SimulationResult, elapsed: float) -> None:
         + ", ".join(f"{s.name} {s.members:,} ({fmt_percent(s.share, 0)})" for s in result.segments)
     )
 
-    points = Table(title="Currencies", title_justify="left", title_style="bold")
-    for name in (
+    points = titled_table(
+        "Currencies",
         "currency",
         "issued",
         "by rules",
@@ -165,8 +171,8 @@ def _render(result: SimulationResult, elapsed: float) -> None:
         "expired",
         "outstanding",
         "burn rate",
-    ):
-        points.add_column(name, justify="left" if name == "currency" else "right")
+        text={"currency"},
+    )
     for flow in result.currencies:
         burn = Decimal(flow.net_spent) / flow.issued if flow.issued and flow.spendable else None
         points.add_row(
@@ -183,20 +189,25 @@ def _render(result: SimulationResult, elapsed: float) -> None:
     out.print(points)
 
     if result.issued_by_action:
-        actions = Table(title="Issued by action", title_justify="left", title_style="bold")
-        actions.add_column("currency")
-        actions.add_column("action")
-        actions.add_column("issued", justify="right")
+        actions = titled_table(
+            "Issued by action", "currency", "action", "issued", text={"currency", "action"}
+        )
         for currency, rows in result.issued_by_action.items():
             for action, amount in rows.items():
                 actions.add_row(currency, action, f"{amount:,}")
         out.print(actions)
 
-    levels = Table(title="Levels over time", title_justify="left", title_style="bold")
-    for name in ("day", "date", "mean", "median", "90th pct", "max", "members per level"):
-        levels.add_column(
-            name, justify="left" if name in ("date", "members per level") else "right"
-        )
+    levels = titled_table(
+        "Levels over time",
+        "day",
+        "date",
+        "mean",
+        "median",
+        "90th pct",
+        "max",
+        "members per level",
+        text={"date", "members per level"},
+    )
     for snap in result.snapshots:
         stats = level_stats(snap.levels)
         spread = ", ".join(f"L{level}: {count:,}" for level, count in snap.levels.items())
@@ -215,13 +226,9 @@ def _render(result: SimulationResult, elapsed: float) -> None:
 
     if result.snapshots:
         last = result.snapshots[-1]
-        final = Table(
-            title=f"Level distribution on day {last.day}", title_justify="left", title_style="bold"
+        final = titled_table(
+            f"Level distribution on day {last.day}", "level", "members", "share", "", text={""}
         )
-        final.add_column("level", justify="right")
-        final.add_column("members", justify="right")
-        final.add_column("share", justify="right")
-        final.add_column("")
         for level, count in last.levels.items():
             share = Decimal(count) / result.members
             final.add_row(level, f"{count:,}", fmt_percent(share, 1), "█" * round(share * 40))
@@ -231,10 +238,7 @@ def _render(result: SimulationResult, elapsed: float) -> None:
         for snap in result.snapshots:
             names.extend(t for t in snap.tiers if t not in names)
         if names != [NO_TIER]:
-            tiers = Table(title="Tiers over time", title_justify="left", title_style="bold")
-            tiers.add_column("day", justify="right")
-            for name in names:
-                tiers.add_column(name, justify="right")
+            tiers = titled_table("Tiers over time", "day", *names, text=())
             for snap in result.snapshots:
                 tiers.add_row(str(snap.day), *(f"{snap.tiers.get(name, 0):,}" for name in names))
             out.print(tiers)
@@ -242,9 +246,9 @@ def _render(result: SimulationResult, elapsed: float) -> None:
             out.print("Tiers: none reached")
 
     if result.badges:
-        badges = Table(title="Badge unlocks", title_justify="left", title_style="bold")
-        for name in ("badge", "members", "unlock rate", "awards"):
-            badges.add_column(name, justify="left" if name == "badge" else "right")
+        badges = titled_table(
+            "Badge unlocks", "badge", "members", "unlock rate", "awards", text={"badge"}
+        )
         for badge in result.badges:
             badges.add_row(
                 badge.badge, f"{badge.members:,}", fmt_percent(badge.rate, 1), f"{badge.awards:,}"
