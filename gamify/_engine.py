@@ -951,8 +951,6 @@ class Engine:
     # Internals: units of work ------------------------------------------------------------
 
     def _unit(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
-        if len(member_ids) == 1:
-            return self.store.unit_of_work(member_ids)
         return self.store.unit_of_work(sorted(set(member_ids)))
 
     def _retrying(self, run: Callable[[], _T]) -> _T:
