@@ -56,20 +56,32 @@ PROGRAM: dict[str, Any] = {
     "rules": [
         {"name": "purchase_points", "action": "purchase", "per_amount": 1},
         {"name": "purchase_xp", "action": "purchase", "currency": "xp", "per_amount": "0.1"},
-        {"name": "app_order", "action": "purchase", "fixed": 15,
-         "conditions": {"channel": "app"}},
+        {"name": "app_order", "action": "purchase", "fixed": 15, "conditions": {"channel": "app"}},
         {"name": "check_in", "action": "check_in", "fixed": 5},
-        {"name": "photo_review", "action": "review", "fixed": 50,
-         "conditions": [{"attribute": "photo", "op": "eq", "value": True}]},
-        {"name": "text_review", "action": "review", "fixed": 20,
-         "conditions": [{"attribute": "photo", "op": "ne", "value": True}]},
+        {
+            "name": "photo_review",
+            "action": "review",
+            "fixed": 50,
+            "conditions": [{"attribute": "photo", "op": "eq", "value": True}],
+        },
+        {
+            "name": "text_review",
+            "action": "review",
+            "fixed": 20,
+            "conditions": [{"attribute": "photo", "op": "ne", "value": True}],
+        },
         {"name": "share", "action": "share", "fixed": 10},
         {"name": "referral", "action": "refer", "fixed": 300},
         {"name": "receipt", "action": "scan_receipt", "per_amount": "0.5"},
     ],
     "multipliers": [
-        {"name": "double_week", "kind": "campaign", "factor": 2,
-         "start": "2026-04-10T00:00:00+02:00", "end": "2026-04-17T00:00:00+02:00"},
+        {
+            "name": "double_week",
+            "kind": "campaign",
+            "factor": 2,
+            "start": "2026-04-10T00:00:00+02:00",
+            "end": "2026-04-17T00:00:00+02:00",
+        },
         {"name": "vip", "kind": "tag", "tag": "vip", "factor": "1.5"},
     ],
     "caps": [
@@ -104,8 +116,16 @@ def stream(members: int, events: int, seed: int) -> list[Tracked]:
         at += timedelta(seconds=rng.uniform(0, 2 * step))
         if out and rng.random() < 0.01:  # a client retry: an earlier event, sent again
             earlier = out[rng.randrange(max(0, len(out) - 500), len(out))]
-            out.append(Tracked(at, earlier.member, earlier.action, earlier.amount,
-                               earlier.key, earlier.attributes))
+            out.append(
+                Tracked(
+                    at,
+                    earlier.member,
+                    earlier.action,
+                    earlier.amount,
+                    earlier.key,
+                    earlier.attributes,
+                )
+            )
             continue
         member = f"m{rng.randrange(members):05d}"
         action = rng.choices(ACTIONS, WEIGHTS)[0]

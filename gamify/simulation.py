@@ -36,17 +36,26 @@ maturity, tier reviews). Results depend only on the seed: one
 ``random.Random(seed)`` draws a seed per member in member-id order, and each
 member's own generator draws that member's behaviour; nothing iterates in hash
 order. Points issued, spent and expired come from the store's ledger totals.
+
+Members never affect one another, so a run can be split over processes
+(``workers``): each takes every n-th member, with that member's own seed, on
+its own memory store, and the figures of all are summed. The result is the
+same for any number of workers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import pickle
+import queue
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -63,6 +72,7 @@ from gamify.store import Store
 __all__ = [
     "DEFAULT_AMOUNT",
     "DEFAULT_PROBABILITY",
+    "MEMBERS_PER_WORKER",
     "ActionBehaviour",
     "Amount",
     "BadgeRate",
@@ -72,6 +82,7 @@ __all__ = [
     "SegmentSize",
     "SimulationResult",
     "Snapshot",
+    "default_workers",
     "load_behaviour",
     "load_program",
     "parse_behaviour",
@@ -81,6 +92,7 @@ __all__ = [
 DEFAULT_PROBABILITY = Decimal("0.3")
 NO_TIER = "(none)"
 _SHARE_TOLERANCE = Decimal("1e-9")
+_K = TypeVar("_K")
 
 
 # --------------------------------------------------------------------------- behaviour model
@@ -398,6 +410,14 @@ _Event = tuple[float, int, int, str, Decimal | None, Mapping[str, Any] | None]
 # (fraction of the day, member index, order within the member's day, action or
 # "" for a redemption, amount, attributes)
 
+# Below this many members per process, starting a process costs more than it saves.
+MEMBERS_PER_WORKER = 1000
+
+
+def default_workers(members: int) -> int:
+    """One process per CPU, but no more than one per ``MEMBERS_PER_WORKER`` members."""
+    return max(1, min(os.cpu_count() or 1, members // MEMBERS_PER_WORKER))
+
 
 def simulate(
     program: Program,
@@ -408,18 +428,82 @@ def simulate(
     behaviour: Behaviour | None = None,
     progress: Callable[[int, int], None] | None = None,
     store: Store | str = "memory://",
+    workers: int = 1,
 ) -> SimulationResult:
     """Run ``members`` simulated members through ``days`` local days of ``program``.
 
     ``progress(done, days)`` is called after each simulated day. ``store`` (a
     URL or a store; it must hold no member yet) keeps the simulated ledger,
-    for ``gamify report`` to read afterwards.
+    for ``gamify report`` to read afterwards. ``workers`` > 1 splits the
+    members over that many processes, each with its own memory store (members
+    never affect one another, so the result is the same for any count); it
+    needs the default ``memory://`` store, since the ledgers stay in the workers.
+    The workers are spawned, so a script that asks for several runs its code
+    under ``if __name__ == "__main__":``, as any ``multiprocessing`` code must.
     """
     if members < 1:
         raise ValueError(f"members must be at least 1, not {members}")
     if days < 1:
         raise ValueError(f"days must be at least 1, not {days}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    if workers > 1 and store != "memory://":
+        raise ValueError(
+            "a run on several workers keeps each worker's ledger in its own memory store: "
+            "simulate into a store with workers=1"
+        )
     behaviour = behaviour if behaviour is not None else Behaviour()
+    width = len(str(members))
+    ids = [f"m{i:0{width}d}" for i in range(1, members + 1)]
+    sizes = _sizes(behaviour.segments, members)
+    segment_of = [index for index, size in enumerate(sizes) for _ in range(size)]
+    master = random.Random(seed)
+    seeds = [master.getrandbits(64) for _ in ids]
+    workers = min(workers, members)
+    if workers == 1:
+        shard = _Shard(ids, seeds, segment_of, days)
+        partials = [_run_in(program, behaviour, shard, store, progress)]
+    else:
+        shards = [
+            _Shard(ids[k::workers], seeds[k::workers], segment_of[k::workers], days)
+            for k in range(workers)
+        ]
+        partials = _run_parallel(program, behaviour, shards, progress)
+    return _result(program, behaviour, seed, members, days, sizes, partials)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shard:
+    """The members one process simulates, with their seeds and segment indexes."""
+
+    ids: list[str]
+    seeds: list[int]
+    segment_of: list[int]
+    days: int
+
+
+@dataclass(slots=True)
+class _Partial:
+    """What one shard's run adds to the result; every figure is a sum over members."""
+
+    events: int = 0
+    redemptions: int = 0
+    badge_members: dict[str, int] = field(default_factory=dict)
+    badge_awards: dict[str, int] = field(default_factory=dict)
+    # per snapshot: (day number, date, level -> members, tier -> members)
+    snapshots: list[tuple[int, date, dict[int, int], dict[str, int]]] = field(default_factory=list)
+    totals: list[tuple[str, str, str | None, int]] = field(default_factory=list)
+    outstanding: dict[str, int] = field(default_factory=dict)
+
+
+def _run_in(
+    program: Program,
+    behaviour: Behaviour,
+    shard: _Shard,
+    store: Store | str,
+    on_day: Callable[[int, int], None] | None,
+) -> _Partial:
+    """Run one shard in this process on ``store``."""
     tz = ZoneInfo(program.timezone)
     clock = ManualClock(_midnight(behaviour.start, tz))
     engine = Engine(program, store=store, clock=clock)
@@ -428,10 +512,94 @@ def simulate(
             raise ConfigurationError(
                 "the store already holds members: simulate into an empty store"
             )
-        return _run(engine, clock, tz, behaviour, members, days, seed, progress)
+        return _run(engine, clock, tz, behaviour, shard, on_day)
     finally:
         if isinstance(store, str):
             engine.store.close()
+
+
+def _worker(
+    program_data: dict[str, Any],
+    behaviour_data: dict[str, Any],
+    shard: _Shard,
+    number: int,
+    results: Any,
+) -> None:
+    """A worker process: run one shard and send ``("day"|"done"|"error", number, payload)``."""
+    try:
+        program = Program.model_validate(program_data)
+        behaviour = Behaviour.model_validate(behaviour_data)
+        partial = _run_in(
+            program,
+            behaviour,
+            shard,
+            "memory://",
+            lambda done, _: results.put(("day", number, done)),
+        )
+        results.put(("done", number, partial))
+    except BaseException as exc:  # handed to the caller, who raises it
+        try:
+            pickle.dumps(exc)
+            error: BaseException = exc
+        except Exception:
+            error = RuntimeError(f"{type(exc).__name__}: {exc}")
+        results.put(("error", number, error))
+
+
+def _run_parallel(
+    program: Program,
+    behaviour: Behaviour,
+    shards: Sequence[_Shard],
+    progress: Callable[[int, int], None] | None,
+) -> list[_Partial]:
+    # Spawned, not forked: a fork would copy the caller's threads' locks (a
+    # progress bar's, a logger's) in whatever state they were.
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    program_data = program.model_dump(mode="json")
+    behaviour_data = behaviour.model_dump(mode="json")
+    processes = [
+        context.Process(
+            target=_worker,
+            args=(program_data, behaviour_data, shard, number, results),
+            daemon=True,
+        )
+        for number, shard in enumerate(shards)
+    ]
+    days = shards[0].days
+    done = [0] * len(shards)
+    partials: list[_Partial | None] = [None] * len(shards)
+    try:
+        for process in processes:
+            process.start()
+        while any(partial is None for partial in partials):
+            try:
+                kind, number, payload = results.get(timeout=1.0)
+            except queue.Empty:
+                for process in processes:
+                    if process.exitcode not in (None, 0):
+                        raise RuntimeError(
+                            f"a simulation worker stopped with exit code {process.exitcode}"
+                        ) from None
+                continue
+            if kind == "error":
+                raise payload
+            if kind == "done":
+                partials[number] = payload
+            elif payload > done[number]:
+                before = min(done)
+                done[number] = payload
+                if progress is not None and min(done) > before:
+                    progress(min(done), days)
+    finally:
+        for process in processes:
+            if process.pid is None:
+                continue  # never started
+            if process.is_alive():
+                process.terminate()
+            process.join()
+        results.close()
+    return [partial for partial in partials if partial is not None]
 
 
 def _run(
@@ -439,42 +607,30 @@ def _run(
     clock: ManualClock,
     tz: ZoneInfo,
     behaviour: Behaviour,
-    members: int,
-    days: int,
-    seed: int,
-    progress: Callable[[int, int], None] | None,
-) -> SimulationResult:
+    shard: _Shard,
+    on_day: Callable[[int, int], None] | None,
+) -> _Partial:
     program = engine.program
     store = engine.store
     run_due: Callable[[], object] | None = getattr(engine, "run_due", None)
-
-    width = len(str(members))
-    ids = [f"m{i:0{width}d}" for i in range(1, members + 1)]
-    sizes = _sizes(behaviour.segments, members)
+    ids = shard.ids
     plans = [_segment_plan(program, s) for s in behaviour.segments]
-    plan_of: list[_SegmentPlan] = []
-    for segment, plan, size in zip(behaviour.segments, plans, sizes, strict=True):
-        plan_of.extend([plan] * size)
+    plan_of = [plans[index] for index in shard.segment_of]
+    for member_id, index in zip(ids, shard.segment_of, strict=True):
+        segment = behaviour.segments[index]
         if segment.tags or segment.timezone:
-            for member_id in ids[len(plan_of) - size : len(plan_of)]:
-                engine.set_member(member_id, timezone=segment.timezone, tags=segment.tags or None)
-    master = random.Random(seed)
-    rngs = [random.Random(master.getrandbits(64)) for _ in ids]
-
-    events_tracked = 0
-    redemptions = 0
+            engine.set_member(member_id, timezone=segment.timezone, tags=segment.tags or None)
+    rngs = [random.Random(seed) for seed in shard.seeds]
+    out = _Partial()
     badge_members: dict[str, set[str]] = {}
-    badge_awards: dict[str, int] = {}
-    snapshots: list[Snapshot] = []
-    tier_names = [t.name for t in getattr(getattr(program, "tiers", None), "levels", None) or []]
+    days = shard.days
 
     for day_index in range(days):
         day = behaviour.start + timedelta(days=day_index)
         start = _midnight(day, tz)
         length = _midnight(day + timedelta(days=1), tz) - start
         todo: list[_Event] = []
-        for index in range(members):
-            rng = rngs[index]
+        for index, rng in enumerate(rngs):
             plan = plan_of[index]
             order = 0
             for spec in plan.actions:
@@ -492,10 +648,10 @@ def _run(
             member_id = ids[index]
             if action:
                 outcome = engine.track(member_id, action, amount=amount, attributes=attributes)
-                events_tracked += 1
+                out.events += 1
                 for award in outcome.badges:
                     badge_members.setdefault(award.badge, set()).add(member_id)
-                    badge_awards[award.badge] = badge_awards.get(award.badge, 0) + 1
+                    out.badge_awards[award.badge] = out.badge_awards.get(award.badge, 0) + 1
             else:
                 redeem = plan_of[index].redeem
                 assert redeem is not None
@@ -506,24 +662,85 @@ def _run(
                         engine.redeem(member_id, points)
                     except InsufficientBalanceError:
                         continue  # some of the balance expired earlier today
-                    redemptions += 1
+                    out.redemptions += 1
         clock.set(start + length)
         if run_due is not None:
             run_due()
         if (day_index + 1) % behaviour.snapshot_days == 0 or day_index + 1 == days:
-            snapshots.append(_snapshot(store, ids, day_index + 1, day, tier_names))
-        if progress is not None:
-            progress(day_index + 1, days)
+            out.snapshots.append((day_index + 1, day, *_distributions(store, ids)))
+        if on_day is not None:
+            on_day(day_index + 1, days)
 
-    totals = store.ledger_totals()
-    flows = tuple(
-        currency_flows(totals, name, spendable=spec.spendable)
-        for name, spec in program.currencies.items()
-    )
-    outstanding = {
+    out.badge_members = {name: len(held) for name, held in badge_members.items()}
+    out.totals = store.ledger_totals()
+    out.outstanding = {
         name: sum(store.get_balances(m).get(name, 0) for m in ids) for name in program.currencies
     }
-    flows = tuple(f.with_outstanding(outstanding[f.currency]) for f in flows)
+    return out
+
+
+def _distributions(store: Store, ids: Sequence[str]) -> tuple[dict[int, int], dict[str, int]]:
+    """Members per level and per tier (``NO_TIER`` for none)."""
+    levels: dict[int, int] = {}
+    tiers: dict[str, int] = {}
+    for member_id in ids:
+        record = store.get_member(member_id)
+        level = record.level if record is not None else 1
+        tier = (record.tier if record is not None else None) or NO_TIER
+        levels[level] = levels.get(level, 0) + 1
+        tiers[tier] = tiers.get(tier, 0) + 1
+    return levels, tiers
+
+
+def _add(into: dict[_K, int], counts: Mapping[_K, int]) -> None:
+    for key, count in counts.items():
+        into[key] = into.get(key, 0) + count
+
+
+def _result(
+    program: Program,
+    behaviour: Behaviour,
+    seed: int,
+    members: int,
+    days: int,
+    sizes: Sequence[int],
+    partials: Sequence[_Partial],
+) -> SimulationResult:
+    """The shards' sums as one result."""
+    badge_members: dict[str, int] = {}
+    badge_awards: dict[str, int] = {}
+    outstanding: dict[str, int] = {}
+    totals: list[tuple[str, str, str | None, int]] = []
+    for part in partials:
+        _add(badge_members, part.badge_members)
+        _add(badge_awards, part.badge_awards)
+        _add(outstanding, part.outstanding)
+        totals.extend(part.totals)
+    tier_names = [t.name for t in getattr(getattr(program, "tiers", None), "levels", None) or []]
+    rank = {name: i for i, name in enumerate([NO_TIER, *tier_names])}
+    snapshots = []
+    for taken in zip(*(part.snapshots for part in partials), strict=True):
+        day, when = taken[0][0], taken[0][1]
+        levels: dict[int, int] = {}
+        tiers: dict[str, int] = {}
+        for _, _, shard_levels, shard_tiers in taken:
+            _add(levels, shard_levels)
+            _add(tiers, shard_tiers)
+        snapshots.append(
+            Snapshot(
+                day=day,
+                date=when,
+                levels={str(level): levels[level] for level in sorted(levels)},
+                tiers={
+                    t: tiers[t] for t in sorted(tiers, key=lambda t: (rank.get(t, len(rank)), t))
+                },
+            )
+        )
+
+    flows = tuple(
+        currency_flows(totals, name, spendable=spec.spendable).with_outstanding(outstanding[name])
+        for name, spec in program.currencies.items()
+    )
     by_action: dict[str, dict[str, int]] = {}
     for account, kind, done, points in totals:
         currency = account.split(":", 1)[0]
@@ -543,38 +760,18 @@ def _run(
             SegmentSize(s.name, s.share, size)
             for s, size in zip(behaviour.segments, sizes, strict=True)
         ),
-        events=events_tracked,
-        redemptions=redemptions,
+        events=sum(part.events for part in partials),
+        redemptions=sum(part.redemptions for part in partials),
         snapshots=tuple(snapshots),
         badges=tuple(
             BadgeRate(
                 badge=name,
-                members=len(badge_members.get(name, ())),
-                rate=ratio(Decimal(len(badge_members.get(name, ()))), Decimal(members)),
+                members=badge_members.get(name, 0),
+                rate=ratio(Decimal(badge_members.get(name, 0)), Decimal(members)),
                 awards=badge_awards.get(name, 0),
             )
             for name in program.badges
         ),
         currencies=flows,
         issued_by_action={c: dict(sorted(rows.items())) for c, rows in sorted(by_action.items())},
-    )
-
-
-def _snapshot(
-    store: Store, ids: Sequence[str], day: int, when: date, tier_names: Sequence[str]
-) -> Snapshot:
-    levels: dict[int, int] = {}
-    tiers: dict[str, int] = {}
-    for member_id in ids:
-        record = store.get_member(member_id)
-        level = record.level if record is not None else 1
-        tier = (record.tier if record is not None else None) or NO_TIER
-        levels[level] = levels.get(level, 0) + 1
-        tiers[tier] = tiers.get(tier, 0) + 1
-    rank = {name: i for i, name in enumerate([NO_TIER, *tier_names])}
-    return Snapshot(
-        day=day,
-        date=when,
-        levels={str(level): levels[level] for level in sorted(levels)},
-        tiers={t: tiers[t] for t in sorted(tiers, key=lambda t: (rank.get(t, len(rank)), t))},
     )

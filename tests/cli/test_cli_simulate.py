@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from gamify import Engine
+from gamify import Engine, GamifyError
+from gamify.cli._simulate import result_to_dict
 from gamify.program import Program
-from gamify.simulation import Behaviour, load_program, parse_behaviour, simulate
+from gamify.simulation import (
+    MEMBERS_PER_WORKER,
+    Behaviour,
+    default_workers,
+    load_program,
+    parse_behaviour,
+    simulate,
+)
 
 # Every workout pays 10 + min(2 x streak, 50) points and XP; level n needs 100 x (n - 1) XP.
 PROGRAM = """
@@ -301,3 +310,86 @@ def test_simulating_into_a_used_store_is_refused(write):
     assert result.members == 2
     with pytest.raises(ConfigurationError, match="already holds members"):
         simulate(program, members=2, days=2, seed=0, store=store)
+
+
+BEAUTY = Path(__file__).resolve().parents[2] / "examples" / "beauty_store" / "program.toml"
+
+MIXED = {
+    "start": "2026-12-20",
+    "snapshot_days": 4,
+    "segments": [
+        {
+            "name": "regulars",
+            "share": "0.6",
+            "tags": ["regular"],
+            "timezone": "Asia/Shanghai",
+            "redeem": {"probability": "0.2", "share": "0.5", "min_points": 100},
+        },
+        {"name": "drifters", "share": "0.4"},
+    ],
+}
+
+
+def test_workers_split_members_and_give_the_same_result():
+    """Members are split over processes; the summed result equals the one-process run.
+
+    The beauty store has tiers, expiry and a birthday multiplier; the mixed
+    behaviour adds redemptions, tags and a zone ahead of UTC, over a year end.
+    """
+    program, _ = load_program(BEAUTY)
+    behaviour = parse_behaviour(MIXED, program)
+    alone = simulate(program, members=31, days=15, seed=11, behaviour=behaviour)
+    days_seen: list[int] = []
+    split = simulate(
+        program,
+        members=31,
+        days=15,
+        seed=11,
+        behaviour=behaviour,
+        workers=3,
+        progress=lambda done, total: days_seen.append(done),
+    )
+    assert alone.events > 0 and alone.redemptions > 0
+    assert result_to_dict(split) == result_to_dict(alone)
+    assert days_seen == sorted(set(days_seen)) and days_seen[-1] == 15
+
+
+def test_a_workers_error_reaches_the_caller(write):
+    """An error inside a worker is raised by simulate, with its type and message."""
+    text = PROGRAM + '\n[badges.lucky]\nmetric = "custom"\npredicate = "lucky"\n'
+    program, _ = load_program(write("gym.toml", text))
+    with pytest.raises(GamifyError) as alone:
+        simulate(program, members=4, days=2, seed=0)
+    with pytest.raises(type(alone.value), match="lucky"):
+        simulate(program, members=4, days=2, seed=0, workers=2)
+
+
+def test_bad_worker_counts_are_refused(write):
+    """Zero workers, or several with a store other than memory://, raise ValueError."""
+    program, _ = load_program(write("gym.toml", PROGRAM))
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        simulate(program, members=2, days=1, workers=0)
+    with pytest.raises(ValueError, match="simulate into a store with workers=1"):
+        simulate(program, members=2, days=1, workers=2, store="sqlite://")
+
+
+def test_default_workers_keep_a_thousand_members_each(monkeypatch):
+    """One process per CPU, none with fewer than MEMBERS_PER_WORKER members."""
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert default_workers(1) == 1
+    assert default_workers(MEMBERS_PER_WORKER * 2 - 1) == 1
+    assert default_workers(MEMBERS_PER_WORKER * 2) == 2
+    assert default_workers(10_000) == 4
+
+
+def test_cli_workers_flag(gamify_cli, write, tmp_path):
+    """--workers gives the same JSON as one process; with --store it must be 1 (exit 2)."""
+    path = write("gym.toml", PROGRAM)
+    args = ("simulate", path, "--members", "9", "--days", "6", "--seed", "2", "--json")
+    one = gamify_cli(*args, "--workers", "1")
+    two = gamify_cli(*args, "--workers", "2")
+    assert one.exit_code == two.exit_code == 0, two.stderr
+    assert one.json() == two.json()
+    bad = gamify_cli(*args, "--workers", "2", "--store", f"sqlite:///{tmp_path / 's.db'}")
+    assert bad.exit_code == 2
+    assert "--workers 1 with --store" in bad.stderr
