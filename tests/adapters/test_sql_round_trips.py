@@ -13,6 +13,7 @@ pipeline (statements sent together, one sync) is one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from gamify_adapters.sql import SQLStore
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from gamify import Engine, InsufficientBalanceError, ManualClock, Program
 from gamify.store import Changes, DuplicateError, IdempotencyRecord
@@ -271,3 +273,86 @@ def test_member_written_twice_in_one_write(store: SQLStore) -> None:
         uow.apply(Changes(members=[member("alice", level=2), member("alice", level=3)]))
     found = store.get_member("alice")
     assert found is not None and found.level == 3
+
+
+def checkouts(store: SQLStore) -> list[int]:
+    """A list that grows by one at each checkout from the store's pool."""
+    seen: list[int] = []
+    event.listen(store.engine, "checkout", lambda *_: seen.append(1))
+    return seen
+
+
+def test_units_keep_their_connection_between_uses(store: SQLStore) -> None:
+    """A connection stays checked out between units and goes back to the pool on close."""
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    seen = checkouts(store)
+    for n in range(5):
+        engine.track("alice", "purchase", amount=1, key=f"o-{n}")
+    assert len(seen) == 1
+    assert store.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    store.close()
+    assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_threads_never_hold_more_connections_than_they_use(store: SQLStore) -> None:
+    """Threads one after another share the connection kept idle: no new checkout."""
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    engine.track("alice", "purchase", amount=1)
+    seen = checkouts(store)
+    for n in range(3):
+        thread = threading.Thread(
+            target=engine.track, args=(f"m{n}", "purchase"), kwargs={"amount": 1}
+        )
+        thread.start()
+        thread.join()
+    assert seen == []
+    assert store.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+
+
+def test_an_apps_own_pool_class_gets_each_connection_back(gamify_pg_target: StoreTarget) -> None:
+    """With the app's poolclass (NullPool here) nothing is kept checked out."""
+    store = gamify_pg_target.open(engine_options={"poolclass": NullPool})
+    assert isinstance(store, SQLStore)
+    try:
+        engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+        seen = checkouts(store)
+        returned: list[int] = []
+        event.listen(store.engine, "checkin", lambda *_: returned.append(1))
+        for n in range(3):
+            engine.track("alice", "purchase", amount=1, key=f"o-{n}")
+        assert len(seen) == len(returned) == 3
+        assert engine.balance("alice") == 3
+    finally:
+        store.close()
+
+
+def test_a_thread_waiting_on_a_full_pool_gets_a_connection(gamify_pg_target: StoreTarget) -> None:
+    """More threads than the pool lends: a connection given back goes to the waiting thread,
+    never idle beside it (else that thread would time out in the pool)."""
+    store = gamify_pg_target.open(
+        engine_options={"pool_size": 1, "max_overflow": 1, "pool_timeout": 5}
+    )
+    assert isinstance(store, SQLStore)
+    try:
+        engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def work(n: int) -> None:
+            start.wait()
+            try:
+                for k in range(5):
+                    engine.track(f"m{n}", "purchase", amount=1, key=f"o-{k}")
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert [engine.balance(f"m{n}") for n in range(4)] == [5, 5, 5, 5]
+        assert store.engine.pool.checkedout() <= 2  # type: ignore[attr-defined]
+    finally:
+        store.close()

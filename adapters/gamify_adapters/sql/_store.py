@@ -118,8 +118,9 @@ class SQLStore(SQLReads):
         self.dialect: Dialect = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
         self.queries = Queries(self.tables, self.dialect)
         self._local = threading.local()
-        self._idle: list[Any] = []  # SQLite connections kept checked out for reuse
+        self._idle: list[Any] = []  # connections kept checked out for reuse (see _take)
         self._reuse = False
+        self._bound: int | None = None  # connections the pool lends at most (None: no bound)
         self._write_lock: AbstractContextManager[Any] = nullcontext()
         self._read_lock: AbstractContextManager[Any] = nullcontext()
         # The driver stays in autocommit: the store writes BEGIN and COMMIT itself.
@@ -134,6 +135,11 @@ class SQLStore(SQLReads):
                         "options", f"-c lock_timeout={max(1, int(lock_timeout * 1000))}"
                     )
                     options["connect_args"] = connect_args
+                if "poolclass" not in options:  # see _take
+                    size = options.setdefault("pool_size", 5)
+                    overflow = options.setdefault("max_overflow", 10)
+                    self._reuse = True
+                    self._bound = size + overflow if size > 0 and overflow >= 0 else None
                 self.engine = create_engine(parsed, **options)
         except ImportError as exc:
             raise ConfigurationError(
@@ -208,13 +214,16 @@ class SQLStore(SQLReads):
     # Connections and transactions ------------------------------------------------------------
 
     def _take(self) -> Any:
-        """A pooled connection: on SQLite one this store used before, else a new checkout.
+        """A pooled connection: one this store used before, else a new checkout.
 
-        SQLite connections stay checked out of the pool between uses (a checkout and
+        Connections stay checked out of the pool between uses (a checkout and
         check-in cost about as much as a small transaction) and go back on
-        :meth:`close`; the pool has no upper bound there, so a thread never waits for a
-        connection another thread keeps. PostgreSQL connections go back to the pool
-        after each use, which bounds them.
+        :meth:`close`. One kept idle is taken before a new checkout. A thread
+        waits in the pool only once it has lent all it may, and then a
+        connection given back goes to the pool, where the waiting thread gets
+        it (so none waits while another connection lies idle). On SQLite the
+        pool has no upper bound. With an app's own ``poolclass`` (``NullPool``,
+        say), each connection goes back after use.
         """
         if self._idle:
             try:
@@ -228,10 +237,14 @@ class SQLStore(SQLReads):
         if getattr(connection.driver_connection, "broken", False):
             connection.invalidate()  # a lost PostgreSQL connection is not reused
             connection.close()
-        elif self._reuse:
+        elif self._reuse and (self._bound is None or self._checked_out() < self._bound):
             self._idle.append(connection)
         else:
             connection.close()
+
+    def _checked_out(self) -> int:
+        pool: Any = self.engine.pool  # a QueuePool: lent connections, kept idle ones too
+        return int(pool.checkedout())
 
     def _current(self) -> _Transaction | None:
         tx: _Transaction | None = getattr(self._local, "tx", None)
