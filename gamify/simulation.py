@@ -50,12 +50,13 @@ import os
 import pickle
 import queue
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -92,7 +93,6 @@ __all__ = [
 DEFAULT_PROBABILITY = Decimal("0.3")
 NO_TIER = "(none)"
 _SHARE_TOLERANCE = Decimal("1e-9")
-_K = TypeVar("_K")
 
 
 # --------------------------------------------------------------------------- behaviour model
@@ -461,14 +461,14 @@ def simulate(
     seeds = [master.getrandbits(64) for _ in ids]
     workers = min(workers, members)
     if workers == 1:
-        shard = _Shard(ids, seeds, segment_of, days)
-        partials = [_run_in(program, behaviour, shard, store, progress)]
+        shard = _Shard(ids, seeds, segment_of)
+        partials = [_run_in(program, behaviour, shard, days, store, progress)]
     else:
         shards = [
-            _Shard(ids[k::workers], seeds[k::workers], segment_of[k::workers], days)
+            _Shard(ids[k::workers], seeds[k::workers], segment_of[k::workers])
             for k in range(workers)
         ]
-        partials = _run_parallel(program, behaviour, shards, progress)
+        partials = _run_parallel(program, behaviour, shards, days, progress)
     return _result(program, behaviour, seed, members, days, sizes, partials)
 
 
@@ -479,7 +479,6 @@ class _Shard:
     ids: list[str]
     seeds: list[int]
     segment_of: list[int]
-    days: int
 
 
 @dataclass(slots=True)
@@ -491,7 +490,7 @@ class _Partial:
     badge_members: dict[str, int] = field(default_factory=dict)
     badge_awards: dict[str, int] = field(default_factory=dict)
     # per snapshot: (day number, date, level -> members, tier -> members)
-    snapshots: list[tuple[int, date, dict[int, int], dict[str, int]]] = field(default_factory=list)
+    snapshots: list[tuple[int, date, Counter[int], Counter[str]]] = field(default_factory=list)
     totals: list[tuple[str, str, str | None, int]] = field(default_factory=list)
     outstanding: dict[str, int] = field(default_factory=dict)
 
@@ -500,6 +499,7 @@ def _run_in(
     program: Program,
     behaviour: Behaviour,
     shard: _Shard,
+    days: int,
     store: Store | str,
     on_day: Callable[[int, int], None] | None,
 ) -> _Partial:
@@ -512,7 +512,7 @@ def _run_in(
             raise ConfigurationError(
                 "the store already holds members: simulate into an empty store"
             )
-        return _run(engine, clock, tz, behaviour, shard, on_day)
+        return _run(engine, clock, tz, behaviour, shard, days, on_day)
     finally:
         if isinstance(store, str):
             engine.store.close()
@@ -522,6 +522,7 @@ def _worker(
     program_data: dict[str, Any],
     behaviour_data: dict[str, Any],
     shard: _Shard,
+    days: int,
     number: int,
     results: Any,
 ) -> None:
@@ -533,6 +534,7 @@ def _worker(
             program,
             behaviour,
             shard,
+            days,
             "memory://",
             lambda done, _: results.put(("day", number, done)),
         )
@@ -550,6 +552,7 @@ def _run_parallel(
     program: Program,
     behaviour: Behaviour,
     shards: Sequence[_Shard],
+    days: int,
     progress: Callable[[int, int], None] | None,
 ) -> list[_Partial]:
     # Spawned, not forked: a fork would copy the caller's threads' locks (a
@@ -561,12 +564,11 @@ def _run_parallel(
     processes = [
         context.Process(
             target=_worker,
-            args=(program_data, behaviour_data, shard, number, results),
+            args=(program_data, behaviour_data, shard, days, number, results),
             daemon=True,
         )
         for number, shard in enumerate(shards)
     ]
-    days = shards[0].days
     done = [0] * len(shards)
     partials: list[_Partial | None] = [None] * len(shards)
     try:
@@ -608,6 +610,7 @@ def _run(
     tz: ZoneInfo,
     behaviour: Behaviour,
     shard: _Shard,
+    days: int,
     on_day: Callable[[int, int], None] | None,
 ) -> _Partial:
     program = engine.program
@@ -623,7 +626,6 @@ def _run(
     rngs = [random.Random(seed) for seed in shard.seeds]
     out = _Partial()
     badge_members: dict[str, set[str]] = {}
-    days = shard.days
 
     for day_index in range(days):
         day = behaviour.start + timedelta(days=day_index)
@@ -679,22 +681,15 @@ def _run(
     return out
 
 
-def _distributions(store: Store, ids: Sequence[str]) -> tuple[dict[int, int], dict[str, int]]:
+def _distributions(store: Store, ids: Sequence[str]) -> tuple[Counter[int], Counter[str]]:
     """Members per level and per tier (``NO_TIER`` for none)."""
-    levels: dict[int, int] = {}
-    tiers: dict[str, int] = {}
+    levels: Counter[int] = Counter()
+    tiers: Counter[str] = Counter()
     for member_id in ids:
         record = store.get_member(member_id)
-        level = record.level if record is not None else 1
-        tier = (record.tier if record is not None else None) or NO_TIER
-        levels[level] = levels.get(level, 0) + 1
-        tiers[tier] = tiers.get(tier, 0) + 1
+        levels[record.level if record is not None else 1] += 1
+        tiers[(record.tier if record is not None else None) or NO_TIER] += 1
     return levels, tiers
-
-
-def _add(into: dict[_K, int], counts: Mapping[_K, int]) -> None:
-    for key, count in counts.items():
-        into[key] = into.get(key, 0) + count
 
 
 def _result(
@@ -707,25 +702,25 @@ def _result(
     partials: Sequence[_Partial],
 ) -> SimulationResult:
     """The shards' sums as one result."""
-    badge_members: dict[str, int] = {}
-    badge_awards: dict[str, int] = {}
-    outstanding: dict[str, int] = {}
+    badge_members: Counter[str] = Counter()
+    badge_awards: Counter[str] = Counter()
+    outstanding: Counter[str] = Counter()
     totals: list[tuple[str, str, str | None, int]] = []
     for part in partials:
-        _add(badge_members, part.badge_members)
-        _add(badge_awards, part.badge_awards)
-        _add(outstanding, part.outstanding)
+        badge_members.update(part.badge_members)
+        badge_awards.update(part.badge_awards)
+        outstanding.update(part.outstanding)
         totals.extend(part.totals)
     tier_names = [t.name for t in getattr(getattr(program, "tiers", None), "levels", None) or []]
     rank = {name: i for i, name in enumerate([NO_TIER, *tier_names])}
     snapshots = []
     for taken in zip(*(part.snapshots for part in partials), strict=True):
         day, when = taken[0][0], taken[0][1]
-        levels: dict[int, int] = {}
-        tiers: dict[str, int] = {}
+        levels: Counter[int] = Counter()
+        tiers: Counter[str] = Counter()
         for _, _, shard_levels, shard_tiers in taken:
-            _add(levels, shard_levels)
-            _add(tiers, shard_tiers)
+            levels.update(shard_levels)
+            tiers.update(shard_tiers)
         snapshots.append(
             Snapshot(
                 day=day,
