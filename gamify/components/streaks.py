@@ -3,12 +3,16 @@
 Pure functions over a streak's JSON-ready state dict::
 
     {"len": 5, "longest": 9, "last_at": "2026-03-01T15:30:00+00:00",
-     "covered": 0, "tokens": 1, "paid": [3], "runs": [[...]], "broken": {...},
-     "repairs": {"2026-03": 1}}
+     "covered": 0, "tokens": 1, "paid": [3], "runs": "<start> <len>;...",
+     "broken": {...}, "repairs": {"2026-03": 1}}
 
 The last counted event is kept as an instant and re-read in the member's
 current zone, so a zone change alone never breaks a run nor counts one
 period twice. ``covered`` counts missed periods bridged by a repair.
+
+Past runs are kept as one string (read them with :func:`past_runs`): the state
+is loaded and saved with every qualifying event, and one string costs far less
+to decode than a list of fifty pairs.
 """
 
 from __future__ import annotations
@@ -21,9 +25,33 @@ from gamify import _time
 from gamify.errors import StreakRepairError
 from gamify.program import Milestone, Streak
 
-__all__ = ["StreakStep", "current_length", "current_tokens", "period_index", "record", "repair"]
+__all__ = [
+    "StreakStep",
+    "current_length",
+    "current_tokens",
+    "past_runs",
+    "period_index",
+    "record",
+    "repair",
+]
 
 MAX_RUNS = 50  # past runs kept in the state, newest last
+
+
+def past_runs(state: dict[str, Any] | None) -> list[tuple[str, int]]:
+    """The finished runs, oldest first: (the instant of the first event, the length)."""
+    stored = (state or {}).get("runs")
+    if not stored:
+        return []
+    if isinstance(stored, list):  # the earlier form: a list of [start, length] pairs
+        return [(str(start), int(length)) for start, length in stored]
+    return [
+        (start, int(length)) for start, _, length in (r.partition(" ") for r in stored.split(";"))
+    ]
+
+
+def _encode_runs(runs: list[tuple[str, int]]) -> str:
+    return ";".join(f"{start} {length}" for start, length in runs[-MAX_RUNS:])
 
 
 @dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
@@ -82,8 +110,7 @@ def record(
             frozen = missed
         elif missed:
             broken = True
-            runs = [*new.get("runs", []), [new["start"], new["len"]]][-MAX_RUNS:]
-            new["runs"] = runs
+            new["runs"] = _encode_runs([*past_runs(new), (new["start"], new["len"])])
             end = _period_end(spec.period, last + 1, tz, first_weekday)
             new["broken"] = {"len": new["len"], "paid": new["paid"], "end": end.isoformat()}
             new["len"] = 0
@@ -175,8 +202,10 @@ def repair(
         # A new run began after the break: join it to the run before.
         new["len"] += broken["len"]
         new["paid"] = sorted({*broken["paid"], *new["paid"]})
-        new["start"] = new["runs"][-1][0] if new.get("runs") else new["start"]
-        new["runs"] = new.get("runs", [])[:-1]
+        runs = past_runs(new)
+        if runs:
+            new["start"] = runs[-1][0]
+        new["runs"] = _encode_runs(runs[:-1])
     else:
         # No event since: bridge the missed periods up to the current one.
         new["covered"] = int(new.get("covered", 0)) + max(now_index - last - 1, 0)

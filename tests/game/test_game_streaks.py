@@ -412,11 +412,47 @@ def test_runs_history_records_each_broken_run() -> None:
             spec, state, dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC), "UTC"
         ).state
     assert state is not None
-    assert state["runs"] == [
-        ["2026-03-01T09:00:00+00:00", 3],
-        ["2026-03-05T09:00:00+00:00", 2],
+    assert streaks_component.past_runs(state) == [
+        ("2026-03-01T09:00:00+00:00", 3),
+        ("2026-03-05T09:00:00+00:00", 2),
     ]
     assert (state["len"], state["longest"], state["start"]) == (1, 3, "2026-03-09T09:00:00+00:00")
+
+
+def test_runs_history_keeps_the_latest_fifty() -> None:
+    """Past runs are capped at MAX_RUNS, dropping the oldest first."""
+    spec = gamify.Program.model_validate(daily()).streaks["daily"]
+    state: dict[str, Any] | None = None
+    start = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    for n in range(streaks_component.MAX_RUNS + 5):  # a one-day run every other day
+        at = start + dt.timedelta(days=2 * n)
+        state = streaks_component.record(spec, state, at, "UTC").state
+    runs = streaks_component.past_runs(state)
+    assert len(runs) == streaks_component.MAX_RUNS
+    assert runs[0] == ((start + dt.timedelta(days=8)).isoformat(), 1)
+    assert runs[-1] == ((start + dt.timedelta(days=2 * 53)).isoformat(), 1)
+
+
+def test_runs_history_reads_the_earlier_list_form() -> None:
+    """A state saved with runs as [start, length] pairs is read, and extended, as before."""
+    spec = gamify.Program.model_validate(daily()).streaks["daily"]
+    state: dict[str, Any] = {
+        "len": 2,
+        "longest": 4,
+        "tokens": 0,
+        "paid": [],
+        "start": "2026-03-09T09:00:00+00:00",
+        "last_at": "2026-03-10T09:00:00+00:00",
+        "covered": 0,
+        "runs": [["2026-03-01T09:00:00+00:00", 4]],
+    }
+    assert streaks_component.past_runs(state) == [("2026-03-01T09:00:00+00:00", 4)]
+    after = streaks_component.record(spec, state, dt.datetime(2026, 3, 13, 9, tzinfo=dt.UTC), "UTC")
+    assert after.broken
+    assert streaks_component.past_runs(after.state) == [
+        ("2026-03-01T09:00:00+00:00", 4),
+        ("2026-03-09T09:00:00+00:00", 2),
+    ]
 
 
 def test_late_event_never_rewrites_a_run(
