@@ -54,6 +54,17 @@ def _encode_runs(runs: list[tuple[str, int]]) -> str:
     return ";".join(f"{start} {length}" for start, length in runs[-MAX_RUNS:])
 
 
+def _add_run(state: dict[str, Any], start: str, length: int) -> str:
+    """The runs with one more, the oldest dropped past MAX_RUNS (no decoding: breaks are common)."""
+    stored = state.get("runs") or ""
+    if isinstance(stored, list):
+        stored = _encode_runs(past_runs(state))
+    runs = f"{stored};{start} {length}" if stored else f"{start} {length}"
+    if runs.count(";") >= MAX_RUNS:
+        runs = runs[runs.index(";") + 1 :]
+    return runs
+
+
 @dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
 class StreakStep:
     """A streak after one event: its new state and what happened."""
@@ -110,7 +121,7 @@ def record(
             frozen = missed
         elif missed:
             broken = True
-            new["runs"] = _encode_runs([*past_runs(new), (new["start"], new["len"])])
+            new["runs"] = _add_run(new, new["start"], new["len"])
             end = _period_end(spec.period, last + 1, tz, first_weekday)
             new["broken"] = {"len": new["len"], "paid": new["paid"], "end": end.isoformat()}
             new["len"] = 0
