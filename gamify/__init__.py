@@ -24,6 +24,7 @@ from gamify._outcome import (
     Profile,
     Redemption,
     Reversal,
+    StreakRun,
     StreakState,
     TierChange,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StreakRepairError",
+    "StreakRun",
     "StreakState",
     "SystemClock",
     "TierChange",

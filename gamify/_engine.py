@@ -40,6 +40,7 @@ from gamify._outcome import (
     Profile,
     Redemption,
     Reversal,
+    StreakRun,
     StreakState,
     TierChange,
 )
@@ -383,6 +384,19 @@ class Engine:
             complete=complete,
             secret=badge.secret,
         )
+
+    def streak_history(self, member_id: str, streak: str) -> list[StreakRun]:
+        """The member's finished runs of ``streak``, oldest first (the latest 50 are kept)."""
+        if streak not in self.program.streaks:
+            raise NotFoundError(f"unknown streak {streak!r}")
+        record = self.store.get_member(member_id)
+        if record is None:
+            raise UnknownMemberError(member_id)
+        state = record.state.get("streaks", {}).get(streak)
+        return [
+            StreakRun(start=datetime.fromisoformat(start), length=length)
+            for start, length in streaks.past_runs(state)
+        ]
 
     def repair_streak(self, member_id: str, streak: str, *, key: str | None = None) -> StreakState:
         """Restore a broken streak within the program's window, paying its cost.

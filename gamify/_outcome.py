@@ -89,6 +89,13 @@ class StreakState(_Frozen):
     milestones: list[int] = Field(default_factory=list)
 
 
+class StreakRun(_Frozen):
+    """A finished run of a streak: the instant of its first event and its length in periods."""
+
+    start: datetime
+    length: int
+
+
 class ChallengeState(_Frozen):
     name: str
     status: str

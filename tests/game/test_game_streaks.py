@@ -433,6 +433,37 @@ def test_runs_history_keeps_the_latest_fifty() -> None:
     assert runs[-1] == ((start + dt.timedelta(days=2 * 53)).isoformat(), 1)
 
 
+def test_streak_history_lists_finished_runs_in_the_members_days(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Workouts in Shanghai on local days 1, 2, 3 and 5, at 07:30 (23:30 UTC the day before)
+    but 09:00 on day 2: in UTC they fall on 28 Feb, 2, 2 and 4 March, which is no run of
+    three. Locally the first run (3 days) is filed when day 5 breaks it; the current run is
+    not filed."""
+    engine = gamify_engine(daily())
+    engine.set_member("m", timezone="Asia/Shanghai")
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    for day, hour in ((1, 7), (2, 9), (3, 7), (5, 7)):
+        gamify_clock.set(dt.datetime(2026, 3, day, hour, 30, tzinfo=shanghai))
+        engine.track("m", "workout")
+    history = engine.streak_history("m", "daily")
+    assert history == [
+        gamify.StreakRun(start=dt.datetime(2026, 2, 28, 23, 30, tzinfo=dt.UTC), length=3)
+    ]
+    assert profile_length(engine, "m") == 1
+
+
+def test_streak_history_refuses_unknown_names(gamify_engine: EngineFactory) -> None:
+    """An unknown streak or member is a typed error, not an empty list."""
+    engine = gamify_engine(daily())
+    engine.track("m", "workout")
+    assert engine.streak_history("m", "daily") == []
+    with pytest.raises(gamify.errors.NotFoundError, match="unknown streak 'weekly'"):
+        engine.streak_history("m", "weekly")
+    with pytest.raises(gamify.UnknownMemberError):
+        engine.streak_history("nobody", "daily")
+
+
 def test_runs_history_reads_the_earlier_list_form() -> None:
     """A state saved with runs as [start, length] pairs is read, and extended, as before."""
     spec = gamify.Program.model_validate(daily()).streaks["daily"]
