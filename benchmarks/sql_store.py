@@ -2,7 +2,7 @@
 
     python benchmarks/sql_store.py [--members N] [--events N] [--days D] [--seed S]
                                    [--batch B] [--workers 1,8] [--pg-url URL] [--skip-pg]
-                                   [--ledger-rows N] [--reads R] [--skip-reads]
+                                   [--skip-sqlite] [--ledger-rows N] [--reads R] [--skip-reads]
 
 The fitness program (``examples/fitness/program.toml``: points and XP per
 workout from the streak length, a level curve with rewards, a daily streak and
@@ -17,7 +17,7 @@ Printed, from one process (threads for concurrency), every figure in events
 per second of wall-clock time and of this process's CPU time:
 
 a. the SDK on a SQLite file (a fresh temporary directory), ``engine.track``:
-   one transaction and commit per event;
+   one transaction and commit per event (``--skip-sqlite`` skips a to c);
 b. the SDK batched: ``engine.track_many`` per ``--batch`` events (default 500),
    one commit per batch;
 c. the raw ``sqlite3`` baseline with the SDK's durability settings (WAL,
@@ -612,6 +612,7 @@ def main(argv: list[str] | None = None) -> None:
         help=f"PostgreSQL URL (default: ${PG_URL_VARIABLE})",
     )
     parser.add_argument("--skip-pg", action="store_true", help="skip the PostgreSQL part")
+    parser.add_argument("--skip-sqlite", action="store_true", help="skip the SQLite part")
     parser.add_argument(
         "--ledger-rows",
         type=int,
@@ -638,7 +639,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="gamify-bench-") as tmp:
         directory = Path(tmp)
-        sqlite_part(program, events, directory, args.batch, args.members)
+        if args.skip_sqlite:
+            print("-- SQLite skipped (--skip-sqlite) --", flush=True)
+        else:
+            sqlite_part(program, events, directory, args.batch, args.members)
         if args.skip_pg or not args.pg_url:
             reason = "--skip-pg" if args.skip_pg else f"no --pg-url and no ${PG_URL_VARIABLE}"
             print(f"-- PostgreSQL skipped ({reason}) --", flush=True)
