@@ -41,6 +41,7 @@ EXPORTED = [
     "Store",
     "StoreError",
     "StreakRepairError",
+    "StreakRun",
     "StreakState",
     "SystemClock",
     "TierChange",
