@@ -172,7 +172,8 @@ class _Combined:
             self._close()
         self._keys.update(touched)
         self._texts.append(multi_row(sql, len(rows)) if len(rows) > 1 else sql)
-        self._params.extend(v for row in rows for v in row)
+        for row in rows:
+            self._params.extend(row)
 
     def _close(self) -> None:
         if self._texts:
