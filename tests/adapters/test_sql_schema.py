@@ -128,7 +128,8 @@ def test_memory_url_has_no_schema() -> None:
 
 
 def test_sqlite_settings(tmp_path: Path) -> None:
-    """The SQLite store's connections use WAL, synchronous=NORMAL and a generous busy timeout."""
+    """The SQLite store's connections use WAL, synchronous=NORMAL, a generous busy timeout
+    and temporary data in memory."""
     store = open_store(f"sqlite:///{tmp_path / 'g.db'}")
     assert isinstance(store, SQLStore)
     raw: Any = store.engine.raw_connection()
@@ -137,6 +138,7 @@ def test_sqlite_settings(tmp_path: Path) -> None:
         assert cur.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert cur.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert cur.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+        assert cur.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
     finally:
         raw.close()
         store.close()

@@ -36,7 +36,9 @@ def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: boo
     a generous busy timeout so that writers of several processes wait for each
     other, and WAL with ``synchronous=NORMAL``: readers never block the writer,
     and a commit is durable at the next checkpoint (the SDK's durability setting,
-    used by its benchmarks' baselines too).
+    used by its benchmarks' baselines too). Temporary data stays in memory: a
+    unit of work's multi-row writes need a statement journal, which SQLite
+    would otherwise create and delete as a file on every commit.
     """
     dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
@@ -45,6 +47,7 @@ def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: boo
         if wal:
             cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA temp_store = MEMORY")
     finally:
         cur.close()
 
