@@ -20,8 +20,8 @@ a. the SDK on a SQLite file (a fresh temporary directory), ``engine.track``:
    one transaction and commit per event (``--skip-sqlite`` skips a to c);
 b. the SDK batched: ``engine.track_many`` per ``--batch`` events (default 500),
    one commit per batch;
-c. the raw ``sqlite3`` baseline with the SDK's durability settings (WAL,
-   ``synchronous=NORMAL``, ``BEGIN IMMEDIATE``): per event one ledger row
+c. the raw ``sqlite3`` baseline with the SDK's settings (WAL,
+   ``synchronous=NORMAL``, ``temp_store=MEMORY``, ``BEGIN IMMEDIATE``): per event one ledger row
    inserted, one balance row upserted, one badge threshold checked by a
    SELECT; one commit per event, then one per ``--batch`` events. Its tables
    have only their primary keys (no secondary index, no idempotency table):
@@ -267,6 +267,7 @@ def sqlite_baseline(label: str, path: Path, events: Sequence[Workout], batch: in
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA temp_store = MEMORY")
     for ddl in SQLITE_BASELINE_SCHEMA:
         conn.execute(ddl)
     insert, upsert, select = (s.format(p="") for s in STATEMENTS)
