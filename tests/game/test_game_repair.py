@@ -82,6 +82,28 @@ def test_repair_after_a_new_run_began_joins_the_runs(
     assert sum(cost) == -30  # taken from the 10-point lots, earliest first
 
 
+def test_repair_takes_the_joined_run_out_of_the_history(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Runs of 2 (1-2 March) and 4 (4-7 March) are filed; 9 March starts a new run and a
+    repair joins it to the 4-day one: that run leaves the history, the first stays, and
+    the next break files the joined run from its first day, 4 March."""
+    engine = gamify_engine(program())
+    work(engine, gamify_clock, 1, 2, 4, 5, 6, 7, 9)
+    assert [(r.start, r.length) for r in engine.streak_history("m", "daily")] == [
+        (at(1), 2),
+        (at(4), 4),
+    ]
+    gamify_clock.set(at(9, 12))
+    assert engine.repair_streak("m", "daily").length == 5
+    assert [(r.start, r.length) for r in engine.streak_history("m", "daily")] == [(at(1), 2)]
+    work(engine, gamify_clock, 11)  # 10 March missed
+    assert [(r.start, r.length) for r in engine.streak_history("m", "daily")] == [
+        (at(1), 2),
+        (at(4), 5),
+    ]
+
+
 def test_repair_with_no_event_since_bridges_the_gap(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
