@@ -74,6 +74,29 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from gamify import __version__
+
+        typer.echo(f"gamify {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_show_version,
+        is_eager=True,
+    ),
+) -> None:
+    """The group's own options (its help text is the application's, above)."""
+
+
 program_app = typer.Typer(
     help="Validate and summarise program files.", no_args_is_help=True, rich_markup_mode=None
 )

@@ -60,3 +60,12 @@ def test_python_dash_m_gamify_runs(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert '"family": "fast"' in done.stdout
+
+
+def test_version_is_the_installed_distribution(gamify_cli):
+    """`gamify --version` prints the version pip installed, and runs no command."""
+    from importlib.metadata import version
+
+    run = gamify_cli("--version")
+    assert run.exit_code == 0
+    assert run.stdout.strip() == f"gamify {version('gamify-sdk')}"
