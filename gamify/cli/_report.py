@@ -37,6 +37,7 @@ from gamify.report import (
     load_report_plan,
 )
 from gamify.simulation import load_program
+from gamify.store import Store
 
 __all__ = ["report", "report_to_dict"]
 
@@ -61,6 +62,36 @@ def _date(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise BadInput(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _open_existing(url: str, prefix: str | None) -> Store:
+    """The store at ``url`` as it is: a report never creates a database or tables, so a
+    mistyped path or prefix is an error rather than an empty report."""
+    # Imported here: the other commands need no SQL libraries.
+    from gamify_adapters.sql import SQLStore
+    from sqlalchemy.engine import make_url
+
+    if url.split(":", 1)[0].lower() == "memory":
+        if prefix is not None:
+            raise BadInput("--prefix applies to SQL stores only")
+        return open_store(url)
+    options: dict[str, Any] = {"create": False}
+    if prefix is not None:
+        options["prefix"] = prefix
+    if url.lower().startswith("sqlite"):
+        database = make_url(url).database or ""
+        if database in ("", ":memory:"):
+            raise BadInput(f"{url}: a new in-memory SQLite database holds nothing to report")
+        if not Path(database).is_file():
+            raise BadInput(f"{url}: no database file at {database}")
+    opened = open_store(url, **options)
+    if isinstance(opened, SQLStore) and not opened.has_schema():
+        opened.close()
+        raise BadInput(
+            f"{opened.url} holds no gamify tables with the prefix {opened.tables.prefix!r} "
+            "(give the app's prefix with --prefix)"
+        )
+    return opened
 
 
 def report(
@@ -90,6 +121,10 @@ def report(
             "--calibrated", help="Predict with the plan's calibrated rules, not its own values."
         ),
     ] = False,
+    prefix: Annotated[
+        str | None,
+        typer.Option("--prefix", help="Table prefix of a SQL store (default: gamify_)."),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Judge a store's points economy: issuance against plan, burn, spenders, expiry, alerts."""
@@ -110,7 +145,7 @@ def report(
         plan = ranges = None
         if plan_file is not None:
             plan, ranges = load_report_plan(plan_file)
-        opened = open_store(store)
+        opened = _open_existing(store, prefix)
         try:
             result = build_report(
                 opened,

@@ -71,12 +71,15 @@ def test_create_false_leaves_the_schema_to_the_app(gamify_sql_target: StoreTarge
     tables exist is a StoreError; gamify.create_schema creates them."""
     prefix = gamify_sql_target.options.get("prefix", "gamify_")
     store = gamify_sql_target.open(create=False)
+    assert isinstance(store, SQLStore)
     assert table_names(gamify_sql_target.url, prefix) == []
+    assert not store.has_schema()
     with pytest.raises(StoreError):
         store.get_member("alice")
     gamify.create_schema(gamify_sql_target.url, prefix=prefix)
     gamify.create_schema(gamify_sql_target.url, prefix=prefix)  # a second call changes nothing
     assert table_names(gamify_sql_target.url, prefix) == TABLES
+    assert store.has_schema()
     add_member(store, "alice")
     assert list(store.member_ids()) == ["alice"]
     store.close()

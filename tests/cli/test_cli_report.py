@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tomllib
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -436,3 +437,53 @@ def test_program_zone_counts_the_window_days(gamify_cli, write, store_url):
     assert window["start"] == "2025-12-31T16:00:00+00:00"
     assert window["end"] == "2026-01-10T16:00:00+00:00"
     assert D(window["days"]) == 10
+
+
+# --------------------------------------------------------------------------- opening the store
+
+
+def test_report_refuses_a_missing_sqlite_file_and_creates_none(gamify_cli, tmp_path: Path):
+    """A mistyped SQLite path is an error, not an empty database and a report of zeros."""
+    missing = tmp_path / "typo.db"
+    run = gamify_cli("report", "--store", f"sqlite:///{missing}")
+    assert run.exit_code == 2
+    assert f"no database file at {missing}" in run.stderr
+    assert not missing.exists()
+
+
+def test_report_refuses_a_database_without_gamify_tables(gamify_cli, tmp_path: Path):
+    """A database that is not a gamify store (or another prefix) is named with the prefix."""
+    other = tmp_path / "app.db"
+    sqlite3.connect(other).execute("CREATE TABLE users (id INTEGER)").connection.commit()
+    run = gamify_cli("report", "--store", f"sqlite:///{other}")
+    assert run.exit_code == 2
+    assert "holds no gamify tables with the prefix 'gamify_'" in run.stderr
+    assert sorted(r[0] for r in sqlite3.connect(other).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )) == ["users"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--store", "sqlite://"], "a new in-memory SQLite database holds nothing to report"),
+        (["--store", "memory://", "--prefix", "app_"], "--prefix applies to SQL stores only"),
+    ],
+)
+def test_report_store_options_that_cannot_work(gamify_cli, args, message):
+    run = gamify_cli("report", *args)
+    assert run.exit_code == 2
+    assert message in run.stderr
+
+
+def test_report_reads_a_store_with_the_apps_prefix(gamify_cli, tmp_path: Path):
+    """--prefix reads the tables an app created under its own prefix."""
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    store = open_store(url, prefix="shop_gamify_")
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 1, 10, tzinfo=UTC)))
+    engine.track("a", "purchase", amount=120)
+    store.close()
+    assert gamify_cli("report", "--store", url).exit_code == 2
+    run = gamify_cli("report", "--store", url, "--prefix", "shop_gamify_", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["flow"]["issued"] == 120

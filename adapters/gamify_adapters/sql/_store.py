@@ -34,7 +34,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
@@ -182,6 +182,12 @@ class SQLStore(SQLReads):
     def metadata(self) -> Any:
         """The store's tables as :class:`sqlalchemy.MetaData` (for Alembic)."""
         return self.tables.metadata
+
+    def has_schema(self) -> bool:
+        """Whether every one of the store's tables exists (with this store's prefix)."""
+        with translated(), self.engine.connect() as conn:
+            inspector = inspect(conn)
+            return all(inspector.has_table(table.name) for table in self.tables.all())
 
     def create_schema(self) -> None:
         """Create the store's tables and indexes that do not exist yet.
