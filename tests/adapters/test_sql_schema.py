@@ -246,3 +246,12 @@ def test_postgresql_errors_are_translated() -> None:
     )
     plain = ValueError("not a driver error")
     assert translate(plain) is plain
+
+
+def test_sqlite_file_in_a_missing_folder_is_named(tmp_path: Path) -> None:
+    """A path into a folder that does not exist is a ConfigurationError naming the folder,
+    not SQLite's bare 'unable to open database file'; nothing is created."""
+    folder = tmp_path / "no-such-folder"
+    with pytest.raises(ConfigurationError, match=r"the folder .*no-such-folder.* does not exist"):
+        open_store(f"sqlite:///{folder / 'gamify.db'}")
+    assert not folder.exists()

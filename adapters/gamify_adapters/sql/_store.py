@@ -161,7 +161,15 @@ class SQLStore(SQLReads):
             lock = threading.RLock()
             self._write_lock = self._read_lock = lock
         else:
-            self._write_lock = _file_lock(_file_key(database))
+            path = _file_path(database)
+            folder = os.path.dirname(path)
+            if not os.path.isdir(folder):
+                # SQLite would only say "unable to open database file".
+                raise ConfigurationError(
+                    f"cannot open the SQLite database {database!r}: "
+                    f"the folder {folder!r} does not exist"
+                )
+            self._write_lock = _file_lock(path)
             if "poolclass" not in options and "max_overflow" not in options:
                 options["max_overflow"] = -1  # see _take
                 self._reuse = True
@@ -449,7 +457,8 @@ def _normalize_url(url: str | URL) -> URL:
     raise ConfigurationError(f"the SQL store supports SQLite and PostgreSQL, not {backend!r}")
 
 
-def _file_key(database: str) -> str:
+def _file_path(database: str) -> str:
+    """The database file's real path (also for a ``file:`` URI with a query)."""
     return os.path.realpath(database.removeprefix("file:").split("?", 1)[0])
 
 
