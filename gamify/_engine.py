@@ -146,6 +146,12 @@ class _Step:
         return self.member.state
 
 
+def _check_limit(limit: Any) -> None:
+    """A count of rows to return: a positive integer (a bool is not one)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidEventError(f"limit must be a positive integer, not {limit!r}")
+
+
 def _normalize_amount(amount: Any) -> Decimal | None:
     """An exact decimal; floats go through their repr so 268.28 stays 268.28."""
     if amount is None:
@@ -460,6 +466,8 @@ class Engine:
 
     def history(self, member_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
         """The member's ledger entries, newest first, with their reasons."""
+        if limit is not None:
+            _check_limit(limit)
         return [
             HistoryEntry(
                 entry_id=e.entry_id,
@@ -801,8 +809,7 @@ class Engine:
         the program's zone) or a ``(start, end)`` window. Ties share a rank.
         """
         key = self._board_period(metric, period, tier)
-        if limit < 1:
-            raise InvalidEventError(f"limit must be at least 1, not {limit}")
+        _check_limit(limit)
         if isinstance(key, str):
             rows = [
                 (r.member_id, r.score)
@@ -888,6 +895,7 @@ class Engine:
 
     def drain_outbox(self, limit: int = 100) -> int:
         """Deliver domain events left in the outbox (for workers); returns how many."""
+        _check_limit(limit)
         messages = self.store.pending_outbox(limit)
         for msg in messages:
             self._dispatcher.deliver(msg)

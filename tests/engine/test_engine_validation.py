@@ -177,3 +177,16 @@ def test_an_absurdly_large_amount_is_a_typed_error(engine: Engine) -> None:
     with pytest.raises(InvalidAmountError):
         engine.track("alice", "purchase", amount="1e999999999")
     assert nothing_written(engine)
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, 2.5, "5"])
+def test_a_row_limit_must_be_a_positive_integer(engine: Engine, limit: Any) -> None:
+    """history, leaderboard and drain_outbox refuse a limit that is not a positive int."""
+    engine.track("m", "purchase", amount=10)
+    with pytest.raises(InvalidEventError, match="limit must be a positive integer"):
+        engine.history("m", limit=limit)
+    with pytest.raises(InvalidEventError, match="limit must be a positive integer"):
+        engine.leaderboard(limit=limit)
+    with pytest.raises(InvalidEventError, match="limit must be a positive integer"):
+        engine.drain_outbox(limit)
+    assert len(engine.history("m", limit=1)) == 1
