@@ -200,15 +200,18 @@ def _fingerprint(*parts: str | int | None) -> str:
 class Engine:
     """Runs a :class:`~gamify.Program` against a :class:`~gamify.store.Store`.
 
-    ``store`` is a URL (``memory://``, ``sqlite:///gamify.db``, ...) or a store
-    object; ``clock`` defaults to one reading ``pendulum.now("UTC")``.
+    ``program`` is a :class:`~gamify.Program`, a program file's path or a mapping
+    validated as one. ``store`` is a URL (``memory://``, ``sqlite:///gamify.db``,
+    ...) or a store object; ``clock`` defaults to one reading
+    ``pendulum.now("UTC")``. Arguments of the wrong kind raise
+    :class:`~gamify.errors.ConfigurationError` here, not at the first call.
     ``deliver_events=False`` leaves domain events in the outbox for a worker
     (:meth:`drain_outbox`) instead of delivering them in process.
     """
 
     def __init__(
         self,
-        program: Program | str | Path,
+        program: Program | str | Path | Mapping[str, Any],
         store: Store | str = "memory://",
         clock: Clock | None = None,
         *,
@@ -217,9 +220,29 @@ class Engine:
         max_retries: int = 5,
         predicates: Mapping[str, Predicate] | None = None,
     ) -> None:
-        self.program = program if isinstance(program, Program) else Program.load(program)
-        self.store = open_store(store) if isinstance(store, str) else store
+        if isinstance(program, Program):
+            self.program = program
+        elif isinstance(program, Mapping):
+            self.program = Program.from_dict(dict(program))
+        elif isinstance(program, str | Path):
+            self.program = Program.load(program)
+        else:
+            raise ConfigurationError(
+                f"program must be a gamify.Program, a file path or a mapping, not {program!r}"
+            )
+        if isinstance(store, str):
+            self.store = open_store(store)
+        elif isinstance(store, Store):
+            self.store = store
+        else:
+            raise ConfigurationError(f"store must be a URL or a gamify Store, not {store!r}")
+        if clock is not None and not callable(getattr(clock, "now", None)):
+            raise ConfigurationError(f"clock must be a gamify Clock (with now()), not {clock!r}")
         self.clock: Clock = clock if clock is not None else SystemClock()
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(
+                f"max_retries must be a whole number >= 0, not {max_retries!r}"
+            )
         missing = set(requires) - self.store.capabilities
         if missing:
             raise ConfigurationError(

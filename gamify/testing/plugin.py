@@ -84,7 +84,7 @@ def gamify_clock() -> ManualClock:
 @pytest.fixture
 def gamify_engine(gamify_clock: ManualClock) -> Iterator[EngineFactory]:
     """A factory of fresh engines: ``gamify_engine(program, clock=None, store="memory://")``."""
-    from gamify import Engine, Program, _registry
+    from gamify import Engine, _registry
 
     opened: list[Store] = []
 
@@ -94,10 +94,6 @@ def gamify_engine(gamify_clock: ManualClock) -> Iterator[EngineFactory]:
         store: Store | str = "memory://",
         **options: Any,
     ) -> Engine:
-        if isinstance(program, Mapping):
-            program = Program.from_dict(dict(program))
-        elif not isinstance(program, Program):
-            program = Program.load(program)
         if isinstance(store, str):
             store = _registry.open_store(store)
             opened.append(store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from gamify import (
+    ConfigurationError,
     Engine,
     Event,
     GamifyError,
@@ -18,6 +20,7 @@ from gamify import (
     InvalidEventError,
     InvalidTimeError,
     ManualClock,
+    ProgramError,
     UnknownActionError,
 )
 
@@ -190,3 +193,30 @@ def test_a_row_limit_must_be_a_positive_integer(engine: Engine, limit: Any) -> N
     with pytest.raises(InvalidEventError, match="limit must be a positive integer"):
         engine.drain_outbox(limit)
     assert len(engine.history("m", limit=1)) == 1
+
+
+def test_an_engine_takes_a_program_as_a_mapping(gamify_clock: ManualClock) -> None:
+    """A mapping is validated as a Program; a malformed one names its key path."""
+    engine = Engine(SHOP, clock=gamify_clock)
+    assert engine.track("m", "check_in").total() == 5
+    broken = {**SHOP, "rules": [{"name": "r", "action": "check_in", "fixd": 5}]}
+    with pytest.raises(ProgramError, match=r"rules\[0\]\.fixd"):
+        Engine(broken)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"program": 42}, "program must be a gamify.Program, a file path or a mapping"),
+        ({"store": 42}, "store must be a URL or a gamify Store, not 42"),
+        ({"clock": "now"}, "clock must be a gamify Clock"),
+        ({"max_retries": -1}, "max_retries must be a whole number >= 0"),
+        ({"max_retries": 2.5}, "max_retries must be a whole number >= 0"),
+    ],
+)
+def test_an_engine_wired_wrongly_is_refused_at_once(
+    arguments: dict[str, Any], message: str
+) -> None:
+    """Wrong arguments fail when the engine is made, not at its first call."""
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        Engine(**{"program": SHOP, **arguments})
