@@ -109,6 +109,29 @@ class Event:
     attributes: Mapping[str, Any] | None = None
 
 
+_EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)]
+
+
+def _as_event(index: int, item: Any) -> Event:
+    """Item ``index`` of a batch as an Event: an Event, or a mapping of its fields."""
+    if isinstance(item, Event):
+        return item
+    if not isinstance(item, Mapping):
+        raise InvalidEventError(f"events[{index}] must be an Event or a mapping, not {item!r}")
+    unknown = sorted(str(name) for name in item if name not in _EVENT_FIELDS)
+    missing = [name for name in ("member_id", "action") if name not in item]
+    if unknown or missing:
+        problem = (
+            f"unknown field {', '.join(unknown)}"
+            if unknown
+            else f"missing field {', '.join(missing)}"
+        )
+        raise InvalidEventError(
+            f"events[{index}]: {problem} (an event has {', '.join(_EVENT_FIELDS)})"
+        )
+    return Event(**item)
+
+
 @dataclass(slots=True)
 class _Checked:
     """An event after validation: UTC instant, exact amount, canonical attributes."""
@@ -302,6 +325,12 @@ class Engine:
                 raise InvalidEventError(f"unknown IANA time zone {timezone!r}") from None
         if birthday is not None and not isinstance(birthday, date):
             raise InvalidEventError(f"birthday must be a date, not {birthday!r}")
+        if tags is not None:
+            # A string is iterable too: "vip" would become the tags v, i and p.
+            given = tags
+            tags = [] if isinstance(tags, str) else list(tags)
+            if isinstance(given, str) or not all(isinstance(tag, str) for tag in tags):
+                raise InvalidEventError(f"tags must be a list of strings, not {given!r}")
         now = self._now()
         with self._unit([member_id]) as uow:
             member = uow.load_member(member_id) or self._new_member(member_id, now)
@@ -536,8 +565,8 @@ class Engine:
         """Track a batch as one transaction; an invalid event fails the call before any write."""
         now = self._now()
         checked = []
-        for item in events:
-            e = item if isinstance(item, Event) else Event(**item)
+        for index, item in enumerate(events):
+            e = _as_event(index, item)
             checked.append(
                 self._check(e.member_id, e.action, e.at, e.amount, e.key, e.attributes, now)
             )
@@ -668,6 +697,8 @@ class Engine:
 
     def expiring(self, member_id: str, *, within: timedelta) -> list[ExpiringLot]:
         """The member's points lots that expire within ``within`` from now, soonest first."""
+        if not isinstance(within, timedelta) or within <= timedelta(0):
+            raise InvalidEventError(f"within must be a positive timedelta, not {within!r}")
         now = self._now()
         lots = [
             lot
@@ -883,6 +914,10 @@ class Engine:
         if tier is not None and tier not in self._tier_ranks:
             raise NotFoundError(f"unknown tier {tier!r}")
         if isinstance(period, tuple):
+            if len(period) != 2 or not all(isinstance(t, datetime) for t in period):
+                raise InvalidTimeError(
+                    f"a leaderboard window is a (start, end) pair of datetimes, not {period!r}"
+                )
             start, end = (ensure_aware(t, "window bound") for t in period)
             if end <= start:
                 raise InvalidTimeError("a leaderboard window needs end after start")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -220,3 +220,44 @@ def test_an_engine_wired_wrongly_is_refused_at_once(
     """Wrong arguments fail when the engine is made, not at its first call."""
     with pytest.raises(ConfigurationError, match=re.escape(message)):
         Engine(**{"program": SHOP, **arguments})
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (
+            {"member_id": "alice", "action": "check_in", "bogus": 1},
+            "events[1]: unknown field bogus",
+        ),
+        ({"member_id": "alice"}, "events[1]: missing field action"),
+        (42, "events[1] must be an Event or a mapping, not 42"),
+    ],
+)
+def test_a_malformed_item_in_a_batch_is_refused_before_any_write(
+    engine: Engine, item: Any, message: str
+) -> None:
+    good = {"member_id": "alice", "action": "check_in"}
+    with pytest.raises(InvalidEventError, match=re.escape(message)):
+        engine.track_many([good, item])
+    assert nothing_written(engine)
+
+
+@pytest.mark.parametrize("tags", ["vip", [1], ["vip", None]])
+def test_tags_must_be_strings(engine: Engine, tags: Any) -> None:
+    """A lone string is refused, not split into one-letter tags."""
+    with pytest.raises(InvalidEventError, match="tags must be a list of strings"):
+        engine.set_member("alice", tags=tags)
+    assert nothing_written(engine)
+    assert engine.set_member("alice", tags=(t for t in ["vip", "eu"])).tags == ["eu", "vip"]
+
+
+@pytest.mark.parametrize("within", [timedelta(0), timedelta(days=-1), 30])
+def test_expiring_needs_a_positive_window(engine: Engine, within: Any) -> None:
+    with pytest.raises(InvalidEventError, match="within must be a positive timedelta"):
+        engine.expiring("alice", within=within)
+
+
+@pytest.mark.parametrize("window", [(1, 2), (datetime(2026, 1, 1, tzinfo=UTC),)])
+def test_a_leaderboard_window_is_a_pair_of_datetimes(engine: Engine, window: Any) -> None:
+    with pytest.raises(InvalidTimeError, match=r"a \(start, end\) pair of datetimes"):
+        engine.leaderboard(period=window)
