@@ -274,7 +274,9 @@ class Engine:
         self._deliver_events = deliver_events
         self._dispatcher = Dispatcher()
         self.max_retries = max_retries
-        self._predicates: dict[str, Predicate] = dict(predicates or {})
+        self._predicates: dict[str, Predicate] = {}
+        for name, predicate in (predicates or {}).items():
+            self.register_predicate(name, predicate)
         self._tier_ranks: dict[str, int] = (
             {t.name: i for i, t in enumerate(self.program.tiers.levels)}
             if self.program.tiers
@@ -283,6 +285,8 @@ class Engine:
 
     def register_predicate(self, name: str, predicate: Predicate) -> None:
         """Make ``predicate(facts) -> bool`` available to ``custom`` badges and challenges."""
+        if not callable(predicate):
+            raise ConfigurationError(f"predicate {name!r} must be callable, not {predicate!r}")
         self._predicates[name] = predicate
 
     def using(self, session: Any) -> Engine:

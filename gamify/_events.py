@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from gamify.errors import UnknownEventNameError
+from gamify.errors import ConfigurationError, UnknownEventNameError
 from gamify.store import OutboxMessage
 
 DomainEvent = OutboxMessage
@@ -75,6 +75,8 @@ class Dispatcher:
             raise UnknownEventNameError(
                 f"unknown domain event {name!r}: use '*' or one of {', '.join(sorted(EVENT_NAMES))}"
             )
+        if not callable(callback):
+            raise ConfigurationError(f"a subscriber must be callable, not {callback!r}")
         self._subscribers.setdefault(name, []).append(callback)
 
     @property

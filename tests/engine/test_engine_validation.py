@@ -261,3 +261,13 @@ def test_expiring_needs_a_positive_window(engine: Engine, within: Any) -> None:
 def test_a_leaderboard_window_is_a_pair_of_datetimes(engine: Engine, window: Any) -> None:
     with pytest.raises(InvalidTimeError, match=r"a \(start, end\) pair of datetimes"):
         engine.leaderboard(period=window)
+
+
+def test_subscribers_and_predicates_must_be_callable(engine: Engine) -> None:
+    """A non-callable is refused when registered, not logged as failing on every event."""
+    with pytest.raises(ConfigurationError, match="a subscriber must be callable, not 5"):
+        engine.on("*", 5)
+    with pytest.raises(ConfigurationError, match="predicate 'vip' must be callable"):
+        engine.register_predicate("vip", True)
+    with pytest.raises(ConfigurationError, match="predicate 'vip' must be callable"):
+        Engine(SHOP, predicates={"vip": "yes"})
