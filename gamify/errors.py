@@ -5,7 +5,9 @@ Callers can catch the whole family or one branch::
 
     GamifyError
     ├── ConfigurationError          store URL, missing extra, unsupported capability,
-    │                               an unknown domain event name (also a ValueError)
+    │                               an engine argument of the wrong kind, a subscriber
+    │                               or predicate that is not callable, an unknown
+    │                               domain event name (also a ValueError)
     ├── ProgramError (ValueError)   a program file or model is malformed
     │   └── CurveError              a level curve is not strictly increasing, bad family
     ├── FormulaError (ValueError)   a formula string uses forbidden syntax or fails
