@@ -69,7 +69,6 @@ def _open_existing(url: str, prefix: str | None) -> Store:
     mistyped path or prefix is an error rather than an empty report."""
     # Imported here: the other commands need no SQL libraries.
     from gamify_adapters.sql import SQLStore
-    from sqlalchemy.engine import make_url
 
     if url.split(":", 1)[0].lower() == "memory":
         if prefix is not None:
@@ -78,19 +77,22 @@ def _open_existing(url: str, prefix: str | None) -> Store:
     options: dict[str, Any] = {"create": False}
     if prefix is not None:
         options["prefix"] = prefix
-    if url.lower().startswith("sqlite"):
-        database = make_url(url).database or ""
-        if database in ("", ":memory:"):
-            raise BadInput(f"{url}: a new in-memory SQLite database holds nothing to report")
-        if not Path(database).is_file():
-            raise BadInput(f"{url}: no database file at {database}")
-    opened = open_store(url, **options)
-    if isinstance(opened, SQLStore) and not opened.has_schema():
-        opened.close()
-        raise BadInput(
-            f"{opened.url} holds no gamify tables with the prefix {opened.tables.prefix!r} "
+    opened = open_store(url, **options)  # connects at first use, so nothing is created yet
+    if not isinstance(opened, SQLStore):
+        return opened
+    problem = None
+    if opened.dialect == "sqlite" and opened.database_file is None:
+        problem = "a new in-memory SQLite database holds nothing to report"
+    elif opened.database_file is not None and not Path(opened.database_file).is_file():
+        problem = f"no database file at {opened.database_file}"
+    elif not opened.has_schema():
+        problem = (
+            f"no gamify tables with the prefix {opened.tables.prefix!r} "
             "(give the app's prefix with --prefix)"
         )
+    if problem is not None:
+        opened.close()
+        raise BadInput(f"{opened.url}: {problem}")
     return opened
 
 

@@ -255,3 +255,18 @@ def test_sqlite_file_in_a_missing_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"the folder .*no-such-folder.* does not exist"):
         open_store(f"sqlite:///{folder / 'gamify.db'}")
     assert not folder.exists()
+
+
+def test_database_file_names_the_sqlite_file(tmp_path: Path) -> None:
+    """database_file is the real path of the SQLite file (a file: URI too), else None."""
+    plain = SQLStore(f"sqlite:///{tmp_path / 'a.db'}", create=False)
+    uri = SQLStore(f"sqlite:///file:{tmp_path / 'b.db'}?mode=rwc&uri=true", create=False)
+    in_memory = SQLStore("sqlite://")
+    try:
+        assert plain.database_file == str((tmp_path / "a.db").resolve())
+        assert uri.database_file == str((tmp_path / "b.db").resolve())
+        assert in_memory.database_file is None
+        assert not (tmp_path / "a.db").exists()  # create=False: not even opened yet
+    finally:
+        for store in (plain, uri, in_memory):
+            store.close()

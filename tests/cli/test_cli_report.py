@@ -445,10 +445,14 @@ def test_program_zone_counts_the_window_days(gamify_cli, write, store_url):
 def test_report_refuses_a_missing_sqlite_file_and_creates_none(gamify_cli, tmp_path: Path):
     """A mistyped SQLite path is an error, not an empty database and a report of zeros."""
     missing = tmp_path / "typo.db"
-    run = gamify_cli("report", "--store", f"sqlite:///{missing}")
+    for url in (f"sqlite:///{missing}", f"sqlite:///file:{missing}?mode=rwc&uri=true"):
+        run = gamify_cli("report", "--store", url)
+        assert run.exit_code == 2
+        assert f"no database file at {missing}" in run.stderr
+        assert not missing.exists()
+    run = gamify_cli("report", "--store", f"sqlite:///{tmp_path / 'no-folder' / 'x.db'}")
     assert run.exit_code == 2
-    assert f"no database file at {missing}" in run.stderr
-    assert not missing.exists()
+    assert "the folder" in run.stderr and "does not exist" in run.stderr
 
 
 def test_report_refuses_a_database_without_gamify_tables(gamify_cli, tmp_path: Path):
@@ -457,7 +461,7 @@ def test_report_refuses_a_database_without_gamify_tables(gamify_cli, tmp_path: P
     sqlite3.connect(other).execute("CREATE TABLE users (id INTEGER)").connection.commit()
     run = gamify_cli("report", "--store", f"sqlite:///{other}")
     assert run.exit_code == 2
-    assert "holds no gamify tables with the prefix 'gamify_'" in run.stderr
+    assert "app.db: no gamify tables with the prefix 'gamify_'" in run.stderr
     assert sorted(r[0] for r in sqlite3.connect(other).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'"
     )) == ["users"]  # fmt: skip

@@ -116,6 +116,8 @@ class SQLStore(SQLReads):
         self.url = parsed.render_as_string(hide_password=True)
         self.tables: Tables = build_tables(prefix)
         self.dialect: Dialect = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql"
+        # The SQLite file (its real path); None on PostgreSQL or for an in-memory database.
+        self.database_file: str | None = None
         self.queries = Queries(self.tables, self.dialect)
         self._local = threading.local()
         self._idle: list[Any] = []  # connections kept checked out for reuse (see _take)
@@ -161,7 +163,7 @@ class SQLStore(SQLReads):
             lock = threading.RLock()
             self._write_lock = self._read_lock = lock
         else:
-            path = _file_path(database)
+            path = self.database_file = _file_path(database)
             folder = os.path.dirname(path)
             if not os.path.isdir(folder):
                 # SQLite would only say "unable to open database file".
