@@ -29,14 +29,23 @@ program = gamify.Program.model_validate(
         },
         "rules": [
             {"name": "spend", "action": "purchase", "per_amount": 1},  # 1 point per unit
-            {"name": "app_bonus", "action": "purchase", "fixed": 10,
-             "conditions": {"channel": "app"}},  # +10 when bought in the app
+            {
+                "name": "app_bonus",
+                "action": "purchase",
+                "fixed": 10,
+                "conditions": {"channel": "app"},
+            },  # +10 when bought in the app
             {"name": "daily", "action": "check_in", "fixed": 20},
         ],
         "multipliers": [
             # Double points from Saturday 00:00 to Monday 00:00, Paris time: [start, end).
-            {"name": "double_weekend", "kind": "campaign", "factor": 2,
-             "start": "2026-06-06T00:00:00+02:00", "end": "2026-06-08T00:00:00+02:00"},
+            {
+                "name": "double_weekend",
+                "kind": "campaign",
+                "factor": 2,
+                "start": "2026-06-06T00:00:00+02:00",
+                "end": "2026-06-08T00:00:00+02:00",
+            },
             # VIP members earn half as much again (multipliers compound by default).
             {"name": "vip", "kind": "tag", "tag": "vip", "factor": "1.5"},
         ],
@@ -110,8 +119,10 @@ show(engine.track("bob", "purchase", amount="42.50", attributes={"channel": "web
 retry = engine.track(
     "alice", "purchase", amount=42.5, key="order-1001", attributes={"channel": "app"}
 )
-print(f"A retry of order-1001 returns the first outcome ({retry == first}) and writes nothing: "
-      f"alice's balance is still {engine.balance('alice')}\n")
+print(
+    f"A retry of order-1001 returns the first outcome ({retry == first}) and writes nothing: "
+    f"alice's balance is still {engine.balance('alice')}\n"
+)
 
 # The same key with another payload is a client bug, refused without writing.
 try:
@@ -153,8 +164,10 @@ except gamify.InvalidAmountError as exc:
 
 # 11. The profile and the ledger (newest first, each entry with its reason).
 profile = engine.member("alice")
-print(f"Profile of {profile.member_id} ({profile.timezone}): "
-      + ", ".join(f"{amount} {currency}" for currency, amount in profile.balances.items()))
+print(
+    f"Profile of {profile.member_id} ({profile.timezone}): "
+    + ", ".join(f"{amount} {currency}" for currency, amount in profile.balances.items())
+)
 print("History, newest first:")
 for entry in engine.history("alice"):
     local = pendulum.instance(entry.at).in_timezone(profile.timezone)

@@ -141,9 +141,7 @@ class BeautyStore:
         self.plan[date(2027, 1, 12)].append(self._purchase("mei", Decimal("520.00")))
         self.plan[RENEWAL_DAY].append(self._renewing_purchase("chen", Decimal("260.00")))
 
-    def _purchase(
-        self, member: str, amount: Decimal, key: str | None = None
-    ) -> Callable[[], None]:
+    def _purchase(self, member: str, amount: Decimal, key: str | None = None) -> Callable[[], None]:
         def run() -> None:
             self.cause = f"purchase of {amount}"
             tier = self.engine.member(member).tier if member in self.known else "regular"
@@ -322,9 +320,9 @@ class BeautyStore:
         lines = ["month    " + "".join(f"{m:>8}" for m in MEMBERS)]
         for key in months:
             lines.append(f"{key}  " + "".join(f"{earned[m, key]:>8}" for m in MEMBERS))
-        lines.append("total    " + "".join(
-            f"{sum(earned[m, k] for k in months):>8}" for m in MEMBERS
-        ))
+        lines.append(
+            "total    " + "".join(f"{sum(earned[m, k] for k in months):>8}" for m in MEMBERS)
+        )
         return lines
 
     def profiles(self) -> list[str]:
@@ -355,22 +353,37 @@ def main(out: TextIO = sys.stdout) -> BeautyStore:
         f"Beauty store '{program.name}' in {program.timezone}: "
         f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()} on the memory store\n"
     )
-    section(out, "Members and the referral chain (lin -> chen -> zhou)", [
-        "mei   birthday 8 March: purchases in March earn double",
-        *(f"{m:<5} referral code {c}" for m, c in story.codes.items()),
-        *story.referrals,
-    ])
+    section(
+        out,
+        "Members and the referral chain (lin -> chen -> zhou)",
+        [
+            "mei   birthday 8 March: purchases in March earn double",
+            *(f"{m:<5} referral code {c}" for m, c in story.codes.items()),
+            *story.referrals,
+        ],
+    )
     section(out, "Tier changes", story.tier_changes)
-    section(out, "mei's birthday month (double points) and the 5000-point cap per purchase",
-            story.earning)
-    section(out, "Points earned per month (rules and rewards, net of returns)",
-            store.earned_per_month())
+    section(
+        out,
+        "mei's birthday month (double points) and the 5000-point cap per purchase",
+        story.earning,
+    )
+    section(
+        out, "Points earned per month (rules and rewards, net of returns)", store.earned_per_month()
+    )
     section(out, "Redemptions: a catalog reward and points plus cash", story.redemptions)
     section(out, "A returned order", story.returned)
-    section(out, f"Reminders on {REMINDER_DAY.isoformat()}: lots expiring within 60 days",
-            story.reminders)
-    section(out, f"Renewal: a purchase on {RENEWAL_DAY.isoformat()} pushes back lots due "
-            "within 30 days by 6 months", story.renewals)
+    section(
+        out,
+        f"Reminders on {REMINDER_DAY.isoformat()}: lots expiring within 60 days",
+        story.reminders,
+    )
+    section(
+        out,
+        f"Renewal: a purchase on {RENEWAL_DAY.isoformat()} pushes back lots due "
+        "within 30 days by 6 months",
+        story.renewals,
+    )
     section(out, "Month ends: run_due (expiry, maturing points, tier reviews)", story.month_ends)
     section(out, "Profiles at the end", store.profiles())
     return store
