@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -247,8 +248,8 @@ class Engine:
             self.program = program
         elif isinstance(program, Mapping):
             self.program = Program.from_dict(dict(program))
-        elif isinstance(program, str | Path):
-            self.program = Program.load(program)
+        elif isinstance(program, str | os.PathLike):
+            self.program = Program.load(Path(program))
         else:
             raise ConfigurationError(
                 f"program must be a gamify.Program, a file path or a mapping, not {program!r}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -271,3 +273,16 @@ def test_subscribers_and_predicates_must_be_callable(engine: Engine) -> None:
         engine.register_predicate("vip", True)
     with pytest.raises(ConfigurationError, match="predicate 'vip' must be callable"):
         Engine(SHOP, predicates={"vip": "yes"})
+
+
+def test_an_engine_takes_a_program_file_as_any_path(tmp_path: Path) -> None:
+    """A str, a Path or any os.PathLike names the program file."""
+    file = tmp_path / "shop.json"
+    file.write_text(json.dumps(SHOP))
+
+    class Location:
+        def __fspath__(self) -> str:
+            return str(file)
+
+    for where in (str(file), file, Location()):
+        assert sorted(Engine(where).program.actions) == ["check_in", "purchase", "review"]
