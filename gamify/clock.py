@@ -34,8 +34,10 @@ class SystemClock:
 
 def ensure_aware(value: datetime, what: str = "datetime") -> datetime:
     """Return ``value`` in UTC, refusing naive datetimes (their zone is a guess)."""
-    if value.tzinfo is UTC and type(value) is datetime:
+    if type(value) is datetime and value.tzinfo is UTC:
         return value  # already what as_utc makes
+    if not isinstance(value, datetime):
+        raise InvalidTimeError(f"{what} must be a datetime, not {value!r}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise InvalidTimeError(f"{what} {value.isoformat()} is naive: pass an aware datetime")
     return as_utc(value)
@@ -51,6 +53,12 @@ def as_utc(value: datetime) -> datetime:
     return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tzinfo=UTC)
 
 
+# What pendulum's ``add`` takes.
+_UNITS = frozenset(
+    {"years", "months", "weeks", "days", "hours", "minutes", "seconds", "microseconds"}
+)
+
+
 class ManualClock:
     """A clock that stands still until told to move.
 
@@ -62,14 +70,16 @@ class ManualClock:
     """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = ensure_aware(start if start is not None else pendulum.now("UTC"))
+        self._now = ensure_aware(
+            start if start is not None else pendulum.now("UTC"), "the clock's start"
+        )
 
     def now(self) -> datetime:
         return self._now
 
     def set(self, instant: datetime) -> None:
         """Jump to ``instant`` (aware; any zone)."""
-        self._now = ensure_aware(instant)
+        self._now = ensure_aware(instant, "the clock's instant")
 
     def advance(
         self, delta: timedelta | None = None, *, tz: str | None = None, **units: float
@@ -83,6 +93,13 @@ class ManualClock:
         change (23 or 25 hours), ``months=1`` lands on the same local day of the
         next month. Negative units move back. Returns the new instant (UTC).
         """
+        if delta is not None and not isinstance(delta, timedelta):
+            raise InvalidTimeError(f"advance by a timedelta or by units, not {delta!r}")
+        unknown = sorted(set(units) - _UNITS)
+        if unknown:
+            raise InvalidTimeError(
+                f"unknown unit {', '.join(unknown)}: use {', '.join(sorted(_UNITS))}"
+            )
         # Rebuild as a pendulum DateTime in pendulum's UTC zone: pendulum's
         # ``add`` drops a stdlib ``timezone.utc`` and returns a naive datetime.
         u = self._now
@@ -98,7 +115,7 @@ class ManualClock:
                 try:
                     local_zone = pendulum.timezone(tz)
                 except Exception as exc:  # pendulum raises several kinds for unknown names
-                    raise ValueError(f"unknown IANA time zone {tz!r}") from exc
+                    raise InvalidTimeError(f"unknown IANA time zone {tz!r}") from exc
                 now = now.in_timezone(local_zone).add(**units)  # type: ignore[arg-type]  # as above
         self._now = ensure_aware(now)
         return self._now

@@ -63,6 +63,24 @@ def test_a_duration_and_units_add_up() -> None:
 def test_an_unknown_zone_is_refused() -> None:
     """advance(..., tz="Nowhere/Land") raises ValueError and leaves the clock where it was."""
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
-    with pytest.raises(ValueError, match="Nowhere/Land"):
+    with pytest.raises(InvalidTimeError, match="Nowhere/Land"):
         clock.advance(days=1, tz="Nowhere/Land")
     assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("move", "message"),
+    [
+        (lambda c: c.set("2026-01-02"), "the clock's instant must be a datetime, not '2026-01-02'"),
+        (lambda c: c.set(datetime(2026, 1, 2)), "the clock's instant 2026-01-02T00:00:00 is naive"),
+        (lambda c: c.advance(5), "advance by a timedelta or by units, not 5"),
+        (lambda c: c.advance(fortnights=1), "unknown unit fortnights"),
+    ],
+)
+def test_a_bad_move_is_a_typed_error_and_leaves_the_clock(move, message) -> None:
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(InvalidTimeError, match=message):
+        move(clock)
+    assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(InvalidTimeError, match="the clock's start must be a datetime"):
+        ManualClock("2026-01-01")
