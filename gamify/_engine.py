@@ -467,6 +467,8 @@ class Engine:
         Refused with :class:`~gamify.errors.StreakRepairError` outside the
         window or past the monthly limit; nothing is written then.
         """
+        self._check_member_id(member_id)
+        self._check_key(key)
         spec = self.program.streaks.get(streak)
         if spec is None:
             raise NotFoundError(f"unknown streak {streak!r}")
@@ -611,6 +613,7 @@ class Engine:
         written) when fewer points are spendable.
         """
         self._check_member_id(member_id)
+        self._check_key(key)
         reason = "redemption"
         total = _normalize_amount(order_total)
         if reward is not None:
@@ -975,6 +978,11 @@ class Engine:
         return ensure_aware(self.clock.now(), "clock time")
 
     @staticmethod
+    def _check_key(key: str | None) -> None:
+        if key is not None and (not isinstance(key, str) or not key):
+            raise InvalidEventError(f"idempotency key must be a non-empty string, not {key!r}")
+
+    @staticmethod
     def _check_member_id(member_id: str) -> None:
         if not isinstance(member_id, str) or not member_id.strip():
             raise InvalidEventError(f"member id must be a non-empty string, not {member_id!r}")
@@ -998,8 +1006,7 @@ class Engine:
             raise InvalidAmountError(None, f"action {action!r} requires an amount")
         if amount is not None and spec.amount == "none":
             raise InvalidAmountError(event_amount, f"action {action!r} takes no amount")
-        if key is not None and (not isinstance(key, str) or not key):
-            raise InvalidEventError(f"idempotency key must be a non-empty string, not {key!r}")
+        self._check_key(key)
         if event_at is None:
             at, given = now, False
         else:

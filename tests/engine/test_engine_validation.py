@@ -286,3 +286,24 @@ def test_an_engine_takes_a_program_file_as_any_path(tmp_path: Path) -> None:
 
     for where in (str(file), file, Location()):
         assert sorted(Engine(where).program.actions) == ["check_in", "purchase", "review"]
+
+
+@pytest.mark.parametrize("key", ["", 7])
+def test_every_keyed_call_refuses_an_empty_or_non_string_key(engine: Engine, key: Any) -> None:
+    """track, redeem and repair_streak check their idempotency key the same way."""
+    engine.track("alice", "purchase", amount=100)
+    with pytest.raises(InvalidEventError, match="idempotency key must be a non-empty string"):
+        engine.redeem("alice", 10, key=key)
+    with pytest.raises(InvalidEventError, match="idempotency key must be a non-empty string"):
+        engine.track("alice", "check_in", key=key)
+    assert engine.balance("alice") == 100
+    assert len(engine.history("alice")) == 1
+
+
+def test_repair_streak_checks_the_member_id_and_key(gamify_engine: EngineFactory) -> None:
+    streaky = {**SHOP, "streaks": {"daily": {"actions": ["check_in"], "repair": {"cost": 10}}}}
+    engine = gamify_engine(streaky)
+    with pytest.raises(InvalidEventError, match="member id must be a non-empty string"):
+        engine.repair_streak("", "daily")
+    with pytest.raises(InvalidEventError, match="idempotency key must be a non-empty string"):
+        engine.repair_streak("alice", "daily", key="")
