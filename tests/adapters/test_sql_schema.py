@@ -74,7 +74,7 @@ def test_create_false_leaves_the_schema_to_the_app(gamify_sql_target: StoreTarge
     assert isinstance(store, SQLStore)
     assert table_names(gamify_sql_target.url, prefix) == []
     assert not store.has_schema()
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match=r"tables are missing here: create them with gamify"):
         store.get_member("alice")
     gamify.create_schema(gamify_sql_target.url, prefix=prefix)
     gamify.create_schema(gamify_sql_target.url, prefix=prefix)  # a second call changes nothing

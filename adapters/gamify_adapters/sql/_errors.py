@@ -41,6 +41,11 @@ _SQLITE_CONSTRAINT_UNIQUE = 2067
 
 _PG_RETRYABLE = ("40", "55P03")  # class 40: transaction rollback; lock_not_available
 _PG_UNIQUE = "23505"
+_PG_UNDEFINED_TABLE = "42P01"
+_NO_TABLES_HINT = (
+    " (the store's tables are missing here: create them with gamify.create_schema(url), "
+    "or with the app's Alembic migrations, using the store's prefix)"
+)
 
 
 def _is_driver_error(exc: BaseException) -> bool:
@@ -68,14 +73,16 @@ def translate(exc: BaseException) -> BaseException:
                 return DuplicateError(message)
         elif "locked" in message or "busy" in message:
             return ConcurrencyError(f"SQLite is busy: {message}")
-        return StoreError(f"SQLite failed: {message}")
+        hint = _NO_TABLES_HINT if message.startswith("no such table") else ""
+        return StoreError(f"SQLite failed: {message}{hint}")
     sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(sqlstate, str):
         if sqlstate.startswith(_PG_RETRYABLE):
             return ConcurrencyError(f"PostgreSQL ({sqlstate}): {message}")
         if sqlstate == _PG_UNIQUE:
             return DuplicateError(message)
-        return StoreError(f"PostgreSQL ({sqlstate}): {message}")
+        hint = _NO_TABLES_HINT if sqlstate == _PG_UNDEFINED_TABLE else ""
+        return StoreError(f"PostgreSQL ({sqlstate}): {message}{hint}")
     return StoreError(f"the database failed: {message}")
 
 
