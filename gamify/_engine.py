@@ -260,7 +260,7 @@ class Engine:
             self.store = store
         else:
             raise ConfigurationError(f"store must be a URL or a gamify Store, not {store!r}")
-        if clock is not None and not callable(getattr(clock, "now", None)):
+        if clock is not None and not isinstance(clock, Clock):
             raise ConfigurationError(f"clock must be a gamify Clock (with now()), not {clock!r}")
         self.clock: Clock = clock if clock is not None else SystemClock()
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -332,10 +332,11 @@ class Engine:
             raise InvalidEventError(f"birthday must be a date, not {birthday!r}")
         if tags is not None:
             # A string is iterable too: "vip" would become the tags v, i and p.
-            given = tags
-            tags = [] if isinstance(tags, str) else list(tags)
-            if isinstance(given, str) or not all(isinstance(tag, str) for tag in tags):
-                raise InvalidEventError(f"tags must be a list of strings, not {given!r}")
+            if isinstance(tags, str):
+                raise InvalidEventError(f"tags must be a list of strings, not {tags!r}")
+            tags = list(tags)
+            if not all(isinstance(tag, str) for tag in tags):
+                raise InvalidEventError(f"tags must be a list of strings, not {tags!r}")
         now = self._now()
         with self._unit([member_id]) as uow:
             member = uow.load_member(member_id) or self._new_member(member_id, now)
@@ -1010,8 +1011,6 @@ class Engine:
         if event_at is None:
             at, given = now, False
         else:
-            if not isinstance(event_at, datetime):
-                raise InvalidTimeError(f"'at' must be a datetime, not {event_at!r}")
             at, given = ensure_aware(event_at, "event time"), True
             if at > now:
                 raise InvalidTimeError(
