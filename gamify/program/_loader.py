@@ -33,6 +33,10 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ProgramError(f"cannot read file: {exc.strerror or exc}", file=file) from exc
+    except UnicodeDecodeError as exc:
+        raise ProgramError(
+            f"not UTF-8 text (byte {exc.start} cannot be decoded)", file=file
+        ) from exc
     try:
         if suffix == ".toml":
             data: Any = tomllib.loads(text)

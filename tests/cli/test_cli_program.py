@@ -131,6 +131,24 @@ def test_missing_file_exits_2(gamify_cli, tmp_path):
     assert "none.toml: cannot read file" in run.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["program", "check", "FILE"],
+        ["curve", "show", "FILE"],
+        ["simulate", "FILE", "--members", "2", "--days", "1"],
+        ["report", "--store", "memory://", "--program", "FILE"],
+    ],
+)
+def test_a_program_file_that_is_not_utf8_exits_2(gamify_cli, tmp_path, command):
+    """Every command reading a program file reports undecodable bytes with exit code 2."""
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'name = "caf\xe9"\n')
+    run = gamify_cli(*(path if arg == "FILE" else arg for arg in command))
+    assert run.exit_code == 2
+    assert "latin1.toml: not UTF-8 text" in run.stderr
+
+
 def test_bad_toml_exits_2(gamify_cli, write):
     """Unparseable TOML names the file and says it is not valid TOML."""
     run = gamify_cli("program", "check", write("bad.toml", "timezone = 'UTC\n"))

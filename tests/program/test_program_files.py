@@ -283,6 +283,15 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
     assert "cannot read" in err.reason
 
 
+def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    """Undecodable bytes are a ProgramError naming the file, not a UnicodeDecodeError."""
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'name = "caf\xe9"\n')
+    err = load_error(path)
+    assert err.file == str(path)
+    assert "not UTF-8" in err.reason
+
+
 def test_a_campaign_without_an_end_is_refused() -> None:
     """A campaign needs both start and end; the error points at the multiplier."""
     data = dict(SHOP, multipliers=[{"name": "x", "kind": "campaign", "factor": 2,
