@@ -181,6 +181,9 @@ class Program(Model):
             for rule_name in mult.rules or ():
                 if rule_name not in names:
                     raise fail(f"unknown rule {rule_name!r}", f"multipliers[{i}].rules")
+        for i, rule_name in enumerate((self.tiers and self.tiers.multiplier_rules) or ()):
+            if rule_name not in names:
+                raise fail(f"unknown rule {rule_name!r}", f"tiers.multiplier_rules[{i}]")
         self._check_game(fail)
         self._check_loyalty(fail)
         self._check_challenges(fail)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from gamify.errors import ProgramError
 from gamify.program._base import Model
 
 
@@ -112,6 +113,19 @@ class CatalogReward(Model):
     max_discount: Decimal = Field(default=Decimal(0), ge=0)
     exchange_ratio: Decimal | None = Field(default=None, gt=0)
     description: str = ""
+
+    @model_validator(mode="after")
+    def _premium_defined(self) -> CatalogReward:
+        # The premium price / (price - max_discount) needs a price above the discount.
+        if self.max_discount and self.price is None:
+            raise ProgramError("max_discount needs the item's price", key_path="max_discount")
+        if self.price is not None and self.price <= self.max_discount:
+            raise ProgramError(
+                f"must be below the price ({self.price}): the premium "
+                "price / (price - max_discount) is undefined otherwise",
+                key_path="max_discount",
+            )
+        return self
 
 
 class Redemption(Model):

@@ -10,7 +10,14 @@ from typing import Any
 import pendulum
 import pytest
 
-from gamify import Engine, InsufficientBalanceError, InvalidAmountError, ManualClock
+from gamify import (
+    Engine,
+    InsufficientBalanceError,
+    InvalidAmountError,
+    ManualClock,
+    Program,
+    ProgramError,
+)
 from gamify.errors import IdempotencyConflictError, NotFoundError
 
 EngineFactory = Callable[..., Engine]
@@ -258,6 +265,25 @@ def test_a_premium_and_a_cost_rate_raise_the_price(gamify_engine: EngineFactory)
     })
     assert engine.reward_price("lipstick") == 3375
     assert engine.reward_price("sample") == 39
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ({"cash_value": 10, "price": 50, "max_discount": 50}, "must be below the price (50)"),
+        ({"cash_value": 10, "price": 50, "max_discount": 80}, "must be below the price (50)"),
+        ({"cash_value": 10, "max_discount": 5}, "needs the item's price"),
+    ],
+)
+def test_a_catalog_reward_without_a_defined_premium_is_refused_when_loaded(
+    item: dict[str, Any], reason: str
+) -> None:
+    """price / (price - max_discount) must exist: the program is refused with the key path,
+    instead of failing later when the reward is priced or redeemed."""
+    with pytest.raises(ProgramError) as info:
+        Program.from_dict({"timezone": "UTC", "catalog": {"kit": item}})
+    assert info.value.key_path == "catalog.kit.max_discount"
+    assert reason in info.value.reason
 
 
 def test_an_unknown_reward_is_not_found(beauty: Engine) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from gamify import DomainEvent, Engine, ManualClock
+from gamify import DomainEvent, Engine, ManualClock, Program, ProgramError
 
 EngineFactory = Callable[..., Engine]
 US = timedelta(microseconds=1)
@@ -357,3 +357,22 @@ def test_a_late_event_from_before_the_review_reopens_no_tier_decision(
     )
     assert late.tier_change is None
     assert beauty.member("ann").tier == "regular"
+
+
+def test_a_tier_multiplier_on_an_unknown_rule_is_refused() -> None:
+    """multiplier_rules names rules; a misspelt one is refused with its key path."""
+    data = {
+        "timezone": "UTC",
+        "actions": {"purchase": {"amount": "required"}},
+        "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
+        "tiers": {
+            "metric": "amount",
+            "action": "purchase",
+            "levels": [{"name": "member", "threshold": 0}],
+            "multiplier_rules": ["spend", "spnd"],
+        },
+    }
+    with pytest.raises(ProgramError) as info:
+        Program.from_dict(data)
+    assert info.value.key_path == "tiers.multiplier_rules[1]"
+    assert "unknown rule 'spnd'" in info.value.reason
