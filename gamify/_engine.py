@@ -470,7 +470,7 @@ class Engine:
         """
         self._check_member_id(member_id)
         self._check_key(key)
-        spec = self.program.streaks.get(streak)
+        spec = self.program.streaks.get(streak) if isinstance(streak, str) else None
         if spec is None:
             raise NotFoundError(f"unknown streak {streak!r}")
         now = self._now()
@@ -520,7 +520,7 @@ class Engine:
 
     def balance(self, member_id: str, currency: str = "points") -> int:
         """The member's balance of ``currency`` (the spendable one for points); 0 if unknown."""
-        if currency not in self.program.currencies:
+        if not isinstance(currency, str) or currency not in self.program.currencies:
             raise NotFoundError(f"unknown currency {currency!r}")
         return self.store.get_balances(member_id).get(currency, 0)
 
@@ -571,6 +571,10 @@ class Engine:
 
     def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[Outcome]:
         """Track a batch as one transaction; an invalid event fails the call before any write."""
+        if not isinstance(events, Iterable) or isinstance(events, str | bytes | Mapping):
+            raise InvalidEventError(
+                f"track_many takes an iterable of Events or mappings, not {events!r}"
+            )
         now = self._now()
         checked = []
         for index, item in enumerate(events):
@@ -637,10 +641,17 @@ class Engine:
 
     def refund(self, redemption: Redemption | str, member_id: str | None = None) -> Redemption:
         """Give back exactly the lots a redemption spent (an expired lot comes back expired)."""
-        redemption_id = redemption if isinstance(redemption, str) else redemption.redemption_id
-        member = member_id or (redemption.member_id if isinstance(redemption, Redemption) else None)
-        if member is None:
-            raise InvalidEventError("refund by id needs the member_id")
+        if isinstance(redemption, Redemption):
+            redemption_id, member = redemption.redemption_id, member_id or redemption.member_id
+        elif isinstance(redemption, str) and redemption:
+            if member_id is None:
+                raise InvalidEventError("refund by id needs the member_id")
+            redemption_id, member = redemption, member_id
+        else:
+            raise InvalidEventError(
+                f"refund takes a Redemption or a redemption id, not {redemption!r}"
+            )
+        self._check_member_id(member)
         now = self._now()
         result, messages = self._retrying(lambda: self._refund_once(member, redemption_id, now))
         self._publish(messages)
@@ -750,6 +761,10 @@ class Engine:
         first. Badges, level rewards, streaks and referral rewards stay.
         Reversing twice changes nothing the second time.
         """
+        self._check_member_id(member_id)
+        if key is None:
+            raise InvalidEventError("reverse needs the idempotency key of the tracked event")
+        self._check_key(key)
         now = self._now()
 
         def run() -> tuple[Reversal, list[OutboxMessage]]:
@@ -999,6 +1014,8 @@ class Engine:
         now: datetime,
     ) -> _Checked:
         self._check_member_id(member_id)
+        if not isinstance(action, str):
+            raise InvalidEventError(f"action must be a string, not {action!r}")
         spec = self.program.actions.get(action)
         if spec is None:
             raise UnknownActionError(action)
@@ -1021,6 +1038,8 @@ class Engine:
                     f"event time {at.isoformat()} is more than {self.program.late_event_days} "
                     "days late (the program's late_event_days)"
                 )
+        if event_attributes is not None and not isinstance(event_attributes, Mapping):
+            raise InvalidEventError(f"attributes must be a mapping, not {event_attributes!r}")
         attributes = dict(event_attributes or {})
         canonical = "{}"
         if attributes:
@@ -1030,6 +1049,8 @@ class Engine:
                 canonical = _CANONICAL_JSON.encode(attributes)
             except (TypeError, ValueError) as exc:
                 raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
+            except RecursionError:
+                raise InvalidEventError("attributes are nested too deeply") from None
         checked = _Checked(member_id, action, at, given, amount, key, attributes, now)
         if key is not None:
             # The payload's hash, then the instant when the caller passed one: a retry

@@ -40,7 +40,12 @@ def ensure_aware(value: datetime, what: str = "datetime") -> datetime:
         raise InvalidTimeError(f"{what} must be a datetime, not {value!r}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise InvalidTimeError(f"{what} {value.isoformat()} is naive: pass an aware datetime")
-    return as_utc(value)
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise InvalidTimeError(
+            f"{what} {value.isoformat()} lies outside the years 1-9999 in UTC"
+        ) from None
 
 
 def as_utc(value: datetime) -> datetime:

@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from gamify import (
     InvalidTimeError,
     ManualClock,
     ProgramError,
+    NotFoundError,
     UnknownActionError,
 )
 
@@ -60,6 +61,17 @@ def nothing_written(engine: Engine, member: str = "alice") -> bool:
     )
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    top: dict[str, Any] = {}
+    inner = top
+    for _ in range(depth):
+        inner["a"] = {}
+        inner = inner["a"]
+    return top
+
+
+DEEP = _nested(5000)  # deeper than the JSON encoder's recursion limit
+
 BAD_TRACKS: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("unknown action", {"action": "dance"}, UnknownActionError),
     ("negative amount", {"amount": -1}, InvalidAmountError),
@@ -80,6 +92,12 @@ BAD_TRACKS: list[tuple[str, dict[str, Any], type[Exception]]] = [
      InvalidEventError),
     ("non-JSON attribute: object", {"attributes": {"x": object()}}, InvalidEventError),
     ("empty key", {"key": ""}, InvalidEventError),
+    ("action that is no string", {"action": ["purchase"]}, InvalidEventError),
+    ("attributes that are no mapping", {"attributes": "ab"}, InvalidEventError),
+    ("attributes nested too deeply", {"attributes": DEEP}, InvalidEventError),
+    # Year 1 at UTC+9 is a valid local time with no UTC equivalent.
+    ("at before year 1 in UTC", {"at": datetime(1, 1, 1, 5, tzinfo=timezone(timedelta(hours=9)))},
+     InvalidTimeError),
 ]
 
 
@@ -307,3 +325,28 @@ def test_repair_streak_checks_the_member_id_and_key(gamify_engine: EngineFactory
         engine.repair_streak("", "daily")
     with pytest.raises(InvalidEventError, match="idempotency key must be a non-empty string"):
         engine.repair_streak("alice", "daily", key="")
+
+
+def test_other_calls_refuse_arguments_of_the_wrong_kind_with_typed_errors(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Lists, numbers and None where a name or id belongs raise GamifyErrors, not TypeError."""
+    engine = gamify_engine({**SHOP, "streaks": {"daily": {"actions": ["check_in"]}}})
+    engine.track("alice", "purchase", amount=100, key="k1")
+    calls: list[tuple[Callable[[], object], type[Exception], str]] = [
+        (lambda: engine.balance("alice", ["points"]), NotFoundError, "unknown currency"),
+        (lambda: engine.repair_streak("alice", ["daily"]), NotFoundError, "unknown streak"),
+        (lambda: engine.reverse("alice", ["k1"]), InvalidEventError, "idempotency key"),
+        (lambda: engine.reverse("alice", None), InvalidEventError, "reverse needs"),
+        (lambda: engine.reverse("", "k1"), InvalidEventError, "member id"),
+        (lambda: engine.refund(123, "alice"), InvalidEventError, "a Redemption or"),
+        (lambda: engine.refund(None), InvalidEventError, "a Redemption or"),
+        (lambda: engine.refund("r1", 5), InvalidEventError, "member id"),
+        (lambda: engine.track_many(5), InvalidEventError, "an iterable of Events"),
+        (lambda: engine.track_many({"member_id": "a"}), InvalidEventError, "an iterable"),
+    ]
+    for call, error, message in calls:
+        with pytest.raises(error, match=message):
+            call()
+    assert engine.balance("alice") == 100
+    assert len(engine.history("alice")) == 1
