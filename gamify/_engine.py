@@ -1016,14 +1016,7 @@ class Engine:
         self._check_member_id(member_id)
         if not isinstance(action, str):
             raise InvalidEventError(f"action must be a string, not {action!r}")
-        spec = self.program.actions.get(action)
-        if spec is None:
-            raise UnknownActionError(action)
         amount = _normalize_amount(event_amount)
-        if amount is None and spec.amount == "required":
-            raise InvalidAmountError(None, f"action {action!r} requires an amount")
-        if amount is not None and spec.amount == "none":
-            raise InvalidAmountError(event_amount, f"action {action!r} takes no amount")
         self._check_key(key)
         if event_at is None:
             at, given = now, False
@@ -1032,11 +1025,6 @@ class Engine:
             if at > now:
                 raise InvalidTimeError(
                     f"event time {at.isoformat()} is after the clock ({now.isoformat()})"
-                )
-            if at < now - timedelta(days=self.program.late_event_days):
-                raise InvalidTimeError(
-                    f"event time {at.isoformat()} is more than {self.program.late_event_days} "
-                    "days late (the program's late_event_days)"
                 )
         if event_attributes is not None and not isinstance(event_attributes, Mapping):
             raise InvalidEventError(f"attributes must be a mapping, not {event_attributes!r}")
@@ -1059,6 +1047,29 @@ class Engine:
                 f"@{at.isoformat()}" if given else ""
             )
         return checked
+
+    def _check_against_program(self, ev: _Checked, tz: str) -> None:
+        """What the program decides about an event: its action, its amount and how late it
+        may be. Checked after a key's replay, which answers even when the program changed."""
+        spec = self.program.actions.get(ev.action)
+        if spec is None:
+            raise UnknownActionError(ev.action)
+        if ev.amount is None and spec.amount == "required":
+            raise InvalidAmountError(None, f"action {ev.action!r} requires an amount")
+        if ev.amount is not None and spec.amount == "none":
+            raise InvalidAmountError(ev.amount, f"action {ev.action!r} takes no amount")
+        days = self.program.late_event_days
+        # Calendar days in the member's zone (a DST change moves the limit by an hour),
+        # worked out only near the limit.
+        if (
+            ev.at_given
+            and ev.at < ev.now - timedelta(days=days - 1)
+            and ev.at < _time.add_local(ev.now, tz, days=-days)
+        ):
+            raise InvalidTimeError(
+                f"event time {ev.at.isoformat()} is more than {days} "
+                "days late (the program's late_event_days)"
+            )
 
     # Internals: units of work ------------------------------------------------------------
 
@@ -1152,6 +1163,7 @@ class Engine:
             if first is not None:
                 return Outcome.model_validate_json(first), []
             member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
+            self._check_against_program(ev, member.timezone)
             step = _Step(member, ev.at, ev.key, ev.action, locked=locked)
             outcome = self._apply_event(uow, step, ev)
             if self._emitting and any(c.amount for c in step.credits):

@@ -11,7 +11,15 @@ from typing import Any
 import pendulum
 import pytest
 
-from gamify import DomainEvent, Engine, IdempotencyConflictError, ManualClock, Program
+from gamify import (
+    DomainEvent,
+    Engine,
+    IdempotencyConflictError,
+    InvalidEventError,
+    InvalidTimeError,
+    ManualClock,
+    Program,
+)
 
 EngineFactory = Callable[..., Engine]
 
@@ -160,6 +168,47 @@ def test_a_replay_answers_after_the_program_changed(
     assert new_engine.track("alice", "purchase", amount=10, key="k") == first
     assert new_engine.balance("alice") == 15
     assert new_engine.track("alice", "purchase", amount=10, key="k2").total() == 30
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"actions": {"check_in": {"amount": "none"}}, "rules": []},  # purchase is gone
+        {  # purchase takes no amount now, and pays a fixed award
+            "actions": {**SHOP["actions"], "purchase": {"amount": "none"}},
+            "rules": [{"name": "spend", "action": "purchase", "fixed": 7}],
+        },
+    ],
+    ids=["action removed", "amount no longer taken"],
+)
+def test_a_replay_answers_when_the_program_would_now_refuse_the_event(
+    engine: Engine, gamify_clock: ManualClock, change: dict[str, Any]
+) -> None:
+    """The first outcome is returned before the event is checked against the changed program;
+    a new key is refused by it."""
+    first = engine.track("alice", "purchase", amount=10, key="k")
+    changed = Program.from_dict({**SHOP, **change})
+    new_engine = Engine(changed, store=engine.store, clock=gamify_clock)
+    assert new_engine.track("alice", "purchase", amount=10, key="k") == first
+    with pytest.raises(IdempotencyConflictError):
+        new_engine.track("alice", "purchase", amount=11, key="k")
+    with pytest.raises(InvalidEventError):
+        new_engine.track("alice", "purchase", amount=10, key="k2")
+    assert new_engine.balance("alice") == 15
+
+
+def test_a_replay_answers_after_the_late_event_window_has_passed(
+    engine: Engine, gamify_clock: ManualClock
+) -> None:
+    """A retry naming the first call's instant still gets the first outcome once that instant
+    is older than late_event_days; a new key at that instant is refused."""
+    at = gamify_clock.now()
+    first = engine.track("alice", "purchase", amount=10, key="k", at=at)
+    gamify_clock.advance(timedelta(days=400))
+    assert engine.track("alice", "purchase", amount=10, key="k", at=at) == first
+    with pytest.raises(InvalidTimeError, match="days late"):
+        engine.track("alice", "purchase", amount=10, key="k2", at=at)
+    assert engine.balance("alice") == 15
 
 
 def test_a_keyed_redeem_replays(engine: Engine) -> None:

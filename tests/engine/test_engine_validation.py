@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -350,3 +351,25 @@ def test_other_calls_refuse_arguments_of_the_wrong_kind_with_typed_errors(
             call()
     assert engine.balance("alice") == 100
     assert len(engine.history("alice")) == 1
+
+
+def test_late_event_days_are_calendar_days_in_the_members_zone(
+    gamify_engine: EngineFactory, gamify_clock: ManualClock
+) -> None:
+    """90 days before 1 December 12:00 in New York is 2 September 12:00 there, 90 days and one
+    hour earlier (DST ended on 1 November): accepted, and a microsecond earlier refused. A
+    member in UTC, the program's zone, has the plain 90 x 24 hours."""
+    engine = gamify_engine({**SHOP, "late_event_days": 90})
+    engine.set_member("nyc", timezone="America/New_York")
+    ny = ZoneInfo("America/New_York")
+    gamify_clock.set(datetime(2026, 12, 1, 12, 0, tzinfo=ny))
+    limit = datetime(2026, 9, 2, 12, 0, tzinfo=ny)
+    assert gamify_clock.now() - limit == timedelta(days=90, hours=1)
+    assert engine.track("nyc", "check_in", at=limit).total() == 5
+    with pytest.raises(InvalidTimeError, match="more than 90 days late"):
+        engine.track("nyc", "check_in", at=limit - timedelta(microseconds=1))
+    utc_limit = gamify_clock.now() - timedelta(days=90)
+    with pytest.raises(InvalidTimeError, match="more than 90 days late"):
+        engine.track("utc", "check_in", at=utc_limit - timedelta(microseconds=1))
+    assert engine.track("utc", "check_in", at=utc_limit).total() == 5
+    assert engine.balance("nyc") == 5 and engine.balance("utc") == 5
