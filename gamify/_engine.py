@@ -1207,7 +1207,7 @@ class Engine:
             changed.add(("sum", ev.action))
 
         context = (
-            self._formula_context(ev, counts[ev.action])
+            self._formula_context(ev, counts[ev.action], member.level)
             if ev.action in program.formula_actions
             else {}
         )
@@ -1697,8 +1697,14 @@ class Engine:
     def _tier_rank(self, tier: str | None) -> int:
         return self._tier_ranks.get(tier, 0) if tier is not None else 0
 
-    def _formula_context(self, ev: _Checked, count: int) -> dict[str, Decimal | int]:
-        context: dict[str, Decimal | int] = {"amount": ev.amount or ZERO, "count": count}
+    def _formula_context(self, ev: _Checked, count: int, level: int) -> dict[str, Decimal | int]:
+        """What a rule's formula reads: the event's amount and numeric attributes, the count
+        of the action including this event, and the member's level before it."""
+        context: dict[str, Decimal | int] = {
+            "amount": ev.amount or ZERO,
+            "count": count,
+            "level": level,
+        }
         for name, value in ev.attributes.items():
             if isinstance(value, int | Decimal) and not isinstance(value, bool):
                 context[name] = value

@@ -181,3 +181,26 @@ def test_a_token_covering_a_missed_day_reads_as_spent_before_the_next_event(
     gamify_clock.set(START + timedelta(days=4))  # 5 March: a second missed day breaks it
     state = engine.member("m").streaks[0]
     assert (state.length, state.tokens) == (0, 1)
+
+
+def test_a_rule_formula_reads_the_members_level_before_the_event(
+    gamify_engine: Callable[..., Engine],
+) -> None:
+    """``5 * level`` pays 5 at level 1; the event that reaches level 2 still pays at level 1,
+    the next one at level 2."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"run": {"amount": "none"}},
+            "rules": [
+                {"name": "xp", "action": "run", "currency": "xp", "fixed": 60},
+                {"name": "bonus", "action": "run", "formula": "5 * level"},
+            ],
+            "levels": {"curve": "linear", "params": {"step": 100}},
+        }
+    )
+    assert engine.track("m", "run").total("points") == 5
+    second = engine.track("m", "run")
+    assert [up.level for up in second.level_ups] == [2]
+    assert second.total("points") == 5
+    assert engine.track("m", "run").total("points") == 10
