@@ -95,6 +95,8 @@ __all__ = ["Engine", "Event"]
 
 ZERO = Decimal(0)
 MAX_AMOUNT = Decimal(10) ** 15  # beyond any real order; keeps awards inside 64-bit integers
+# The most one credit may pay: balances stay far inside the 64-bit integers SQL stores keep.
+MAX_CREDIT = 10**15
 _T = TypeVar("_T")
 
 
@@ -1805,6 +1807,11 @@ class Engine:
         source: str | None = None,
     ) -> Credit:
         """Write one credit: a ledger entry, a lot for spendable currencies, the earned totals."""
+        if amount >= MAX_CREDIT:
+            raise InvalidEventError(
+                f"{reason!r} would credit {amount:,} {currency}, more than one credit may "
+                f"pay ({MAX_CREDIT - 1:,}): check the event's amount and attributes"
+            )
         member = step.member
         spec = self.program.levels
         if spec is not None and currency == spec.currency and amount > 0:

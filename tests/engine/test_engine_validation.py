@@ -373,3 +373,32 @@ def test_late_event_days_are_calendar_days_in_the_members_zone(
         engine.track("utc", "check_in", at=utc_limit - timedelta(microseconds=1))
     assert engine.track("utc", "check_in", at=utc_limit).total() == 5
     assert engine.balance("nyc") == 5 and engine.balance("utc") == 5
+
+
+@pytest.mark.parametrize(
+    ("rule", "event"),
+    [
+        ({"per_amount": 100_000}, {"amount": "999999999999"}),
+        ({"fixed": 100, "per": {"attribute": "bottles", "size": 5}},
+         {"amount": 1, "attributes": {"bottles": 10**30}}),
+        ({"formula": "amount * amount"}, {"amount": "99999999999"}),
+    ],
+    ids=["per_amount", "per group", "formula"],
+)
+def test_a_credit_too_large_for_a_balance_is_a_typed_error(
+    gamify_engine: EngineFactory,
+    gamify_store_target: Any,
+    rule: dict[str, Any],
+    event: dict[str, Any],
+) -> None:
+    """An award of 10**15 points or more raises InvalidEventError and writes nothing, on every
+    store (a SQL balance is a 64-bit integer)."""
+    program = {**SHOP, "rules": [{"name": "big", "action": "purchase", **rule}]}
+    store = gamify_store_target.open()
+    try:
+        engine = gamify_engine(program, store=store)
+        with pytest.raises(InvalidEventError, match="more than one credit may pay"):
+            engine.track("alice", "purchase", **event)
+        assert nothing_written(engine)
+    finally:
+        store.close()
