@@ -709,6 +709,7 @@ class Engine:
                     "referral welcome",
                     "referral",
                 )
+                self._progress(uow, step, set(), None)
                 step.changes.members.append(member)
                 self._announce(step, "referral_joined", member_id, now, referrer=referrer_id)
                 self._commit(uow, step)
@@ -1603,6 +1604,7 @@ class Engine:
         state["ref_count"] = state.get("ref_count", 0) + 1
         if scheme.bonus_after is not None and state["ref_count"] == scheme.bonus_after:
             self._reward(uow, other, {scheme.currency: scheme.bonus}, "referral bonus", "referral")
+        self._progress(uow, other, set(), None)  # the rewards may lift the referrer's level
         self._finish(other)
         step.changes.members.append(referrer)
         self._announce(

@@ -287,3 +287,37 @@ def test_a_member_without_a_referrer_pays_no_referral(beauty: Engine, clock: Man
     """A purchase by a member who joined through no code rewards nobody."""
     clock.set(sh(2026, 2, 1, 10))
     assert beauty.track("bob", "purchase", amount=1000).referral_rewards == []
+
+
+def test_referral_rewards_move_levels_and_badges_at_once(gamify_engine: EngineFactory) -> None:
+    """Paid in XP, the welcome reward lifts the referee and the referrer's reward lifts the
+    referrer (level_up events), and a badge on earned XP is awarded in the same call."""
+    program = {
+        "timezone": "Asia/Shanghai",
+        "currencies": {"points": {"spendable": True}, "xp": {"spendable": False}},
+        "actions": {"purchase": {"amount": "required"}},
+        "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
+        "levels": {"curve": "linear", "params": {"step": 100}},
+        "badges": {"xp_200": {"metric": "earned", "currency": "xp", "threshold": 200}},
+        "referral": {
+            "currency": "xp",
+            "qualifying_action": "purchase",
+            "referee_reward": 150,
+            "referrer_fixed": 250,
+        },
+    }
+    engine = gamify_engine(program, clock=ManualClock(sh(2026, 3, 2, 7)))
+    events: list[Any] = []
+    engine.on("level_up", events.append)
+    engine.on("badge_awarded", events.append)
+    refer(engine, "amy", "bob")
+    assert engine.member("bob").level == 2
+    engine.track("bob", "purchase", amount=1)
+    assert engine.member("amy").level == 3
+    assert engine.member("amy").xp == 250
+    assert [(e.member_id, e.name, e.payload.get("level")) for e in events] == [
+        ("bob", "level_up", 2),
+        ("amy", "level_up", 2),
+        ("amy", "level_up", 3),
+        ("amy", "badge_awarded", None),
+    ]
