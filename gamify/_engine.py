@@ -2188,6 +2188,11 @@ class Engine:
         """
         if lot.remaining:
             self._entry(step, currency, -lot.remaining, "reverse", "reversal", lot.lot_id)
+        if expired:
+            # The credit is reversed in full: what expiry took counts as reversed instead
+            # (earnings net of reversals stay right in every window; the balance is unchanged).
+            self._entry(step, currency, -expired, "reverse", "reversal", lot.lot_id)
+            self._entry(step, currency, expired, "expire", "expiry reversed", lot.lot_id)
         step.changes.lot_changes.append(LotChange(lot.lot_id, 0, "closed"))
         rest = lot.amount - lot.remaining - expired
         others = [o for o in self._current_lots(uow, step, currency) if o.lot_id != lot.lot_id]

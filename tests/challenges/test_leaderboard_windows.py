@@ -77,6 +77,31 @@ def test_reversal_with_debt_nets_out_the_whole_credit_in_custom_windows(
     assert board(engine, WEEK) == [(1, "c", 10)]
 
 
+def test_reversal_after_expiry_nets_out_the_whole_credit_in_custom_windows(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Earn 100 in March, spend 30, let the other 70 expire at the month's end, then reverse
+    the event: no board shows it, the balance stays 0 and the ledger still adds up."""
+    engine = gamify_engine(program(expiry={"policy": "months_end", "months": 0}))
+    gamify_clock.set(dt.datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+    engine.track("a", "earn", amount=100, key="k1")
+    engine.redeem("a", 30)
+    gamify_clock.set(dt.datetime(2026, 4, 2, 12, 0, tzinfo=UTC))
+    engine.run_due()
+    assert engine.balance("a") == 0
+    engine.reverse("a", "k1")
+    march = (dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 5, 1, tzinfo=UTC))
+    assert board(engine, march) == []
+    assert board(engine, "all") == []
+    assert engine.balance("a") == 0
+    assert engine.member("a").debt == {"points": 30}
+    entries = engine.store.history("a")
+    assert engine.balance("a") == sum(e.amount for e in entries if e.account == "points")
+    expired = sum(e.amount for e in entries if e.kind == "expire")
+    reversed_ = sum(e.amount for e in entries if e.kind == "reverse")
+    assert (expired, reversed_) == (0, -100)  # reversed in full, expired no more
+
+
 def test_window_with_a_tier_filter(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
