@@ -177,7 +177,11 @@ class Program(Model):
             names.add(rule.name)
             if rule.per_amount is not None and self.actions[rule.action].amount == "none":
                 raise fail(f"action {rule.action!r} carries no amount", f"rules[{i}].per_amount")
+        mult_names: set[str] = set()
         for i, mult in enumerate(self.multipliers):
+            if mult.name in mult_names:
+                raise fail(f"duplicate multiplier name {mult.name!r}", f"multipliers[{i}].name")
+            mult_names.add(mult.name)
             for rule_name in mult.rules or ():
                 if rule_name not in names:
                     raise fail(f"unknown rule {rule_name!r}", f"multipliers[{i}].rules")

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from gamify.program._base import Model
+from gamify.program._base import Model, Rewards
 
 
 class Goal(Model):
@@ -62,7 +62,7 @@ class Challenge(Model):
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
     enrolment: Literal["auto", "explicit"] = "auto"
-    reward: dict[str, int] = {}
+    reward: Rewards = {}
     badge: str | None = None
     repeatable: bool = False
     description: str = ""

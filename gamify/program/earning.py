@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from gamify._formula import Formula
+from gamify.errors import ProgramError
 from gamify.program._base import Model
 
 Rounding = Literal["down", "up", "half_up", "half_even"]
@@ -31,11 +32,44 @@ class Action(Model):
 
 
 class Condition(Model):
-    """A test on one event attribute (or on ``amount``)."""
+    """A test on one event attribute (or on ``amount``).
+
+    ``in``/``not_in`` take a list ``value``; ``gt``/``gte``/``lt``/``lte`` a
+    number (or text that reads as one); ``exists`` takes no ``value``.
+    """
 
     attribute: str
     op: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exists"] = "eq"
     value: Any = None
+
+    @model_validator(mode="after")
+    def _value_for_op(self) -> Condition:
+        if self.op in ("in", "not_in") and not isinstance(self.value, (list, tuple)):
+            raise ProgramError(
+                f"the {self.op!r} test needs a list of values, got {self.value!r}",
+                key_path="value",
+            )
+        if self.op in ("gt", "gte", "lt", "lte") and not _is_number(self.value):
+            raise ProgramError(
+                f"the {self.op!r} test needs a finite number, got {self.value!r}",
+                key_path="value",
+            )
+        if self.op == "exists" and self.value is not None:
+            raise ProgramError(
+                "the 'exists' test takes no value (it only checks the attribute is present)",
+                key_path="value",
+            )
+        return self
+
+
+def _is_number(value: Any) -> bool:
+    """Whether a comparison reads ``value`` as a finite number (as evaluation does)."""
+    if value is None or isinstance(value, bool):
+        return False
+    try:
+        return Decimal(str(value)).is_finite()
+    except (ArithmeticError, ValueError):
+        return False
 
 
 class PerGroup(Model):
@@ -96,11 +130,23 @@ class Validity(Model):
     ``policy``: ``never``; ``end_of_next_year`` (earned in 2026, gone at
     2028-01-01 00:00 local); ``months_end`` (the end of the month ``months``
     after the month of earning: 0 is the end of the current month);
-    ``months`` (``months`` after earning at the same wall-clock time).
+    ``months`` (``months`` after earning at the same wall-clock time; at least
+    1, since 0 would expire a lot the instant it is earned).
     """
 
     policy: Literal["never", "end_of_next_year", "months_end", "months"] = "never"
     months: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _months_for_policy(self) -> Validity:
+        # 0 months after earning is the instant of earning: the lot would never be spendable.
+        if self.policy == "months" and self.months < 1:
+            raise ProgramError(
+                "must be at least 1 for the 'months' policy (0 would expire points "
+                "the instant they are earned)",
+                key_path="months",
+            )
+        return self
 
 
 class Multiplier(Model):

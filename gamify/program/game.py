@@ -11,8 +11,8 @@ from pydantic import Field, model_validator
 
 from gamify._formula import Formula
 from gamify.components.curves import LevelCurve, build_curve
-from gamify.errors import CurveError
-from gamify.program._base import Model
+from gamify.errors import CurveError, ProgramError
+from gamify.program._base import Model, Rewards
 
 
 class Levels(Model):
@@ -65,7 +65,7 @@ class Milestone(Model):
     """A streak length that pays ``reward`` once per run."""
 
     length: int = Field(ge=1)
-    reward: dict[str, int] = {}
+    reward: Rewards = {}
 
 
 class Freeze(Model):
@@ -100,7 +100,7 @@ Metric = Literal["count", "sum", "streak", "level", "tier", "earned", "custom"]
 class BadgeTier(Model):
     name: str
     threshold: Decimal
-    reward: dict[str, int] = {}
+    reward: Rewards = {}
 
 
 class Badge(Model):
@@ -123,7 +123,7 @@ class Badge(Model):
     actions: list[str] = []
     threshold: Decimal | None = None
     tiers: list[BadgeTier] = []
-    reward: dict[str, int] = {}
+    reward: Rewards = {}
     secret: bool = False
     description: str = ""
 
@@ -145,6 +145,13 @@ class Badge(Model):
             values = [t.threshold for t in self.tiers]
             if values != sorted(set(values)):
                 raise ValueError("badge tier thresholds must be strictly increasing")
+            names: set[str] = set()
+            for i, tier in enumerate(self.tiers):
+                if tier.name in names:
+                    raise ProgramError(
+                        f"duplicate badge tier name {tier.name!r}", key_path=f"tiers[{i}].name"
+                    )
+                names.add(tier.name)
         elif self.metric != "tier" and self.metric != "custom" and self.threshold is None:
             raise ValueError(f"a {self.kind} badge needs 'threshold'")
         if self.kind == "repeatable" and (self.threshold is None or self.threshold <= 0):

@@ -18,7 +18,8 @@ class Tier(Model):
     threshold: Decimal = Decimal(0)
     multiplier: Decimal = Field(default=Decimal(1), gt=0)
     """Earning multiplier on points rules, from the event after the upgrade."""
-    discount: Decimal = Decimal(1)
+    discount: Decimal = Field(default=Decimal(1), ge=0, le=1)
+    """A price factor from 0 to 1 for the application (0.9: pay 90%); the engine ignores it."""
     benefits: dict[str, Any] = {}
 
 

@@ -1,0 +1,210 @@
+"""Program values that would misbehave at run time are refused at load, with a key path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from gamify import Program, ProgramError
+from gamify.components.ledger import expiry_for
+from gamify.program import Validity
+
+
+def base(**extra: Any) -> dict[str, Any]:
+    """A small valid program, with ``extra`` sections merged in."""
+    data: dict[str, Any] = {
+        "timezone": "Europe/Paris",
+        "actions": {"purchase": {"amount": "required"}, "check_in": {"amount": "none"}},
+        "rules": [{"name": "daily", "action": "check_in", "fixed": 5}],
+    }
+    data.update(extra)
+    return data
+
+
+def refused(data: dict[str, Any]) -> ProgramError:
+    with pytest.raises(ProgramError) as info:
+        Program.from_dict(data)
+    return info.value
+
+
+def with_condition(condition: dict[str, Any]) -> dict[str, Any]:
+    rule = {"name": "spend", "action": "purchase", "per_amount": 1, "conditions": [condition]}
+    return base(rules=[{"name": "daily", "action": "check_in", "fixed": 5}, rule])
+
+
+# -- conditions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["in", "not_in"])
+@pytest.mark.parametrize("value", ["paris", 3, None, {"a": 1}])
+def test_in_needs_a_list(op: str, value: Any) -> None:
+    err = refused(with_condition({"attribute": "store", "op": op, "value": value}))
+    assert err.key_path == "rules[1].conditions[0].value"
+    assert "list" in err.reason
+
+
+@pytest.mark.parametrize("op", ["gt", "gte", "lt", "lte"])
+@pytest.mark.parametrize("value", ["many", None, True, [1], "NaN", float("inf")])
+def test_comparisons_need_a_number(op: str, value: Any) -> None:
+    err = refused(with_condition({"attribute": "items", "op": op, "value": value}))
+    assert err.key_path == "rules[1].conditions[0].value"
+    assert "number" in err.reason
+
+
+@pytest.mark.parametrize("value", [False, True, "yes", 0])
+def test_exists_takes_no_value(value: Any) -> None:
+    err = refused(with_condition({"attribute": "coupon", "op": "exists", "value": value}))
+    assert err.key_path == "rules[1].conditions[0].value"
+    assert "no value" in err.reason
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"attribute": "store", "op": "in", "value": ["paris", "lyon"]},
+        {"attribute": "store", "op": "not_in", "value": []},
+        {"attribute": "items", "op": "gt", "value": 3},
+        {"attribute": "items", "op": "lte", "value": 2.5},
+        {"attribute": "items", "op": "gte", "value": "10"},
+        {"attribute": "coupon", "op": "exists"},
+        {"attribute": "channel", "op": "eq", "value": None},
+    ],
+)
+def test_well_formed_conditions_load(condition: dict[str, Any]) -> None:
+    Program.from_dict(with_condition(condition))
+
+
+# -- expiry -------------------------------------------------------------------------------
+
+
+def test_months_policy_with_zero_months_expires_at_once() -> None:
+    """What the refusal prevents: 0 months after earning is the instant of earning."""
+    at = datetime(2026, 3, 15, 10, tzinfo=UTC)
+    assert expiry_for(Validity.model_construct(policy="months", months=0), at, "UTC") == at
+
+
+@pytest.mark.parametrize("months", [{"months": 0}, {}])
+def test_months_policy_refuses_zero(months: dict[str, int]) -> None:
+    err = refused(base(expiry={"policy": "months", **months}))
+    assert err.key_path == "expiry.months"
+    assert "at least 1" in err.reason
+
+
+def test_rule_validity_months_refuses_zero() -> None:
+    rule = {
+        "name": "spend",
+        "action": "purchase",
+        "per_amount": 1,
+        "validity": {"policy": "months", "months": 0},
+    }
+    err = refused(base(rules=[rule]))
+    assert err.key_path == "rules[0].validity.months"
+    assert "at least 1" in err.reason
+
+
+def test_months_end_with_zero_is_the_end_of_the_month() -> None:
+    program = Program.from_dict(base(expiry={"policy": "months_end", "months": 0}))
+    at = datetime(2026, 3, 15, 10, tzinfo=UTC)
+    assert expiry_for(program.expiry, at, "Europe/Paris") == datetime(2026, 3, 31, 22, tzinfo=UTC)
+
+
+# -- unique names -------------------------------------------------------------------------
+
+
+def test_multiplier_names_are_unique() -> None:
+    mult = {"name": "vip", "kind": "tag", "tag": "vip", "factor": 2}
+    other = {"name": "bday", "kind": "birthday_month", "factor": 2}
+    err = refused(base(multipliers=[mult, other, {**mult, "tag": "gold"}]))
+    assert err.key_path == "multipliers[2].name"
+    assert "duplicate" in err.reason
+
+
+def test_badge_tier_names_are_unique() -> None:
+    badge = {
+        "kind": "tiered",
+        "metric": "count",
+        "action": "check_in",
+        "tiers": [
+            {"name": "bronze", "threshold": 1},
+            {"name": "silver", "threshold": 5},
+            {"name": "bronze", "threshold": 10},
+        ],
+    }
+    err = refused(base(badges={"regular": badge}))
+    assert err.key_path == "badges.regular.tiers[2].name"
+    assert "duplicate" in err.reason
+
+
+# -- rewards ------------------------------------------------------------------------------
+
+
+def _streak() -> dict[str, Any]:
+    return {"actions": ["check_in"], "milestones": [{"length": 7, "reward": {"points": -5}}]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        (
+            {"badges": {"first": {"metric": "count", "action": "check_in", "threshold": 1,
+                                  "reward": {"points": -10}}}},
+            "badges.first.reward.points",
+        ),
+        (
+            {"badges": {"loyal": {"kind": "tiered", "metric": "count", "action": "check_in",
+                                  "tiers": [{"name": "a", "threshold": 1},
+                                            {"name": "b", "threshold": 2,
+                                             "reward": {"xp": -1}}]}}},
+            "badges.loyal.tiers[1].reward.xp",
+        ),
+        ({"streaks": {"daily": _streak()}}, "streaks.daily.milestones[0].reward.points"),
+        (
+            {"challenges": {"week": {"conditions": [{"kind": "count", "action": "check_in"}],
+                                     "reward": {"points": -100}}}},
+            "challenges.week.reward.points",
+        ),
+    ],
+)  # fmt: skip
+def test_negative_rewards_are_refused(extra: dict[str, Any], where: str) -> None:
+    err = refused(base(**extra))
+    assert err.key_path == where
+    assert "negative" in err.reason
+
+
+@pytest.mark.parametrize(
+    "field", ["referee_reward", "referrer_fixed", "bonus", "referrer_share", "referrer_cap"]
+)
+def test_negative_referral_rewards_are_refused(field: str) -> None:
+    referral = {"qualifying_action": "purchase", field: -1}
+    err = refused(base(referral=referral))
+    assert err.key_path == f"referral.{field}"
+    assert "greater than or equal to 0" in err.reason
+
+
+def test_zero_rewards_load() -> None:
+    badge = {"metric": "count", "action": "check_in", "threshold": 1, "reward": {"points": 0}}
+    Program.from_dict(base(badges={"first": badge}))
+
+
+# -- tier discount ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("discount", "word"), [(-0.1, "greater"), (1.5, "less"), ("NaN", "finite")]
+)
+def test_tier_discount_is_a_price_factor_from_0_to_1(discount: Any, word: str) -> None:
+    tiers = {
+        "action": "purchase",
+        "levels": [{"name": "base"}, {"name": "gold", "threshold": 100, "discount": discount}],
+    }
+    err = refused(base(tiers=tiers))
+    assert err.key_path == "tiers.levels[1].discount"
+    assert word in err.reason
+
+
+@pytest.mark.parametrize("discount", [0, 0.9, 1])
+def test_tier_discount_in_range_loads(discount: Any) -> None:
+    tiers = {"action": "purchase", "levels": [{"name": "base", "discount": discount}]}
+    Program.from_dict(base(tiers=tiers))
