@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -44,7 +44,26 @@ class LabelledCurve:
     """The program file it came from, or None for a ``--family`` curve."""
 
 
+# A table's cumulative XP per level, written as ``thresholds=0,100,250`` both in
+# ``--param`` and inline in ``--family table:thresholds=0,100,250``.
+THRESHOLDS = "thresholds"
+_TABLE_EXAMPLE = "thresholds=0,100,250"
+# A table label shows at most this many thresholds (the first ones and the last).
+_LABEL_THRESHOLDS = 6
+
+
+@dataclass(slots=True)
+class _Spec:
+    """One ``--family``: its name, numeric parameters and, for a table, its thresholds."""
+
+    name: str
+    params: dict[str, Decimal]
+    thresholds: tuple[int, ...] | None = None
+
+
 def _family_parameters(family: str) -> tuple[str, ...]:
+    if family == "table":
+        return (THRESHOLDS,)
     return curves.PARAMETERS.get(family, ())
 
 
@@ -58,29 +77,118 @@ def _number(text: str, what: str) -> Decimal:
     return value
 
 
-def _pair(text: str, option: str) -> tuple[str, Decimal]:
+def _split(text: str, option: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
-    if not sep or not name.strip() or not value.strip():
-        raise BadInput(f"bad {option} {text!r}: expected NAME=NUMBER, e.g. step=100")
-    return name.strip(), _number(value, f"bad {option} {text!r}")
+    if not sep or not name.strip() or (name.strip() != THRESHOLDS and not value.strip()):
+        raise BadInput(
+            f"bad {option} {text!r}: expected NAME=NUMBER, e.g. step=100 "
+            f"(a table's cumulative XP per level: {_TABLE_EXAMPLE})"
+        )
+    return name.strip(), value
 
 
-def _family_spec(text: str) -> tuple[str, dict[str, Decimal]]:
-    """``polynomial:a=2,p=3`` -> ``("polynomial", {"a": 2, "p": 3})``."""
+def _thresholds(values: Sequence[str], what: str) -> tuple[int, ...]:
+    """The comma-separated items of ``thresholds=0,100,250`` as integers."""
+    if not any(v.strip() for v in values):
+        raise BadInput(
+            f"{what}: thresholds= needs the cumulative XP of each level from level 1, "
+            f"e.g. {_TABLE_EXAMPLE}"
+        )
+    out: list[int] = []
+    for item in values:
+        text = item.strip()
+        if not text:
+            raise BadInput(f"{what}: an empty threshold; write e.g. {_TABLE_EXAMPLE}")
+        if len(text.split()) > 1:
+            raise BadInput(
+                f"{what}: {text!r} is not a number; separate thresholds with commas, "
+                f"e.g. {_TABLE_EXAMPLE}"
+            )
+        value = _number(text, what)
+        if value != value.to_integral_value():
+            raise BadInput(f"{what}: threshold {text!r} is not a whole number of XP")
+        out.append(int(value))
+    return tuple(out)
+
+
+def _set(spec: _Spec, key: str, raw: str, option: str, text: str) -> None:
+    """Give ``spec`` the parameter ``key`` written as ``raw`` (a list for thresholds)."""
+    if key == THRESHOLDS:
+        spec.thresholds = _thresholds(raw.split(","), f"bad {option} {text!r}")
+    else:
+        spec.params[key] = _number(raw, f"bad {option} {text!r}")
+
+
+def _family_spec(text: str) -> _Spec:
+    """``polynomial:a=2,p=3`` -> ``polynomial`` with ``{"a": 2, "p": 3}``.
+
+    In ``table:thresholds=0,100,250`` the items after ``thresholds=`` that name no
+    parameter (they have no ``=``) are the next thresholds.
+    """
     name, _, inline = text.partition(":")
     name = name.strip()
     if name not in FAMILIES:
         raise BadInput(f"unknown curve family {name!r}; valid families: {', '.join(FAMILIES)}")
-    params: dict[str, Decimal] = {}
-    for part in filter(None, (p.strip() for p in inline.split(","))):
-        key, value = _pair(part, "--family parameter")
-        params[key] = value
-    return name, params
+    spec = _Spec(name, {})
+    option = "--family parameter"
+    parts = inline.split(",")
+    index = 0
+    while index < len(parts):
+        part = parts[index].strip()
+        index += 1
+        if not part:
+            continue
+        key, value = _split(part, option)
+        if key != THRESHOLDS:
+            spec.params[key] = _number(value, f"bad {option} {part!r}")
+            continue
+        items = [value]
+        while index < len(parts) and "=" not in parts[index]:
+            items.append(parts[index])
+            index += 1
+        joined = ",".join(items)
+        spec.thresholds = _thresholds(items, f"bad {option} {f'{key}={joined}'!r}")
+    return spec
 
 
-def _label(family: str, params: dict[str, Decimal], max_level: int) -> str:
-    shown = ", ".join(f"{k}={decimal_text(v)}" for k, v in params.items())
-    return f"{family}" + (f" ({shown})" if shown else "") + f", max level {max_level}"
+def _threshold_text(values: Sequence[int]) -> str:
+    shown = [str(v) for v in values]
+    if len(shown) > _LABEL_THRESHOLDS:
+        shown = [*shown[: _LABEL_THRESHOLDS // 2], "...", shown[-1]]
+    return f"{THRESHOLDS}=" + ",".join(shown)
+
+
+def _label(curve: LevelCurve, params: Mapping[str, Decimal]) -> str:
+    shown = [f"{k}={decimal_text(v)}" for k, v in params.items()]
+    if curve.family == "table":
+        shown.append(_threshold_text(curve.thresholds))
+    inner = ", ".join(shown)
+    return f"{curve.family}" + (f" ({inner})" if inner else "") + f", max level {curve.max_level}"
+
+
+def _check_table_max_level(count: int, max_level: int | None) -> None:
+    """Follow the library: a table's max level is its number of thresholds."""
+    if max_level is not None and max_level != count:
+        raise BadInput(
+            f"--max-level {max_level} does not match the table's {count} thresholds "
+            f"(levels 1..{count}): a table's max level is its number of thresholds; "
+            "leave out --max-level or give one threshold per level"
+        )
+
+
+def _build(spec: _Spec, max_level: int | None) -> LevelCurve:
+    if spec.name == "table":
+        if spec.thresholds is None:
+            raise BadInput(
+                "the table family needs thresholds, e.g. -p "
+                f"{_TABLE_EXAMPLE} or -f table:{_TABLE_EXAMPLE} "
+                "(the cumulative XP of each level from level 1)"
+            )
+        _check_table_max_level(len(spec.thresholds), max_level)
+        return build_curve("table", spec.params, thresholds=spec.thresholds)
+    if spec.thresholds is not None:
+        raise BadInput(f"thresholds are only for the table family, not {spec.name!r}")
+    return build_curve(spec.name, spec.params, max_level=max_level)
 
 
 def resolve_curves(
@@ -93,7 +201,8 @@ def resolve_curves(
 
     ``--param NAME=V`` goes to every ``--family`` that takes NAME (to the only
     one when there is one); ``--param FAMILY.NAME=V`` to that family only;
-    ``--family NAME:k=v,...`` carries its own parameters.
+    ``--family NAME:k=v,...`` carries its own parameters. A table's thresholds are
+    written ``thresholds=0,100,250`` in either form.
     """
     if not files and not families:
         raise BadInput("name a curve: a program FILE or --family NAME (see --help)")
@@ -110,6 +219,8 @@ def resolve_curves(
         if max_level is None:
             curve = levels.level_curve
         else:
+            if levels.thresholds is not None:
+                _check_table_max_level(len(levels.thresholds), max_level)
             try:
                 curve = build_curve(
                     levels.curve,
@@ -119,34 +230,34 @@ def resolve_curves(
                 )
             except ProgramError as exc:
                 raise ProgramError(exc.reason, file=str(file), key_path="levels") from None
-        label = f"{program.name}: {_label(curve.family, dict(levels.params), curve.max_level)}"
+        label = f"{program.name}: {_label(curve, dict(levels.params))}"
         out.append(LabelledCurve(label, curve, str(file)))
 
     specs = [_family_spec(text) for text in families]
     for text in params:
         target, dot, rest = text.partition(".")
         if dot and "=" not in target:
-            if target not in {name for name, _ in specs}:
+            if target not in {spec.name for spec in specs}:
                 raise BadInput(f"bad --param {text!r}: no --family {target!r} was given")
-            key, value = _pair(rest, "--param")
-            for name, own in specs:
-                if name == target:
-                    own[key] = value
+            key, raw = _split(rest, "--param")
+            for spec in specs:
+                if spec.name == target:
+                    _set(spec, key, raw, "--param", text)
             continue
-        key, value = _pair(text, "--param")
+        key, raw = _split(text, "--param")
         if not specs:
             raise BadInput(f"--param {text!r} needs a --family to apply to")
-        takers = [own for name, own in specs if key in _family_parameters(name)]
+        takers = [spec for spec in specs if key in _family_parameters(spec.name)]
         if len(specs) == 1:
-            takers = [specs[0][1]]
+            takers = [specs[0]]
         if not takers:
-            names = ", ".join(name for name, _ in specs)
+            names = ", ".join(spec.name for spec in specs)
             raise BadInput(f"bad --param {text!r}: no given family ({names}) takes {key!r}")
-        for own in takers:
-            own[key] = value
-    for name, own in specs:
-        curve = build_curve(name, own, max_level=max_level)
-        out.append(LabelledCurve(_label(name, own, curve.max_level), curve, None))
+        for spec in takers:
+            _set(spec, key, raw, "--param", text)
+    for spec in specs:
+        curve = _build(spec, max_level)
+        out.append(LabelledCurve(_label(curve, spec.params), curve, None))
     return out
 
 
@@ -168,7 +279,7 @@ _Families = Annotated[
         "-f",
         help="A curve family (repeatable): "
         + ", ".join(FAMILIES)
-        + "; parameters inline as NAME:k=v,k=v.",
+        + "; parameters inline as NAME:k=v,k=v, a table's as table:thresholds=0,100,250.",
         show_default=False,
     ),
 ]
@@ -177,13 +288,18 @@ _Params = Annotated[
     typer.Option(
         "--param",
         "-p",
-        help="A family parameter k=v (repeatable); FAMILY.k=v for one family.",
+        help="A family parameter k=v (repeatable); FAMILY.k=v for one family; "
+        "a table's cumulative XP per level from level 1 as thresholds=0,100,250.",
         show_default=False,
     ),
 ]
 _MaxLevel = Annotated[
     int | None,
-    typer.Option("--max-level", help="The highest level (default: the file's, else 100)."),
+    typer.Option(
+        "--max-level",
+        help="The highest level (default: the file's, else 100; "
+        "a table's is its number of thresholds).",
+    ),
 ]
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 
@@ -213,6 +329,7 @@ def show(
     out = console()
     for item in chosen:
         table = titled_table(item.label, "level", "XP to next", "cumulative XP", text=())
+        table.min_width = min(len(item.label), out.width)  # the label on one line
         if rate is not None:
             table.add_column(f"days at {decimal_text(rate)} XP/day", justify="right")
         for row in item.curve.table():
@@ -233,6 +350,7 @@ def _curve_data(item: LabelledCurve, rate: Decimal | None) -> dict[str, Any]:
         "source": item.source,
         "family": item.curve.family,
         "params": {k: decimal_text(v) for k, v in item.curve.params.items()},
+        "thresholds": list(item.curve.thresholds) if item.curve.family == "table" else None,
         "max_level": item.curve.max_level,
         "xp_per_day": decimal_text(rate) if rate is not None else None,
         "levels": [

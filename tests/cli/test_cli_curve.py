@@ -184,3 +184,146 @@ def test_plot_to_unwritable_path_exits_2(gamify_cli, tmp_path):
     run = gamify_cli("curve", "plot", "--family", "fast", "--out", tmp_path / "no" / "c.png")
     assert run.exit_code == 2
     assert "cannot write" in run.stderr
+
+
+# -- the table family ---------------------------------------------------------------------
+
+
+def _rows(stdout):
+    rows = [line for line in stdout.splitlines() if line.startswith("│")]
+    return [[c.strip() for c in row.strip("│").split("│")] for row in rows]
+
+
+def test_show_table_family_with_param(gamify_cli):
+    """`-f table -p thresholds=0,100,250,450`: one level per threshold, XP to next between them."""
+    run = gamify_cli("curve", "show", "-f", "table", "-p", "thresholds=0,100,250,450")
+    assert run.exit_code == 0, run.stderr
+    assert "table (thresholds=0,100,250,450), max level 4" in run.stdout
+    assert _rows(run.stdout) == [
+        ["1", "100", "0"],
+        ["2", "150", "100"],
+        ["3", "200", "250"],
+        ["4", "-", "450"],
+    ]
+
+
+def test_show_table_family_inline_json(gamify_cli):
+    """`-f table:thresholds=...` gives the same curve; the JSON lists the thresholds."""
+    run = gamify_cli(
+        "curve", "show", "-f", "table:thresholds=0, 100, 250, 450", "--xp-per-day", "100",
+        "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    (curve,) = run.json()["curves"]
+    assert curve["family"] == "table"
+    assert curve["label"] == "table (thresholds=0,100,250,450), max level 4"
+    assert curve["source"] is None
+    assert curve["params"] == {}
+    assert curve["thresholds"] == [0, 100, 250, 450]
+    assert curve["max_level"] == 4
+    assert [row["level"] for row in curve["levels"]] == [1, 2, 3, 4]
+    assert [row["cumulative_xp"] for row in curve["levels"]] == [0, 100, 250, 450]
+    assert [row["xp_to_next"] for row in curve["levels"]] == [100, 150, 200, None]
+    assert [row["days_to_reach"] for row in curve["levels"]] == [0, 1, 3, 5]
+
+
+def test_table_overlaid_with_other_families(gamify_cli):
+    """A table next to formula families: inline, scoped `table.thresholds=` and a --max-level
+    equal to the number of thresholds all work; formula families get no thresholds."""
+    run = gamify_cli(
+        "curve", "show", "-f", "table:thresholds=0,10,30", "-f", "linear:step=10",
+        "--max-level", "3", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    table, linear = run.json()["curves"]
+    assert [row["cumulative_xp"] for row in table["levels"]] == [0, 10, 30]
+    assert [row["cumulative_xp"] for row in linear["levels"]] == [0, 10, 20]
+    assert linear["thresholds"] is None
+
+    run = gamify_cli(
+        "curve", "show", "-f", "table", "-f", "fast", "-p", "table.thresholds=0,5,20",
+        "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    table, fast = run.json()["curves"]
+    assert table["max_level"] == 3 and fast["max_level"] == 100
+    assert [row["cumulative_xp"] for row in table["levels"]] == [0, 5, 20]
+
+
+def test_table_in_a_program_file_is_shown(gamify_cli, write):
+    """A program file's table curve: its thresholds in the label and the JSON."""
+    text = PROGRAM.replace(
+        'curve = "linear"\nparams = { step = 100 }\nmax_level = 5',
+        'curve = "table"\nthresholds = [0, 50, 120]',
+    )
+    run = gamify_cli("curve", "show", write("game.toml", text), "--json")
+    assert run.exit_code == 0, run.stderr
+    (curve,) = run.json()["curves"]
+    assert curve["label"] == "game: table (thresholds=0,50,120), max level 3"
+    assert curve["thresholds"] == [0, 50, 120]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-f", "table"], "needs thresholds, e.g. -p thresholds=0,100,250"),
+        (["-f", "table", "-p", "thresholds="], "needs the cumulative XP of each level"),
+        (["-f", "table:thresholds="], "needs the cumulative XP of each level"),
+        (["-f", "table", "-p", "thresholds=0,,10"], "an empty threshold"),
+        (["-f", "table", "-p", "thresholds=0,ten,20"], "'ten' is not a number"),
+        (["-f", "table:thresholds=0,ten,20"], "'ten' is not a number"),
+        (["-f", "table", "-p", "thresholds=0,2.5"], "'2.5' is not a whole number"),
+        (["-f", "table", "-p", "thresholds=0 10 20"], "separate thresholds with commas"),
+        (["-f", "table", "-p", "thresholds=0,100,50"], "not strictly increasing at level 3"),
+        (["-f", "table", "-p", "thresholds=0,100,100"], "not strictly increasing at level 3"),
+        (["-f", "table:thresholds=5,10"], "must start at 0 XP for level 1, not 5"),
+        (["-f", "table:thresholds=0"], "at least 2 thresholds"),
+        (["-f", "table:0,10"], "expected NAME=NUMBER"),
+        (
+            ["-f", "table:thresholds=0,10,30", "--max-level", "5"],
+            "--max-level 5 does not match the table's 3 thresholds",
+        ),
+        (["-f", "linear", "-p", "thresholds=0,10"], "only for the table family, not 'linear'"),
+        (["-f", "table", "-p", "step=10", "-p", "thresholds=0,10"], "unknown parameter(s) 'step'"),
+    ],
+)
+def test_bad_table_input_exits_2(gamify_cli, args, message):
+    """Bad thresholds are refused in one line with exit code 2 and a message that fits."""
+    run = gamify_cli("curve", "show", *args)
+    assert run.exit_code == 2, run.stdout
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert message in lines[0]
+    if "step" not in " ".join(args):  # no contradictory "unknown parameter 'thresholds'"
+        assert "unknown parameter" not in lines[0]
+
+
+def test_plot_table_writes_a_png(gamify_cli, tmp_path):
+    """`curve plot` with a table curve writes a PNG with the table in the legend."""
+    out = tmp_path / "table.png"
+    run = gamify_cli(
+        "curve", "plot", "-f", "table", "-p", "thresholds=0,100,250,450,700", "--out", out,
+        "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert run.json() == {
+        "out": str(out),
+        "curves": ["table (thresholds=0,100,250,450,700), max level 5"],
+    }
+    assert out.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_long_table_label_is_shortened():
+    """A long table's label shows its first and last thresholds, not every one."""
+    values = ",".join(str(10 * n) for n in range(50))
+    (item,) = resolve_curves([], ["table"], [f"thresholds={values}"], max_level=None)
+    assert item.label == "table (thresholds=0,10,20,...,490), max level 50"
+    assert len(item.curve.thresholds) == 50
+
+
+@pytest.mark.parametrize("command", ["show", "plot"])
+def test_help_shows_the_table_spelling(gamify_cli, command):
+    """`--help` shows how to give a table's thresholds."""
+    run = gamify_cli("curve", command, "--help")
+    assert run.exit_code == 0
+    assert "thresholds=0,100,250" in run.stdout
