@@ -90,6 +90,25 @@ def test_a_lot_is_spendable_before_its_expiry_instant_and_not_at_it(
     assert engine.history("amy")[0].amount == -99
 
 
+def test_balances_show_expiry_once_run_due_or_redeem_writes_it(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Past the expiry instant, before run_due: balance() still counts the lot as written, a
+    redeem refuses it (it settles the member's due lots first) and writes nothing, and
+    run_due writes the expiry."""
+    clock = ManualClock(sh(2026, 3, 31, 23))
+    engine = gamify_engine(program({"policy": "months_end", "months": 0}), clock=clock)
+    engine.track("amy", "check_in")
+    clock.set(sh(2026, 4, 1, 0, 0, 1))
+    assert engine.balance("amy") == 100
+    with pytest.raises(InsufficientBalanceError) as info:
+        engine.redeem("amy", 100)
+    assert info.value.available == 0
+    assert engine.balance("amy") == 100
+    assert engine.run_due().expired_points == 100
+    assert engine.balance("amy") == 0
+
+
 def test_end_of_next_year_is_spendable_at_the_last_second_of_2027(
     gamify_engine: EngineFactory,
 ) -> None:
