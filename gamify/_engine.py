@@ -2031,6 +2031,15 @@ class Engine:
                         points=lot.remaining,
                         lot_id=lot.lot_id,
                     )
+                    if expired and left:
+                        self._announce(
+                            step,
+                            "points_expired",
+                            member_id,
+                            step.at,
+                            points=left,
+                            lot_id=lot.lot_id,
+                        )
                 elif (
                     lot.status == "open"
                     and lot.remaining > 0
@@ -2236,6 +2245,9 @@ class Engine:
                         step, "points", -left, "expire", "expired on refund", lot_id, key=lot.key
                     )
                     step.changes.lot_changes.append(LotChange(lot_id, 0, "closed"))
+                    self._announce(
+                        step, "points_expired", member_id, now, points=left, lot_id=lot_id
+                    )
                 else:
                     step.changes.lot_changes.append(LotChange(lot_id, left, "open"))
             refunded = redemption.model_copy(update={"refunded": True})

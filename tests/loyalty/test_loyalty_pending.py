@@ -136,6 +136,25 @@ def test_a_pending_lot_past_its_expiry_matures_and_expires_together(
     assert (profile.balances["points"], profile.pending["points"]) == (0, 0)
 
 
+def test_a_pending_lot_past_its_expiry_announces_its_maturity_and_its_expiry(
+    gamify_engine: EngineFactory,
+) -> None:
+    """The lot that matures already expired fires points_matured, then points_expired."""
+    clock = ManualClock(sh(2026, 3, 24, 10))
+    engine = gamify_engine(shop(expiry={"policy": "months_end", "months": 0}), clock=clock)
+    events: list[Any] = []
+    engine.on("*", events.append)
+    engine.track("amy", "purchase", amount=100)
+    lot_id = engine.store.member_lots("amy", "points")[0].lot_id
+    events.clear()
+    clock.set(sh(2026, 4, 10))
+    engine.run_due()
+    assert [(e.name, e.payload) for e in events] == [
+        ("points_matured", {"points": 100, "lot_id": lot_id}),
+        ("points_expired", {"points": 100, "lot_id": lot_id}),
+    ]
+
+
 def test_immediate_rules_are_spendable_at_once(gamify_engine: EngineFactory) -> None:
     """A trial report's 150 points have no return window."""
     clock = ManualClock(sh(2026, 3, 10, 10))

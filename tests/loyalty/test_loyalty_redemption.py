@@ -187,6 +187,23 @@ def test_a_refund_after_a_lot_expired_restores_and_expires_it_at_once(
     assert beauty.run_due().expired_points == 0
 
 
+def test_points_that_expire_on_refund_are_announced(beauty: Engine, clock: ManualClock) -> None:
+    """The refund's points restored to a lot past its expiry fire points_expired with them."""
+    clock.set(sh(2026, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=100)  # due 2027-02-01
+    lot_id = beauty.store.member_lots("amy", "points")[0].lot_id
+    clock.set(sh(2026, 12, 10, 10))
+    redemption = beauty.redeem("amy", 100)
+    clock.set(sh(2027, 2, 10, 10))
+    events: list[Any] = []
+    beauty.on("*", events.append)
+    beauty.refund(redemption)
+    assert [(e.name, e.payload) for e in events] == [
+        ("points_expired", {"points": 100, "lot_id": lot_id}),
+        ("refunded", {"redemption_id": redemption.redemption_id, "points": 100}),
+    ]
+
+
 def test_a_refund_after_expiry_before_run_due_also_expires_the_rest(
     beauty: Engine, clock: ManualClock
 ) -> None:
