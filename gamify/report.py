@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -136,6 +137,17 @@ def ratio(part: Decimal | int, whole: Decimal | int) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = 28
         return Decimal(part) / Decimal(whole)
+
+
+def prorated(
+    value: Decimal | int, days: Decimal, part: Decimal | int = 1, whole: Decimal | int = 1
+) -> Decimal:
+    """``value x part / whole x days / 365`` as one exact fraction, rounded once (28 digits),
+    so a maximum of 36,500 over 59 days is 5,900, not 5,899.99...; 0 when ``whole`` is 0."""
+    if not whole:
+        return _ZERO
+    exact = Fraction(value) * Fraction(part) * Fraction(days) / (Fraction(whole) * 365)
+    return ratio(exact.numerator, exact.denominator)
 
 
 def _optional_ratio(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
@@ -556,7 +568,8 @@ def build_report(
     plan predicts nothing (see :func:`gamify.planning.compute_plan`).
     """
     tz = ZoneInfo(timezone)
-    end = _midnight(until, tz) if until is not None else _utc(now)
+    # A window never reaches past now: the plan is prorated over days that happened.
+    end = min(_midnight(until, tz), _utc(now)) if until is not None else _utc(now)
     ids = list(store.member_ids())
     records = {member_id: store.get_member(member_id) for member_id in ids}
     if since is None:
@@ -592,7 +605,7 @@ def build_report(
             if amount > 0:
                 doers[action] = doers.get(action, 0) + 1
 
-    fraction = window.year_fraction
+    days = window.days
     issuance: IssuanceCheck | None = None
     segments: list[SegmentHealth] = []
     unassigned = 0
@@ -603,18 +616,19 @@ def build_report(
         figures = _segment_figures(result, calibrated)
         total_predicted = sum((s.predicted_points for s in figures), _ZERO)
         issuance = classify_issuance(
-            result.issuable_points * fraction, total_predicted * fraction, flow.issued
+            prorated(result.issuable_points, days), prorated(total_predicted, days), flow.issued
         )
+        yearly_by_action: dict[str, Decimal] = {}
         for segment in figures:
             for planned in segment.actions:
-                predicted_by_action[planned.action] = (
-                    predicted_by_action.get(planned.action, _ZERO)
-                    + planned.predicted_points * fraction
+                yearly_by_action[planned.action] = (
+                    yearly_by_action.get(planned.action, _ZERO) + planned.predicted_points
                 )
                 if planned.count_per_member > 0:
                     planned_doers[planned.action] = (
                         planned_doers.get(planned.action, 0) + segment.members
                     )
+        predicted_by_action = {a: prorated(v, days) for a, v in yearly_by_action.items()}
         ranges = ranges if ranges is not None else core_ranges(plan)
         coefficient = next((r.rounded if calibrated else r.value) for r in result.rules if r.core)
         groups, by_tag, unassigned = _assign(
@@ -622,9 +636,8 @@ def build_report(
         )
         for segment in figures:
             group = groups[segment.name]
-            share = ratio(segment.predicted_points, total_predicted)
             actual = sum(m.issued for m in group)
-            predicted_pm = segment.predicted_points_per_member * fraction
+            predicted_pm = prorated(segment.predicted_points_per_member, days)
             segments.append(
                 SegmentHealth(
                     name=segment.name,
@@ -633,8 +646,10 @@ def build_report(
                     members=len(group),
                     by_tag=by_tag[segment.name],
                     issuance=classify_issuance(
-                        result.issuable_points * share * fraction,
-                        segment.predicted_points * fraction,
+                        prorated(
+                            result.issuable_points, days, segment.predicted_points, total_predicted
+                        ),
+                        prorated(segment.predicted_points, days),
                         actual,
                     ),
                     predicted_per_member=predicted_pm,

@@ -144,6 +144,10 @@ def report(
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise BadInput(f"unknown time zone {zone!r}") from None
+        now = SystemClock().now()
+        today = now.astimezone(ZoneInfo(zone)).date()
+        if first is not None and first > today:
+            raise BadInput(f"--since {since} is after today ({today} in {zone}): nothing to report")
         plan = ranges = None
         if plan_file is not None:
             plan, ranges = load_report_plan(plan_file)
@@ -151,7 +155,7 @@ def report(
         try:
             result = build_report(
                 opened,
-                now=SystemClock().now(),
+                now=now,
                 plan=plan,
                 ranges=ranges,
                 since=first,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 
 import gamify.cli._report as report_cli
 from gamify import Engine, ManualClock, Program, open_store
@@ -331,6 +332,50 @@ def store_url(monkeypatch) -> Callable[[Store], str]:
         return "memory://built"
 
     return serve
+
+
+def test_a_prorated_maximum_is_exact_at_the_case_boundary():
+    """Budget 365 a member (maximum 36,500 a year) over the 59 days of January and February
+    is 5,900 exactly, so an actual issue of 5,900 is within the maximum, not above it; the
+    segment's figures are exact too."""
+    plan = plan_of(budget=365, core=12410)
+    store = shop([("a", "purchase", 5900, JAN)])
+    window = {"since": date(2026, 1, 1), "until": date(2026, 3, 1)}
+    result = build_report(store, now=NOW, plan=plan, **window)
+    assert result.window.days == 59
+    assert result.issuance is not None
+    assert result.issuance.maximum == 5900
+    assert result.issuance.predicted == 2006  # 12,410 x 59 / 365
+    assert result.issuance.case == "actual_above_predicted"
+    assert result.segments[0].issuance.maximum == 5900
+    assert result.segments[0].issuance.case == "actual_above_predicted"
+
+
+def test_a_window_ends_at_now_when_until_is_later():
+    """The plan is prorated over the days that happened: until 2027 read on 1 March 2026 is a
+    window of 59 days, ending at now."""
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    result = build_report(
+        shop([("a", "purchase", 100, JAN)]), now=now, plan=plan_of(budget=365, core=365), **YEAR
+    )
+    assert result.window.end == now
+    assert result.window.days == 59
+    assert result.issuance is not None and result.issuance.maximum == 5900
+
+
+def test_a_since_after_today_exits_2(gamify_cli, store_url):
+    """A window that starts after today has nothing to report: exit code 2, naming the day."""
+    run = gamify_cli("report", "--store", store_url(shop([])), "--since", "2030-01-01")
+    assert run.exit_code == 2
+    assert "--since 2030-01-01 is after today (2027-02-01 in UTC)" in run.stderr
+
+
+@pytest.fixture(autouse=True)
+def _after_the_windows() -> Iterator[None]:
+    """The command reads the system clock: these reports run on 1 February 2027, after every
+    window they name (a window never reaches past now)."""
+    with freeze_time("2027-02-01T00:00:00Z"):
+        yield
 
 
 @pytest.mark.parametrize(("case", "plan", "events"), CASES, ids=[c[0] for c in CASES])
