@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gamify.components import rewards
 from gamify.errors import ProgramError
+from gamify.program import Program
 
 __all__ = [
     "COEFFICIENT_QUANTUM",
@@ -406,14 +407,80 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
 
 
 def read_plan_data(path: str | os.PathLike[str]) -> object:
-    """The parsed content of a plan file (numbers as exact decimals), not yet validated."""
+    """The parsed content of a plan file (numbers as exact decimals), not yet validated.
+
+    A plan that names ``program = "shop.toml"`` (a path relative to the plan
+    file) instead of ``rules`` gets its rules from that program (see
+    :func:`rules_from_program`).
+    """
     file = os.fspath(path)
     try:
         text = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ProgramError(f"cannot read the plan file: {reason}", file=file) from exc
-    return _parse_text(text, Path(file).suffix.lower(), file)
+    data = _parse_text(text, Path(file).suffix.lower(), file)
+    if isinstance(data, dict) and "program" in data:
+        source = data.pop("program")
+        if "rules" in data:
+            raise ProgramError(
+                "give either rules or a program to take them from, not both",
+                file=file,
+                key_path="program",
+            )
+        if not isinstance(source, str) or not source.strip():
+            raise ProgramError("must be the path of a program file", file=file, key_path="program")
+        program = Program.load(Path(file).parent / source)  # its errors name the program file
+        try:
+            data["rules"] = rules_from_program(program)
+        except ValueError as exc:
+            raise ProgramError(str(exc), file=file, key_path="program") from None
+    return data
+
+
+def rules_from_program(
+    program: Program, currency: str = "points"
+) -> dict[str, dict[str, Decimal | int]]:
+    """A plan's ``rules`` from a program's earning rules that pay ``currency``: per action,
+    the sum of its ``fixed`` or ``per_amount`` rules (``per`` groups kept).
+
+    Raises ValueError, naming the rule, for what a plan cannot weigh: conditions, a
+    formula, fixed and per-amount rules on one action, or two group sizes.
+    """
+    out: dict[str, dict[str, Decimal | int]] = {}
+    for rule in program.rules:
+        if rule.currency != currency:
+            continue
+        if rule.conditions:
+            raise ValueError(
+                f"the program's rule {rule.name!r} has conditions, which a plan cannot weigh: "
+                "give the plan its own [rules]"
+            )
+        if rule.formula is not None:
+            raise ValueError(
+                f"the program's rule {rule.name!r} pays by a formula: give the plan its own [rules]"
+            )
+        kind = "fixed" if rule.fixed is not None else "per_amount"
+        value = rule.fixed if rule.fixed is not None else rule.per_amount
+        assert value is not None  # a rule has exactly one award
+        entry = out.setdefault(rule.action, {})
+        if ("per_amount" if kind == "fixed" else "fixed") in entry:
+            raise ValueError(
+                f"action {rule.action!r} has both fixed and per-amount rules in the program "
+                f"(rule {rule.name!r}): give the plan its own [rules]"
+            )
+        if rule.per is not None:
+            size = rule.per.size
+            if entry.get("per", size) != size:
+                raise ValueError(
+                    f"the program's rule {rule.name!r} pays per {rule.per.size}, another rule "
+                    f"of {rule.action!r} per {entry['per']}: give the plan its own [rules]"
+                )
+            entry["per"] = size
+        entry[kind] = entry.get(kind, Decimal(0)) + value
+    if not out:
+        raise ValueError(f"the program has no earning rule paying {currency!r}")
+    return out
 
 
 # --------------------------------------------------------------------------- results

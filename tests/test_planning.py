@@ -564,3 +564,133 @@ def test_economy_example_loads_and_computes() -> None:
     assert prices["coupon 200 minus 50"] == 2500
     assert prices["phone card 30"] == 3000
     assert json.dumps(plan_to_dict(result))
+
+
+# --------------------------------------------------------------------------- rules from a program
+
+SHOP_PROGRAM = """
+timezone = "Asia/Shanghai"
+[currencies.points]
+spendable = true
+[currencies.xp]
+spendable = false
+[actions.purchase]
+amount = "required"
+[actions.check_in]
+[actions.referral]
+[actions.review]
+[actions.photo_review]
+[[rules]]
+name = "purchase_points"
+action = "purchase"
+per_amount = 1
+[[rules]]
+name = "purchase_xp"          # pays XP: not part of the points budget
+action = "purchase"
+currency = "xp"
+per_amount = 5
+[[rules]]
+name = "check_in"
+action = "check_in"
+fixed = 2
+[[rules]]
+name = "check_in_bonus"       # a second fixed rule on one action adds up: 5 a check-in
+action = "check_in"
+fixed = 3
+[[rules]]
+name = "referral"
+action = "referral"
+fixed = 300
+[[rules]]
+name = "review"
+action = "review"
+fixed = 20
+[[rules]]
+name = "photo_review"
+action = "photo_review"
+fixed = 50
+per = { attribute = "photos", size = 3 }
+"""
+
+
+def _plan_with_program(tmp_path: Path, program: str, *, keep_rules: bool = False) -> Path:
+    """The economy example with ``program = "shop.toml"`` in place of its [rules] tables."""
+    (tmp_path / "shop.toml").write_text(program, encoding="utf-8")
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    kept: list[str] = []
+    in_rules = False
+    for line in lines:
+        if line.startswith("["):
+            in_rules = line.startswith("[rules.")
+        if not in_rules or keep_rules:
+            kept.append(line)
+    text = 'program = "shop.toml"\n' + "\n".join(kept) + "\n"
+    path = tmp_path / "plan.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_plan_takes_its_rules_from_a_program_file(tmp_path: Path) -> None:
+    """The program's points rules, summed per action with their group size, give the very
+    plan the explicit [rules] give (the XP rule is left out)."""
+    from_program = load_plan(_plan_with_program(tmp_path, SHOP_PROGRAM))
+    explicit = load_plan(EXAMPLE)
+    assert from_program.rules == explicit.rules
+    assert compute_plan(from_program) == compute_plan(explicit)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            ('name = "review"\naction = "review"\nfixed = 20',
+             'name = "review"\naction = "review"\nfixed = 20\nconditions = { photo = false }'),
+            "rule 'review' has conditions",
+        ),
+        (
+            ('name = "review"\naction = "review"\nfixed = 20',
+             'name = "review"\naction = "review"\nformula = "20"'),
+            "rule 'review' pays by a formula",
+        ),
+        (
+            ('name = "check_in_bonus"       # a second fixed rule on one action adds up: 5 a '
+             'check-in\naction = "check_in"\nfixed = 3',
+             'name = "check_in_bonus"\naction = "check_in"\nper_amount = 3'),
+            "action 'check_in' has both fixed and per-amount rules",
+        ),
+    ],
+    ids=["conditions", "formula", "mixed kinds"],
+)
+def test_a_program_rule_a_plan_cannot_weigh_is_refused(
+    tmp_path: Path, change: tuple[str, str], reason: str
+) -> None:
+    """Conditions, formulas and mixed rule kinds name the rule; the error points at program."""
+    old, new = change
+    assert old in SHOP_PROGRAM
+    path = _plan_with_program(tmp_path, SHOP_PROGRAM.replace(old, new))
+    with pytest.raises(ProgramError) as info:
+        load_plan(path)
+    assert info.value.file == str(path)
+    assert info.value.key_path == "program"
+    assert reason in info.value.reason
+
+
+def test_a_plan_with_both_rules_and_a_program_is_refused(tmp_path: Path) -> None:
+    path = _plan_with_program(tmp_path, SHOP_PROGRAM, keep_rules=True)
+    with pytest.raises(ProgramError, match="either rules or a program") as info:
+        load_plan(path)
+    assert info.value.key_path == "program"
+
+
+def test_a_missing_or_broken_program_file_is_named(tmp_path: Path) -> None:
+    """The error of the program file names that file, not the plan."""
+    path = _plan_with_program(tmp_path, SHOP_PROGRAM)
+    (tmp_path / "shop.toml").unlink()
+    with pytest.raises(ProgramError, match="cannot read file") as info:
+        load_plan(path)
+    assert info.value.file == str(tmp_path / "shop.toml")
+    (tmp_path / "shop.toml").write_text('timezone = "Mars/Olympus"\n', encoding="utf-8")
+    with pytest.raises(ProgramError) as info:
+        load_plan(path)
+    assert info.value.file == str(tmp_path / "shop.toml")
+    assert info.value.key_path == "timezone"
