@@ -21,6 +21,7 @@ from gamify.cli._output import (
     fmt_percent,
     titled_table,
 )
+from gamify.errors import ProgramError
 from gamify.planning import PlanResult, SegmentIssuance, compute_plan, load_plan, plan_to_dict
 
 __all__ = ["plan", "render_plan"]
@@ -34,7 +35,11 @@ def plan(
 ) -> None:
     """Plan a points budget: issuance per segment, exchange ratio, calibration, prices."""
     with bad_input(as_json=json_output):
-        result = compute_plan(load_plan(file))
+        loaded = load_plan(file)
+        try:
+            result = compute_plan(loaded)
+        except ProgramError as exc:  # a plan that predicts nothing: name its file too
+            raise ProgramError(exc.reason, file=str(file), key_path=exc.key_path) from None
     if json_output:
         emit_json(plan_to_dict(result))
         return

@@ -25,6 +25,7 @@ from gamify.cli._output import (
     titled_table,
 )
 from gamify.clock import SystemClock
+from gamify.errors import ProgramError
 from gamify.report import (
     BURN_RATE_RANGE,
     BURNER_SHARE_MIN,
@@ -164,6 +165,10 @@ def report(
                 currency=currency,
                 calibrated=calibrated,
             )
+        except ProgramError as exc:  # a plan that predicts nothing: name its file too
+            if exc.file is not None or plan_file is None:
+                raise
+            raise ProgramError(exc.reason, file=str(plan_file), key_path=exc.key_path) from None
         finally:
             opened.close()
     if json_output:

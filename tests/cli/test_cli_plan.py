@@ -181,6 +181,7 @@ def test_plan_with_no_budget_exits_2(gamify_cli, write):
     text = SMALL.replace(
         'per_active_member = 1\nperiod = "month"', "share_of_sales = 0.01\nsales = 0"
     )
-    run = gamify_cli("plan", write("plan.toml", text))
+    path = write("plan.toml", text)
+    run = gamify_cli("plan", path)
     assert run.exit_code == 2
-    assert "budget is 0" in run.stderr
+    assert f"{path}: budget: the budget is 0" in run.stderr

@@ -536,3 +536,11 @@ def test_report_reads_a_store_with_the_apps_prefix(gamify_cli, tmp_path: Path):
     run = gamify_cli("report", "--store", url, "--prefix", "shop_gamify_", "--json")
     assert run.exit_code == 0, run.stderr
     assert run.json()["flow"]["issued"] == 120
+
+
+def test_a_plan_that_predicts_nothing_is_named_in_the_report_error(gamify_cli, write, store_url):
+    """A plan that predicts no points gives no ratio: exit code 2, naming the plan file."""
+    path = write("plan.toml", plan_text(budget=10, core=0))
+    run = gamify_cli("report", "--store", store_url(shop([])), "--plan", path)
+    assert run.exit_code == 2
+    assert f"{path}: segments: the plan predicts no points" in run.stderr
