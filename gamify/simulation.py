@@ -518,6 +518,10 @@ def _run_in(
             engine.store.close()
 
 
+class _ParentGone(Exception):
+    """The process that started a worker has ended: nobody will read its results."""
+
+
 def _worker(
     program_data: dict[str, Any],
     behaviour_data: dict[str, Any],
@@ -525,20 +529,26 @@ def _worker(
     days: int,
     number: int,
     results: Any,
+    parent: int,
 ) -> None:
-    """A worker process: run one shard and send ``("day"|"done"|"error", number, payload)``."""
+    """A worker process: run one shard and send ``("day"|"done"|"error", number, payload)``.
+
+    It stops at the end of a simulated day once its parent (process ``parent``) has
+    ended, say killed by a signal that left it no time to stop its workers.
+    """
+
+    def day_done(done: int, _: int) -> None:
+        if os.getppid() != parent:
+            raise _ParentGone
+        results.put(("day", number, done))
+
     try:
         program = Program.model_validate(program_data)
         behaviour = Behaviour.model_validate(behaviour_data)
-        partial = _run_in(
-            program,
-            behaviour,
-            shard,
-            days,
-            "memory://",
-            lambda done, _: results.put(("day", number, done)),
-        )
+        partial = _run_in(program, behaviour, shard, days, "memory://", day_done)
         results.put(("done", number, partial))
+    except _ParentGone:
+        os._exit(1)  # leave at once: flushing the queue to no reader could block
     except BaseException as exc:  # handed to the caller, who raises it
         try:
             pickle.dumps(exc)
@@ -564,7 +574,7 @@ def _run_parallel(
     processes = [
         context.Process(
             target=_worker,
-            args=(program_data, behaviour_data, shard, days, number, results),
+            args=(program_data, behaviour_data, shard, days, number, results, os.getpid()),
             daemon=True,
         )
         for number, shard in enumerate(shards)

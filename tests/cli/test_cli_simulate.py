@@ -393,3 +393,43 @@ def test_cli_workers_flag(gamify_cli, write, tmp_path):
     bad = gamify_cli(*args, "--workers", "2", "--store", f"sqlite:///{tmp_path / 's.db'}")
     assert bad.exit_code == 2
     assert "--workers 1 with --store" in bad.stderr
+
+
+WORKER_SCRIPT = """
+import os, sys
+from gamify import simulation
+from gamify.simulation import Behaviour, _Shard, load_program
+
+class Results:
+    def put(self, message):
+        print(message[0], flush=True)
+
+program, _ = load_program(sys.argv[1])
+parent = os.getppid() if sys.argv[2] == "alive" else -1
+simulation._worker(
+    program.model_dump(mode="json"), Behaviour().model_dump(mode="json"),
+    _Shard(["m1", "m2"], [1, 2], [0, 0]), 3, 0, Results(), parent,
+)
+"""
+
+
+@pytest.mark.parametrize(("parent", "code", "lines"), [("alive", 0, "day day day done"),
+                                                          ("gone", 1, "")])
+def test_a_worker_whose_parent_has_ended_stops_at_the_end_of_a_day(
+    tmp_path: Path, parent: str, code: int, lines: str
+) -> None:
+    """A worker reports each day and its result while its parent lives; once the parent is
+    gone (here: a parent id that is not its parent's), it exits after the first day with code
+    1 and sends nothing, so a killed `gamify simulate` leaves no worker behind."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER_SCRIPT, encoding="utf-8")
+    fitness = Path(__file__).resolve().parents[2] / "examples" / "fitness" / "program.toml"
+    run = subprocess.run(
+        [sys.executable, str(script), str(fitness), parent],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == code, run.stderr
+    assert " ".join(run.stdout.split()) == lines
