@@ -23,6 +23,7 @@ from decimal import (
 )
 from typing import Any
 
+from gamify.errors import InvalidEventError
 from gamify.program import Condition, Multiplier, Program, Rule
 
 ONE = Decimal(1)
@@ -110,15 +111,28 @@ def base_value(
         assert rule.formula is not None
         value = rule.formula.evaluate(context)
     if rule.per is not None:
-        raw = attributes.get(rule.per.attribute, 0)
-        try:
-            groups = (
-                int(_EXACT.divide_int(Decimal(str(raw)), rule.per.size)) if raw is not None else 0
-            )
-        except (ArithmeticError, ValueError):
-            groups = 0
-        value = _multiply(value, Decimal(max(groups, 0)))
+        value = _multiply(value, Decimal(_groups(rule, attributes.get(rule.per.attribute))))
     return value
+
+
+def _groups(rule: Rule, raw: Any) -> int:
+    """Whole groups in a per-group rule's attribute: none when it is absent or negative."""
+    assert rule.per is not None
+    if raw is None:
+        return 0
+    # Text that is no number, or a number too large to count: a client error, not 0 groups.
+    what = f"rule {rule.name!r} pays per {rule.per.size} {rule.per.attribute}: attribute"
+    try:
+        number = None if isinstance(raw, bool) else Decimal(str(raw))
+    except ArithmeticError:
+        number = None
+    if number is None or not number.is_finite():
+        raise InvalidEventError(f"{what} {rule.per.attribute!r} must be a number, not {raw!r}")
+    try:
+        groups = int(_EXACT.divide_int(number, rule.per.size))
+    except ArithmeticError:
+        raise InvalidEventError(f"{what} {rule.per.attribute!r} is too large: {raw!r}") from None
+    return max(groups, 0)
 
 
 def applies_to(mult: Multiplier, rule: Rule, spendable: bool) -> bool:

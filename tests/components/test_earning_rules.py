@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gamify import Program
+from gamify import InvalidEventError, Program
 from gamify.components.earning import MemberFacts, awards, combine, round_award
 
 D = Decimal
@@ -106,6 +106,26 @@ def test_per_group_rule_pays_per_whole_group(bottles: Any, expected: dict[str, i
     )
     attributes = {} if bottles is None else {"bottles": bottles}
     assert paid(prog, "recycle", attributes=attributes) == expected
+
+
+@pytest.mark.parametrize("bottles", ["five", True, [10], float("nan"), 1e130])
+def test_a_per_group_attribute_that_is_no_countable_number_is_an_event_error(
+    bottles: Any,
+) -> None:
+    """Text, a boolean, a list, NaN or a number too large to count raise InvalidEventError
+    naming the rule and attribute, rather than paying 0 groups."""
+    prog = program(
+        rules=[
+            {
+                "name": "bottles",
+                "action": "recycle",
+                "fixed": 100,
+                "per": {"attribute": "bottles", "size": 5},
+            }
+        ]
+    )
+    with pytest.raises(InvalidEventError, match="rule 'bottles' pays per 5 bottles: attribute"):
+        paid(prog, "recycle", attributes={"bottles": bottles})
 
 
 # --------------------------------------------------------------------------- conditions
