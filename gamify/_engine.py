@@ -1029,7 +1029,11 @@ class Engine:
                 raise InvalidTimeError(
                     f"event time {at.isoformat()} is after the clock ({now.isoformat()})"
                 )
-        if event_attributes is not None and not isinstance(event_attributes, Mapping):
+        if (
+            event_attributes is not None
+            and type(event_attributes) is not dict  # the common case, without the ABC check
+            and not isinstance(event_attributes, Mapping)
+        ):
             raise InvalidEventError(f"attributes must be a mapping, not {event_attributes!r}")
         attributes = dict(event_attributes or {})
         canonical = "{}"
