@@ -47,8 +47,9 @@ def test_metadata_names_tables_with_the_prefix() -> None:
 
 
 def test_prefix_must_be_an_identifier() -> None:
-    """A prefix that is not a plain identifier is refused (it is written into SQL)."""
-    for bad in ("", "1x_", "a-b_", 'x"; drop table y; --', "a" * 40):
+    """A prefix that is not a plain lower-case identifier is refused (it is written into SQL,
+    and PostgreSQL folds unquoted names to lower case)."""
+    for bad in ("", "1x_", "a-b_", 'x"; drop table y; --', "a" * 40, "Shop_"):
         with pytest.raises(ValueError, match="prefix"):
             build_tables(bad)
 

@@ -44,17 +44,20 @@ __all__ = ["DEFAULT_PREFIX", "Tables", "build_tables", "check_prefix", "metadata
 
 DEFAULT_PREFIX = "gamify_"
 
-_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,30}\Z")
+# Lower case only: PostgreSQL folds unquoted names to lower case, so a mixed-case prefix
+# would name one table in the schema and another in the statements.
+_PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,30}\Z")
 
 
 def check_prefix(prefix: str) -> str:
-    """``prefix`` if it is a safe SQL identifier start (letters, digits, ``_``), else ValueError.
+    """``prefix`` if it is a safe SQL identifier start (lower-case letters, digits, ``_``),
+    else ValueError.
 
     Table names are written into statement texts, so only plain identifiers are allowed.
     """
     if not _PREFIX.match(prefix):
         raise ValueError(
-            f"table prefix {prefix!r} must be letters, digits and underscores "
+            f"table prefix {prefix!r} must be lower-case letters, digits and underscores "
             "(not starting with a digit, at most 31 characters)"
         )
     return prefix
