@@ -318,6 +318,29 @@ def test_lock_timeout_is_retried_outside_an_app_session(
     store.close()
 
 
+def test_a_store_keeps_working_after_lock_timeouts(gamify_sql_target: StoreTarget) -> None:
+    """Round after round a locked member times out, and the next, uncontended event still
+    succeeds: a connection whose transaction the database refused is not reused (psycopg's
+    prepared statements could be missing on it). PostgreSQL only: on SQLite the holder's lock
+    covers the whole file, so the next event would wait for the holder to let go."""
+    if gamify_sql_target.kind != "postgres":
+        pytest.skip("a PostgreSQL connection's state; SQLite locks the whole file")
+    store = gamify_sql_target.open(**_short_waits(gamify_sql_target))
+    assert isinstance(store, SQLStore)
+    engine = gamify.Engine(PROGRAM, store=store, clock=ManualClock(NOW), max_retries=0)
+    try:
+        for round_ in range(8):  # past psycopg's threshold for preparing a statement
+            _, release = _hold_member_lock(gamify_sql_target, store, "alice")
+            try:
+                with pytest.raises(ConcurrencyError):
+                    engine.track("alice", "purchase", amount=1)
+            finally:
+                release.set()
+            assert engine.track(f"m{round_}", "purchase", amount=1).total() == 1
+    finally:
+        store.close()
+
+
 def test_lock_timeout_is_not_retried_in_an_app_session(
     gamify_sql_target: StoreTarget, app: App
 ) -> None:

@@ -249,9 +249,9 @@ class SQLStore(SQLReads):
         with translated():
             return self.engine.raw_connection()
 
-    def _give(self, connection: Any) -> None:
-        if getattr(connection.driver_connection, "broken", False):
-            connection.invalidate()  # a lost PostgreSQL connection is not reused
+    def _give(self, connection: Any, *, discard: bool = False) -> None:
+        if discard or getattr(connection.driver_connection, "broken", False):
+            connection.invalidate()  # a lost or doubtful PostgreSQL connection is not reused
             connection.close()
         elif self._reuse and (self._bound is None or self._checked_out() < self._bound):
             self._idle.append(connection)
@@ -289,12 +289,18 @@ class SQLStore(SQLReads):
         self._local.tx = tx
         return tx
 
-    def _end(self, tx: _Transaction, *, commit: bool) -> None:
-        """Commit (or roll back) the thread's transaction and release what it held.
+    def _end(self, tx: _Transaction, *, error: BaseException | None) -> None:
+        """Commit (or, after ``error``, roll back) the thread's transaction and release what
+        it held.
 
         Writes held back go out with the COMMIT, in one round trip (PostgreSQL); when
         one fails, nothing of the transaction stays and its error is raised here.
         """
+        commit = error is None
+        # After the database refused something (a lock timeout, a deadlock, a unique
+        # key), a PostgreSQL connection is not reused: statements it was preparing in an
+        # aborted pipeline may be missing on the server while the driver counts them.
+        discard = self.dialect == "postgresql" and isinstance(error, StoreError)
         self._local.tx = None
         pending = tx.pending
         # Without held-back writes, COMMIT or ROLLBACK makes what is still held back
@@ -314,6 +320,7 @@ class SQLStore(SQLReads):
                         else:
                             tx.cursor.execute(self.queries.sql.commit)
                 except BaseException:
+                    discard = self.dialect == "postgresql"
                     with suppress(Exception):
                         tx.cursor.execute(self.queries.sql.rollback)
                     raise
@@ -329,7 +336,7 @@ class SQLStore(SQLReads):
         finally:
             with suppress(Exception):
                 tx.cursor.close()
-            self._give(tx.connection)
+            self._give(tx.connection, discard=discard)
             self._write_lock.__exit__(None, None, None)
 
     def unit_of_work(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
@@ -416,7 +423,7 @@ class _UnitScope(AbstractContextManager[UnitOfWork]):
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         if self._own is not None:
-            self._store._end(self._own, commit=kind is None)
+            self._store._end(self._own, error=exc)
 
 
 class _BatchScope(AbstractContextManager[None]):
@@ -434,7 +441,7 @@ class _BatchScope(AbstractContextManager[None]):
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         if self._own is not None:
-            self._store._end(self._own, commit=kind is None)
+            self._store._end(self._own, error=exc)
 
 
 def _normalize_url(url: str | URL) -> URL:
