@@ -587,10 +587,14 @@ class Engine:
         if not checked:
             return []
 
+        # Every member the batch may touch, locked up front in id order (no deadlock
+        # between batches that name the same members in another order).
+        members = sorted({m for event in checked for m in self._lock_set(event)})
+
         def run() -> tuple[list[Outcome], list[OutboxMessage]]:
             outcomes: list[Outcome] = []
             messages: list[OutboxMessage] = []
-            with self.store.batch():
+            with self.store.batch(members):
                 for event in checked:
                     outcome, sent = self._track_once(event)
                     outcomes.append(outcome)

@@ -317,8 +317,12 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def batch(self) -> AbstractContextManager[None]:
-        """Run every unit of work opened inside as one transaction (for ``track_many``)."""
+    def batch(self, member_ids: Sequence[str] = ()) -> AbstractContextManager[None]:
+        """Run every unit of work opened inside as one transaction (for ``track_many``).
+
+        The locks of ``member_ids`` are taken first, in ascending order, so that two
+        batches touching the same members in different orders cannot deadlock.
+        """
 
     # Reads outside any unit of work -----------------------------------------
 

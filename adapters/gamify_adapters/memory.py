@@ -116,8 +116,8 @@ class MemoryStore(Store):
     def unit_of_work(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
         return _Transaction(self, self._unit)
 
-    def batch(self) -> AbstractContextManager[None]:
-        return _Transaction(self, None)
+    def batch(self, member_ids: Sequence[str] = ()) -> AbstractContextManager[None]:
+        return _Transaction(self, None)  # one lock covers every member
 
     def _apply(self, changes: Changes) -> None:
         # Check every invariant first, so a refused change writes nothing.

@@ -199,3 +199,34 @@ def test_threads_awarding_xp_to_a_new_member(store: Store) -> None:
     member = store.get_member("alice")
     assert member is not None
     assert member.state["counts"]["exercise"] == 1600
+
+
+def test_batches_naming_members_in_opposite_orders_never_deadlock(store: Store) -> None:
+    """Threads send batches [a, b] and [b, a] with no retries allowed: every batch commits,
+    because a batch locks all its members up front in id order."""
+    engine = Engine(Program.from_dict(PROGRAM), store=store, clock=ManualClock(NOW), max_retries=0)
+    rounds = 15
+
+    def send(i: int) -> None:
+        pair = ["a", "b"] if i % 2 else ["b", "a"]
+        for _ in range(rounds):
+            engine.track_many(
+                [{"member_id": m, "action": "purchase", "amount": 1} for m in pair]
+            )
+
+    in_threads(send, count=4)
+    assert engine.balance("a") == engine.balance("b") == 4 * rounds
+
+
+def test_a_batch_asks_the_store_for_its_members_in_id_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """track_many hands the store every member of the batch, sorted, before any unit."""
+    engine = make_engine(store)
+    asked: list[list[str]] = []
+    real = store.batch
+    monkeypatch.setattr(store, "batch", lambda ids=(): asked.append(list(ids)) or real(ids))
+    engine.track_many(
+        [{"member_id": m, "action": "check_in"} for m in ("zoe", "adam", "mia", "adam")]
+    )
+    assert asked == [["adam", "mia", "zoe"]]

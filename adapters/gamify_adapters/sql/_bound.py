@@ -250,12 +250,16 @@ class BoundSQLStore(SQLReads):
         return run()
 
     @contextmanager
-    def _batch(self) -> Iterator[None]:
-        with self._scope():
+    def _batch(self, member_ids: Sequence[str]) -> Iterator[None]:
+        with self._scope() as (cur, _):
+            locks = self.queries.lock_members(member_ids, set())
+            if locks:
+                with translated():
+                    self.queries.send(cur, locks)
             yield
 
-    def batch(self) -> AbstractContextManager[None]:
-        return self._batch()
+    def batch(self, member_ids: Sequence[str] = ()) -> AbstractContextManager[None]:
+        return self._batch(member_ids)
 
     # Reads, in the app's transaction ------------------------------------------------------
 

@@ -342,8 +342,8 @@ class SQLStore(SQLReads):
     def unit_of_work(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
         return _UnitScope(self, member_ids)
 
-    def batch(self) -> AbstractContextManager[None]:
-        return _BatchScope(self)
+    def batch(self, member_ids: Sequence[str] = ()) -> AbstractContextManager[None]:
+        return _BatchScope(self, member_ids)
 
     # Reads -----------------------------------------------------------------------------------
 
@@ -429,15 +429,19 @@ class _UnitScope(AbstractContextManager[UnitOfWork]):
 class _BatchScope(AbstractContextManager[None]):
     """One transaction for every unit of work the thread opens inside."""
 
-    __slots__ = ("_own", "_store")
+    __slots__ = ("_ids", "_own", "_store")
 
-    def __init__(self, store: SQLStore) -> None:
+    def __init__(self, store: SQLStore, member_ids: Sequence[str]) -> None:
         self._store = store
+        self._ids = member_ids
         self._own: _Transaction | None = None
 
     def __enter__(self) -> None:
-        if self._store._current() is None:
-            self._own = self._store._begin()
+        tx = self._store._current()
+        if tx is None:
+            self._own = self._store._begin(self._ids)
+        else:
+            tx.pending.statements += self._store.queries.lock_members(self._ids, tx.locked)
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         if self._own is not None:
