@@ -186,6 +186,26 @@ def test_app_connection_commit_and_rollback(app: App) -> None:
     assert (app.engine.balance("alice"), app.engine.balance("bob")) == (0, 4)
 
 
+def test_savepoints_of_an_app_connection_keep_or_drop_their_events(app: App) -> None:
+    """On a Core Connection: an award before any savepoint, one in a released savepoint
+    (nested twice) and one in a rolled-back savepoint; the commit delivers the first two."""
+    with app.db.connect() as conn:
+        bound = app.engine.using(conn)
+        bound.track("ann", "purchase", amount=1)
+        with conn.begin_nested():
+            with conn.begin_nested():
+                bound.track("bob", "purchase", amount=2)
+        dropped = conn.begin_nested()
+        bound.track("cy", "purchase", amount=3)
+        dropped.rollback()
+        assert app.delivered == []
+        conn.commit()
+    assert app.delivered == ["credited:ann", "credited:bob"]
+    balances = [app.engine.balance(m) for m in ("ann", "bob", "cy")]
+    assert balances == [1, 2, 0]
+    assert app.store.pending_outbox() == []
+
+
 def test_refused_write_leaves_the_app_transaction_usable(app: App) -> None:
     """A redemption refused inside the app's transaction writes nothing, and the app can
     still commit its own rows (on PostgreSQL too, where an error would abort it)."""
@@ -263,6 +283,42 @@ def test_session_without_the_helper(app: App) -> None:
         plain.dispose()
     assert app.engine.balance("alice") == 3
     assert app.delivered == ["credited:alice"]
+
+
+def test_each_connection_from_the_pool_delivers_its_own_events(app: App) -> None:
+    """A Connection per request, as a web app takes them: each commit delivers that
+    request's event once, though the pool hands out the same DBAPI connection again."""
+    for member in ("u1", "u2", "u3"):
+        with app.db.connect() as connection:
+            app.engine.using(connection).track(member, "purchase", amount=10)
+            connection.commit()
+    assert app.delivered == ["credited:u1", "credited:u2", "credited:u3"]
+    assert app.store.pending_outbox() == []
+
+
+@pytest.mark.parametrize("mode", ["rollback_only", "create_savepoint"])
+@pytest.mark.parametrize("outer_ends", ["rollback", "commit"])
+def test_a_session_joined_to_an_outer_transaction_delivers_only_after_its_commit(
+    app: App, mode: str, outer_ends: str
+) -> None:
+    """A Session bound to a Connection whose transaction the app (or a test) began: the
+    session's commit delivers nothing; the outer rollback keeps nothing and delivers
+    nothing, the outer commit delivers the event once."""
+    with app.db.connect() as connection:
+        outer = connection.begin()
+        session = Session(bind=connection, join_transaction_mode=mode)  # type: ignore[arg-type]
+        app.engine.using(session).track("alice", "purchase", amount=10)
+        session.commit()
+        session.close()
+        assert app.delivered == []
+        getattr(outer, outer_ends)()
+    if outer_ends == "rollback":
+        assert app.delivered == []
+        assert app.store.get_balances("alice") == {}
+    else:
+        assert app.delivered == ["credited:alice"]
+        assert app.store.get_balances("alice") == {"points": 10}
+    assert app.store.pending_outbox() == []
 
 
 def _hold_member_lock(

@@ -14,7 +14,9 @@ rows (the order, the workout):
   transaction too) are handed to ``on_commit`` after the app's transaction
   commits: for a ``Session`` after its commit (a ``begin_nested`` savepoint that
   rolls back drops its events), for a ``Connection`` from its ``commit`` event,
-  after the driver's commit has been made. On rollback nothing is delivered.
+  after the driver's commit has been made. A ``Session`` bound to a
+  ``Connection`` (joined to a transaction the app began) waits for that
+  Connection's commit. On rollback nothing is delivered.
 
 On SQLite the app's transaction should begin IMMEDIATE (see
 :func:`gamify_adapters.sql.begin_immediate`). If it has not begun at all when a
@@ -107,6 +109,7 @@ class _ConnectionHooks:
     """Domain events of a Connection's transaction, delivered after its commit."""
 
     def __init__(self, connection: Connection, on_commit: OnCommit) -> None:
+        self.connection = connection
         self._on_commit = on_commit
         # The outer transaction, then each open begin_nested savepoint by name.
         self._stack: list[tuple[str | None, list[OutboxMessage]]] = [(None, [])]
@@ -123,16 +126,22 @@ class _ConnectionHooks:
         self._stack.append((name, []))
 
     def _pop(self, name: str) -> list[OutboxMessage]:
+        """The events of savepoint ``name`` and of those opened inside it, which it ends.
+
+        SQLAlchemy announces a savepoint whose name it makes up (``begin_nested()``)
+        with the name None: such a savepoint is the innermost one open, the one ended.
+        """
         out: list[OutboxMessage] = []
         while len(self._stack) > 1:
             top, messages = self._stack.pop()
             out = messages + out
-            if top == name:
+            if top is None or top == name:
                 break
         return out
 
     def _release_savepoint(self, conn: Connection, name: str, context: Any) -> None:
-        self._stack[-1][1].extend(self._pop(name))
+        released = self._pop(name)  # first: the enclosing level is the top only after it
+        self._stack[-1][1].extend(released)
 
     def _rollback_savepoint(self, conn: Connection, name: str, context: Any) -> None:
         self._pop(name)
@@ -152,11 +161,20 @@ class _ConnectionHooks:
 
 def _hooks(target: Session | Connection, on_commit: OnCommit) -> _SessionHooks | _ConnectionHooks:
     """The commit hooks of ``target`` for ``on_commit``: made once, however often the app
-    binds the same session (``engine.using(session)`` per call) for the same engine."""
+    binds the same session (``engine.using(session)`` per call) for the same engine.
+
+    A session bound to a Connection (an app's or a test's outer transaction, joined
+    with ``join_transaction_mode``) uses the Connection's hooks: its own commit may only
+    release a savepoint, and events wait for the Connection's real commit.
+    """
+    if isinstance(target, Session) and isinstance(target.bind, Connection):
+        target = target.bind
     registry: dict[OnCommit, _SessionHooks | _ConnectionHooks]
     registry = target.info.setdefault("gamify_commit_hooks", {})
     hooks = registry.get(on_commit)
-    if hooks is None:
+    # Connection.info belongs to the pooled DBAPI connection and outlives the Connection
+    # object: hooks listening on an earlier Connection are of no use to this one.
+    if hooks is None or (isinstance(hooks, _ConnectionHooks) and hooks.connection is not target):
         if isinstance(target, Session):
             hooks = _SessionHooks(target, on_commit)
         else:
