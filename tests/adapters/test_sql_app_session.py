@@ -192,9 +192,8 @@ def test_savepoints_of_an_app_connection_keep_or_drop_their_events(app: App) -> 
     with app.db.connect() as conn:
         bound = app.engine.using(conn)
         bound.track("ann", "purchase", amount=1)
-        with conn.begin_nested():
-            with conn.begin_nested():
-                bound.track("bob", "purchase", amount=2)
+        with conn.begin_nested(), conn.begin_nested():
+            bound.track("bob", "purchase", amount=2)
         dropped = conn.begin_nested()
         bound.track("cy", "purchase", amount=3)
         dropped.rollback()

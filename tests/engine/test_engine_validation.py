@@ -23,8 +23,8 @@ from gamify import (
     InvalidEventError,
     InvalidTimeError,
     ManualClock,
-    ProgramError,
     NotFoundError,
+    ProgramError,
     UnknownActionError,
 )
 
