@@ -8,6 +8,7 @@ hand in tests and simulations.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -105,22 +106,37 @@ class ManualClock:
             raise InvalidTimeError(
                 f"unknown unit {', '.join(unknown)}: use {', '.join(sorted(_UNITS))}"
             )
+        for name, value in units.items():
+            # Calendar units (years, months) are whole; the others may be fractions.
+            whole = name in ("years", "months")
+            kinds = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+                raise InvalidTimeError(
+                    f"{name} must be a finite {'whole ' if whole else ''}number, not {value!r}"
+                )
+        if tz is not None and not isinstance(tz, str):
+            raise InvalidTimeError(f"tz must be an IANA zone name, not {tz!r}")
         # Rebuild as a pendulum DateTime in pendulum's UTC zone: pendulum's
         # ``add`` drops a stdlib ``timezone.utc`` and returns a naive datetime.
         u = self._now
         now = pendulum.datetime(
             u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tz="UTC"
         )
-        if delta is not None:
-            now = now + delta
-        if units:
-            if tz is None:
-                now = now.add(**units)  # type: ignore[arg-type]  # pendulum's add takes floats
-            else:
-                try:
-                    local_zone = pendulum.timezone(tz)
-                except Exception as exc:  # pendulum raises several kinds for unknown names
-                    raise InvalidTimeError(f"unknown IANA time zone {tz!r}") from exc
-                now = now.in_timezone(local_zone).add(**units)  # type: ignore[arg-type]  # as above
+        try:
+            if delta is not None:
+                now = now + delta
+            if units:
+                if tz is None:
+                    now = now.add(**units)  # type: ignore[arg-type]  # pendulum's add takes floats
+                else:
+                    try:
+                        local_zone = pendulum.timezone(tz)
+                    except Exception as exc:  # pendulum raises several kinds for unknown names
+                        raise InvalidTimeError(f"unknown IANA time zone {tz!r}") from exc
+                    now = now.in_timezone(local_zone).add(**units)  # type: ignore[arg-type]
+        except (OverflowError, ValueError) as exc:
+            if isinstance(exc, InvalidTimeError):
+                raise
+            raise InvalidTimeError(f"the clock cannot move that far: {exc}") from None
         self._now = ensure_aware(now)
         return self._now

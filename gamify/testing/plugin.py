@@ -2,9 +2,9 @@
 
 The plugin is registered through the ``pytest11`` entry point, so installing
 gamify makes its fixtures available in every test suite; nothing to import or
-list in ``conftest.py``. It imports only pytest and the standard library at
-module level (no SQLModel, no command-line libraries): gamify itself is
-imported when a fixture is first used.
+list in ``conftest.py``. Loading it imports the ``gamify`` package (the engine
+and pydantic, pendulum and PyYAML), but not the SQL adapter or the command
+line's libraries (SQLModel, typer, rich).
 
 ``gamify_clock``
     A :class:`gamify.ManualClock` standing still at :data:`DEFAULT_START`

@@ -75,6 +75,14 @@ def test_an_unknown_zone_is_refused() -> None:
         (lambda c: c.set(datetime(2026, 1, 2)), "the clock's instant 2026-01-02T00:00:00 is naive"),
         (lambda c: c.advance(5), "advance by a timedelta or by units, not 5"),
         (lambda c: c.advance(fortnights=1), "unknown unit fortnights"),
+        (lambda c: c.advance(months=1.5), "months must be a finite whole number, not 1.5"),
+        (lambda c: c.advance(hours=float("inf")), "hours must be a finite number, not inf"),
+        (lambda c: c.advance(days=float("nan")), "days must be a finite number, not nan"),
+        (lambda c: c.advance(days="1"), "days must be a finite number, not '1'"),
+        (lambda c: c.advance(days=True), "days must be a finite number, not True"),
+        (lambda c: c.advance(days=1, tz=123), "tz must be an IANA zone name, not 123"),
+        (lambda c: c.advance(years=9000), "the clock cannot move that far"),
+        (lambda c: c.advance(timedelta(days=3_000_000)), "the clock cannot move that far"),
     ],
 )
 def test_a_bad_move_is_a_typed_error_and_leaves_the_clock(move, message) -> None:
