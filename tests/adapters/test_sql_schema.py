@@ -50,7 +50,7 @@ def test_prefix_must_be_an_identifier() -> None:
     """A prefix that is not a plain lower-case identifier is refused (it is written into SQL,
     and PostgreSQL folds unquoted names to lower case)."""
     for bad in ("", "1x_", "a-b_", 'x"; drop table y; --', "a" * 40, "Shop_"):
-        with pytest.raises(ValueError, match="prefix"):
+        with pytest.raises(ConfigurationError, match="prefix"):
             build_tables(bad)
 
 

@@ -40,6 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from gamify.errors import ConfigurationError
+
 __all__ = ["DEFAULT_PREFIX", "Tables", "build_tables", "check_prefix", "metadata"]
 
 DEFAULT_PREFIX = "gamify_"
@@ -51,12 +53,12 @@ _PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,30}\Z")
 
 def check_prefix(prefix: str) -> str:
     """``prefix`` if it is a safe SQL identifier start (lower-case letters, digits, ``_``),
-    else ValueError.
+    else ConfigurationError.
 
     Table names are written into statement texts, so only plain identifiers are allowed.
     """
     if not _PREFIX.match(prefix):
-        raise ValueError(
+        raise ConfigurationError(
             f"table prefix {prefix!r} must be lower-case letters, digits and underscores "
             "(not starting with a digit, at most 31 characters)"
         )
