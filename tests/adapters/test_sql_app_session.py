@@ -348,6 +348,16 @@ def _hold_member_lock(
     return held, release
 
 
+def _track_while_locked(target: StoreTarget, store: SQLStore, engine: gamify.Engine) -> None:
+    """Track for "alice" while another connection holds her lock: ConcurrencyError."""
+    _, release = _hold_member_lock(target, store, "alice")
+    try:
+        with pytest.raises(ConcurrencyError):
+            engine.track("alice", "purchase", amount=1)
+    finally:
+        release.set()
+
+
 def _short_waits(target: StoreTarget) -> dict[str, Any]:
     return {"busy_timeout": 0.2} if target.kind == "sqlite" else {"lock_timeout": 0.2}
 
@@ -363,12 +373,7 @@ def test_lock_timeout_is_retried_outside_an_app_session(
     attempts: list[int] = []
     real = store.unit_of_work
     monkeypatch.setattr(store, "unit_of_work", lambda ids: attempts.append(1) or real(ids))
-    _, release = _hold_member_lock(gamify_sql_target, store, "alice")
-    try:
-        with pytest.raises(ConcurrencyError):
-            engine.track("alice", "purchase", amount=1)
-    finally:
-        release.set()
+    _track_while_locked(gamify_sql_target, store, engine)
     assert len(attempts) == 3
     store.close()
 
@@ -385,12 +390,7 @@ def test_a_store_keeps_working_after_lock_timeouts(gamify_sql_target: StoreTarge
     engine = gamify.Engine(PROGRAM, store=store, clock=ManualClock(NOW), max_retries=0)
     try:
         for round_ in range(8):  # past psycopg's threshold for preparing a statement
-            _, release = _hold_member_lock(gamify_sql_target, store, "alice")
-            try:
-                with pytest.raises(ConcurrencyError):
-                    engine.track("alice", "purchase", amount=1)
-            finally:
-                release.set()
+            _track_while_locked(gamify_sql_target, store, engine)
             assert engine.track(f"m{round_}", "purchase", amount=1).total() == 1
     finally:
         store.close()

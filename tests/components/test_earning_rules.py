@@ -79,6 +79,14 @@ def test_every_matching_rule_of_an_action_pays() -> None:
     assert paid(prog, amount=D(25)) == {"spend": 25, "visit": 10}
 
 
+BOTTLES_RULE = {
+    "name": "bottles",
+    "action": "recycle",
+    "fixed": 100,
+    "per": {"attribute": "bottles", "size": 5},
+}
+
+
 @pytest.mark.parametrize(
     ("bottles", "expected"),
     [
@@ -94,16 +102,7 @@ def test_every_matching_rule_of_an_action_pays() -> None:
 )
 def test_per_group_rule_pays_per_whole_group(bottles: Any, expected: dict[str, int]) -> None:
     """'100 per 5 bottles' pays 100 × floor(bottles / 5): 7 bottles pay 100, 4 pay nothing."""
-    prog = program(
-        rules=[
-            {
-                "name": "bottles",
-                "action": "recycle",
-                "fixed": 100,
-                "per": {"attribute": "bottles", "size": 5},
-            }
-        ]
-    )
+    prog = program(rules=[BOTTLES_RULE])
     attributes = {} if bottles is None else {"bottles": bottles}
     assert paid(prog, "recycle", attributes=attributes) == expected
 
@@ -114,16 +113,7 @@ def test_a_per_group_attribute_that_is_no_countable_number_is_an_event_error(
 ) -> None:
     """Text, a boolean, a list, NaN or a number too large to count raise InvalidEventError
     naming the rule and attribute, rather than paying 0 groups."""
-    prog = program(
-        rules=[
-            {
-                "name": "bottles",
-                "action": "recycle",
-                "fixed": 100,
-                "per": {"attribute": "bottles", "size": 5},
-            }
-        ]
-    )
+    prog = program(rules=[BOTTLES_RULE])
     with pytest.raises(InvalidEventError, match="rule 'bottles' pays per 5 bottles: attribute"):
         paid(prog, "recycle", attributes={"bottles": bottles})
 
