@@ -715,7 +715,14 @@ class Engine:
                 )
                 self._progress(uow, step, set(), None)
                 step.changes.members.append(member)
-                self._announce(step, "referral_joined", member_id, now, referrer=referrer_id)
+                self._announce(
+                    step,
+                    "referral_joined",
+                    member_id,
+                    now,
+                    referrer=referrer_id,
+                    credits=[c.model_dump(mode="json") for c in step.credits],
+                )
                 self._commit(uow, step)
                 return step.changes.outbox
 

@@ -82,6 +82,18 @@ def test_joining_pays_the_referee_30(beauty: Engine) -> None:
     assert beauty.member("bob").referrer == "amy"
 
 
+def test_the_joined_event_carries_the_welcome_credit(beauty: Engine) -> None:
+    """referral_joined names the referrer and the 30 points the member was credited."""
+    events: list[Any] = []
+    beauty.on("referral_joined", events.append)
+    refer(beauty, "amy", "bob")
+    (event,) = events
+    assert (event.member_id, event.payload["referrer"]) == ("bob", "amy")
+    assert [(c["currency"], c["amount"], c["rule"]) for c in event.payload["credits"]] == [
+        ("points", 30, "referral welcome")
+    ]
+
+
 def test_self_referral_is_refused_and_writes_nothing(beauty: Engine) -> None:
     """A member cannot join through their own code."""
     code = beauty.referral_code("amy")
