@@ -216,6 +216,19 @@ def _canonical_amount(amount: Decimal | None) -> str | None:
 _OUTCOME_JSON = Outcome.__pydantic_serializer__
 # One encoder for every event (json.dumps with options builds a new one per call).
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+_EXACT_FLOATS = 2.0**53  # beyond this a float is no longer exactly a whole number
+
+
+def _json_numbers(value: Any) -> Any:
+    """``value`` with whole floats as ints: JSON has one kind of number, so an attribute of
+    1 and one of 1.0 are the same payload (and so are -0.0 and 0)."""
+    if type(value) is float:
+        return int(value) if value.is_integer() and abs(value) < _EXACT_FLOATS else value
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_numbers(v) for v in value]
+    return value
 
 
 def _fingerprint(*parts: str | int | None) -> str:
@@ -1052,7 +1065,7 @@ class Engine:
             if any(not isinstance(name, str) for name in attributes):
                 raise InvalidEventError("attribute names must be strings")
             try:
-                canonical = _CANONICAL_JSON.encode(attributes)
+                canonical = _CANONICAL_JSON.encode(_json_numbers(attributes))
             except (TypeError, ValueError) as exc:
                 raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
             except RecursionError:

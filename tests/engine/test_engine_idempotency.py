@@ -270,3 +270,15 @@ def test_time_is_compared_only_when_both_calls_name_it(
     with pytest.raises(IdempotencyConflictError):
         engine.track("ann", "purchase", amount=4, key="o-2", at=later - timedelta(minutes=1))
     assert engine.balance("ann") == 15 + 6
+
+
+def test_whole_floats_in_attributes_are_the_same_json_numbers(engine: Engine) -> None:
+    """JSON has one kind of number: a retry sending 1.0 for 1 (nested too) replays; 1.5 does
+    not."""
+    first = engine.track("alice", "check_in", key="k", attributes={"n": 1, "tags": [2, -0.0]})
+    assert engine.track("alice", "check_in", key="k", attributes={"n": 1.0, "tags": [2.0, 0]}) == (
+        first
+    )
+    with pytest.raises(IdempotencyConflictError):
+        engine.track("alice", "check_in", key="k", attributes={"n": 1.5, "tags": [2, 0]})
+    assert engine.balance("alice") == 5
