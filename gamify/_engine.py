@@ -418,11 +418,16 @@ class Engine:
             if badge is None:  # the program dropped it; the member keeps the award
                 out.append(BadgeAwarded(badge=name))
             elif badge.kind == "tiered":
-                out.extend(BadgeAwarded(badge=name, tier=t.name) for t in badge.tiers[:held])
-            elif badge.kind == "repeatable":
-                out.extend(BadgeAwarded(badge=name, occurrence=n) for n in range(1, held + 1))
+                out.extend(
+                    BadgeAwarded(badge=name, tier=t.name, reward=sum(t.reward.values()))
+                    for t in badge.tiers[:held]
+                )
             else:
-                out.append(BadgeAwarded(badge=name))
+                reward = sum(badge.reward.values())
+                out.extend(
+                    BadgeAwarded(badge=name, occurrence=n, reward=reward)
+                    for n in range(1, (held if badge.kind == "repeatable" else 1) + 1)
+                )
         return out
 
     def badges(self, member_id: str) -> list[BadgeProgress]:

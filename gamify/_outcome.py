@@ -50,6 +50,9 @@ class LevelUp(_Frozen):
 
 
 class BadgeAwarded(_Frozen):
+    """A badge (or badge tier, or occurrence) awarded: in an outcome, ``reward`` is what the
+    award paid; in a profile, what the badge pays in the current program."""
+
     badge: str
     tier: str | None = None
     occurrence: int = 1

@@ -117,6 +117,18 @@ def test_tiered_badge_awards_each_tier_once_under_repeated_events(engine: gamify
     assert held == ["bronze", "silver", "gold"]
 
 
+def test_the_profile_lists_held_badges_with_what_each_pays(engine: gamify.Engine) -> None:
+    """Twenty workouts: the profile shows each held award with its program reward, as the
+    outcomes that awarded them did (one-off, each tier, each occurrence)."""
+    outcomes = [engine.track("m", "workout") for _ in range(20)]
+    paid = {(b.badge, b.tier, b.occurrence): b.reward for o in outcomes for b in o.badges}
+    held = {(b.badge, b.tier, b.occurrence): b.reward for b in engine.member("m").badges}
+    assert held == paid
+    assert held[("first", None, 1)] == 50
+    assert held[("regular", "gold", 1)] == 3
+    assert held[("every_ten", None, 2)] == 5
+
+
 def test_several_tiers_in_one_event(engine: gamify.Engine) -> None:
     """One 350-minute workout passes 100 and 300: bronze
     and silver in order; a later 250 brings gold.
