@@ -585,12 +585,12 @@ class Engine:
         :class:`~gamify.errors.IdempotencyConflictError`.
         """
         event = self._check(member_id, action, at, amount, key, attributes, self._now())
-        outcome, messages = self._retrying(lambda: self._track_once(event))
+        outcome, messages = self._retrying(lambda: self._track_once(event, self._lock_set(event)))
         self._publish(messages)
         return outcome
 
     def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[Outcome]:
-        """Track a batch as one transaction; an invalid event fails the call before any write."""
+        """Track a batch as one transaction; an invalid event fails the call and writes nothing."""
         if not isinstance(events, Iterable) or isinstance(events, str | bytes | Mapping):
             raise InvalidEventError(
                 f"track_many takes an iterable of Events or mappings, not {events!r}"
@@ -605,16 +605,16 @@ class Engine:
         if not checked:
             return []
 
-        # Every member the batch may touch, locked up front in id order (no deadlock
-        # between batches that name the same members in another order).
-        members = sorted({m for event in checked for m in self._lock_set(event)})
-
         def run() -> tuple[list[Outcome], list[OutboxMessage]]:
             outcomes: list[Outcome] = []
             messages: list[OutboxMessage] = []
-            with self.store.batch(members):
-                for event in checked:
-                    outcome, sent = self._track_once(event)
+            # Every member the batch may touch, locked up front in id order (no deadlock
+            # between batches that name the same members in another order); read again
+            # on a retry, when a referrer may have joined.
+            locks = [self._lock_set(event) for event in checked]
+            with self.store.batch(sorted({m for lock in locks for m in lock})):
+                for event, locked in zip(checked, locks, strict=True):
+                    outcome, sent = self._track_once(event, locked)
                     outcomes.append(outcome)
                     messages.extend(sent)
             return outcomes, messages
@@ -1192,8 +1192,8 @@ class Engine:
             return [ev.member_id]
         return [ev.member_id, record.referrer]
 
-    def _track_once(self, ev: _Checked) -> tuple[Outcome, list[OutboxMessage]]:
-        locked = self._lock_set(ev)
+    def _track_once(self, ev: _Checked, locked: list[str]) -> tuple[Outcome, list[OutboxMessage]]:
+        """Track one event holding the locks of ``locked`` (see :meth:`_lock_set`)."""
         with self._unit(locked) as uow:
             first = self._replay(uow, ev.member_id, "track", ev.key, ev.fingerprint)
             if first is not None:

@@ -122,21 +122,19 @@ class ManualClock:
         now = pendulum.datetime(
             u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tz="UTC"
         )
+        zone = None
+        if units and tz is not None:
+            try:
+                zone = pendulum.timezone(tz)
+            except Exception as exc:  # pendulum raises several kinds for unknown names
+                raise InvalidTimeError(f"unknown IANA time zone {tz!r}") from exc
         try:
             if delta is not None:
-                now = now + delta
+                now = now + delta  # an exact duration, on the UTC time line
             if units:
-                if tz is None:
-                    now = now.add(**units)  # type: ignore[arg-type]  # pendulum's add takes floats
-                else:
-                    try:
-                        local_zone = pendulum.timezone(tz)
-                    except Exception as exc:  # pendulum raises several kinds for unknown names
-                        raise InvalidTimeError(f"unknown IANA time zone {tz!r}") from exc
-                    now = now.in_timezone(local_zone).add(**units)  # type: ignore[arg-type]
+                local = now if zone is None else now.in_timezone(zone)
+                now = local.add(**units)  # type: ignore[arg-type]  # pendulum's add takes floats
         except (OverflowError, ValueError) as exc:
-            if isinstance(exc, InvalidTimeError):
-                raise
             raise InvalidTimeError(f"the clock cannot move that far: {exc}") from None
         self._now = ensure_aware(now)
         return self._now

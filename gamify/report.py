@@ -146,7 +146,12 @@ def prorated(
     so a maximum of 36,500 over 59 days is 5,900, not 5,899.99...; 0 when ``whole`` is 0."""
     if not whole:
         return _ZERO
-    exact = Fraction(value) * Fraction(part) * Fraction(days) / (Fraction(whole) * 365)
+    exact = (
+        Fraction(value)
+        * Fraction(part)
+        * Fraction(days)
+        / (Fraction(whole) * Fraction(_DAYS_PER_YEAR))
+    )
     return ratio(exact.numerator, exact.denominator)
 
 

@@ -71,3 +71,21 @@ def test_an_event_after_the_referral_qualified_locks_only_its_member(
     engine.track("y", "purchase", amount=10, key="y2")
     assert calls == [["y"]]
     assert (engine.balance("b"), engine.balance("y")) == (50, 50)
+
+
+def test_a_batch_locks_its_members_and_their_referrers_up_front_in_id_order(
+    gamify_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of "y"'s and "a"'s first purchases asks the store for ["a", "b", "y", "z"]:
+    both referees and both referrers, sorted, before any unit of work."""
+    engine = gamify_engine(REFERRALS)
+    engine.join("a", referral_code=engine.referral_code("z"))
+    engine.join("y", referral_code=engine.referral_code("b"))
+    asked: list[list[str]] = []
+    real = engine.store.batch
+    monkeypatch.setattr(engine.store, "batch", lambda ids=(): asked.append(list(ids)) or real(ids))
+    engine.track_many(
+        [{"member_id": m, "action": "purchase", "amount": 10} for m in ("y", "a")]
+    )
+    assert asked == [["a", "b", "y", "z"]]
+    assert {m: engine.balance(m) for m in "abyz"} == {"a": 40, "b": 50, "y": 40, "z": 50}
