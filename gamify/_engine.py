@@ -44,6 +44,7 @@ from gamify._outcome import (
     StreakRun,
     StreakState,
     TierChange,
+    built,
 )
 from gamify._registry import open_store
 from gamify.clock import Clock, SystemClock, ensure_aware
@@ -1264,7 +1265,7 @@ class Engine:
         for item in capped:
             rule = item.award.rule
             if item.cut and item.cap is not None:
-                cap_hits.append(CapHit(cap=item.cap, rule=rule.name, cut=item.cut))
+                cap_hits.append(built(CapHit, cap=item.cap, rule=rule.name, cut=item.cut))
             if item.amount > 0 or item.cut > 0:
                 self._credit(
                     uow,
@@ -1301,7 +1302,8 @@ class Engine:
         if len(step.credits) > paid_before:
             more_ups, more_badges = self._progress(uow, step, set(), ev)
             level_ups, awarded = level_ups + more_ups, awarded + more_badges
-        return Outcome(
+        return built(
+            Outcome,
             member_id=ev.member_id,
             action=ev.action,
             at=ev.at,
@@ -1310,12 +1312,12 @@ class Engine:
             credits=step.credits,
             caps=cap_hits,
             level_ups=level_ups,
+            level_down=None,
             badges=awarded,
             tier_change=tier_change,
-            referral_rewards=referral_rewards,
-            challenges=challenge_states,
             streaks=[
-                StreakState(
+                built(
+                    StreakState,
                     name=name,
                     length=r.state["len"],
                     longest=r.state["longest"],
@@ -1327,6 +1329,8 @@ class Engine:
                 )
                 for name, r in streak_results
             ],
+            challenges=challenge_states,
+            referral_rewards=referral_rewards,
         )
 
     # Internals: game components ------------------------------------------------------------
@@ -1433,7 +1437,7 @@ class Engine:
         out: list[LevelUp] = []
         for level, paid in change.reached:
             self._reward(uow, step, paid, f"level {level}", "level")
-            out.append(LevelUp(level=level, reward=sum(paid.values())))
+            out.append(built(LevelUp, level=level, reward=sum(paid.values())))
             self._announce(step, "level_up", member.member_id, step.at, level=level, rewards=paid)
         return out
 
@@ -1509,7 +1513,8 @@ class Engine:
             label = f"badge {award.badge}" + (f" {award.tier}" if award.tier else "")
             self._reward(uow, step, award.reward, label, "badge")
             out.append(
-                BadgeAwarded(
+                built(
+                    BadgeAwarded,
                     badge=award.badge,
                     tier=award.tier or None,
                     occurrence=award.occurrence,
@@ -1887,7 +1892,8 @@ class Engine:
             else:
                 self._entry(step, currency, amount, kind, reason)
             self._earned(step, currency, amount)
-        credit = Credit(
+        credit = built(
+            Credit,
             currency=currency,
             amount=amount,
             rule=reason,
