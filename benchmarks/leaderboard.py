@@ -1,7 +1,8 @@
-"""Benchmark: leaderboards and one member's rank among many members, on SQLite and PostgreSQL.
+"""Benchmark: leaderboards and one member's rank among many members, on every store.
 
     python benchmarks/leaderboard.py [--members N] [--repeat R] [--seed S]
                                      [--pg-url URL] [--skip-pg] [--skip-sqlite]
+                                     [--skip-memory]
 
 ``--members`` members (default 1,000,000) with earned points, on the fitness
 program (``examples/fitness/program.toml``). Two members earn through
@@ -9,7 +10,8 @@ program (``examples/fitness/program.toml``). Two members earn through
 keys into its earned table; every other member's totals are then bulk-loaded
 straight into that table (``<prefix>earned``: all-time total and the current
 day, week and month totals with their period keys; ``executemany`` on SQLite,
-``COPY`` on PostgreSQL), from ``random.Random(seed)``. About 40 % earned this
+``COPY`` on PostgreSQL, the store's own dictionary on the memory store), from
+``random.Random(seed)``. About 40 % earned this
 week, the rest in earlier periods; all-time scores have many ties. No member
 rows are loaded: the fitness program has no tiers, so no board reads them.
 
@@ -23,7 +25,12 @@ untimed warm-up call whose time is printed as "first":
   the bottom), and ``engine.rank(member, "points", period="week")`` for the
   middle of the weekly board.
 
-Then the database's plan of each statement these calls run (``EXPLAIN QUERY
+On the memory store, whose boards are sorted indexes built at the first read
+and kept up to date after it, the "first" figure includes that build; it also
+times one ``track`` followed by each read ("after one event"), the cost a
+board pays per change.
+
+On the SQL stores, then, the database's plan of each statement these calls run (``EXPLAIN QUERY
 PLAN`` on SQLite; ``EXPLAIN (ANALYZE, BUFFERS)`` on PostgreSQL, after ``VACUUM
 ANALYZE`` of the loaded table), each flagged when it scans a whole table or
 sorts. PostgreSQL (``--pg-url`` or ``GAMIFY_PG_URL``) uses tables with a unique
@@ -47,6 +54,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gamify_adapters.memory import MemoryStore
 from gamify_adapters.sql import SQLStore
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -86,8 +94,11 @@ def member_id(i: int) -> str:
     return f"m{i:07d}"
 
 
-def period_keys(store: SQLStore, member: str) -> Keys:
+def period_keys(store: SQLStore | MemoryStore, member: str) -> Keys:
     """The period keys of ``member``'s points row, read back from the earned table."""
+    if isinstance(store, MemoryStore):
+        row = store._earned["points"][member]
+        return Keys(row[1], row[3], row[5])
     earned = store.tables.earned
     query = select(earned.c.day_key, earned.c.week_key, earned.c.month_key).where(
         earned.c.member_id == member, earned.c.currency == "points"
@@ -140,6 +151,14 @@ def fill_sqlite(path: Path, table: str, data: Iterator[Row]) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
+
+
+def fill_memory(store: MemoryStore, data: Iterator[Row]) -> None:
+    """The rows into the memory store's earned table: member -> (all time, day key, day,
+    week key, week, month key, month), the SQL table's columns in the same order."""
+    table = store._earned.setdefault("points", {})
+    for member, _, *totals in data:
+        table[member] = tuple(totals)
 
 
 def libpq_url(url: str) -> str:
@@ -205,7 +224,23 @@ def ms(label: str, first: float, median: float, what: str) -> None:
     print(f"  {label:<44} median {median:8.2f} ms (first {first:8.2f} ms)  {what}", flush=True)
 
 
-def run(label: str, store: SQLStore, members: int, seed: int, repeat: int, url: str) -> None:
+def after_one_event(
+    engine: gamify.Engine, clock: gamify.ManualClock, read: Callable[[], object], repeat: int
+) -> float:
+    """The median milliseconds of one workout by a new member followed by ``read``."""
+    times: list[float] = []
+    for i in range(repeat):
+        clock.set(clock.now() + timedelta(seconds=1))
+        t = time.perf_counter()
+        engine.track(f"new{i:05d}", "workout", amount=30)
+        read()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def run(
+    label: str, store: SQLStore | MemoryStore, members: int, seed: int, repeat: int, url: str
+) -> None:
     program = gamify.Program.load(PROGRAM_FILE)
     clock = gamify.ManualClock(OLD)
     engine = gamify.Engine(program, store, clock)
@@ -213,13 +248,15 @@ def run(label: str, store: SQLStore, members: int, seed: int, repeat: int, url: 
     clock.set(NOW)
     engine.track(member_id(1), "workout", amount=30, key="now")
     old, now = period_keys(store, member_id(0)), period_keys(store, member_id(1))
-    table = store.tables.earned.name
+    table = "the memory store" if isinstance(store, MemoryStore) else store.tables.earned.name
     scores: dict[str, int] = {}
     week_scores: dict[str, int] = {}
     print(f"-- {label}: loading {members:,} members' earned totals into {table} --", flush=True)
     started = time.perf_counter()
     data = rows(members, seed, now, old, scores, week_scores)
-    if store.dialect == "sqlite":
+    if isinstance(store, MemoryStore):
+        fill_memory(store, data)
+    elif store.dialect == "sqlite":
         fill_sqlite(Path(make_url(url).database or ""), table, data)
     else:
         fill_postgres(url, table, data)
@@ -272,6 +309,19 @@ def run(label: str, store: SQLStore, members: int, seed: int, repeat: int, url: 
         f"{week_member}: rank {row.rank:,} of {len(weekly):,}, score {week_score:,}",
     )
 
+    if isinstance(store, MemoryStore):
+        reads: list[tuple[str, Callable[[], object]]] = [
+            ("leaderboard all time, top 100", lambda: engine.leaderboard(limit=100)),
+            (
+                "leaderboard this week, top 100",
+                lambda: engine.leaderboard(period="week", limit=100),
+            ),
+            ("rank all time, middle", partial(engine.rank, middle[0])),
+        ]
+        for what, read in reads:
+            median = after_one_event(engine, clock, read, repeat)
+            print(f"  {what + ', after one event':<50} median {median:8.2f} ms", flush=True)
+        return
     sql = store.queries.sql
     week_key = now.week
     plans = (
@@ -304,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--skip-pg", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--skip-sqlite", action="store_true", help="skip SQLite")
+    parser.add_argument("--skip-memory", action="store_true", help="skip the memory store")
     args = parser.parse_args(argv)
     if args.members < 100 or args.repeat < 1:
         parser.error("--members must be at least 100 and --repeat at least 1")
@@ -312,6 +363,10 @@ def main(argv: list[str] | None = None) -> None:
         f"seed {args.seed}",
         flush=True,
     )
+    if args.skip_memory:
+        print("-- memory store skipped (--skip-memory) --")
+    else:
+        run("memory store", MemoryStore(), args.members, args.seed, args.repeat, "memory://")
     if args.skip_sqlite:
         print("-- SQLite skipped (--skip-sqlite) --")
     else:

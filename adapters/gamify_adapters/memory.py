@@ -11,15 +11,18 @@ members, whose game state is serialised. Python's cyclic garbage collector stops
 walking such tuples, and a member's replaced state never lingers in its
 oldest generation, so full collections stay rare and cheap as the store grows
 to millions of rows. Records are rebuilt (fresh copies) when read.
+
+Leaderboards read sorted indexes (see ``_indexes``) that the store builds at
+a board's first read and then keeps up to date, so no later read walks every
+member or the whole ledger.
 """
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import marshal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from datetime import datetime
@@ -43,6 +46,7 @@ from gamify.store import (
     UnitOfWork,
     pending_account,
 )
+from gamify_adapters._indexes import SortedBoard, TimeIndex
 
 Undo = tuple[Any, Any, Any]
 Row = tuple[Any, ...]
@@ -53,6 +57,12 @@ _lot_row: Callable[[Lot], Row] = attrgetter(*(f.name for f in fields(Lot)))
 _NO_EARNINGS: Row = (0, "", 0, "", 0, "", 0)
 _ACCOUNT = [f.name for f in fields(LedgerEntry)].index("account")
 _KEY = [f.name for f in fields(LedgerEntry)].index("key")
+_ENTRY_MEMBER, _ENTRY_AMOUNT, _ENTRY_AT, _ENTRY_KIND = (
+    [f.name for f in fields(LedgerEntry)].index(name)
+    for name in ("member_id", "amount", "at", "kind")
+)
+_PERIOD_KEY = {"day": 1, "week": 3, "month": 5}  # where an earned row holds each period's key
+_MAX_BOARDS = 32  # boards kept sorted at once; the least recently read goes first
 _MEMBER_FIELDS = [f.name for f in fields(MemberRecord)]
 _REVIEW_AT = _MEMBER_FIELDS.index("review_at")
 _TIER = _MEMBER_FIELDS.index("tier")
@@ -69,6 +79,15 @@ def _member_row(member: MemberRecord) -> Row:
     except ValueError as exc:
         raise StoreError(f"a member's state must be JSON-ready data: {exc}") from None
     return (*_member_fields(member), state)
+
+
+def _earning_currency(row: Row) -> str | None:
+    """The currency whose earned totals a ledger row counts toward, if any."""
+    account = row[_ACCOUNT]
+    currency = account.partition(":")[0]
+    if row[_ENTRY_KIND] in EARNED_KINDS and account in (currency, pending_account(currency)):
+        return str(currency)
+    return None
 
 
 def _member(row: Row) -> MemberRecord:
@@ -109,6 +128,11 @@ class MemoryStore(Store):
         self._pending_index: list[tuple[datetime, str]] = []
         self._review_index: list[tuple[datetime, str]] = []
         self._undo: list[Undo] | None = None
+        # Leaderboard indexes (see _indexes), built on first use. They are derived from
+        # the tables above, so a rollback drops them and the next read builds them again.
+        self._boards: dict[tuple[str, str, str | None], SortedBoard] = {}
+        self._period_members: dict[tuple[str, str], set[str]] | None = None
+        self._time_index: dict[str, TimeIndex] | None = None
         self._unit = _MemoryUnit(self)  # holds no state of its own: one serves every unit
 
     # Units of work -----------------------------------------------------------
@@ -146,6 +170,8 @@ class MemoryStore(Store):
         for member, row in zip(changes.members, rows, strict=True):
             before = self._members.get(member.member_id)
             self._set(self._members, member.member_id, row)
+            if self._boards and before is not None and before[_TIER] != member.tier:
+                self._touch(member.member_id, None)  # tier boards gain or lose the member
             if member.review_at is not None and (
                 before is None or before[_REVIEW_AT] != member.review_at
             ):
@@ -157,6 +183,8 @@ class MemoryStore(Store):
             self._set(accounts, account, accounts.get(account, 0) + delta)
         for entry in changes.entries:
             self._append(self._ledger.setdefault(entry.member_id, []), _entry_row(entry))
+            if self._time_index is not None:
+                self._index_entry(self._time_index, _entry_row(entry))
         for lot in changes.new_lots:
             self._set(self._lots, lot.lot_id, _lot_row(lot))
             if lot.expires_at is not None:
@@ -211,7 +239,11 @@ class MemoryStore(Store):
         elif delta.month > month:
             month, in_month = delta.month, amount
         row = (total + amount, day, on_day, week, in_week, month, in_month)
-        self._set(board, delta.member_id, row)
+        old = self._set(board, delta.member_id, row)
+        if self._period_members is not None:
+            self._move_periods(delta.currency, delta.member_id, old, row)
+        if self._boards:
+            self._touch(delta.member_id, delta.currency)
 
     # The undo log: (container, key, old value) for dicts, (list, None, old
     # length) for lists, (set, item, _ADDED) for sets. Tuples, not closures:
@@ -221,10 +253,13 @@ class MemoryStore(Store):
         assert self._undo is not None, "writes happen inside a unit of work"
         self._undo.append(step)
 
-    def _set(self, container: dict[Any, Any], key: Any, value: Any) -> None:
+    def _set(self, container: dict[Any, Any], key: Any, value: Any) -> Any:
+        """Set ``container[key]``; return what it held (``_MISSING`` if nothing)."""
         assert self._undo is not None, "writes happen inside a unit of work"
-        self._undo.append((container, key, container.get(key, _MISSING)))
+        old = container.get(key, _MISSING)
+        self._undo.append((container, key, old))
         container[key] = value
+        return old
 
     def _append(self, container: list[Any], value: Any) -> None:
         assert self._undo is not None, "writes happen inside a unit of work"
@@ -338,27 +373,88 @@ class MemoryStore(Store):
             return None
         return lot.expires_at if index is self._expiry_index else lot.pending_until
 
-    def _score(self, row: Row, period: str) -> int:
+    # Leaderboards ---------------------------------------------------------------
+
+    @staticmethod
+    def _score(row: Row, period: str) -> int:
         if period == "all":
             return int(row[0])
         kind, _, key = period.partition(":")
-        i = {"day": 1, "week": 3, "month": 5}[kind]
+        i = _PERIOD_KEY[kind]
         return int(row[i + 1]) if row[i] == key else 0
 
-    def _board(self, currency: str, period: str, tier: str | None) -> list[LeaderboardRow]:
-        rows = []
-        for member_id, row in self._earned.get(currency, {}).items():
-            score = self._score(row, period)
-            if score > 0 and (tier is None or self._members[member_id][_TIER] == tier):
-                rows.append(LeaderboardRow(member_id, score))
-        rows.sort(key=lambda r: (-r.score, r.member_id))
-        return rows
+    def _member_score(self, currency: str, period: str, tier: str | None, member_id: str) -> int:
+        row = self._earned.get(currency, {}).get(member_id)
+        if row is None:
+            return 0
+        if tier is not None:
+            member = self._members.get(member_id)
+            if member is None or member[_TIER] != tier:
+                return 0
+        return self._score(row, period)
+
+    def _board(self, currency: str, period: str, tier: str | None) -> SortedBoard:
+        ident = (currency, period, tier)
+        board = self._boards.pop(ident, None)  # put back last: the most recently read
+        if board is None:
+            if len(self._boards) >= _MAX_BOARDS:
+                del self._boards[next(iter(self._boards))]
+            if period == "all":
+                members: Iterable[str] = self._earned.get(currency, {})
+            else:
+                members = self._periods().get((currency, period), ())
+            board = SortedBoard(
+                members, lambda member_id: self._member_score(currency, period, tier, member_id)
+            )
+        self._boards[ident] = board
+        return board
+
+    def _touch(self, member_id: str, currency: str | None) -> None:
+        """Note a changed score on the boards of ``currency`` (None: on every tier board)."""
+        for (board_currency, _, tier), board in self._boards.items():
+            if board_currency == currency or (currency is None and tier is not None):
+                board.touch(member_id)
+
+    def _periods(self) -> dict[tuple[str, str], set[str]]:
+        """(currency, ``day:KEY`` ...) -> the members whose earned row holds that key."""
+        if self._period_members is None:
+            self._period_members = {}
+            for currency, rows in self._earned.items():
+                for member_id, row in rows.items():
+                    self._move_periods(currency, member_id, _MISSING, row)
+        return self._period_members
+
+    def _move_periods(self, currency: str, member_id: str, old: Any, new: Row) -> None:
+        assert self._period_members is not None
+        for kind, i in _PERIOD_KEY.items():
+            if old is not _MISSING and old[i] == new[i]:
+                continue
+            if old is not _MISSING and old[i]:
+                self._period_members.get((currency, f"{kind}:{old[i]}"), set()).discard(member_id)
+            if new[i]:
+                self._period_members.setdefault((currency, f"{kind}:{new[i]}"), set()).add(
+                    member_id
+                )
+
+    def _drop_indexes(self) -> None:
+        self._boards.clear()
+        self._period_members = None
+        self._time_index = None
+
+    @staticmethod
+    def _index_entry(index: dict[str, TimeIndex], row: Row) -> None:
+        currency = _earning_currency(row)
+        if currency is not None:
+            index.setdefault(currency, TimeIndex()).add(
+                row[_ENTRY_AT], row[_ENTRY_MEMBER], row[_ENTRY_AMOUNT]
+            )
 
     def leaderboard(
         self, currency: str, period: str, *, limit: int, tier: str | None = None
     ) -> list[LeaderboardRow]:
         with self._lock:
-            return self._board(currency, period, tier)[:limit]
+            board = self._board(currency, period, tier)
+            return [LeaderboardRow(member_id, score) for member_id, score in board.top(limit)]
 
     def score(self, member_id: str, currency: str, period: str) -> int:
         with self._lock:
@@ -369,22 +465,24 @@ class MemoryStore(Store):
         self, currency: str, period: str, score: int, *, tier: str | None = None
     ) -> int:
         with self._lock:
-            scores = sorted(r.score for r in self._board(currency, period, tier))
-            return len(scores) - bisect.bisect_right(scores, score)
+            return self._board(currency, period, tier).count_above(score)
 
     def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
-        out: dict[str, int] = {}
-        accounts = (currency, pending_account(currency))
         with self._lock:
-            for member_id, rows in self._ledger.items():
-                total = sum(
-                    e.amount
-                    for e in (LedgerEntry(*r) for r in rows)
-                    if e.account in accounts and e.kind in EARNED_KINDS and start <= e.at < end
-                )
-                if total:
-                    out[member_id] = total
-        return out
+            if self._time_index is None:
+                rows: dict[str, list[tuple[datetime, str, int]]] = {}
+                for entries in self._ledger.values():  # built once, then kept up to date
+                    for row in entries:
+                        currency_of = _earning_currency(row)
+                        if currency_of is not None:
+                            rows.setdefault(currency_of, []).append(
+                                (row[_ENTRY_AT], row[_ENTRY_MEMBER], row[_ENTRY_AMOUNT])
+                            )
+                self._time_index = {name: TimeIndex(found) for name, found in rows.items()}
+            index = self._time_index.get(currency)
+            if index is None:
+                return {}
+            return {m: total for m, total in index.totals(start, end).items() if total}
 
     def ledger_totals(
         self, start: datetime | None = None, end: datetime | None = None
@@ -441,6 +539,7 @@ class _Transaction(Generic[_T]):
                 undo, store._undo = store._undo, None
                 if error is not None and undo:
                     store._rollback(undo)
+                    store._drop_indexes()
         finally:
             store._lock.release()
 

@@ -139,8 +139,25 @@ LEADERBOARD_LINES = (
 )
 
 
+def test_leaderboard_on_the_memory_store() -> None:
+    out = run_script(
+        "leaderboard.py", "--members", "500", "--repeat", "2", "--skip-pg", "--skip-sqlite"
+    )
+    lines_starting(
+        out,
+        "-- memory store: loading 500 members'",
+        *LEADERBOARD_LINES[:6],
+        "leaderboard all time, top 100, after one event",
+        "leaderboard this week, top 100, after one event",
+        "rank all time, middle, after one event",
+    )
+    assert "plan " not in out
+
+
 def test_leaderboard_on_sqlite() -> None:
-    out = run_script("leaderboard.py", "--members", "500", "--repeat", "2", "--skip-pg")
+    out = run_script(
+        "leaderboard.py", "--members", "500", "--repeat", "2", "--skip-pg", "--skip-memory"
+    )
     lines_starting(out, "-- SQLite: loading 500 members'", *LEADERBOARD_LINES)
     assert "-- PostgreSQL skipped (--skip-pg) --" in out
     assert "FULL SCAN" not in out and "SORT" not in out, out
@@ -149,6 +166,14 @@ def test_leaderboard_on_sqlite() -> None:
 @pytest.mark.postgres
 def test_leaderboard_on_postgres(pg_url: str) -> None:
     out = run_script(
-        "leaderboard.py", "--members", "500", "--repeat", "2", "--skip-sqlite", "--pg-url", pg_url
+        "leaderboard.py",
+        "--members",
+        "500",
+        "--repeat",
+        "2",
+        "--skip-sqlite",
+        "--skip-memory",
+        "--pg-url",
+        pg_url,
     )
     lines_starting(out, "-- PostgreSQL: loading 500 members'", *LEADERBOARD_LINES)

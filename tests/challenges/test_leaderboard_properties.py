@@ -63,53 +63,15 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=(day.weekday() - 2) % 7)  # weeks start on Wednesday
 
 
-@settings(
-    deadline=None,
-    max_examples=60,
-    derandomize=bool(os.environ.get("CI")),
-    suppress_health_check=[HealthCheck.too_slow],
-)
-@given(
-    steps=st.lists(step, min_size=1, max_size=30),
-    window=st.tuples(st.integers(0, 400), st.integers(1, 400)),
-)
-def test_boards_equal_an_independent_ranking_of_the_ledger(
-    steps: list[tuple[str, str, int, int, int]], window: tuple[int, int]
-) -> None:
-    """For random earnings, rewards, late events and reversals across members, every board
-    (``all``, ``day``, ``week``, ``month`` and a custom window) equals the ranking of the
-    ledger's earned entries, and ``rank`` agrees with each row."""
-    clock = gamify.ManualClock(START)
-    engine = gamify.Engine(PROGRAM, store="memory://", clock=clock)
-    keys: dict[str, list[str]] = {m: [] for m in MEMBERS}
-    credited: list[tuple[str, dt.datetime, int]] = []  # from the outcomes, as a cross-check
-    for i, (member, action, amount, advance, late) in enumerate(steps):
-        clock.advance(dt.timedelta(hours=advance))
-        if action == "reverse":
-            if keys[member]:
-                key = keys[member].pop(0)
-                reversal = engine.reverse(member, key)
-                credited += [(member, reversal.at, c.amount) for c in reversal.credits]
-            continue
-        key = f"k{i}"
-        outcome = engine.track(
-            member,
-            action,
-            amount=amount if action == "earn" else None,
-            at=clock.now() - dt.timedelta(hours=late),
-            key=key,
-        )
-        keys[member].append(key)
-        credited += [(member, outcome.at, c.amount) for c in outcome.credits]
-
+def check_boards(engine: gamify.Engine, clock: gamify.ManualClock, window: tuple[int, int]) -> None:
+    """Every board (``all``, ``day``, ``week``, ``month`` and a custom window) equals the
+    ranking of the ledger's earned entries, and ``rank`` agrees with each row."""
     ledger = [
         (member, h.at, h.amount)
         for member in MEMBERS
         for h in engine.history(member)
         if h.account == "points" and h.kind in EARNED
     ]
-    assert sorted(ledger) == sorted((m, at, a) for m, at, a in credited if a)
-
     today = clock.now().astimezone(ZONE).date()
 
     def local(at: dt.datetime) -> dt.date:
@@ -146,3 +108,75 @@ def test_boards_equal_an_independent_ranking_of_the_ledger(
             mine = engine.rank(member, period=period)
             got = None if mine is None else (mine.rank, mine.member_id, mine.score)
             assert got == rows.get(member), (name, member)
+
+
+def run_steps(
+    engine: gamify.Engine,
+    clock: gamify.ManualClock,
+    steps: list[tuple[str, str, int, int, int]],
+    after_each: Callable[[], None] = lambda: None,
+) -> list[tuple[str, dt.datetime, int]]:
+    """Track (or reverse) each step; return what the outcomes credited."""
+    keys: dict[str, list[str]] = {m: [] for m in MEMBERS}
+    credited: list[tuple[str, dt.datetime, int]] = []
+    for i, (member, action, amount, advance, late) in enumerate(steps):
+        clock.advance(dt.timedelta(hours=advance))
+        if action == "reverse":
+            if keys[member]:
+                key = keys[member].pop(0)
+                reversal = engine.reverse(member, key)
+                credited += [(member, reversal.at, c.amount) for c in reversal.credits]
+        else:
+            key = f"k{i}"
+            outcome = engine.track(
+                member,
+                action,
+                amount=amount if action == "earn" else None,
+                at=clock.now() - dt.timedelta(hours=late),
+                key=key,
+            )
+            keys[member].append(key)
+            credited += [(member, outcome.at, c.amount) for c in outcome.credits]
+        after_each()
+    return credited
+
+
+PROPERTY = settings(
+    deadline=None,
+    max_examples=60,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+windows = st.tuples(st.integers(0, 400), st.integers(1, 400))
+
+
+@PROPERTY
+@given(steps=st.lists(step, min_size=1, max_size=30), window=windows)
+def test_boards_equal_an_independent_ranking_of_the_ledger(
+    steps: list[tuple[str, str, int, int, int]], window: tuple[int, int]
+) -> None:
+    """For random earnings, rewards, late events and reversals across members, every board
+    equals the ranking of the ledger's earned entries."""
+    clock = gamify.ManualClock(START)
+    engine = gamify.Engine(PROGRAM, store="memory://", clock=clock)
+    credited = run_steps(engine, clock, steps)
+    ledger = [
+        (member, h.at, h.amount)
+        for member in MEMBERS
+        for h in engine.history(member)
+        if h.account == "points" and h.kind in EARNED
+    ]
+    assert sorted(ledger) == sorted((m, at, a) for m, at, a in credited if a)
+    check_boards(engine, clock, window)
+
+
+@PROPERTY
+@given(steps=st.lists(step, min_size=1, max_size=20), window=windows)
+def test_boards_read_between_events_stay_equal_to_the_ledger(
+    steps: list[tuple[str, str, int, int, int]], window: tuple[int, int]
+) -> None:
+    """Boards read after every event (the memory store then keeps them sorted as scores
+    move, periods roll over and members drop out) still equal the ledger's ranking."""
+    clock = gamify.ManualClock(START)
+    engine = gamify.Engine(PROGRAM, store="memory://", clock=clock)
+    run_steps(engine, clock, steps, after_each=lambda: check_boards(engine, clock, window))
