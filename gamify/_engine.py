@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
@@ -173,6 +173,17 @@ class _Step:
         return self.member.state
 
 
+_V = TypeVar("_V")
+
+
+def _named(table: Mapping[str, _V], name: object, what: str) -> _V:
+    """The program's ``what`` called ``name``; anything else (a list too) is not found."""
+    found = table.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise NotFoundError(f"unknown {what} {name!r}")
+    return found
+
+
 def _check_limit(limit: Any) -> None:
     """A count of rows to return: a positive integer (a bool is not one)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -302,6 +313,8 @@ class Engine:
 
     def register_predicate(self, name: str, predicate: Predicate) -> None:
         """Make ``predicate(facts) -> bool`` available to ``custom`` badges and challenges."""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"a predicate's name must be a non-empty string, not {name!r}")
         if not callable(predicate):
             raise ConfigurationError(f"predicate {name!r} must be callable, not {predicate!r}")
         self._predicates[name] = predicate
@@ -367,6 +380,7 @@ class Engine:
 
     def member(self, member_id: str) -> Profile:
         """The member's profile: balances, pending points, debt, XP, level, tier."""
+        self._check_member_id(member_id)
         record = self.store.get_member(member_id)
         if record is None:
             raise UnknownMemberError(member_id)
@@ -444,8 +458,8 @@ class Engine:
 
     def badge_progress(self, member_id: str, badge: str) -> BadgeProgress:
         """How far the member is toward the next award of ``badge`` (current and target)."""
-        if badge not in self.program.badges:
-            raise NotFoundError(f"unknown badge {badge!r}")
+        _named(self.program.badges, badge, "badge")
+        self._check_member_id(member_id)
         return self._badge_progress(self.store.get_member(member_id), member_id, badge)
 
     def _badge_progress(
@@ -472,8 +486,8 @@ class Engine:
 
     def streak_history(self, member_id: str, streak: str) -> list[StreakRun]:
         """The member's finished runs of ``streak``, oldest first (the latest 50 are kept)."""
-        if streak not in self.program.streaks:
-            raise NotFoundError(f"unknown streak {streak!r}")
+        _named(self.program.streaks, streak, "streak")
+        self._check_member_id(member_id)
         record = self.store.get_member(member_id)
         if record is None:
             raise UnknownMemberError(member_id)
@@ -491,9 +505,7 @@ class Engine:
         """
         self._check_member_id(member_id)
         self._check_key(key)
-        spec = self.program.streaks.get(streak) if isinstance(streak, str) else None
-        if spec is None:
-            raise NotFoundError(f"unknown streak {streak!r}")
+        spec = _named(self.program.streaks, streak, "streak")
         now = self._now()
         fingerprint = _fingerprint("repair", streak)
 
@@ -543,10 +555,12 @@ class Engine:
         """The member's balance of ``currency`` (the spendable one for points); 0 if unknown."""
         if not isinstance(currency, str) or currency not in self.program.currencies:
             raise NotFoundError(f"unknown currency {currency!r}")
+        self._check_member_id(member_id)
         return self.store.get_balances(member_id).get(currency, 0)
 
     def history(self, member_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
         """The member's ledger entries, newest first, with their reasons."""
+        self._check_member_id(member_id)
         if limit is not None:
             _check_limit(limit)
         return [
@@ -752,14 +766,19 @@ class Engine:
         """The member's points lots that expire within ``within`` from now, soonest first."""
         if not isinstance(within, timedelta) or within <= timedelta(0):
             raise InvalidEventError(f"within must be a positive timedelta, not {within!r}")
+        self._check_member_id(member_id)
         now = self._now()
+        try:
+            until = now + within
+        except OverflowError:  # past the last representable instant: every lot is within
+            until = datetime.max.replace(tzinfo=UTC)
         lots = [
             lot
             for lot in self.store.member_lots(member_id, "points")
             if lot.status == "open"
             and lot.remaining > 0
             and lot.expires_at is not None
-            and now < lot.expires_at < now + within
+            and now < lot.expires_at < until
         ]
         return [
             ExpiringLot(
@@ -775,9 +794,7 @@ class Engine:
 
     def reward_price(self, reward: str) -> int:
         """The points price of a catalog reward."""
-        item = self.program.catalog.get(reward)
-        if item is None:
-            raise NotFoundError(f"unknown reward {reward!r}")
+        item = _named(self.program.catalog, reward, "reward")
         return rewards.points_price(
             cash_value=item.cash_value,
             exchange_ratio=item.exchange_ratio or self.program.redemption.exchange_ratio,
@@ -850,9 +867,7 @@ class Engine:
 
     def enroll(self, member_id: str, challenge: str) -> ChallengeProgress:
         """Enrol the member in ``challenge`` now; events from this instant on count."""
-        spec = self.program.challenges.get(challenge)
-        if spec is None:
-            raise NotFoundError(f"unknown challenge {challenge!r}")
+        spec = _named(self.program.challenges, challenge, "challenge")
         self._check_member_id(member_id)
         now = self._now()
         if not challenges.can_enrol(spec, now):
@@ -880,9 +895,8 @@ class Engine:
 
     def challenge_progress(self, member_id: str, challenge: str) -> ChallengeProgress:
         """The member's current run of ``challenge``: status, window and each condition."""
-        spec = self.program.challenges.get(challenge)
-        if spec is None:
-            raise NotFoundError(f"unknown challenge {challenge!r}")
+        spec = _named(self.program.challenges, challenge, "challenge")
+        self._check_member_id(member_id)
         now = self._now()
         record = self.store.get_member(member_id) or self._new_member(member_id, now)
         run = record.state.get("challenges", {}).get(challenge)
@@ -944,6 +958,7 @@ class Engine:
     ) -> LeaderboardRow | None:
         """One member's rank and score (None when they earned nothing in the period)."""
         key = self._board_period(metric, period, tier)
+        self._check_member_id(member_id)
         if isinstance(key, str):
             score = self.store.score(member_id, metric, key)
             if score <= 0:
@@ -966,9 +981,9 @@ class Engine:
     def _board_period(
         self, metric: str, period: str | tuple[datetime, datetime], tier: str | None
     ) -> str | tuple[datetime, datetime]:
-        if metric not in self.program.currencies:
+        if not isinstance(metric, str) or metric not in self.program.currencies:
             raise NotFoundError(f"unknown metric {metric!r}: use a currency of the program")
-        if tier is not None and tier not in self._tier_ranks:
+        if tier is not None and (not isinstance(tier, str) or tier not in self._tier_ranks):
             raise NotFoundError(f"unknown tier {tier!r}")
         if isinstance(period, tuple):
             if len(period) != 2 or not all(isinstance(t, datetime) for t in period):
@@ -1952,6 +1967,10 @@ class Engine:
                         for lot in self._current_lots(uow, step, "points")
                         if ledger.spendable(lot, now)
                     )
+                    if limit <= 0:
+                        raise InvalidAmountError(
+                            order_total, "an order this small cannot be paid with any points"
+                        )
                     points = min(have, limit)
                     if points <= 0:
                         raise InsufficientBalanceError(member_id, "points", 1, have)

@@ -71,7 +71,7 @@ class Dispatcher:
         self._subscribers: dict[str, list[Subscriber]] = {}
 
     def subscribe(self, name: str, callback: Subscriber) -> None:
-        if name != "*" and name not in EVENT_NAMES:
+        if not isinstance(name, str) or (name != "*" and name not in EVENT_NAMES):
             raise UnknownEventNameError(
                 f"unknown domain event {name!r}: use '*' or one of {', '.join(sorted(EVENT_NAMES))}"
             )

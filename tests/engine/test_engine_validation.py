@@ -89,16 +89,22 @@ BAD_TRACKS: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("naive datetime", {"at": datetime(2026, 1, 5, 11, 0)}, InvalidTimeError),
     ("at that is no datetime", {"at": "2026-01-05T11:00:00Z"}, InvalidTimeError),
     ("non-JSON attribute: set", {"attributes": {"tags": {"a", "b"}}}, InvalidEventError),
-    ("non-JSON attribute: datetime", {"attributes": {"when": datetime(2026, 1, 1)}},
-     InvalidEventError),
+    (
+        "non-JSON attribute: datetime",
+        {"attributes": {"when": datetime(2026, 1, 1)}},
+        InvalidEventError,
+    ),
     ("non-JSON attribute: object", {"attributes": {"x": object()}}, InvalidEventError),
     ("empty key", {"key": ""}, InvalidEventError),
     ("action that is no string", {"action": ["purchase"]}, InvalidEventError),
     ("attributes that are no mapping", {"attributes": "ab"}, InvalidEventError),
     ("attributes nested too deeply", {"attributes": DEEP}, InvalidEventError),
     # Year 1 at UTC+9 is a valid local time with no UTC equivalent.
-    ("at before year 1 in UTC", {"at": datetime(1, 1, 1, 5, tzinfo=timezone(timedelta(hours=9)))},
-     InvalidTimeError),
+    (
+        "at before year 1 in UTC",
+        {"at": datetime(1, 1, 1, 5, tzinfo=timezone(timedelta(hours=9)))},
+        InvalidTimeError,
+    ),
 ]
 
 
@@ -345,11 +351,48 @@ def test_other_calls_refuse_arguments_of_the_wrong_kind_with_typed_errors(
         (lambda: engine.refund("r1", 5), InvalidEventError, "member id"),
         (lambda: engine.track_many(5), InvalidEventError, "an iterable of Events"),
         (lambda: engine.track_many({"member_id": "a"}), InvalidEventError, "an iterable"),
+        (lambda: engine.badge_progress("alice", ["b"]), NotFoundError, "unknown badge"),
+        (lambda: engine.streak_history("alice", ["daily"]), NotFoundError, "unknown streak"),
+        (lambda: engine.enroll("alice", ["c"]), NotFoundError, "unknown challenge"),
+        (lambda: engine.challenge_progress("alice", {}), NotFoundError, "unknown challenge"),
+        (lambda: engine.reward_price(["gift"]), NotFoundError, "unknown reward"),
+        (lambda: engine.redeem("alice", reward=["gift"]), NotFoundError, "unknown reward"),
+        (lambda: engine.leaderboard(["points"]), NotFoundError, "unknown metric"),
+        (lambda: engine.leaderboard(tier=["gold"]), NotFoundError, "unknown tier"),
+        (lambda: engine.rank("alice", {"points": 1}), NotFoundError, "unknown metric"),
+        (lambda: engine.rank(["alice"]), InvalidEventError, "member id"),
+        (lambda: engine.on(["credited"], print), GamifyError, "unknown domain event"),
+        (lambda: engine.register_predicate(["p"], bool), ConfigurationError, "name"),
+        (lambda: engine.member(["alice"]), InvalidEventError, "member id"),
+        (lambda: engine.history(["alice"]), InvalidEventError, "member id"),
+        (lambda: engine.balance(["alice"]), InvalidEventError, "member id"),
+        (lambda: engine.streak_history(7, "daily"), InvalidEventError, "member id"),
+        (lambda: engine.expiring(None, within=timedelta(days=1)), InvalidEventError, "member id"),
     ]
     for call, error, message in calls:
         with pytest.raises(error, match=message):
             call()
     assert engine.balance("alice") == 100
+    assert len(engine.history("alice")) == 1
+
+
+def test_expiring_within_any_span_lists_the_lots(gamify_engine: EngineFactory) -> None:
+    """A span past the last representable instant means every lot that expires at all."""
+    engine = gamify_engine({**SHOP, "expiry": {"policy": "months", "months": 1}})
+    engine.track("alice", "purchase", amount=100)
+    assert [lot.points for lot in engine.expiring("alice", within=timedelta.max)] == [100]
+
+
+def test_an_order_too_small_for_any_points_is_an_amount_error(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Not a balance error: the member has points, the order cannot take any."""
+    engine = gamify_engine({**SHOP, "redemption": {"max_order_share": "0.5"}})
+    engine.track("alice", "purchase", amount=900)
+    for total in (0, "0.01"):
+        with pytest.raises(InvalidAmountError, match="cannot be paid with any points"):
+            engine.redeem("alice", order_total=total)
+    assert engine.balance("alice") == 900
     assert len(engine.history("alice")) == 1
 
 
@@ -379,8 +422,10 @@ def test_late_event_days_are_calendar_days_in_the_members_zone(
     ("rule", "event"),
     [
         ({"per_amount": 100_000}, {"amount": "999999999999"}),
-        ({"fixed": 100, "per": {"attribute": "bottles", "size": 5}},
-         {"amount": 1, "attributes": {"bottles": 10**30}}),
+        (
+            {"fixed": 100, "per": {"attribute": "bottles", "size": 5}},
+            {"amount": 1, "attributes": {"bottles": 10**30}},
+        ),
         ({"formula": "amount * amount"}, {"amount": "99999999999"}),
     ],
     ids=["per_amount", "per group", "formula"],
