@@ -526,6 +526,7 @@ class Engine:
                 )
                 assert spec.repair is not None
                 if spec.repair.cost:
+                    self._settle_due_lots(uow, step, DueReport())  # matured points can pay
                     self._spend(
                         uow, step, spec.repair.currency, spec.repair.cost, f"repair {streak}"
                     )
@@ -663,17 +664,22 @@ class Engine:
         if reward is not None:
             if points is not None:
                 raise InvalidAmountError(points, "give either points or a reward, not both")
-            points, reason = self.reward_price(reward), f"reward {reward}"
+            if not isinstance(reward, str) or (key is None and reward not in self.program.catalog):
+                raise NotFoundError(f"unknown reward {reward!r}")
+            reason = f"reward {reward}"
         if points is not None and (
             isinstance(points, bool) or not isinstance(points, int) or points <= 0
         ):
             raise InvalidAmountError(points, "points to redeem must be a positive integer")
-        if points is None and total is None:
+        if points is None and reward is None and total is None:
             raise InvalidAmountError(None, "give points, a reward or an order_total")
         now = self._now()
+        # What the caller asked for: a retry replays even after the reward's price changed.
         fingerprint = _fingerprint("redeem", points, reason, _canonical_amount(total))
         result, messages = self._retrying(
-            lambda: self._redeem_once(member_id, points, total, key, reason, now, fingerprint)
+            lambda: self._redeem_once(
+                member_id, points, reward, total, key, reason, now, fingerprint
+            )
         )
         self._publish(messages)
         return result
@@ -1309,7 +1315,7 @@ class Engine:
         tier_change = self._update_tier(step, ev, day, changed)
         referral_rewards = self._qualify_referral(uow, step, ev)
         if self.program.renewal is not None and ev.action in self.program.renewal.actions:
-            self._renew_lots(uow, step)
+            self._renew_lots(uow, step, ev.now)
         level_ups, awarded = self._progress(uow, step, changed, ev)
         paid_before = len(step.credits)
         challenge_states = self._run_challenges(uow, step, ev)
@@ -1670,16 +1676,20 @@ class Engine:
         )
         return other.credits
 
-    def _renew_lots(self, uow: UnitOfWork, step: _Step) -> None:
-        """Push back the expiry of lots due within the renewal window."""
+    def _renew_lots(self, uow: UnitOfWork, step: _Step, now: datetime) -> None:
+        """Push back the expiry of lots due within the renewal window of the event.
+
+        A late event renews only lots still alive now: a lot past its expiry instant is
+        expired, whether or not run_due has booked it yet."""
         spec = self.program.renewal
         assert spec is not None
         horizon = _time.add_local(step.at, step.member.timezone, days=spec.within_days)
+        alive_after = max(step.at, now)
         for lot in uow.lots(step.member.member_id, "points"):
             if (
                 lot.status == "open"
                 and lot.expires_at is not None
-                and step.at < lot.expires_at < horizon
+                and alive_after < lot.expires_at < horizon
             ):
                 step.changes.lot_changes.append(
                     LotChange(
@@ -1925,7 +1935,8 @@ class Engine:
         self, uow: UnitOfWork, step: _Step, currency: str, amount: int, lot_id: str
     ) -> int:
         """Pay the member's debt first out of a new credit; return what it took."""
-        if not step.state.get("debt"):
+        owing = step.state.get("debt")
+        if not owing or (owing is not True and currency not in owing):
             return 0
         debt_account = f"{currency}:debt"
         owed = self._balances(uow, step).get(debt_account, 0)
@@ -1934,8 +1945,20 @@ class Engine:
             self._entry(step, currency, -paid, "debt", "debt settled", lot_id)
             self._entry(step, debt_account, -paid, "debt", "debt settled", lot_id)
         if owed - paid <= 0:
-            step.state.pop("debt", None)
+            self._set_debt(uow, step, currency, owing=False)
         return paid
+
+    def _set_debt(self, uow: UnitOfWork, step: _Step, currency: str, *, owing: bool) -> None:
+        """Keep the currencies the member owes in the state, so credits look only then."""
+        flag = step.state.get("debt")
+        if flag is True:  # the form kept before debt was per currency: one flag for all
+            balances = self._balances(uow, step)
+            flag = [c for c in self._spendable if balances.get(f"{c}:debt", 0) > 0]
+        currencies = {*(flag or ()), currency} if owing else set(flag or ()) - {currency}
+        if currencies:
+            step.state["debt"] = sorted(currencies)
+        else:
+            step.state.pop("debt", None)
 
     # Internals: redemption ----------------------------------------------------------------
 
@@ -1943,6 +1966,7 @@ class Engine:
         self,
         member_id: str,
         points: int | None,
+        reward: str | None,
         order_total: Decimal | None,
         key: str | None,
         reason: str,
@@ -1953,6 +1977,8 @@ class Engine:
             first = self._replay(uow, member_id, "redeem", key, fingerprint)
             if first is not None:
                 return Redemption.model_validate_json(first), []
+            if reward is not None:
+                points = self.reward_price(reward)  # priced now: the first call is the one
             step = _Step(self._known_member(uow, member_id), now, key, None)
             member = step.member
             self._settle_due_lots(uow, step, DueReport())
@@ -1978,7 +2004,7 @@ class Engine:
                     raise InvalidAmountError(
                         points, f"at most {limit} points may pay an order of {order_total}"
                     )
-                cash = order_total - Decimal(points) / policy.exchange_ratio
+                cash = rewards.cash_due(order_total, points, policy.exchange_ratio)
             assert points is not None
             picks = self._spend(uow, step, "points", points, reason)
             redemption = Redemption(
@@ -2276,7 +2302,7 @@ class Engine:
             self._entry(step, currency, -rest, "reverse", "reversal", lot.lot_id)
             self._entry(step, currency, rest, "debt", "reversal shortfall", lot.lot_id)
             self._entry(step, f"{currency}:debt", rest, "debt", "reversal shortfall", lot.lot_id)
-            step.state["debt"] = True
+            self._set_debt(uow, step, currency, owing=True)
         return max(rest, 0)
 
     def _refund_once(
@@ -2307,7 +2333,11 @@ class Engine:
                         step, "points_expired", member_id, now, points=left, lot_id=lot_id
                     )
                 else:
-                    step.changes.lot_changes.append(LotChange(lot_id, left, "open"))
+                    # Points coming back settle a debt first, as any credit does.
+                    left -= self._settle_debt(uow, step, "points", used, lot_id)
+                    step.changes.lot_changes.append(
+                        LotChange(lot_id, left, "open" if left else "closed")
+                    )
             refunded = redemption.model_copy(update={"refunded": True})
             self._remember(step, "refund", redemption_id, "", refunded.model_dump_json())
             self._announce(

@@ -27,6 +27,7 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 
 __all__ = [
+    "cash_due",
     "max_points_for_order",
     "points_price",
     "premium",
@@ -164,14 +165,21 @@ def split_payment(
     if points_available < 0:
         raise ValueError(f"points_available must not be negative, got {points_available}")
     used = min(points_available, max_points_for_order(total, max_share, ratio))
-    paid = Fraction(used) / Fraction(ratio)
-    remaining = Fraction(total) - paid
+    return used, cash_due(total, used, ratio, quantum=step)
+
+
+def cash_due(
+    order_total: Decimal, points: int, exchange_ratio: Decimal, *, quantum: Decimal = _CENT
+) -> Decimal:
+    """What is left to pay in cash after ``points`` pay part of an order: exact when it is a
+    terminating decimal, otherwise rounded up to a multiple of ``quantum``."""
+    paid = Fraction(points) / Fraction(exchange_ratio)
     if _terminates(paid):
         with localcontext() as ctx:
             ctx.prec = max(ctx.prec, 100)
-            cash = total - Decimal(paid.numerator) / Decimal(paid.denominator)
-        return used, cash
-    return used, (step * math.ceil(remaining / Fraction(step))).quantize(step)
+            return order_total - Decimal(paid.numerator) / Decimal(paid.denominator)
+    remaining = Fraction(order_total) - paid
+    return (quantum * math.ceil(remaining / Fraction(quantum))).quantize(quantum)
 
 
 def _terminates(value: Fraction) -> bool:

@@ -276,3 +276,24 @@ def test_repair_judges_the_latest_break_not_an_older_one(
     gamify_clock.set(at(12, 10))
     state = engine.repair_streak("m", "daily")
     assert (state.length, state.longest) == (4, 5)
+
+
+def test_a_repair_can_pay_with_points_that_matured_before_run_due(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Pending points are spendable from their maturity instant, for a repair as for a
+    redemption, whether or not run_due has booked the maturity yet."""
+    spec = program()
+    spec["actions"]["purchase"] = {"amount": "required"}
+    spec["rules"].append(
+        {"name": "purchase_points", "action": "purchase", "per_amount": 1, "pending_days": 1}
+    )
+    engine = gamify_engine(spec)
+    gamify_clock.set(at(1))
+    engine.track("m", "purchase", amount=30)  # matures on 2 March 09:00
+    work(engine, gamify_clock, 2, 4)  # 3 March missed: broken (10 + 10 points spendable)
+    assert engine.store.get_balances("m")["points:pending"] == 30
+    state = engine.repair_streak("m", "daily")
+    assert state.length == 2
+    balances = engine.store.get_balances("m")
+    assert (balances["points"], balances["points:pending"]) == (20, 0)

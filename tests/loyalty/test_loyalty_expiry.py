@@ -46,7 +46,10 @@ POLICIES = [
     ),
     pytest.param(
         # 07:00 on 1 January in Shanghai is still 31 December in UTC: earned in 2026 locally.
-        {"policy": "end_of_next_year"}, sh(2026, 1, 1, 7), sh(2028, 1, 1), id="next_year_local"
+        {"policy": "end_of_next_year"},
+        sh(2026, 1, 1, 7),
+        sh(2028, 1, 1),
+        id="next_year_local",
     ),
     pytest.param(
         {"policy": "months_end", "months": 12}, sh(2026, 3, 15, 10), sh(2027, 4, 1), id="months_end"
@@ -55,12 +58,17 @@ POLICIES = [
         {"policy": "months_end", "months": 0}, sh(2026, 3, 31, 23), sh(2026, 4, 1), id="month_end"
     ),
     pytest.param(
-        {"policy": "months", "months": 3}, sh(2026, 3, 15, 10, 30), sh(2026, 6, 15, 10, 30),
+        {"policy": "months", "months": 3},
+        sh(2026, 3, 15, 10, 30),
+        sh(2026, 6, 15, 10, 30),
         id="months",
     ),
     pytest.param(
         # 31 January plus one month is the last day of February, at the same wall-clock time.
-        {"policy": "months", "months": 1}, sh(2026, 1, 31, 9), sh(2026, 2, 28, 9), id="months_short"
+        {"policy": "months", "months": 1},
+        sh(2026, 1, 31, 9),
+        sh(2026, 2, 28, 9),
+        id="months_short",
     ),
 ]
 
@@ -187,9 +195,7 @@ def test_never_expiring_points_survive_any_run_due(gamify_engine: EngineFactory)
 def test_expiry_under_frozen_time(gamify_engine: EngineFactory) -> None:
     """With freezegun on the default clock, a months_end lot expires at local month end."""
     with freeze_time("2026-03-15 02:00:00+00:00") as frozen:
-        engine = gamify_engine(
-            program({"policy": "months_end", "months": 0}), clock=SystemClock()
-        )
+        engine = gamify_engine(program({"policy": "months_end", "months": 0}), clock=SystemClock())
         engine.track("amy", "check_in")
         frozen.move_to("2026-03-31 15:59:59.999999+00:00")  # 23:59:59.999999 in Shanghai
         assert engine.run_due().expired_points == 0
@@ -251,6 +257,25 @@ def test_renewal_reaches_only_lots_due_within_30_days(beauty: Engine, clock: Man
     beauty.track("amy", "purchase", amount=1)
     lot = next(x for x in beauty.store.member_lots("amy", "points") if x.amount == 100)
     assert lot.expires_at == sh(2027, 8, 1)
+
+
+@pytest.mark.parametrize("run_due_first", [False, True])
+def test_a_late_purchase_renews_only_lots_still_alive_when_it_is_tracked(
+    beauty: Engine, clock: ManualClock, run_due_first: bool
+) -> None:
+    """A purchase dated 2027-01-25 but tracked on 2027-02-03: the lots that expired on
+    2027-02-01 stay expired, whether or not run_due booked them first."""
+    clock.set(sh(2026, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=100)  # due 2027-02-01
+    clock.set(sh(2026, 1, 25, 10))
+    beauty.track("amy", "purchase", amount=50)  # due 2027-02-01 as well (month's end)
+    clock.set(sh(2027, 2, 3, 10))
+    if run_due_first:
+        assert beauty.run_due().expired_points == 150
+    beauty.track("amy", "purchase", amount=7, at=sh(2027, 1, 25, 10))
+    beauty.run_due()
+    assert beauty.balance("amy") == 7
+    assert [lot.amount for lot in beauty.store.member_lots("amy", "points")] == [7]
 
 
 # Reminders -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from gamify import (
     Program,
     ProgramError,
 )
+from gamify.components import rewards
 from gamify.errors import IdempotencyConflictError, NotFoundError
 
 EngineFactory = Callable[..., Engine]
@@ -53,12 +54,19 @@ def lots_program() -> dict[str, Any]:
         "timezone": "Asia/Shanghai",
         "actions": {a: {"amount": "none"} for a in ("soon", "later", "forever")},
         "rules": [
-            {"name": "forever", "action": "forever", "fixed": 100,
-             "validity": {"policy": "never"}},
-            {"name": "later", "action": "later", "fixed": 100,
-             "validity": {"policy": "end_of_next_year"}},
-            {"name": "soon", "action": "soon", "fixed": 100,
-             "validity": {"policy": "months_end", "months": 0}},
+            {"name": "forever", "action": "forever", "fixed": 100, "validity": {"policy": "never"}},
+            {
+                "name": "later",
+                "action": "later",
+                "fixed": 100,
+                "validity": {"policy": "end_of_next_year"},
+            },
+            {
+                "name": "soon",
+                "action": "soon",
+                "fixed": 100,
+                "validity": {"policy": "months_end", "months": 0},
+            },
         ],
     }
 
@@ -179,7 +187,9 @@ def test_a_refund_after_a_lot_expired_restores_and_expires_it_at_once(
     assert beauty.balance("amy") == 500  # only June's 50 came back spendable
     newest = beauty.history("amy")[:3]
     assert sorted((e.kind, e.amount) for e in newest) == [
-        ("expire", -100), ("refund", 50), ("refund", 100)
+        ("expire", -100),
+        ("refund", 50),
+        ("refund", 100),
     ]
     assert len({e.at for e in newest}) == 1
     assert remaining(beauty, "amy") == {"purchase_points": 500}
@@ -273,13 +283,15 @@ def test_a_premium_and_a_cost_rate_raise_the_price(gamify_engine: EngineFactory)
     """Cash value 30, list price 100 with 20 off elsewhere (premium 1.25), cost rate 0.9, ratio
     100: 100 x 30 x 0.9 x 1.25 = 3375; cash value 10 at ratio 3 with premium 90/70 rounds up:
     3 x 10 x 9/7 = 38.57... -> 39."""
-    engine = gamify_engine({
-        "timezone": "UTC",
-        "catalog": {
-            "lipstick": {"cash_value": 30, "price": 100, "max_discount": 20, "cost_rate": 0.9},
-            "sample": {"cash_value": 10, "price": 90, "max_discount": 20, "exchange_ratio": 3},
-        },
-    })
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "catalog": {
+                "lipstick": {"cash_value": 30, "price": 100, "max_discount": 20, "cost_rate": 0.9},
+                "sample": {"cash_value": 10, "price": 90, "max_discount": 20, "exchange_ratio": 3},
+            },
+        }
+    )
     assert engine.reward_price("lipstick") == 3375
     assert engine.reward_price("sample") == 39
 
@@ -301,6 +313,28 @@ def test_a_catalog_reward_without_a_defined_premium_is_refused_when_loaded(
         Program.from_dict({"timezone": "UTC", "catalog": {"kit": item}})
     assert info.value.key_path == "catalog.kit.max_discount"
     assert reason in info.value.reason
+
+
+def test_a_keyed_reward_redemption_replays_after_the_catalog_changed(
+    rich: Engine, beauty_program: Program, clock: ManualClock
+) -> None:
+    """The key answers for what the caller asked (that reward), not for today's price: a
+    retry after a price change, or after the reward left the catalog, replays the first
+    redemption; another reward under the same key is a conflict."""
+    first = rich.redeem("amy", reward="phone_card_30", key="order-1")
+    data = beauty_program.model_dump(mode="json")
+    data["catalog"]["phone_card_30"]["cash_value"] = 60
+    repriced = Engine(Program.from_dict(data), store=rich.store, clock=clock)
+    assert repriced.reward_price("phone_card_30") == 6000
+    assert repriced.redeem("amy", reward="phone_card_30", key="order-1") == first
+    del data["catalog"]["phone_card_30"]
+    gone = Engine(Program.from_dict(data), store=rich.store, clock=clock)
+    assert gone.redeem("amy", reward="phone_card_30", key="order-1") == first
+    with pytest.raises(NotFoundError):
+        gone.redeem("amy", reward="phone_card_30", key="order-2")
+    with pytest.raises(IdempotencyConflictError):
+        rich.redeem("amy", reward="coupon_200_minus_50", key="order-1")
+    assert rich.balance("amy") == 40000 - first.points
 
 
 def test_an_unknown_reward_is_not_found(beauty: Engine) -> None:
@@ -336,6 +370,28 @@ def test_points_plus_cash_with_fewer_points_than_the_limit(rich: Engine) -> None
     rich.redeem("amy", 30000)
     redemption = rich.redeem("amy", order_total=Decimal("1000.00"))
     assert (redemption.points, redemption.cash) == (10000, Decimal(900))
+
+
+def test_the_cash_part_is_rounded_up_to_a_cent_when_points_do_not_divide_evenly(
+    gamify_engine: EngineFactory,
+) -> None:
+    """At 3 points per unit of money, 2 points pay 0.666...: 10.00 leaves 9.34 in cash (the
+    points never pay more than their value), as ``rewards.split_payment`` says."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"purchase": {"amount": "required"}},
+            "rules": [{"name": "buy", "action": "purchase", "per_amount": 1}],
+            "redemption": {"exchange_ratio": 3, "max_order_share": "0.5"},
+        }
+    )
+    engine.track("amy", "purchase", amount=2)
+    redemption = engine.redeem("amy", order_total="10.00")
+    assert (redemption.points, redemption.cash) == (2, Decimal("9.34"))
+    assert rewards.split_payment(Decimal("10.00"), 2, Decimal("0.5"), Decimal(3)) == (
+        2,
+        Decimal("9.34"),
+    )
 
 
 def test_a_chosen_number_of_points_within_the_limit(rich: Engine) -> None:
