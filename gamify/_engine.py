@@ -1647,12 +1647,19 @@ class Engine:
         step.state["ref_done"] = True
         other = _Step(referrer, step.at, None, step.action, changes=step.changes)
         state = other.state
-        period = _time.local_date(step.at, referrer.timezone)
-        period_key = _time.month_key(period) if scheme.cap_period == "month" else str(period.year)
+        def cap_key(day: date) -> str:
+            return _time.month_key(day) if scheme.cap_period == "month" else str(day.year)
+
+        period_key = cap_key(_time.local_date(step.at, referrer.timezone))
         rewarded = dict(state.get("ref_rewarded", {}))
         if scheme.max_rewarded is None or rewarded.get(period_key, 0) < scheme.max_rewarded:
             rewarded[period_key] = rewarded.get(period_key, 0) + 1
-            state["ref_rewarded"] = {k: v for k, v in rewarded.items() if k >= period_key[:4]}
+            # Counters of periods a late event can still reach are kept (keys sort by time).
+            oldest = cap_key(
+                _time.local_date(ev.now, referrer.timezone)
+                - timedelta(days=self.program.late_event_days + 1)
+            )
+            state["ref_rewarded"] = {k: v for k, v in rewarded.items() if k >= oldest}
             value = Decimal(scheme.referrer_fixed) + scheme.referrer_share * (ev.amount or ZERO)
             points = earning.round_award(value, self.program.rounding)
             if scheme.referrer_cap is not None:

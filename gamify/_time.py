@@ -75,8 +75,11 @@ def next_period_start(period: str, day: date, first_weekday: int = 0) -> date:
 
 @lru_cache(maxsize=4096)  # streak breaks and expiry dates ask for the same few midnights
 def local_midnight(day: date, tz: str) -> datetime:
-    """The instant (UTC) at which local ``day`` begins in ``tz``."""
-    return as_utc(pendulum.datetime(day.year, day.month, day.day, tz=zone(tz)))
+    """The instant (UTC) at which local ``day`` begins in ``tz``: the first of two
+    midnights where clocks fall back at 01:00, the end of the gap where they skip it."""
+    # fold=0 takes the earlier offset of an ambiguous time and, inside a gap, the offset
+    # before the jump, which lands on the jump itself.
+    return as_utc(datetime(day.year, day.month, day.day, tzinfo=zone(tz)))
 
 
 def start_of_next_month(at: datetime, tz: str, months: int = 0) -> datetime:

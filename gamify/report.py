@@ -49,6 +49,7 @@ from fractions import Fraction
 from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
+from gamify._time import local_midnight
 from gamify.errors import ProgramError
 from gamify.planning import Plan, PlanResult, SegmentIssuance, compute_plan, parse_plan
 from gamify.store import LedgerEntry, Store
@@ -379,9 +380,6 @@ class Window:
         return ratio(self.days, _DAYS_PER_YEAR)
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-
 
 def _utc(at: datetime) -> datetime:
     """``at`` as a plain stdlib datetime in UTC (pendulum's subclass does its own arithmetic)."""
@@ -396,14 +394,14 @@ def report_window(since: date, end: datetime, timezone: str) -> Window:
     day counts its elapsed share of that local day.
     """
     tz = ZoneInfo(timezone)
-    start = _midnight(since, tz)
+    start = local_midnight(since, tz.key)
     end = _utc(end)
     if end <= start:
         return Window(timezone, since, start, start, _ZERO)
     last = end.astimezone(tz).date()
     whole = (last - since).days
-    day_start = _midnight(last, tz)
-    day_length = _midnight(last + timedelta(days=1), tz) - day_start
+    day_start = local_midnight(last, tz.key)
+    day_length = local_midnight(last + timedelta(days=1), tz.key) - day_start
     partial = ratio(
         Decimal((end - day_start) // timedelta(microseconds=1)),
         Decimal(day_length // timedelta(microseconds=1)),
@@ -574,7 +572,7 @@ def build_report(
     """
     tz = ZoneInfo(timezone)
     # A window never reaches past now: the plan is prorated over days that happened.
-    end = min(_midnight(until, tz), _utc(now)) if until is not None else _utc(now)
+    end = min(local_midnight(until, tz.key), _utc(now)) if until is not None else _utc(now)
     ids = list(store.member_ids())
     records = {member_id: store.get_member(member_id) for member_id in ids}
     if since is None:

@@ -53,7 +53,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +62,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gamify._engine import Engine
+from gamify._time import local_midnight
 from gamify.clock import ManualClock
 from gamify.errors import ConfigurationError, InsufficientBalanceError, ProgramError
 from gamify.program import Program
@@ -402,9 +403,6 @@ def _sizes(segments: Sequence[SegmentBehaviour], members: int) -> list[int]:
     return sizes
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
-
 
 _Event = tuple[float, int, int, str, Decimal | None, Mapping[str, Any] | None]
 # (fraction of the day, member index, order within the member's day, action or
@@ -505,7 +503,7 @@ def _run_in(
 ) -> _Partial:
     """Run one shard in this process on ``store``."""
     tz = ZoneInfo(program.timezone)
-    clock = ManualClock(_midnight(behaviour.start, tz))
+    clock = ManualClock(local_midnight(behaviour.start, tz.key))
     engine = Engine(program, store=store, clock=clock)
     try:
         if next(iter(engine.store.member_ids()), None) is not None:
@@ -639,8 +637,8 @@ def _run(
 
     for day_index in range(days):
         day = behaviour.start + timedelta(days=day_index)
-        start = _midnight(day, tz)
-        length = _midnight(day + timedelta(days=1), tz) - start
+        start = local_midnight(day, tz.key)
+        length = local_midnight(day + timedelta(days=1), tz.key) - start
         todo: list[_Event] = []
         for index, rng in enumerate(rngs):
             plan = plan_of[index]

@@ -47,9 +47,12 @@ def value_before(spec: Tiers, buckets: Mapping[str, str], total: Decimal, day: d
     """The metric over the window that ends when local ``day`` begins (judged at a review)."""
     if spec.window == "lifetime":
         return total
-    last = pendulum.date(day.year, day.month, 1).subtract(days=1)
     if spec.window == "calendar_year":
-        return _sum(buckets, f"{last.year:04d}-01", _time.month_key(last))
+        # The last whole calendar year: a review on 1 March judges all of last year,
+        # not January and February of this one.
+        year = day.year - 1
+        return _sum(buckets, f"{year:04d}-01", f"{year:04d}-12")
+    last = pendulum.date(day.year, day.month, 1).subtract(days=1)
     first = pendulum.date(last.year, last.month, 1).subtract(months=spec.months - 1)
     return _sum(buckets, _time.month_key(first), _time.month_key(last))
 

@@ -281,6 +281,27 @@ def test_a_yearly_referral_cap_resets_on_1_january(gamify_engine: EngineFactory)
     assert engine.balance("amy") == 100
 
 
+@pytest.mark.parametrize("cap_period", ["month", "year"])
+def test_a_late_referral_counts_in_its_own_periods_cap_after_a_new_period_began(
+    gamify_engine: EngineFactory, cap_period: str
+) -> None:
+    """One rewarded referral per period: b1 (20 December) is paid, b2 (3 January) too; b3,
+    dated 28 December and tracked on 4 January, finds December's cap (and 2026's) used."""
+    clock = ManualClock(sh(2026, 12, 20, 12))
+    engine = gamify_engine(
+        capped_scheme(max_rewarded=1, cap_period=cap_period, bonus_after=None), clock=clock
+    )
+    for name in ("b1", "b2", "b3"):
+        refer(engine, "amy", name)
+    engine.track("b1", "purchase", amount=10)
+    clock.set(sh(2027, 1, 3, 12))
+    engine.track("b2", "purchase", amount=10)
+    clock.set(sh(2027, 1, 4, 12))
+    late = engine.track("b3", "purchase", amount=10, at=sh(2026, 12, 28, 12))
+    assert late.referral_rewards == []
+    assert engine.balance("amy") == 100
+
+
 def test_a_purchase_below_min_amount_does_not_qualify(gamify_engine: EngineFactory) -> None:
     """With min_amount 100, a purchase of 99.99 pays the referrer nothing; a later one of 100
     qualifies and pays 50 + 5 % of 100."""

@@ -181,9 +181,7 @@ def test_a_late_review_keeps_the_best_of_the_ended_and_the_current_window(
     assert beauty.member("amy").tier == "silver"
 
 
-def test_reviews_missed_for_years_run_one_after_another(
-    beauty: Engine, clock: ManualClock
-) -> None:
+def test_reviews_missed_for_years_run_one_after_another(beauty: Engine, clock: ManualClock) -> None:
     """A first run_due in mid-2028 runs the 2027 review (keeps gold on 2026) and the 2028
     review (regular on an empty 2027)."""
     buy(beauty, clock, "amy", sh(2026, 3, 10, 10), 5000)
@@ -243,6 +241,24 @@ def test_a_review_on_another_date_judges_the_window_ending_then(
     assert engine.member("amy").tier == "silver"
     clock.set(utc(2027, 7, 1))
     engine.run_due()  # Jan-Jun 2027 holds nothing
+    assert engine.member("amy").tier == "regular"
+
+
+def test_a_calendar_year_review_in_march_judges_the_whole_of_last_year(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Reviews on 1 March of calendar-year tiers: 2500 spent in November 2026 keeps silver at
+    the review of 1 March 2027 (2026 is the year that ended), nothing spent in 2027 drops
+    the member on 1 March 2028."""
+    clock = ManualClock(utc(2026, 11, 10, 12))
+    engine = gamify_engine(tier_program(window="calendar_year", review_month=3), clock=clock)
+    engine.track("amy", "purchase", amount=2500)
+    assert engine.member("amy").tier == "silver"
+    clock.set(utc(2027, 3, 1))
+    engine.run_due()
+    assert engine.member("amy").tier == "silver"
+    clock.set(utc(2028, 3, 1))
+    engine.run_due()
     assert engine.member("amy").tier == "regular"
 
 

@@ -1,0 +1,75 @@
+"""A local day begins at the first instant whose local date is that day, in every zone:
+the first of two midnights where clocks fall back at 01:00 (Havana, the Azores), the end
+of the gap where midnight is skipped, and plain midnight elsewhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+import gamify
+from gamify._time import local_date, local_midnight
+
+US = timedelta(microseconds=1)
+ZONES = [
+    "America/Havana",  # midnight skipped in March, twice in November
+    "Atlantic/Azores",  # midnight twice in October
+    "America/Santiago",
+    "Asia/Gaza",
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Shanghai",
+    "Australia/Lord_Howe",  # 30-minute DST shift
+    "UTC",
+]
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_a_local_day_begins_at_the_first_instant_of_that_date(tz: str) -> None:
+    """Every day of three years, so every DST change of the zone is met."""
+    day = date(2025, 1, 1)
+    while day < date(2028, 1, 1):
+        start = local_midnight(day, tz)
+        assert local_date(start, tz) == day, (tz, day, start)
+        assert local_date(start - US, tz) == day - timedelta(days=1), (tz, day, start)
+        day += timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("tz", "day", "start"),
+    [
+        # 1 November 2026 in Havana: 00:00-00:59 happens twice (UTC-4, then UTC-5).
+        ("America/Havana", date(2026, 11, 1), datetime(2026, 11, 1, 4, tzinfo=UTC)),
+        # 8 March 2026 in Havana: clocks jump from 00:00 to 01:00 (UTC-5 to UTC-4).
+        ("America/Havana", date(2026, 3, 8), datetime(2026, 3, 8, 5, tzinfo=UTC)),
+        # 25 October 2026 in the Azores: 00:00-00:59 happens twice (UTC+0, then UTC-1).
+        ("Atlantic/Azores", date(2026, 10, 25), datetime(2026, 10, 25, 0, tzinfo=UTC)),
+    ],
+)
+def test_the_worked_awkward_midnights(tz: str, day: date, start: datetime) -> None:
+    assert local_midnight(day, tz) == start
+
+
+def test_a_month_end_lot_expires_at_the_first_midnight_of_the_month(
+    gamify_engine: gamify.testing.plugin.EngineFactory,
+) -> None:
+    """In Havana on 1 November 2026 the first local 00:00 is 04:00 UTC: a lot due at the
+    end of October is gone at 04:30 UTC (00:30 local, already November)."""
+    clock = gamify.ManualClock(datetime(2026, 10, 10, 15, tzinfo=UTC))
+    engine = gamify_engine(
+        {
+            "timezone": "America/Havana",
+            "actions": {"buy": {"amount": "required"}},
+            "rules": [{"name": "buy", "action": "buy", "per_amount": 1}],
+            "expiry": {"policy": "months_end", "months": 0},
+        },
+        clock=clock,
+    )
+    engine.set_member("ana", timezone="America/Havana")
+    engine.track("ana", "buy", amount=100)
+    [lot] = engine.store.member_lots("ana", "points")
+    assert lot.expires_at == datetime(2026, 11, 1, 4, tzinfo=UTC)
+    clock.set(datetime(2026, 11, 1, 4, 30, tzinfo=UTC))
+    assert engine.run_due().expired_points == 100
+    assert engine.balance("ana") == 0
