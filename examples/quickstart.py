@@ -19,7 +19,7 @@ import gamify
 # 1. The program: usually a TOML, JSON or YAML file read with Program.load(path);
 #    here the same schema as a dict. Malformed programs raise gamify.ProgramError
 #    naming the key path and the reason.
-program = gamify.Program.model_validate(
+program = gamify.Program.from_dict(
     {
         "name": "corner shop",
         "timezone": "Europe/Paris",  # the zone of members who do not set their own

@@ -33,6 +33,7 @@ from gamify.clock import Clock, ManualClock, SystemClock
 from gamify.errors import (
     ConcurrencyError,
     ConfigurationError,
+    FormulaError,
     GamifyError,
     IdempotencyConflictError,
     InsufficientBalanceError,
@@ -79,6 +80,7 @@ __all__ = [
     "Engine",
     "Event",
     "ExpiringLot",
+    "FormulaError",
     "GamifyError",
     "GoalProgress",
     "HistoryEntry",

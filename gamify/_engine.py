@@ -434,7 +434,9 @@ class Engine:
                 out.append(BadgeAwarded(badge=name))
             elif badge.kind == "tiered":
                 out.extend(
-                    BadgeAwarded(badge=name, tier=t.name, reward=sum(t.reward.values()))
+                    BadgeAwarded(
+                        badge=name, tier=t.name, reward=sum({**badge.reward, **t.reward}.values())
+                    )
                     for t in badge.tiers[:held]
                 )
             else:
@@ -1647,6 +1649,7 @@ class Engine:
         step.state["ref_done"] = True
         other = _Step(referrer, step.at, None, step.action, changes=step.changes)
         state = other.state
+
         def cap_key(day: date) -> str:
             return _time.month_key(day) if scheme.cap_period == "month" else str(day.year)
 

@@ -4,8 +4,7 @@ A plan states a yearly points budget (a share of sales, or an amount per active
 member), the earning rules (the core action earns ``amount x coefficient``,
 non-core actions fixed points), per-action completion rates, and member
 segments with their core amounts and expected yearly action counts.
-:func:`compute_plan` turns it into the numbers a designer calibrates with
-(DOMAIN "Budget", "Earning", "Calibration"):
+:func:`compute_plan` turns it into the numbers a designer calibrates with:
 
 - per segment and in total, the maximum points (every expected action done)
   and the predicted points (each count times its completion rate), the core

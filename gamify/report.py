@@ -2,8 +2,8 @@
 
 Pure computation over store reads (:meth:`~gamify.store.Store.ledger_totals`,
 ``member_ids``, ``get_member``, ``get_balances`` and each member's
-``history``); only :func:`load_report_plan` reads a file. DOMAIN "Monitoring"
-gives the rules of thumb:
+``history``); only :func:`load_report_plan` reads a file. The rules of thumb
+of loyalty practice it applies:
 
 - **Issuance**: the maximum issuable (budget x target ratio), the plan's
   predicted points and the points actually issued, the plan's yearly figures

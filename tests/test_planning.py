@@ -235,7 +235,7 @@ def test_calibration_factor_brings_the_ratio_exactly_to_target() -> None:
 
 
 def test_factor_is_exact_for_an_awkward_ratio() -> None:
-    """DOMAIN's example: a raw ratio of 112.29 times 100 / 112.29 (0.8906, shown 0.89) is 100."""
+    """The worked example: a raw ratio of 112.29 times 100 / 112.29 (0.8906, shown 0.89) is 100."""
     data = small_plan_data()
     # budget 1 % of 100,000 = 1,000; a third segment adds 42,290 core points to the 70,000,
     # so 112,290 predicted points / 1,000 = 112.29.

@@ -2,7 +2,7 @@
 
 Pure functions over exact decimals; nothing here reads storage or the clock.
 
-The price formula (DOMAIN "Spending", DESIGN "Expiry and redemption")::
+The price formula::
 
     points  = ceil(exchange_ratio x cash_value x cost_rate x premium)
     premium = price / (price - max_discount)

@@ -1,7 +1,7 @@
 """Lock order of events that touch several members.
 
-DESIGN.md, Semantics, Atomicity and concurrency: "an event that touches several
-members (a referral reward) locks them in ascending member id order". The store's
+An event that touches several members (a referral reward) locks them in
+ascending member id order. The store's
 ``unit_of_work`` receives the member ids to lock; these tests record every call.
 """
 

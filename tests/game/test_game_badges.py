@@ -129,6 +129,30 @@ def test_the_profile_lists_held_badges_with_what_each_pays(engine: gamify.Engine
     assert held[("every_ten", None, 2)] == 5
 
 
+def test_the_profile_shows_a_tier_paying_the_badges_own_reward(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A tiered badge's reward is merged into each tier's (the tier's amount wins): the
+    profile shows what the outcome paid, for a tier with a reward of its own and without."""
+    spec = program()
+    spec["badges"] = {
+        "steps": {
+            "kind": "tiered",
+            "metric": "count",
+            "action": "workout",
+            "reward": {"points": 100},
+            "tiers": [
+                {"name": "a", "threshold": 1, "reward": {"points": 7}},
+                {"name": "b", "threshold": 2},
+            ],
+        }
+    }
+    engine = gamify_engine(spec)
+    paid = [b for _ in range(2) for b in engine.track("m", "workout").badges]
+    assert [(b.tier, b.reward) for b in paid] == [("a", 7), ("b", 100)]
+    assert engine.member("m").badges == paid
+
+
 def test_several_tiers_in_one_event(engine: gamify.Engine) -> None:
     """One 350-minute workout passes 100 and 300: bronze
     and silver in order; a later 250 brings gold.

@@ -1,9 +1,8 @@
 """A multiplier's extra points share the lot of the rule they multiply.
 
-DESIGN.md, Semantics, Expiry and redemption: validity per earning rule ("a
-time-boxed bonus rule may carry 3 months; a multiplier's extra points share the
-lot of the rule they multiply"). Times are Asia/Shanghai wall-clock times; 07:30
-there is 23:30 UTC on the previous date.
+Validity is set per earning rule: a time-boxed bonus rule may carry 3 months, and a
+multiplier's extra points share the lot of the rule they multiply. Times are
+Asia/Shanghai wall-clock times; 07:30 there is 23:30 UTC on the previous date.
 """
 
 from __future__ import annotations

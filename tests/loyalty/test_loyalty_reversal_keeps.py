@@ -1,8 +1,8 @@
 """What a reversal keeps: cap room, badges, streak periods and level rewards.
 
-DESIGN.md, Semantics, Ledger: ``reverse`` takes back exactly the credits the event
-wrote, its XP and its tier-qualifying amount; "it revokes no badge, level reward,
-streak period, referral reward or challenge completion, and frees no cap room."
+``reverse`` takes back exactly the credits the event wrote, its XP and its
+tier-qualifying amount; it revokes no badge, level reward, streak period, referral
+reward or challenge completion, and frees no cap room.
 Levels follow XP, so a reversal that takes XP back may lower the level (reported as
 ``level_down``), but each level's reward is paid at most once per member, ever.
 

@@ -1,9 +1,9 @@
 """Every SQL text the store runs, built once from the prefixed table names.
 
-The store runs these texts on the DBAPI connection SQLAlchemy holds (DESIGN,
-"Performance": SQLAlchemy Core costs more per statement than a whole event may
-take). This module is the one place that writes SQL: a text is written once with
-``?`` placeholders and rendered for the dialect's parameter style, and
+The store runs these texts on the DBAPI connection SQLAlchemy holds
+(SQLAlchemy Core costs more per statement than a whole event may take). This
+module is the one place that writes SQL: a text is written once with ``?``
+placeholders and rendered for the dialect's parameter style, and
 :class:`Codec` converts values in and out (SQLite keeps instants as UTC text,
 dates as ISO text and JSON as text; PostgreSQL takes them natively).
 """
