@@ -1883,8 +1883,10 @@ class Engine:
     ) -> Credit:
         """Write one credit: a ledger entry, a lot for spendable currencies, the earned totals."""
         if amount >= MAX_CREDIT:
+            # Past some 4300 digits Python will not print an integer: give its size instead.
+            shown = f"{amount:,}" if amount < 10**100 else f"about 10^{int(math.log10(amount))}"
             raise InvalidEventError(
-                f"{reason!r} would credit {amount:,} {currency}, more than one credit may "
+                f"{reason!r} would credit {shown} {currency}, more than one credit may "
                 f"pay ({MAX_CREDIT - 1:,}): check the event's amount and attributes"
             )
         member = step.member

@@ -373,6 +373,17 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _yaml_decimal)
 
 
 def _parse_text(text: str, suffix: str, file: str) -> object:
+    try:
+        return _parse_by_suffix(text, suffix, file)
+    except ProgramError:
+        raise
+    except RecursionError:
+        raise ProgramError("nested too deeply to read", file=file) from None
+    except ValueError as exc:  # an integer beyond the interpreter's digit limit, say
+        raise ProgramError(f"cannot read the numbers: {exc}", file=file) from exc
+
+
+def _parse_by_suffix(text: str, suffix: str, file: str) -> object:
     if suffix == ".toml":
         try:
             return tomllib.loads(text, parse_float=Decimal)
@@ -415,7 +426,7 @@ def read_plan_data(path: str | os.PathLike[str]) -> object:
     file = os.fspath(path)
     try:
         text = Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: undecodable text, a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ProgramError(f"cannot read the plan file: {reason}", file=file) from exc
     data = _parse_text(text, Path(file).suffix.lower(), file)
@@ -777,7 +788,13 @@ def compute_plan(plan: Plan) -> PlanResult:
     plan predicts no points (there is no ratio to calibrate).
     """
     with localcontext(_ARITHMETIC):
-        return _compute(plan)
+        try:
+            return _compute(plan)
+        except ArithmeticError:  # decimal.InvalidOperation or Overflow on absurd magnitudes
+            raise ProgramError(
+                "the plan's numbers are too large to compute with "
+                f"{_ARITHMETIC.prec} significant digits"
+            ) from None
 
 
 def _compute(plan: Plan) -> PlanResult:

@@ -643,19 +643,25 @@ def test_a_plan_takes_its_rules_from_a_program_file(tmp_path: Path) -> None:
     ("change", "reason"),
     [
         (
-            ('name = "review"\naction = "review"\nfixed = 20',
-             'name = "review"\naction = "review"\nfixed = 20\nconditions = { photo = false }'),
+            (
+                'name = "review"\naction = "review"\nfixed = 20',
+                'name = "review"\naction = "review"\nfixed = 20\nconditions = { photo = false }',
+            ),
             "rule 'review' has conditions",
         ),
         (
-            ('name = "review"\naction = "review"\nfixed = 20',
-             'name = "review"\naction = "review"\nformula = "20"'),
+            (
+                'name = "review"\naction = "review"\nfixed = 20',
+                'name = "review"\naction = "review"\nformula = "20"',
+            ),
             "rule 'review' pays by a formula",
         ),
         (
-            ('name = "check_in_bonus"       # a second fixed rule on one action adds up: 5 a '
-             'check-in\naction = "check_in"\nfixed = 3',
-             'name = "check_in_bonus"\naction = "check_in"\nper_amount = 3'),
+            (
+                'name = "check_in_bonus"       # a second fixed rule on one action adds up: 5 a '
+                'check-in\naction = "check_in"\nfixed = 3',
+                'name = "check_in_bonus"\naction = "check_in"\nper_amount = 3',
+            ),
             "action 'check_in' has both fixed and per-amount rules",
         ),
     ],
@@ -694,3 +700,22 @@ def test_a_missing_or_broken_program_file_is_named(tmp_path: Path) -> None:
         load_plan(path)
     assert info.value.file == str(tmp_path / "shop.toml")
     assert info.value.key_path == "timezone"
+
+
+@pytest.mark.parametrize(("key", "value"), [("exchange_ratio_target", "1e30"), ("sales", "1e40")])
+def test_numbers_too_large_to_compute_are_a_program_error(key: str, value: str) -> None:
+    data = small_plan_data()
+    if key == "sales":
+        data["budget"]["sales"] = value
+    else:
+        data[key] = value
+    with pytest.raises(ProgramError, match="too large to compute"):
+        compute_plan(parse_plan(data))
+
+
+def test_a_plan_file_nested_too_deeply_is_a_program_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ProgramError, match="nested too deeply") as info:
+        load_plan(path)
+    assert info.value.file == str(path)

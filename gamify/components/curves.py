@@ -130,6 +130,8 @@ class LevelCurve:
 
     def level_for_xp(self, xp: int) -> int:
         """The highest level whose threshold ``xp`` reaches; never above ``max_level``."""
+        if isinstance(xp, bool) or not isinstance(xp, int):
+            raise CurveError(f"XP is a whole number, not {xp!r}")
         if xp < 0:
             raise CurveError(f"XP cannot be negative, got {xp}")
         # thresholds[0] == 0 <= xp, so the count of thresholds <= xp is at least 1.
@@ -148,6 +150,8 @@ class LevelCurve:
         ]
 
     def _check_level(self, level: int) -> None:
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise CurveError(f"a level is a whole number, not {level!r}")
         if not 1 <= level <= self.max_level:
             raise CurveError(
                 f"level {level} is outside curve {self.family!r} (levels 1..{self.max_level})"
@@ -178,8 +182,17 @@ def build_curve(
     if thresholds is not None:
         raise CurveError(f"thresholds are only for the table family, not {family!r}")
     levels = _check_max_level(family, 100 if max_level is None else max_level)
-    formula = _formula_for(family, numbers)
-    values = _formula_thresholds(family, formula, levels)
+    try:
+        formula = _formula_for(family, numbers)
+        values = _formula_thresholds(family, formula, levels)
+    except (OverflowError, ValueError, ArithmeticError) as exc:
+        if isinstance(exc, CurveError):
+            raise
+        given = ", ".join(f"{name} = {value}" for name, value in numbers.items())
+        raise CurveError(
+            f"the {family} curve with {given} gives thresholds too large or too small "
+            f"to compute ({exc})"
+        ) from None
     return LevelCurve(family, numbers, levels, values)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from gamify.errors import ProgramError
-from gamify.program._base import Model, TimeZoneName
+from gamify.program._base import MAX_DAYS, Model, TimeZoneName
 from gamify.program._loader import from_validation_error, read_mapping
 from gamify.program.challenges import Challenge, Goal
 from gamify.program.earning import (
@@ -76,7 +76,7 @@ class Program(Model):
     ] = "monday"
     rounding: Rounding = "down"
     stacking: Stacking = "compound"
-    late_event_days: int = Field(default=90, ge=1)
+    late_event_days: int = Field(default=90, ge=1, le=MAX_DAYS)
     """How far in the past an event's ``at`` may lie (cap counters are kept this long)."""
     currencies: dict[str, Currency] = Field(default_factory=_default_currencies)
     actions: dict[str, Action] = {}

@@ -9,6 +9,11 @@ from typing import Annotated, Any
 import pendulum
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
+# Durations a program may set: a century. Longer ones cannot be added to a date.
+MAX_DAYS = 36_500
+MAX_MONTHS = 1_200
+MAX_HOURS = 24 * MAX_DAYS
+
 
 class Model(BaseModel):
     """Base of every program section: unknown keys are errors, values are frozen."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,16 +28,19 @@ def key_path(loc: Sequence[int | str]) -> str:
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Parse a TOML, JSON or YAML file into a dict, by its suffix."""
+    if not isinstance(path, str | os.PathLike):
+        raise ProgramError(f"a program file is a path, not {path!r}")
     file = str(path)
     suffix = Path(path).suffix.lower()
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProgramError(f"cannot read file: {exc.strerror or exc}", file=file) from exc
     except UnicodeDecodeError as exc:
         raise ProgramError(
             f"not UTF-8 text (byte {exc.start} cannot be decoded)", file=file
         ) from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ProgramError(f"cannot read file: {reason}", file=file) from exc
     try:
         if suffix == ".toml":
             data: Any = tomllib.loads(text)
@@ -50,6 +54,12 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
                 file=file,
             )
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ProgramError(f"not valid {suffix[1:].upper()}: {exc}", file=file) from exc
+    except ProgramError:
+        raise
+    except RecursionError:
+        raise ProgramError("nested too deeply to read", file=file) from None
+    except ValueError as exc:  # an integer beyond the interpreter's digit limit, say
         raise ProgramError(f"not valid {suffix[1:].upper()}: {exc}", file=file) from exc
     if not isinstance(data, dict):
         raise ProgramError("the top level must be a table of settings", file=file)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from gamify.program._base import Model, Rewards
+from gamify.program._base import MAX_DAYS, Model, Rewards
 
 
 class Goal(Model):
@@ -58,7 +58,7 @@ class Challenge(Model):
     """
 
     conditions: list[Goal] = Field(min_length=1)
-    days: int | None = Field(default=None, ge=1)
+    days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
     enrolment: Literal["auto", "explicit"] = "auto"

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from gamify._formula import Formula
 from gamify.errors import ProgramError
-from gamify.program._base import Model
+from gamify.program._base import MAX_DAYS, MAX_MONTHS, Model
 
 Rounding = Literal["down", "up", "half_up", "half_even"]
 Stacking = Literal["compound", "additive", "highest"]
@@ -96,7 +96,7 @@ class Rule(Model):
     conditions: list[Condition] = []
     streak: str | None = None
     """The streak the formula reads as ``streak`` (default: the action's first streak)."""
-    pending_days: int | None = Field(default=None, ge=1)
+    pending_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
     """Credit as pending for this many local calendar days (a return window)."""
     validity: Validity | None = None
     """Expiry of this rule's points, overriding the program's expiry policy."""
@@ -135,7 +135,7 @@ class Validity(Model):
     """
 
     policy: Literal["never", "end_of_next_year", "months_end", "months"] = "never"
-    months: int = Field(default=0, ge=0)
+    months: int = Field(default=0, ge=0, le=MAX_MONTHS)
 
     @model_validator(mode="after")
     def _months_for_policy(self) -> Validity:

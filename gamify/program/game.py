@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from gamify._formula import Formula
 from gamify.components.curves import LevelCurve, build_curve
 from gamify.errors import CurveError, ProgramError
-from gamify.program._base import Model, Rewards
+from gamify.program._base import MAX_HOURS, Model, Rewards
 
 
 class Levels(Model):
@@ -78,7 +78,7 @@ class Freeze(Model):
 class Repair(Model):
     """Restoring a broken streak within ``window_hours`` of the end of the first missed period."""
 
-    window_hours: int = Field(default=48, ge=1)
+    window_hours: int = Field(default=48, ge=1, le=MAX_HOURS)
     cost: int = Field(default=0, ge=0)
     currency: str = "points"
     per_month: int | None = Field(default=None, ge=1)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from gamify.errors import ProgramError
-from gamify.program._base import Model
+from gamify.program._base import MAX_DAYS, MAX_MONTHS, Model
 
 
 class Tier(Model):
@@ -42,7 +42,7 @@ class Tiers(Model):
     levels: list[Tier] = Field(min_length=1)
     review_month: int = Field(default=1, ge=1, le=12)
     review_day: int = Field(default=1, ge=1, le=28)
-    retention_months: int = Field(default=0, ge=0)
+    retention_months: int = Field(default=0, ge=0, le=MAX_MONTHS)
     multiplier_rules: list[str] | None = None
     """The rules the tier multiplier acts on (default: every rule paying a spendable currency)."""
 
@@ -95,8 +95,8 @@ class Renewal(Model):
     """A qualifying action adds ``months`` to the expiry of lots due within ``within_days``."""
 
     actions: list[str] = Field(min_length=1)
-    within_days: int = Field(default=30, ge=1)
-    months: int = Field(default=6, ge=1)
+    within_days: int = Field(default=30, ge=1, le=MAX_DAYS)
+    months: int = Field(default=6, ge=1, le=MAX_MONTHS)
 
 
 class CatalogReward(Model):

@@ -452,3 +452,26 @@ def test_linear_curves_round_trip(step: Decimal, max_level: int) -> None:
     for level in range(1, max_level + 1):
         assert curve.level_for_xp(curve.xp_for_level(level)) == level
     assert curve.xp_for_level(max_level) == int(step * (max_level - 1))
+
+
+@pytest.mark.parametrize(
+    ("family", "params"),
+    [
+        ("polynomial", {"a": 1, "p": Decimal("1e400")}),
+        ("exponential", {"base": 1, "r": Decimal("1e-400")}),
+    ],
+)
+def test_parameters_beyond_what_can_be_computed_are_a_curve_error(
+    family: str, params: dict[str, object]
+) -> None:
+    with pytest.raises(CurveError, match="too large or too small to compute"):
+        build_curve(family, params)
+
+
+@pytest.mark.parametrize("value", [1.5, None, "3", float("nan"), True])
+def test_levels_and_xp_must_be_whole_numbers(value: object) -> None:
+    curve = build_curve("linear", {"step": 100}, max_level=10)
+    with pytest.raises(CurveError, match="whole number"):
+        curve.xp_for_level(value)  # type: ignore[arg-type]
+    with pytest.raises(CurveError, match="whole number"):
+        curve.level_for_xp(value)  # type: ignore[arg-type]

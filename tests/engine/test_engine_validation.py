@@ -24,6 +24,7 @@ from gamify import (
     InvalidTimeError,
     ManualClock,
     NotFoundError,
+    Program,
     ProgramError,
     UnknownActionError,
 )
@@ -427,8 +428,10 @@ def test_late_event_days_are_calendar_days_in_the_members_zone(
             {"amount": 1, "attributes": {"bottles": 10**30}},
         ),
         ({"formula": "amount * amount"}, {"amount": "99999999999"}),
+        # Past Python's 4300-digit limit for printing an integer: the message gives its size.
+        ({"formula": "size * size"}, {"amount": 1, "attributes": {"size": 10**2200}}),
     ],
-    ids=["per_amount", "per group", "formula"],
+    ids=["per_amount", "per group", "formula", "beyond printing"],
 )
 def test_a_credit_too_large_for_a_balance_is_a_typed_error(
     gamify_engine: EngineFactory,
@@ -447,3 +450,25 @@ def test_a_credit_too_large_for_a_balance_is_a_typed_error(
         assert nothing_written(engine)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"late_event_days": 1_000_000}, "late_event_days"),
+        ({"expiry": {"policy": "months", "months": 96_000}}, "expiry.months"),
+        (
+            {"rules": [{"name": "r", "action": "purchase", "fixed": 5, "pending_days": 10**9}]},
+            "rules[0].pending_days",
+        ),
+        (
+            {"streaks": {"s": {"actions": ["check_in"], "repair": {"window_hours": 10**12}}}},
+            "streaks.s.repair.window_hours",
+        ),
+    ],
+)
+def test_durations_past_a_century_are_refused_when_loaded(extra: dict[str, Any], key: str) -> None:
+    """Instead of an OverflowError at the first event that adds them to a date."""
+    with pytest.raises(ProgramError) as info:
+        Program.from_dict({**SHOP, **extra})
+    assert info.value.key_path == key

@@ -208,7 +208,7 @@ def test_a_top_level_that_is_not_a_table_is_refused(tmp_path: Path) -> None:
 
 def test_unknown_key_names_its_dotted_path_with_list_index(tmp_path: Path) -> None:
     """A misspelt key inside the third rule is reported at rules[2].<key> as not permitted."""
-    text = SHOP_TOML.replace('size = 5 }', 'size = 5 }\nbonus = 1')
+    text = SHOP_TOML.replace("size = 5 }", "size = 5 }\nbonus = 1")
     path = write(tmp_path, "shop.toml", text)
     err = load_error(path)
     assert (err.file, err.key_path) == (str(path), "rules[2].bonus")
@@ -292,10 +292,40 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     assert "not UTF-8" in err.reason
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("deep.yaml", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("huge.json", '{"late_event_days": ' + "9" * 5000 + "}", "not valid JSON"),
+    ],
+)
+def test_a_file_the_parser_cannot_hold_is_a_program_error(
+    tmp_path: Path, name: str, text: str, reason: str
+) -> None:
+    """Nesting past the interpreter's recursion limit, integers past its digit limit."""
+    path = tmp_path / name
+    path.write_text(text)
+    err = load_error(path)
+    assert err.file == str(path)
+    assert reason in err.reason
+
+
+@pytest.mark.parametrize("where", ["shop\x00.toml", None, 42])
+def test_a_path_that_is_no_path_is_a_program_error(where: object) -> None:
+    with pytest.raises(ProgramError, match=r"cannot read file|is a path"):
+        Program.load(where)  # type: ignore[arg-type]
+
+
 def test_a_campaign_without_an_end_is_refused() -> None:
     """A campaign needs both start and end; the error points at the multiplier."""
-    data = dict(SHOP, multipliers=[{"name": "x", "kind": "campaign", "factor": 2,
-                                    "start": "2026-11-27T00:00:00+08:00"}])
+    data = dict(
+        SHOP,
+        multipliers=[
+            {"name": "x", "kind": "campaign", "factor": 2, "start": "2026-11-27T00:00:00+08:00"}
+        ],
+    )
     with pytest.raises(ProgramError) as info:
         Program.from_dict(data)
     assert info.value.key_path == "multipliers[0]"
@@ -305,9 +335,18 @@ def test_a_campaign_without_an_end_is_refused() -> None:
 
 def test_a_naive_campaign_start_is_refused() -> None:
     """Campaign instants must carry a zone: a naive start is reported at multipliers[0].start."""
-    data = dict(SHOP, multipliers=[{"name": "x", "kind": "campaign", "factor": 2,
-                                    "start": "2026-11-27T00:00:00",
-                                    "end": "2026-11-30T00:00:00+08:00"}])
+    data = dict(
+        SHOP,
+        multipliers=[
+            {
+                "name": "x",
+                "kind": "campaign",
+                "factor": 2,
+                "start": "2026-11-27T00:00:00",
+                "end": "2026-11-30T00:00:00+08:00",
+            }
+        ],
+    )
     with pytest.raises(ProgramError) as info:
         Program.from_dict(data)
     assert info.value.key_path == "multipliers[0].start"
