@@ -60,7 +60,7 @@ def create_schema(url: str, *, prefix: str = "gamify_") -> None:
     (for Alembic, include ``gamify_adapters.sql.metadata(prefix)`` instead). The
     memory store keeps no schema: nothing to do.
     """
-    if url.partition(":")[0].lower() == "memory":
+    if isinstance(url, str) and url.partition(":")[0].lower() == "memory":
         return
     open_store(url, prefix=prefix, create=True).close()
 

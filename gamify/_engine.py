@@ -287,13 +287,17 @@ class Engine:
             self.store = store
         else:
             raise ConfigurationError(f"store must be a URL or a gamify Store, not {store!r}")
-        if clock is not None and not isinstance(clock, Clock):
-            raise ConfigurationError(f"clock must be a gamify Clock (with now()), not {clock!r}")
+        if clock is not None and (isinstance(clock, type) or not isinstance(clock, Clock)):
+            raise ConfigurationError(
+                f"clock must be a gamify Clock instance (with now()), not {clock!r}"
+            )
         self.clock: Clock = clock if clock is not None else SystemClock()
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(
                 f"max_retries must be a whole number >= 0, not {max_retries!r}"
             )
+        if isinstance(requires, str) or not isinstance(requires, Iterable):
+            raise ConfigurationError(f"requires is a list of capability names, not {requires!r}")
         missing = set(requires) - self.store.capabilities
         if missing:
             raise ConfigurationError(
@@ -303,6 +307,8 @@ class Engine:
         self._dispatcher = Dispatcher()
         self.max_retries = max_retries
         self._predicates: dict[str, Predicate] = {}
+        if predicates is not None and not isinstance(predicates, Mapping):
+            raise ConfigurationError(f"predicates map names to callables, not {predicates!r}")
         for name, predicate in (predicates or {}).items():
             self.register_predicate(name, predicate)
         self._tier_ranks: dict[str, int] = (
@@ -361,7 +367,7 @@ class Engine:
             raise InvalidEventError(f"birthday must be a date, not {birthday!r}")
         if tags is not None:
             # A string is iterable too: "vip" would become the tags v, i and p.
-            if isinstance(tags, str):
+            if isinstance(tags, str) or not isinstance(tags, Iterable):
                 raise InvalidEventError(f"tags must be a list of strings, not {tags!r}")
             tags = list(tags)
             if not all(isinstance(tag, str) for tag in tags):

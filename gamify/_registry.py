@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from gamify.errors import ConfigurationError
+from gamify.errors import ConfigurationError, GamifyError
 from gamify.store import Store
 
 ADAPTERS: dict[str, tuple[str, str]] = {
@@ -19,10 +19,14 @@ ADAPTERS: dict[str, tuple[str, str]] = {
 def open_store(url: str, **options: Any) -> Store:
     """The store for ``url``: ``memory://``, ``sqlite:///gamify.db``,
     ``postgresql+psycopg://user@host/db``. ``options`` go to the adapter."""
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"a store URL is a string, not {url!r}")
+    name, colon, rest = url.partition(":")
+    scheme = name.split("+", 1)[0].lower() if colon else ""
     if scheme not in ADAPTERS:
         known = ", ".join(f"{s}://" for s in ADAPTERS)
         raise ConfigurationError(f"unknown store URL {url!r}: use one of {known}")
+    url = f"{name.lower()}:{rest}"  # schemes are case-insensitive; drivers want lower case
     target, extra = ADAPTERS[scheme]
     module_name, _, class_name = target.partition(":")
     try:
@@ -33,5 +37,12 @@ def open_store(url: str, **options: Any) -> Store:
             f"pip install '{extra}'"
         ) from exc
     store_class = getattr(module, class_name)
-    store: Store = store_class(url, **options)
+    try:
+        store: Store = store_class(url, **options)
+    except TypeError as exc:  # an option the adapter does not take
+        raise ConfigurationError(f"the {scheme} store: {exc}") from None
+    except ValueError as exc:
+        if isinstance(exc, GamifyError):
+            raise
+        raise ConfigurationError(f"cannot open the store at {url!r}: {exc}") from None
     return store

@@ -27,6 +27,8 @@ from gamify import (
     Program,
     ProgramError,
     UnknownActionError,
+    create_schema,
+    open_store,
 )
 
 EngineFactory = Callable[..., Engine]
@@ -223,6 +225,33 @@ def test_a_row_limit_must_be_a_positive_integer(engine: Engine, limit: Any) -> N
     assert len(engine.history("m", limit=1)) == 1
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: open_store(None), "a store URL is a string"),  # type: ignore[arg-type]
+        (lambda: create_schema(None), "a store URL is a string"),  # type: ignore[arg-type]
+        (lambda: open_store("sqlite:"), "not a database URL"),
+        (lambda: open_store("sqlite:///a\x00.db"), "cannot open the store"),
+        (lambda: open_store("memory://", bogus=1), "unexpected keyword argument 'bogus'"),
+        (lambda: open_store("sqlite://", prefix=None), "table prefix None"),
+        (lambda: create_schema("sqlite://", prefix=42), "table prefix 42"),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_store_urls_and_options_are_configuration_errors(
+    call: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        call()
+
+
+def test_a_store_url_scheme_is_read_in_any_case(tmp_path: Path) -> None:
+    store = open_store(f"SQLite:///{tmp_path / 'any.db'}")
+    try:
+        assert store.url.startswith("sqlite:///")
+    finally:
+        store.close()
+
+
 def test_an_engine_takes_a_program_as_a_mapping(gamify_clock: ManualClock) -> None:
     """A mapping is validated as a Program; a malformed one names its key path."""
     engine = Engine(SHOP, clock=gamify_clock)
@@ -240,6 +269,13 @@ def test_an_engine_takes_a_program_as_a_mapping(gamify_clock: ManualClock) -> No
         ({"clock": "now"}, "clock must be a gamify Clock"),
         ({"max_retries": -1}, "max_retries must be a whole number >= 0"),
         ({"max_retries": 2.5}, "max_retries must be a whole number >= 0"),
+        ({"clock": ManualClock}, "clock must be a gamify Clock instance"),
+        ({"requires": None}, "requires is a list of capability names"),
+        ({"requires": "app_session"}, "requires is a list of capability names"),
+        ({"predicates": [("p", bool)]}, "predicates map names to callables"),
+        ({"store": None}, "store must be a URL or a gamify Store"),
+        ({"store": "sqlite:"}, "not a database URL"),
+        ({"store": "memory://", "requires": ["app_session"]}, "lacks app_session"),
     ],
 )
 def test_an_engine_wired_wrongly_is_refused_at_once(
@@ -365,6 +401,7 @@ def test_other_calls_refuse_arguments_of_the_wrong_kind_with_typed_errors(
         (lambda: engine.on(["credited"], print), GamifyError, "unknown domain event"),
         (lambda: engine.register_predicate(["p"], bool), ConfigurationError, "name"),
         (lambda: engine.member(["alice"]), InvalidEventError, "member id"),
+        (lambda: engine.set_member("alice", tags=42), InvalidEventError, "tags must be a list"),
         (lambda: engine.history(["alice"]), InvalidEventError, "member id"),
         (lambda: engine.balance(["alice"]), InvalidEventError, "member id"),
         (lambda: engine.streak_history(7, "daily"), InvalidEventError, "member id"),

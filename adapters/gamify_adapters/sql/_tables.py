@@ -57,7 +57,7 @@ def check_prefix(prefix: str) -> str:
 
     Table names are written into statement texts, so only plain identifiers are allowed.
     """
-    if not _PREFIX.match(prefix):
+    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
         raise ConfigurationError(
             f"table prefix {prefix!r} must be lower-case letters, digits and underscores "
             "(not starting with a digit, at most 31 characters)"
