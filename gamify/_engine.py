@@ -176,6 +176,17 @@ class _Step:
 _V = TypeVar("_V")
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be stored as text: a lone surrogate ("\\ud800") has no UTF-8."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _named(table: Mapping[str, _V], name: object, what: str) -> _V:
     """The program's ``what`` called ``name``; anything else (a list too) is not found."""
     found = table.get(name) if isinstance(name, str) else None
@@ -372,6 +383,8 @@ class Engine:
             tags = list(tags)
             if not all(isinstance(tag, str) for tag in tags):
                 raise InvalidEventError(f"tags must be a list of strings, not {tags!r}")
+            if not all(_is_text(tag) for tag in tags):
+                raise InvalidEventError(f"tags {tags!r} are not valid Unicode text")
         now = self._now()
         with self._unit([member_id]) as uow:
             member = uow.load_member(member_id) or self._new_member(member_id, now)
@@ -1059,11 +1072,15 @@ class Engine:
     def _check_key(key: str | None) -> None:
         if key is not None and (not isinstance(key, str) or not key):
             raise InvalidEventError(f"idempotency key must be a non-empty string, not {key!r}")
+        if key is not None and not _is_text(key):
+            raise InvalidEventError(f"idempotency key {key!r} is not valid Unicode text")
 
     @staticmethod
     def _check_member_id(member_id: str) -> None:
         if not isinstance(member_id, str) or not member_id.strip():
             raise InvalidEventError(f"member id must be a non-empty string, not {member_id!r}")
+        if not _is_text(member_id):
+            raise InvalidEventError(f"member id {member_id!r} is not valid Unicode text")
 
     def _check(
         self,

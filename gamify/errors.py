@@ -8,6 +8,7 @@ Callers can catch the whole family or one branch::
     │                               an engine argument of the wrong kind, a subscriber
     │                               or predicate that is not callable, an unknown
     │                               domain event name (also a ValueError)
+    │   └── SimulationError (ValueError)  a simulation's members, days, workers, ...
     ├── ProgramError (ValueError)   a program file or model is malformed
     │   └── CurveError              a level curve is not strictly increasing, bad family
     ├── FormulaError (ValueError)   a formula string uses forbidden syntax or fails
@@ -44,6 +45,7 @@ __all__ = [
     "NotFoundError",
     "ProgramError",
     "ReferralError",
+    "SimulationError",
     "StoreError",
     "StreakRepairError",
     "UnknownActionError",
@@ -62,6 +64,11 @@ class ConfigurationError(GamifyError):
 
 class UnknownEventNameError(ConfigurationError, ValueError):
     """``engine.on(name, ...)`` with a name that is no domain event (a typo would never fire)."""
+
+
+class SimulationError(ConfigurationError, ValueError):
+    """A simulation was asked for something it cannot run (0 members, a program path where a
+    Program belongs, several workers writing into one store, ...)."""
 
 
 class ProgramError(GamifyError, ValueError):

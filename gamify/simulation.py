@@ -64,7 +64,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gamify._engine import Engine
 from gamify._time import local_midnight
 from gamify.clock import ManualClock
-from gamify.errors import ConfigurationError, InsufficientBalanceError, ProgramError
+from gamify.errors import (
+    ConfigurationError,
+    InsufficientBalanceError,
+    ProgramError,
+    SimulationError,
+)
 from gamify.program import Program
 from gamify.program._base import TimeZoneName
 from gamify.program._loader import from_validation_error, read_mapping
@@ -439,14 +444,25 @@ def simulate(
     The workers are spawned, so a script that asks for several runs its code
     under ``if __name__ == "__main__":``, as any ``multiprocessing`` code must.
     """
-    if members < 1:
-        raise ValueError(f"members must be at least 1, not {members}")
-    if days < 1:
-        raise ValueError(f"days must be at least 1, not {days}")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
+    if not isinstance(program, Program):
+        raise SimulationError(
+            f"program must be a gamify.Program (read a file with load_program), not {program!r}"
+        )
+    for name, value in (("members", members), ("days", days), ("workers", workers)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SimulationError(f"{name} must be a whole number, not {value!r}")
+        if value < 1:
+            raise SimulationError(f"{name} must be at least 1, not {value}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise SimulationError(f"seed must be a whole number, not {seed!r}")
+    if behaviour is not None and not isinstance(behaviour, Behaviour):
+        raise SimulationError(
+            f"behaviour must be a Behaviour (see parse_behaviour), not {behaviour!r}"
+        )
+    if progress is not None and not callable(progress):
+        raise SimulationError(f"progress must be callable, not {progress!r}")
     if workers > 1 and store != "memory://":
-        raise ValueError(
+        raise SimulationError(
             "a run on several workers keeps each worker's ledger in its own memory store: "
             "simulate into a store with workers=1"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from gamify import Engine, GamifyError
 from gamify.cli._simulate import result_to_dict
+from gamify.errors import SimulationError
 from gamify.program import Program
 from gamify.simulation import (
     MEMBERS_PER_WORKER,
@@ -371,6 +373,29 @@ def test_bad_worker_counts_are_refused(write):
         simulate(program, members=2, days=1, workers=0)
     with pytest.raises(ValueError, match="simulate into a store with workers=1"):
         simulate(program, members=2, days=1, workers=2, store="sqlite://")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"members": 0}, "members must be at least 1, not 0"),
+        ({"days": 0}, "days must be at least 1, not 0"),
+        ({"members": "3"}, "members must be a whole number, not '3'"),
+        ({"days": 1.5}, "days must be a whole number, not 1.5"),
+        ({"members": True}, "members must be a whole number, not True"),
+        ({"seed": None}, "seed must be a whole number"),
+        ({"behaviour": {"segments": []}}, "behaviour must be a Behaviour"),
+        ({"progress": 5}, "progress must be callable"),
+        ({"program": "gym.toml"}, "program must be a gamify.Program"),
+    ],
+)
+def test_bad_simulation_arguments_are_simulation_errors(write, arguments, message):
+    """A GamifyError that is also a ValueError, raised before anything runs."""
+    program, _ = load_program(write("gym.toml", PROGRAM))
+    call = {"program": program, "members": 2, "days": 1, **arguments}
+    with pytest.raises(SimulationError, match=re.escape(message)) as info:
+        simulate(**call)
+    assert isinstance(info.value, GamifyError) and isinstance(info.value, ValueError)
 
 
 def test_default_workers_keep_a_thousand_members_each(monkeypatch):

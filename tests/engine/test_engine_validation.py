@@ -509,3 +509,25 @@ def test_durations_past_a_century_are_refused_when_loaded(extra: dict[str, Any],
     with pytest.raises(ProgramError) as info:
         Program.from_dict({**SHOP, **extra})
     assert info.value.key_path == key
+
+
+@pytest.mark.parametrize("store", ["memory://", "sqlite://"])
+def test_text_with_a_lone_surrogate_is_refused_on_every_store(
+    gamify_clock: ManualClock, store: str
+) -> None:
+    """A lone surrogate cannot be encoded as UTF-8: refused as an event error by the engine,
+    whatever the store would have done with it, and nothing is written."""
+    engine = Engine(SHOP, store=store, clock=gamify_clock)
+    engine.track("alice", "purchase", amount=100, key="k1")
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: engine.track("alice", "purchase", amount=5, key="\udc80"), "idempotency key"),
+        (lambda: engine.track("\ud800", "purchase", amount=5), "member id"),
+        (lambda: engine.set_member("alice", tags=["ok", "\ud800"]), "tags"),
+        (lambda: engine.member("b\ud800"), "member id"),
+    ]
+    for call, what in calls:
+        with pytest.raises(InvalidEventError, match=f"{what}.*not valid Unicode text"):
+            call()
+    assert engine.balance("alice") == 100
+    assert len(engine.history("alice")) == 1
+    assert list(engine.store.member_ids()) == ["alice"]
