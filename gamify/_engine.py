@@ -176,6 +176,26 @@ class _Step:
 _V = TypeVar("_V")
 
 
+def _zone_at(member: MemberRecord, at: datetime) -> str:
+    """The member's zone at instant ``at``: an earlier one for an instant before a move."""
+    for until, zone_then in member.state.get("zones", ()):  # oldest first
+        if at < datetime.fromisoformat(until):
+            return str(zone_then)
+    return member.timezone
+
+
+def _remember_zone(member: MemberRecord, now: datetime, late_event_days: int) -> None:
+    """Keep the zone the member leaves now, for late events dated before the move; moves
+    older than any event the program accepts are dropped."""
+    oldest = now - timedelta(days=late_event_days + 1)
+    kept = [
+        [until, zone_then]
+        for until, zone_then in member.state.get("zones", ())
+        if datetime.fromisoformat(until) > oldest
+    ]
+    member.state["zones"] = [*kept, [now.isoformat(), member.timezone]]
+
+
 def _is_text(value: str) -> bool:
     """Whether ``value`` can be stored as text: a lone surrogate ("\\ud800") has no UTF-8."""
     if value.isascii():
@@ -366,7 +386,8 @@ class Engine:
     ) -> Profile:
         """Register a member or change their zone, birthday or tags.
 
-        A zone change moves no past event: days already counted stay counted.
+        A zone change moves no past event: days already counted stay counted, and an
+        event dated before the change is read in the zone the member was in then.
         """
         self._check_member_id(member_id)
         if timezone is not None:
@@ -387,8 +408,11 @@ class Engine:
                 raise InvalidEventError(f"tags {tags!r} are not valid Unicode text")
         now = self._now()
         with self._unit([member_id]) as uow:
-            member = uow.load_member(member_id) or self._new_member(member_id, now)
-            if timezone is not None:
+            stored = uow.load_member(member_id)
+            member = stored or self._new_member(member_id, now)
+            if timezone is not None and timezone != member.timezone:
+                if stored is not None:  # a move: late events dated before it keep the old zone
+                    _remember_zone(member, now, self.program.late_event_days)
                 member.timezone = timezone
             if birthday is not None:
                 member.birthday = birthday
@@ -1247,8 +1271,12 @@ class Engine:
                 return Outcome.model_validate_json(first), []
             member = uow.load_member(ev.member_id) or self._new_member(ev.member_id, ev.at)
             self._check_against_program(ev, member.timezone)
+            zone_now = member.timezone
+            # A late event is read in the zone the member was in at its instant.
+            member.timezone = _zone_at(member, ev.at)
             step = _Step(member, ev.at, ev.key, ev.action, locked=locked)
             outcome = self._apply_event(uow, step, ev)
+            member.timezone = zone_now
             if self._emitting and any(c.amount for c in step.credits):
                 self._announce(
                     step,
