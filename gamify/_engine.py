@@ -463,11 +463,19 @@ class Engine:
             balances=balances,
             pending=pending,
             debt=debt,
-            xp=accounts.get("xp", 0),
+            xp=self._level_xp(record, accounts),
             level=record.level,
             tier=record.tier,
             referrer=record.referrer,
         )
+
+    def _level_xp(self, record: MemberRecord, accounts: Mapping[str, int]) -> int:
+        """What the level reads: the lifetime credits of the levels' currency (points, say,
+        whose balance spends go down), else the ``xp`` balance."""
+        spec = self.program.levels
+        if spec is None or spec.currency == "xp":
+            return accounts.get("xp", 0)
+        return int(record.state.get("earned", {}).get(spec.currency, 0))
 
     def _held_badges(self, record: MemberRecord) -> list[BadgeAwarded]:
         out: list[BadgeAwarded] = []
@@ -1373,9 +1381,16 @@ class Engine:
         paid_before = len(step.credits)
         challenge_states = self._run_challenges(uow, step, ev)
         awarded += step.challenge_badges
-        if len(step.credits) > paid_before:
+        for _ in range(10):  # rewards feeding challenges settle in a few rounds
+            if len(step.credits) == paid_before:
+                break
+            step.challenge_badges = []
             more_ups, more_badges = self._progress(uow, step, set(), ev)
             level_ups, awarded = level_ups + more_ups, awarded + more_badges
+            # What challenges, levels and badges just paid counts toward earned conditions.
+            paid, paid_before = step.credits[paid_before:], len(step.credits)
+            self._count_paid(uow, step, ev, paid, challenge_states)
+            awarded += step.challenge_badges
         return built(
             Outcome,
             member_id=ev.member_id,
@@ -1811,14 +1826,49 @@ class Engine:
             step.state["challenges"] = runs
         return out
 
+    def _count_paid(
+        self,
+        uow: UnitOfWork,
+        step: _Step,
+        ev: _Checked,
+        paid: Sequence[Credit],
+        states: list[ChallengeState],
+    ) -> None:
+        """Count rewards paid after the challenges ran toward active runs' earned conditions,
+        completing those they fill (``states`` gets their new state)."""
+        stored: dict[str, Any] = step.state.get("challenges", {})
+        earned: dict[str, int] = {}
+        for credit in paid:
+            earned[credit.currency] = earned.get(credit.currency, 0) + credit.amount
+        runs = dict(stored)
+        for name, run in stored.items():
+            spec = self.program.challenges.get(name)
+            if (
+                spec is None
+                or run["status"] != "active"
+                or (spec.actions and ev.action not in spec.actions)
+                or not any(g.kind == "earned" and g.currency in earned for g in spec.conditions)
+            ):
+                continue
+            run = challenges.observe(spec, run, "", ev.at, step.member.timezone, earned)
+            if challenges.counts_met(spec, run) and challenges.is_complete(
+                spec, run, self._badge_facts(step, ev)
+            ):
+                run = {**run, "status": "completed", "done": run["done"] + 1}
+                self._complete_challenge(uow, step, name)
+                states[:] = [s for s in states if s.name != name]
+                states.append(ChallengeState(name=name, status="completed", completed=True))
+            runs[name] = run
+        if runs != stored:
+            step.state["challenges"] = runs
+
     def _complete_challenge(self, uow: UnitOfWork, step: _Step, name: str) -> None:
         spec = self.program.challenges[name]
         self._reward(uow, step, spec.reward, f"challenge {name}", "challenge")
-        if spec.badge is not None:
-            badge = self.program.badges[spec.badge]
+        if spec.badge is not None:  # a one-off badge (the program allows no other kind)
             held = step.state.get("badges", {}).get(spec.badge, 0)
-            if badge.kind != "one_off" or not held:
-                due = badges.Due(spec.badge, "", held + 1, badge.reward)
+            if not held:
+                due = badges.Due(spec.badge, "", 1, self.program.badges[spec.badge].reward)
                 step.challenge_badges.extend(self._grant_badges(uow, step, [due]))
         self._announce(step, "challenge_completed", step.member.member_id, step.at, challenge=name)
 
@@ -2280,11 +2330,12 @@ class Engine:
             lot = lots.get(entry.lot_id or "")
             if lot is not None:
                 lot = self._as_left(step, lot)
+            # The level follows the lifetime credits of its currency, with lots or without.
+            xp_back = xp_back or (
+                self.program.levels is not None and currency == self.program.levels.currency
+            )
             if lot is None:  # a currency without lots (XP): take the credit back
                 self._entry(step, currency, -entry.amount, "reverse", "reversal")
-                xp_back = xp_back or (
-                    self.program.levels is not None and currency == self.program.levels.currency
-                )
             elif lot.status == "pending":
                 self._entry(
                     step, f"{currency}:pending", -lot.remaining, "reverse", "reversal", lot.lot_id

@@ -173,7 +173,10 @@ class HistoryEntry(_Frozen):
 
 
 class Profile(_Frozen):
-    """A member's state: balances, XP, level, tier, streaks and badges."""
+    """A member's state: balances, XP, level, tier, streaks and badges.
+
+    ``xp`` is what the level reads: the lifetime credits of the levels' currency (the
+    ``xp`` balance in the usual program)."""
 
     member_id: str
     timezone: str

@@ -237,6 +237,12 @@ class Program(Model):
                     raise fail(f"unknown currency {currency!r}", f"{where}.reward.{currency}")
             if challenge.badge is not None and challenge.badge not in self.badges:
                 raise fail(f"unknown badge {challenge.badge!r}", f"{where}.badge")
+            if challenge.badge is not None and self.badges[challenge.badge].kind != "one_off":
+                raise fail(
+                    f"badge {challenge.badge!r} is {self.badges[challenge.badge].kind}: a "
+                    "challenge awards a one-off badge (tiers and occurrences follow their metric)",
+                    f"{where}.badge",
+                )
             for i, goal in enumerate(challenge.conditions):
                 at = f"{where}.conditions[{i}]"
                 if goal.action is not None and goal.action not in self.actions:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 import gamify
 from gamify.testing.plugin import EngineFactory
 
@@ -141,6 +143,28 @@ def test_completion_awards_the_challenge_badge_once(
         engine.track("m", "workout")
     assert [b.badge for b in engine.member("m").badges] == ["champion"]
     assert engine.badge_progress("m", "champion").held == 1
+
+
+@pytest.mark.parametrize(
+    "badge",
+    [
+        {
+            "kind": "tiered",
+            "metric": "count",
+            "action": "stretch",
+            "tiers": [{"name": "bronze", "threshold": 5}],
+        },
+        {"kind": "repeatable", "metric": "count", "action": "stretch", "threshold": 2},
+    ],
+)
+def test_a_challenge_cannot_award_a_tiered_or_repeatable_badge(badge: dict[str, Any]) -> None:
+    """Their tiers and occurrences follow their own metric; a completion would skip one."""
+    data = program({"badge": "champion"})
+    data["badges"]["champion"] = badge
+    with pytest.raises(gamify.ProgramError) as info:
+        gamify.Program.from_dict(data)
+    assert info.value.key_path == "challenges.c.badge"
+    assert "a challenge awards a one-off badge" in info.value.reason
 
 
 def test_challenge_badge_is_reported_like_any_award(

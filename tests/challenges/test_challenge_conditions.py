@@ -122,6 +122,31 @@ def test_earned_condition_counts_credits_since_enrolment(
     assert statuses(engine.track("m", "workout"))["xp"] == "completed"
 
 
+def test_earned_condition_counts_what_other_challenges_pay_in_the_same_event(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """``first`` completes at the first workout and pays 1000 points: they count toward
+    ``big`` (2000 points) in that same event, in whichever order the file lists them, and so
+    does a reward that the completion of ``big`` itself would chain into another challenge."""
+    engine = gamify_engine(
+        program(
+            big=goal(kind="earned", currency="points", target=2000, enrolment="explicit"),
+            first=goal(kind="count", action="workout", target=1),
+            after_big=goal(kind="earned", currency="points", target=3000, enrolment="explicit"),
+        )
+    )
+    gamify_clock.set(START)
+    engine.enroll("m", "big")
+    engine.enroll("m", "after_big")
+    outcome = engine.track("m", "workout")  # 10 + 1000 (first)
+    assert progress(engine, "big") == ("active", [("earned", 1010, 2000)])
+    assert statuses(outcome) == {"first": "completed", "big": "active", "after_big": "active"}
+    outcome = engine.track("m", "buy", amount=990)  # 990 -> big (2000) pays 1000 -> after_big
+    assert statuses(outcome) == {"big": "completed", "after_big": "completed"}
+    assert progress(engine, "after_big") == ("completed", [("earned", 3000, 3000)])
+    assert engine.balance("m") == 10 + 1000 + 990 + 1000 + 1000
+
+
 def test_level_condition(gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock) -> None:
     """A level condition reads the member's level: 60 XP a workout reaches level 3 at 240 XP."""
     engine = gamify_engine(program(c=goal(kind="level", target=3)))

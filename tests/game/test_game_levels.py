@@ -235,6 +235,32 @@ def test_xp_from_the_past_counts_on_its_own_day(
     assert [u.level for u in engine.track("m", "quest", amount=200, at=late).level_ups] == [2, 3]
 
 
+def test_levels_on_points_go_down_when_a_reversal_takes_points_back(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Levels may follow a spendable currency: the level reads its lifetime credits (not
+    the balance, which spends lower), and a reversal of those credits lowers it."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"buy": {"amount": "required"}},
+            "rules": [{"name": "buy", "action": "buy", "per_amount": 1}],
+            "levels": {"curve": "linear", "params": {"step": 100}, "currency": "points"},
+        }
+    )
+    events: list[str] = []
+    engine.on("*", lambda event: events.append(event.name))
+    engine.track("m", "buy", amount=50, key="k1")
+    assert [u.level for u in engine.track("m", "buy", amount=300, key="k2").level_ups] == [2, 3, 4]
+    engine.redeem("m", 200)
+    assert (engine.member("m").level, engine.member("m").xp) == (4, 350)  # spends keep XP
+    events.clear()
+    reversal = engine.reverse("m", "k2")
+    assert reversal.level_down == 1
+    assert (engine.member("m").level, engine.member("m").xp) == (1, 50)
+    assert events == ["level_down", "reversed"]
+
+
 def test_level_rewards_are_paid_once_ever_across_a_reversal(gamify_engine: EngineFactory) -> None:
     """After a reversal takes the XP back, crossing levels
     2 and 3 again reports them but pays nothing.
