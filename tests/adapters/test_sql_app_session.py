@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from gamify_adapters.sql import SQLStore, _queries, begin_immediate, immediate_session
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, func
+from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -184,6 +186,37 @@ def test_app_connection_commit_and_rollback(app: App) -> None:
         assert app.delivered == ["credited:bob"]
     assert (app.orders_of("alice"), app.orders_of("bob")) == (0, 1)
     assert (app.engine.balance("alice"), app.engine.balance("bob")) == (0, 4)
+
+
+def test_a_failed_commit_of_an_app_connection_raises_what_sqlalchemy_raises(
+    app: App, gamify_sql_target: StoreTarget
+) -> None:
+    """A deferred constraint fails at COMMIT: the app sees SQLAlchemy's IntegrityError
+    (as without gamify), and nothing is delivered or kept."""
+    prefix = gamify_sql_target.options.get("prefix", "app_")
+    if app.db.dialect.name == "sqlite":
+        sa_event.listen(app.db, "connect", lambda dbapi, _: dbapi.execute("PRAGMA foreign_keys=ON"))
+        app.db.dispose()
+    with app.db.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {prefix}parent (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql(
+            f"CREATE TABLE {prefix}child (id INTEGER PRIMARY KEY, parent INTEGER "
+            f"REFERENCES {prefix}parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    try:
+        with app.db.connect() as conn:
+            conn.exec_driver_sql(f"INSERT INTO {prefix}child VALUES (1, 99)")  # no parent 99
+            app.engine.using(conn).track("alice", "purchase", amount=9)
+            with pytest.raises(sa_exc.IntegrityError):
+                conn.commit()
+            conn.rollback()
+        assert app.delivered == []
+        assert app.engine.balance("alice") == 0
+        assert app.store.pending_outbox() == []
+    finally:
+        with app.db.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {prefix}child")
+            conn.exec_driver_sql(f"DROP TABLE {prefix}parent")
 
 
 def test_savepoints_of_an_app_connection_keep_or_drop_their_events(app: App) -> None:

@@ -31,6 +31,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from gamify.errors import ConfigurationError
@@ -154,9 +155,26 @@ class _ConnectionHooks:
         # commit then finds nothing to do) so that events follow a real commit.
         messages = [m for _, batch in self._stack for m in batch]
         self._stack = [(None, [])]
-        conn.connection.driver_connection.commit()  # type: ignore[union-attr]  # open here
+        try:
+            conn.connection.driver_connection.commit()  # type: ignore[union-attr]  # open here
+        except Exception as exc:
+            raise _as_sqlalchemy_error(conn, exc) from exc
         if messages:
             _deliver(self._on_commit, messages)
+
+
+def _as_sqlalchemy_error(conn: Connection, exc: Exception) -> Exception:
+    """The error SQLAlchemy itself raises when a commit fails (``IntegrityError`` for a
+    deferred constraint, say), so joining the app's connection changes no error it sees;
+    a lost connection is invalidated, as SQLAlchemy would."""
+    dialect = conn.dialect
+    base = dialect.loaded_dbapi.Error
+    if not isinstance(exc, base):
+        return exc
+    lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+    if lost:
+        conn.invalidate(exc)
+    return DBAPIError.instance(None, None, exc, base, connection_invalidated=lost, dialect=dialect)
 
 
 def _hooks(target: Session | Connection, on_commit: OnCommit) -> _SessionHooks | _ConnectionHooks:

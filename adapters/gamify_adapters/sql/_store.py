@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ class SQLStore(SQLReads):
         self.queries = Queries(self.tables, self.dialect)
         self._local = threading.local()
         self._idle: list[Any] = []  # connections kept checked out for reuse (see _take)
+        self._inherited: list[Any] = []  # a forked child's copies of the parent's, unused
         self._reuse = False
         self._bound: int | None = None  # connections the pool lends at most (None: no bound)
         self._write_lock: AbstractContextManager[Any] = nullcontext()
@@ -134,11 +136,14 @@ class SQLStore(SQLReads):
             else:
                 if lock_timeout is not None:
                     connect_args = dict(options.pop("connect_args", {}))
-                    connect_args.setdefault(
-                        "options", f"-c lock_timeout={max(1, int(lock_timeout * 1000))}"
+                    connect_args["options"] = _with_lock_timeout(
+                        connect_args.get("options") or parsed.query.get("options"), lock_timeout
                     )
                     options["connect_args"] = connect_args
-                if "poolclass" not in options:  # see _take
+                # Connections stay checked out between units (see _take), unless the app
+                # asks the pool to check or recycle them, which it does at checkout only.
+                pool_checks = options.get("pool_pre_ping") or options.get("pool_recycle", -1) >= 0
+                if "poolclass" not in options and not pool_checks:
                     size = options.setdefault("pool_size", 5)
                     overflow = options.setdefault("max_overflow", 10)
                     self._reuse = True
@@ -149,6 +154,7 @@ class SQLStore(SQLReads):
                 f"the {self.dialect} store needs a driver that is not installed ({exc.name}): "
                 "pip install 'gamify-sdk[postgres]'"
             ) from exc
+        _STORES.add(self)
         if create:
             self.create_schema()
 
@@ -387,12 +393,30 @@ class SQLStore(SQLReads):
 
         return BoundSQLStore(self, session, on_commit)
 
+    def _forget_inherited(self) -> None:
+        """In a forked child: the parent's connections share its sockets, so they are kept
+        (closing one would end the parent's session) but never used; new ones are made."""
+        self._inherited.extend(self._idle)
+        self._idle = []
+        self.engine.dispose(close=False)
+
     def close(self) -> None:
         """Close the pool's connections (units of work still open keep theirs)."""
         while self._idle:
             with suppress(Exception):
                 self._idle.pop().close()
         self.engine.dispose()
+
+
+_STORES: weakref.WeakSet[SQLStore] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for store in list(_STORES):
+        store._forget_inherited()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class _UnitScope(AbstractContextManager[UnitOfWork]):
@@ -447,6 +471,15 @@ class _BatchScope(AbstractContextManager[None]):
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         if self._own is not None:
             self._store._end(self._own, error=exc)
+
+
+def _with_lock_timeout(given: object, lock_timeout: float) -> str:
+    """The libpq ``options`` with the store's lock timeout added, keeping the app's own
+    settings (a ``search_path``, say) and its own lock timeout if it sets one."""
+    setting = f"-c lock_timeout={max(1, int(lock_timeout * 1000))}"
+    if not isinstance(given, str) or not given.strip():
+        return setting
+    return given if "lock_timeout" in given else f"{given} {setting}"
 
 
 def _normalize_url(url: str | URL) -> URL:
