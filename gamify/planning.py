@@ -42,7 +42,14 @@ from pathlib import Path
 from typing import Annotated, Literal, Self, TypeAlias
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from gamify.components import rewards
 from gamify.errors import ProgramError
@@ -104,9 +111,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_Share = Annotated[Decimal, Field(ge=0, le=1)]
-_Positive = Annotated[Decimal, Field(gt=0)]
-_NonNegative = Annotated[Decimal, Field(ge=0)]
+def _sized(value: Decimal) -> Decimal:
+    """A plan's number between 1e-18 and 1e18 (or 0): exact arithmetic on 1e999999999 would
+    run for ever, and no budget, amount or rate comes near either end."""
+    if value and not -_MAGNITUDE <= value.adjusted() <= _MAGNITUDE:
+        raise ValueError(f"must lie between 1e-{_MAGNITUDE} and 1e{_MAGNITUDE}, not {value}")
+    return value
+
+
+_MAGNITUDE = 18
+_Share = Annotated[Decimal, Field(ge=0, le=1), AfterValidator(_sized)]
+_Positive = Annotated[Decimal, Field(gt=0), AfterValidator(_sized)]
+_NonNegative = Annotated[Decimal, Field(ge=0), AfterValidator(_sized)]
 _Count = Annotated[int, Field(gt=0, strict=True)]
 _Name = Annotated[str, Field(min_length=1)]
 
@@ -119,7 +135,7 @@ class Budget(_Model):
     "month"``) with ``active_members`` (default: all members of the segments).
     """
 
-    share_of_sales: Annotated[Decimal, Field(gt=0, le=1)] | None = None
+    share_of_sales: Annotated[Decimal, Field(gt=0, le=1), AfterValidator(_sized)] | None = None
     sales: _NonNegative | None = None
     per_active_member: _Positive | None = None
     active_members: _Count | None = None

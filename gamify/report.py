@@ -50,7 +50,7 @@ from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
 from gamify._time import local_midnight
-from gamify.errors import ProgramError
+from gamify.errors import InvalidTimeError, ProgramError
 from gamify.planning import Plan, PlanResult, SegmentIssuance, compute_plan, parse_plan
 from gamify.store import LedgerEntry, Store
 
@@ -380,7 +380,6 @@ class Window:
         return ratio(self.days, _DAYS_PER_YEAR)
 
 
-
 def _utc(at: datetime) -> datetime:
     """``at`` as a plain stdlib datetime in UTC (pendulum's subclass does its own arithmetic)."""
     u = at.astimezone(UTC)
@@ -579,19 +578,32 @@ def build_report(
         created = [r.created_at for r in records.values() if r is not None and r.created_at]
         since = min(created).astimezone(tz).date() if created else end.astimezone(tz).date()
     window = report_window(since, end, timezone)
+    if until is not None and window.end <= window.start:
+        raise InvalidTimeError(
+            f"nothing to report: no member was registered before {until} "
+            f"(the first one came on {since})"
+        )
 
     totals = store.ledger_totals(window.start, window.end)
     flow = currency_flows(totals, currency)
-    outstanding = sum(store.get_balances(member_id).get(currency, 0) for member_id in ids)
+    # What members held when the window ended: the ledger up to then, not today's balances.
+    outstanding = sum(
+        amount
+        for account, _, _, amount in store.ledger_totals(None, window.end)
+        if account == currency
+    )
     flow = flow.with_outstanding(outstanding)
 
     members: list[_Member] = []
     for member_id in ids:
         record = records[member_id]
         member = _Member(member_id, tuple(record.tags) if record is not None else ())
-        for entry in store.history(member_id):
+        entries = store.history(member_id)
+        for entry in entries:
             member.add(entry, currency, window.start, window.end)
-        members.append(member)
+        joined = record is None or record.created_at is None or record.created_at < window.end
+        if joined or any(entry.at < window.end for entry in entries):
+            members.append(member)  # a member who joined after the window is not counted
     spending = _spending(members, flow)
 
     issued_by_action: dict[str, int] = {}
@@ -685,7 +697,7 @@ def build_report(
     report = Report(
         currency=currency,
         window=window,
-        members=len(ids),
+        members=len(members),
         flow=flow,
         spending=spending,
         calibrated=calibrated,

@@ -99,6 +99,7 @@ __all__ = [
 DEFAULT_PROBABILITY = Decimal("0.3")
 NO_TIER = "(none)"
 _SHARE_TOLERANCE = Decimal("1e-9")
+_MAX_MU, _MAX_SIGMA = 50, 10
 
 
 # --------------------------------------------------------------------------- behaviour model
@@ -151,6 +152,15 @@ class Amount(_Model):
             raise ValueError("'high' must not be below 'low'")
         if self.max is not None and self.max < self.min:
             raise ValueError("'max' must not be below 'min'")
+        # e^mu is the median of a lognormal amount (mu = 4 gives about 55): past these the
+        # draws overflow a float, and amounts far past any order.
+        if self.mu is not None and abs(self.mu) > _MAX_MU:
+            raise ValueError(
+                f"'mu' is the mean of the amount's logarithm (e^mu is the median amount): "
+                f"at most {_MAX_MU} in size, not {self.mu}"
+            )
+        if self.sigma is not None and self.sigma > _MAX_SIGMA:
+            raise ValueError(f"'sigma' must be at most {_MAX_SIGMA}, not {self.sigma}")
         return self
 
 

@@ -703,14 +703,21 @@ def test_a_missing_or_broken_program_file_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [("exchange_ratio_target", "1e30"), ("sales", "1e40")])
-def test_numbers_too_large_to_compute_are_a_program_error(key: str, value: str) -> None:
+def test_numbers_past_the_plan_range_are_refused(key: str, value: str) -> None:
     data = small_plan_data()
     if key == "sales":
         data["budget"]["sales"] = value
     else:
         data[key] = value
+    with pytest.raises(ProgramError, match="must lie between 1e-18 and 1e18"):
+        parse_plan(data)
+
+
+def test_a_plan_built_past_its_arithmetic_is_a_program_error() -> None:
+    """A plan assembled in code without validation: its 28-digit arithmetic refuses."""
+    plan = parse_plan(small_plan_data()).model_copy(update={"exchange_ratio_target": D("1e40")})
     with pytest.raises(ProgramError, match="too large to compute"):
-        compute_plan(parse_plan(data))
+        compute_plan(plan)
 
 
 def test_a_plan_file_nested_too_deeply_is_a_program_error(tmp_path: Path) -> None:

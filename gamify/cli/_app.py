@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -116,4 +117,8 @@ app.command("report")(_report.report)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line (the ``gamify`` console script and ``python -m gamify``)."""
+    for stream in (sys.stdout, sys.stderr):
+        # A console in a legacy encoding (cp1252) shows "?" for a sign it lacks, not a crash.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
     app(args=list(argv) if argv is not None else None, prog_name="gamify")

@@ -74,6 +74,8 @@ def _number(text: str, what: str) -> Decimal:
         raise BadInput(f"{what}: {text.strip()!r} is not a number") from None
     if not value.is_finite():
         raise BadInput(f"{what}: {text.strip()!r} is not a finite number")
+    if value and not -30 <= value.adjusted() <= 30:
+        raise BadInput(f"{what}: {text.strip()!r} must lie between 1e-30 and 1e30")
     return value
 
 
@@ -367,6 +369,11 @@ def _curve_data(item: LabelledCurve, rate: Decimal | None) -> dict[str, Any]:
     }
 
 
+def _literal(text: str) -> str:
+    """``text`` as matplotlib draws it, dollar signs included (``$...$`` is math to it)."""
+    return text.replace("$", r"\$")
+
+
 def build_figure(
     chosen: Sequence[LabelledCurve], *, title: str | None = None, log_y: bool = False
 ) -> Figure:
@@ -391,13 +398,13 @@ def build_figure(
             marker=_MARKERS[index % len(_MARKERS)] if len(table) <= 60 else None,
             markersize=4,
             linestyle=_LINES[index // len(_MARKERS) % len(_LINES)],
-            label=item.label,
+            label=_literal(item.label),
         )
     axes.set_xlabel("Level")
     axes.set_ylabel("Cumulative XP")
     if title is None:
         title = f"Level curve: {chosen[0].label}" if len(chosen) == 1 else "Level curves compared"
-    axes.set_title(title)
+    axes.set_title(_literal(title))
     if log_y:
         axes.set_yscale("log")
     else:

@@ -60,9 +60,12 @@ def _date(text: str | None, option: str) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise BadInput(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
+    if not date(1900, 1, 1) <= day <= date(9998, 12, 31):  # every zone can place its midnight
+        raise BadInput(f"{option} {text} is outside the years 1900 to 9998")
+    return day
 
 
 def _open_existing(url: str, prefix: str | None) -> Store:
@@ -136,10 +139,21 @@ def report(
         last = _date(until, "--until")
         if first is not None and last is not None and last <= first:
             raise BadInput(f"--until {until} must be after --since {since}")
+        if timezone is not None and not timezone.strip():
+            raise BadInput("--timezone must name a time zone, such as Europe/Paris")
+        if not currency.strip():
+            raise BadInput("--currency must name a currency, such as points")
+        if calibrated and plan_file is None:
+            raise BadInput("--calibrated compares with a plan's calibrated rules: give --plan")
         zone = timezone
         if program_file is not None:
             program, _ = load_program(program_file)
             zone = zone or program.timezone
+            if currency not in program.currencies:
+                declared = ", ".join(sorted(program.currencies))
+                raise BadInput(
+                    f"--currency {currency!r} is not a currency of the program ({declared})"
+                )
         zone = zone or "UTC"
         try:
             ZoneInfo(zone)
@@ -154,6 +168,12 @@ def report(
             plan, ranges = load_report_plan(plan_file)
         opened = _open_existing(store, prefix)
         try:
+            held = {account.partition(":")[0] for account, *_ in opened.ledger_totals()}
+            if held and currency not in held:  # a typo would report an all-zero economy
+                raise BadInput(
+                    f"--currency {currency!r}: the store holds no {currency!r} entries "
+                    f"(it holds {', '.join(sorted(held))})"
+                )
             result = build_report(
                 opened,
                 now=now,

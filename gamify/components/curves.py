@@ -182,17 +182,8 @@ def build_curve(
     if thresholds is not None:
         raise CurveError(f"thresholds are only for the table family, not {family!r}")
     levels = _check_max_level(family, 100 if max_level is None else max_level)
-    try:
-        formula = _formula_for(family, numbers)
-        values = _formula_thresholds(family, formula, levels)
-    except (OverflowError, ValueError, ArithmeticError) as exc:
-        if isinstance(exc, CurveError):
-            raise
-        given = ", ".join(f"{name} = {value}" for name, value in numbers.items())
-        raise CurveError(
-            f"the {family} curve with {given} gives thresholds too large or too small "
-            f"to compute ({exc})"
-        ) from None
+    formula = _formula_for(family, numbers)
+    values = _formula_thresholds(family, formula, levels)
     return LevelCurve(family, numbers, levels, values)
 
 
@@ -232,6 +223,11 @@ def _to_decimal(family: str, name: str, value: object) -> Decimal:
     if number is None or not number.is_finite():
         raise CurveError(
             f"parameter {name!r} of curve family {family!r} must be a finite number, not {value!r}"
+        )
+    if number and not -30 <= number.adjusted() <= 30:  # exact thresholds of 1e-99999 never end
+        raise CurveError(
+            f"parameter {name!r} of curve family {family!r} must lie between 1e-30 and 1e30, "
+            f"not {value!r}"
         )
     return number
 

@@ -166,6 +166,16 @@ def test_single_curve_title_names_it():
     assert figure.axes[0].get_title() == "Level curve: fast, max level 10"
 
 
+@pytest.mark.parametrize("title", ["cost $5 vs $10", r"a $\bad$ name"])
+def test_dollar_signs_in_titles_are_drawn_as_they_are(title: str) -> None:
+    """Matplotlib reads ``$...$`` as math: a title is escaped, drawn, and reads back as given."""
+    figure = build_figure(resolve_curves([], ["fast"], [], max_level=10), title=title)
+    figure.canvas.draw()  # would raise on r"$\bad$" read as math
+    shown = figure.axes[0].title
+    assert shown.get_text().replace(r"\$", "$") == title
+    assert "$" not in shown.get_text().replace(r"\$", "")
+
+
 def test_plot_without_matplotlib_says_what_to_install(gamify_cli, tmp_path, monkeypatch):
     """Without the plot extra, `curve plot` exits 2 naming `pip install 'gamify-sdk[plot]'`."""
     for name in list(sys.modules):

@@ -443,6 +443,10 @@ def test_report_without_plan_and_since_defaults(gamify_cli, store_url):
         ),
         (["--store", "memory://", "--timezone", "Mars/Base"], "unknown time zone 'Mars/Base'"),
         (["--store", "memory://", "--plan", "/no/plan.toml"], "/no/plan.toml"),
+        (["--store", "memory://", "--timezone", ""], "--timezone must name a time zone"),
+        (["--store", "memory://", "--currency", " "], "--currency must name a currency"),
+        (["--store", "memory://", "--calibrated"], "--calibrated compares with a plan"),
+        (["--store", "memory://", "--since", "0001-01-01"], "outside the years 1900 to 9998"),
     ],
 )
 def test_report_bad_input_exits_2(gamify_cli, args, message):
@@ -544,3 +548,37 @@ def test_a_plan_that_predicts_nothing_is_named_in_the_report_error(gamify_cli, w
     run = gamify_cli("report", "--store", store_url(shop([])), "--plan", path)
     assert run.exit_code == 2
     assert f"{path}: segments: the plan predicts no points" in run.stderr
+
+
+def test_a_window_that_ended_in_the_past_counts_only_what_it_held():
+    """Until 1 February: b, who joined in June, is not a member of January, and the
+    outstanding balance is the one at the window's end (before a's March redemption)."""
+    store = shop(
+        [("a", "purchase", 1000, JAN), ("b", "purchase", 500, date(2026, 6, 1))],
+        redeem=[("a", 400, date(2026, 3, 1))],
+    )
+    result = build_report(store, now=NOW, since=date(2026, 1, 1), until=date(2026, 2, 1))
+    assert result.members == 1
+    assert (result.flow.issued, result.flow.spent) == (1000, 0)
+    assert result.flow.outstanding == 1000
+    later = build_report(store, now=NOW, since=date(2026, 1, 1), until=date(2026, 7, 1))
+    assert later.members == 2
+    assert later.flow.outstanding == 1000 - 400 + 500
+
+
+def test_a_window_ending_before_the_first_member_is_refused(gamify_cli, store_url):
+    url = store_url(shop([("a", "purchase", 1000, JAN)]))
+    run = gamify_cli("report", "--store", url, "--until", "2025-06-01")
+    assert run.exit_code == 2
+    assert "nothing to report: no member was registered before 2025-06-01" in run.stderr
+
+
+def test_a_currency_the_store_or_program_lacks_is_refused(gamify_cli, store_url, write):
+    url = store_url(shop([("a", "purchase", 1000, JAN)]))
+    run = gamify_cli("report", "--store", url, "--currency", "pointz")
+    assert run.exit_code == 2
+    assert "the store holds no 'pointz' entries (it holds points)" in run.stderr
+    program = write("shop.toml", 'timezone = "UTC"\n')
+    run = gamify_cli("report", "--store", url, "--program", program, "--currency", "pointz")
+    assert run.exit_code == 2
+    assert "is not a currency of the program" in run.stderr

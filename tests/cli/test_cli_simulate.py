@@ -195,6 +195,29 @@ def test_amount_distributions_are_sampled_within_bounds(write):
         assert 40 * low <= issued <= 40 * high, spec
 
 
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ({"distribution": "lognormal", "mu": 1000, "sigma": 1}, "'mu' is the mean of the"),
+        ({"distribution": "lognormal", "mu": 4, "sigma": 50}, "'sigma' must be at most 10"),
+    ],
+)
+def test_lognormal_parameters_that_would_overflow_are_refused_when_read(amount, reason):
+    """A designer may take mu for the mean amount: mu = 1000 would overflow every draw."""
+    program = Program.from_dict(
+        {
+            "timezone": "UTC",
+            "actions": {"shop": {"amount": "required"}},
+            "rules": [{"name": "p", "action": "shop", "per_amount": 1}],
+        }
+    )
+    data = {"segments": [{"name": "s", "share": 1, "actions": {"shop": {"amount": amount}}}]}
+    with pytest.raises(GamifyError) as info:
+        parse_behaviour(data, program)
+    assert reason in str(info.value)
+    assert "segments[0].actions.shop.amount" in str(info.value)
+
+
 @pytest.mark.skipif(not hasattr(Engine, "run_due"), reason="the engine has no run_due yet")
 def test_expiry_runs_daily(write):
     """Points expiring at the end of their month are expired by the daily run_due."""
@@ -438,8 +461,9 @@ simulation._worker(
 """
 
 
-@pytest.mark.parametrize(("parent", "code", "lines"), [("alive", 0, "day day day done"),
-                                                          ("gone", 1, "")])
+@pytest.mark.parametrize(
+    ("parent", "code", "lines"), [("alive", 0, "day day day done"), ("gone", 1, "")]
+)
 def test_a_worker_whose_parent_has_ended_stops_at_the_end_of_a_day(
     tmp_path: Path, parent: str, code: int, lines: str
 ) -> None:
