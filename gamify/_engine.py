@@ -424,10 +424,9 @@ class Engine:
     def member(self, member_id: str) -> Profile:
         """The member's profile: balances, pending points, debt, XP, level, tier."""
         self._check_member_id(member_id)
-        record = self.store.get_member(member_id)
+        record, accounts = self.store.member_snapshot(member_id)
         if record is None:
             raise UnknownMemberError(member_id)
-        accounts = self.store.get_balances(member_id)
         balances = {c: accounts.get(c, 0) for c in self.program.currencies}
         pending = {c: accounts.get(f"{c}:pending", 0) for c in self._spendable}
         debt = {c: accounts.get(f"{c}:debt", 0) for c in self._spendable}

@@ -332,6 +332,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def get_balances(self, member_id: str) -> dict[str, int]: ...
 
+    def member_snapshot(self, member_id: str) -> tuple[MemberRecord | None, dict[str, int]]:
+        """The member and its balances as of one instant (a profile must not show a level
+        from before an award beside points from after it). Adapters override this default,
+        which reads the two one after the other."""
+        return self.get_member(member_id), self.get_balances(member_id)
+
     @abc.abstractmethod
     def history(
         self, member_id: str, *, limit: int | None = None, account: str | None = None

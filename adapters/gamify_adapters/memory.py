@@ -289,6 +289,10 @@ class MemoryStore(Store):
         with self._lock:
             return dict(self._balances.get(member_id, {}))
 
+    def member_snapshot(self, member_id: str) -> tuple[MemberRecord | None, dict[str, int]]:
+        with self._lock:
+            return self.get_member(member_id), self.get_balances(member_id)
+
     def history(
         self, member_id: str, *, limit: int | None = None, account: str | None = None
     ) -> list[LedgerEntry]:

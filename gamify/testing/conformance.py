@@ -310,6 +310,23 @@ class StoreContract:
         with store.unit_of_work(["alice"]) as uow:
             assert uow.balances("alice") == {"points": 42, "xp": 7, "points:pending": 5}
 
+    def test_member_snapshot_reads_the_member_and_its_balances(self, store: Store) -> None:
+        """``member_snapshot`` gives what ``get_member`` and ``get_balances`` give, together;
+        an unknown member is (None, {}), and a member without entries has no balances."""
+        self.apply(
+            store,
+            Changes(
+                members=[member("alice", level=3), member("bob")],
+                entries=[entry("alice", 30), entry("alice", 7, "xp")],
+            ),
+        )
+        assert store.member_snapshot("alice") == (
+            store.get_member("alice"),
+            {"points": 30, "xp": 7},
+        )
+        assert store.member_snapshot("bob") == (store.get_member("bob"), {})
+        assert store.member_snapshot("nobody") == (None, {})
+
     def test_balance_equals_sum_of_entries(self, store: Store) -> None:
         """After credits and debits, every balance equals the sum of its ledger entries."""
         for amount in (50, -20, 35, -65, 10, 0):

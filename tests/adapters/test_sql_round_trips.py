@@ -356,3 +356,17 @@ def test_a_thread_waiting_on_a_full_pool_gets_a_connection(gamify_pg_target: Sto
         assert store.engine.pool.checkedout() <= 2  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+def test_a_profile_reads_its_member_and_balances_in_one_statement(
+    store: SQLStore, trace: Trace
+) -> None:
+    """One statement is one snapshot: the level and the balances it shows come from the same
+    instant, whatever commits meanwhile."""
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    engine.track("alice", "purchase", amount=10, key="o-1")
+    trace.clear()
+    assert engine.member("alice").balances["points"] == 10
+    snapshots = [s for s in trace.statements if "JOIN" in s and "balances" in s]
+    assert len(snapshots) == 1, trace.statements
+    assert not any(s.lstrip().upper().startswith("SELECT ACCOUNT") for s in trace.statements)

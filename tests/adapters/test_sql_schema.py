@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from gamify_adapters.sql import SQLStore, build_tables, create_schema, metadata
 from gamify_adapters.sql._errors import translate
-from sqlalchemy import MetaData, create_engine, inspect
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect
 from sqlalchemy.exc import OperationalError
 
 import gamify
@@ -44,6 +44,18 @@ def test_metadata_names_tables_with_the_prefix() -> None:
     app = MetaData()
     assert metadata(prefix="g_", into=app) is app
     assert sorted(app.tables) == [f"g_{t}" for t in TABLES]
+
+
+def test_metadata_added_twice_to_the_same_metadata_changes_nothing() -> None:
+    """An Alembic env.py may run twice in one process (a test suite upgrading twice)."""
+    app = MetaData()
+    first = metadata(prefix="g_", into=app)
+    tables = dict(app.tables)
+    assert metadata(prefix="g_", into=app) is first
+    assert dict(app.tables) == tables
+    Table("h_members", app, Column("id", Integer, primary_key=True))  # an app's own table
+    with pytest.raises(ConfigurationError, match="some of the store's tables"):
+        metadata(prefix="h_", into=app)
 
 
 def test_prefix_must_be_an_identifier() -> None:

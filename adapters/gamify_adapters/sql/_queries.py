@@ -357,6 +357,20 @@ class Queries:
         assert at is not None
         return IdempotencyRecord(member_id, kind, key, row[0], row[1], at)
 
+    def member_snapshot(
+        self, cur: Cursor, member_id: str
+    ) -> tuple[MemberRecord | None, dict[str, int]]:
+        self.run(cur, None, self.sql.member_snapshot, (member_id,))
+        rows = cur.fetchall()
+        if not rows:
+            return None, {}
+        balances = {
+            str(row[_MEMBER_WIDTH]): int(row[_MEMBER_WIDTH + 1])
+            for row in rows
+            if row[_MEMBER_WIDTH] is not None
+        }
+        return self.member(rows[0][:_MEMBER_WIDTH]), balances
+
     def balances(
         self, cur: Cursor, member_id: str, pending: Pending | None = None
     ) -> dict[str, int]:

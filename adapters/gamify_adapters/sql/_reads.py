@@ -43,6 +43,9 @@ class SQLReads(Store):
     def get_balances(self, member_id: str) -> dict[str, int]:
         return self._read(lambda cur: self.queries.balances(cur, member_id))
 
+    def member_snapshot(self, member_id: str) -> tuple[MemberRecord | None, dict[str, int]]:
+        return self._read(lambda cur: self.queries.member_snapshot(cur, member_id))
+
     def history(
         self, member_id: str, *, limit: int | None = None, account: str | None = None
     ) -> list[LedgerEntry]:

@@ -154,6 +154,11 @@ class Statements:
 
         # Units of work: reads -----------------------------------------------------------
         self.load_member = q(f"SELECT {_member_columns(dialect)} FROM {m} WHERE member_id = ?")
+        # One statement reads one snapshot: the member row beside each of its balances.
+        self.member_snapshot = q(
+            f"SELECT {_member_columns(dialect, 'm.')}, b.account, b.amount FROM {m} m "
+            f"LEFT JOIN {b} b ON b.member_id = m.member_id WHERE m.member_id = ?"
+        )
         self.member_by_code = q(f"SELECT member_id FROM {m} WHERE referral_code = ?")
         # A result is JSON text in and out (PostgreSQL would parse a json column).
         result = "result::text" if dialect == "postgresql" else "result"

@@ -285,6 +285,17 @@ def metadata(prefix: str = DEFAULT_PREFIX, *, into: MetaData | None = None) -> M
     """The store's tables as SQLAlchemy metadata, for an app's Alembic ``target_metadata``.
 
     With ``into``, the tables are added to that metadata (e.g. ``SQLModel.metadata``)
-    and it is returned; otherwise a new :class:`~sqlalchemy.MetaData` holds them.
+    and it is returned; otherwise a new :class:`~sqlalchemy.MetaData` holds them. Adding
+    them to ``into`` again (an ``env.py`` run twice in one process) changes nothing.
     """
+    if into is not None:
+        names = set(build_tables(prefix).metadata.tables)
+        present = names & set(into.tables)
+        if present == names:
+            return into
+        if present:
+            raise ConfigurationError(
+                f"the metadata holds some of the store's tables ({', '.join(sorted(present))}) "
+                "but not all: give another prefix or a fresh MetaData"
+            )
     return build_tables(prefix, into).metadata
