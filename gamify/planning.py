@@ -54,6 +54,7 @@ from pydantic import (
 from gamify.components import rewards
 from gamify.errors import ProgramError
 from gamify.program import Program
+from gamify.program._loader import parser_limits
 
 __all__ = [
     "COEFFICIENT_QUANTUM",
@@ -389,14 +390,8 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _yaml_decimal)
 
 
 def _parse_text(text: str, suffix: str, file: str) -> object:
-    try:
+    with parser_limits(file, "cannot read the numbers"):
         return _parse_by_suffix(text, suffix, file)
-    except ProgramError:
-        raise
-    except RecursionError:
-        raise ProgramError("nested too deeply to read", file=file) from None
-    except ValueError as exc:  # an integer beyond the interpreter's digit limit, say
-        raise ProgramError(f"cannot read the numbers: {exc}", file=file) from exc
 
 
 def _parse_by_suffix(text: str, suffix: str, file: str) -> object:

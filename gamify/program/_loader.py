@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,20 @@ def key_path(loc: Sequence[int | str]) -> str:
     return out
 
 
+@contextmanager
+def parser_limits(file: str, what: str) -> Iterator[None]:
+    """Failures of a parser beyond syntax, as ProgramError naming ``file``: nesting past the
+    interpreter's recursion limit, an integer past its digit limit."""
+    try:
+        yield
+    except ProgramError:
+        raise
+    except RecursionError:
+        raise ProgramError("nested too deeply to read", file=file) from None
+    except ValueError as exc:
+        raise ProgramError(f"{what}: {exc}", file=file) from exc
+
+
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Parse a TOML, JSON or YAML file into a dict, by its suffix."""
     if not isinstance(path, str | os.PathLike):
@@ -41,26 +56,22 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ProgramError(f"cannot read file: {reason}", file=file) from exc
-    try:
-        if suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        elif suffix == ".json":
-            data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            raise ProgramError(
-                f"unsupported file type {suffix or '(none)'!r}: use .toml, .json, .yaml or .yml",
-                file=file,
-            )
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ProgramError(f"not valid {suffix[1:].upper()}: {exc}", file=file) from exc
-    except ProgramError:
-        raise
-    except RecursionError:
-        raise ProgramError("nested too deeply to read", file=file) from None
-    except ValueError as exc:  # an integer beyond the interpreter's digit limit, say
-        raise ProgramError(f"not valid {suffix[1:].upper()}: {exc}", file=file) from exc
+    with parser_limits(file, f"not valid {suffix[1:].upper()}"):
+        try:
+            if suffix == ".toml":
+                data: Any = tomllib.loads(text)
+            elif suffix == ".json":
+                data = json.loads(text)
+            elif suffix in (".yaml", ".yml"):
+                data = yaml.safe_load(text)
+            else:
+                raise ProgramError(
+                    f"unsupported file type {suffix or '(none)'!r}: "
+                    "use .toml, .json, .yaml or .yml",
+                    file=file,
+                )
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise ProgramError(f"not valid {suffix[1:].upper()}: {exc}", file=file) from exc
     if not isinstance(data, dict):
         raise ProgramError("the top level must be a table of settings", file=file)
     return data
