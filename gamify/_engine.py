@@ -569,13 +569,14 @@ class Engine:
                 step = _Step(self._known_member(uow, member_id), now, key, None)
                 member = step.member
                 all_states = dict(step.state.get("streaks", {}))
-                new = streaks.repair(
+                repaired = streaks.repair(
                     spec,
                     all_states.get(streak),
                     now,
                     member.timezone,
                     self.program.week_start_index,
                 )
+                new = repaired.state
                 assert spec.repair is not None
                 if spec.repair.cost:
                     self._settle_due_lots(uow, step, DueReport())  # matured points can pay
@@ -585,10 +586,22 @@ class Engine:
                 all_states[streak] = new
                 step.state["streaks"] = all_states
                 step.counted_streaks.add(streak)
-                self._progress(uow, step, {("streak", streak)}, None)  # badges on its length
                 self._announce(
                     step, "streak_repaired", member_id, now, streak=streak, length=new["len"]
                 )
+                for milestone in repaired.milestones:  # passed over by the joined length
+                    self._reward(
+                        uow, step, milestone.reward, f"streak {streak} {milestone.length}", "streak"
+                    )
+                    self._announce(
+                        step,
+                        "streak_milestone",
+                        member_id,
+                        now,
+                        streak=streak,
+                        length=milestone.length,
+                    )
+                self._progress(uow, step, {("streak", streak)}, None)  # badges on its length
                 result = StreakState(
                     name=streak,
                     length=new["len"],

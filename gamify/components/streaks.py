@@ -171,8 +171,12 @@ def current_tokens(
 
 def repair(
     spec: Streak, state: dict[str, Any] | None, now: datetime, tz: str, first_weekday: int = 0
-) -> dict[str, Any]:
+) -> StreakStep:
     """Restore the length held before a break (no milestone is paid again).
+
+    Joining the run a break ended to the current one lengthens it at once: the milestones
+    neither part paid up to the joined length are due (in ``milestones``), and the freeze
+    tokens of the multiples it reaches beyond those each part reached are granted.
 
     Refused with :class:`~gamify.errors.StreakRepairError` when nothing is
     broken, outside the repair window (counted from the end of the first
@@ -208,11 +212,20 @@ def repair(
     used = {k: v for k, v in used.items() if k >= month}  # older months no longer matter
     used[month] = used.get(month, 0) + 1
     new["repairs"] = used
+    reached: list[Milestone] = []
     if not bridge:
         broken = new.pop("broken")
         # A new run began after the break: join it to the run before.
+        current = new["len"]
         new["len"] += broken["len"]
-        new["paid"] = sorted({*broken["paid"], *new["paid"]})
+        paid = {*broken["paid"], *new["paid"]}
+        reached = [m for m in spec.milestones if m.length <= new["len"] and m.length not in paid]
+        new["paid"] = sorted(paid | {m.length for m in reached})
+        if spec.freeze is not None:
+            every = spec.freeze.every
+            extra = new["len"] // every - broken["len"] // every - current // every
+            if extra > 0:
+                new["tokens"] = min(new.get("tokens", 0) + extra, spec.freeze.max_tokens)
         runs = past_runs(new)
         if runs:
             new["start"] = runs[-1][0]
@@ -221,4 +234,4 @@ def repair(
         # No event since: bridge the missed periods up to the current one.
         new["covered"] = int(new.get("covered", 0)) + max(now_index - last - 1, 0)
     new["longest"] = max(new["longest"], new["len"])
-    return new
+    return StreakStep(state=new, milestones=reached)

@@ -297,3 +297,25 @@ def test_a_repair_can_pay_with_points_that_matured_before_run_due(
     assert state.length == 2
     balances = engine.store.get_balances("m")
     assert (balances["points"], balances["points:pending"]) == (20, 0)
+
+
+def test_a_repair_pays_the_milestones_and_tokens_the_joined_length_passes(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Runs of 2 and 2 joined make 4: milestone 3, which neither run reached, is paid by the
+    repair (once), and the token for reaching 3 (every 3 days) is granted."""
+    spec = program(window_hours=96, cost=0)
+    spec["streaks"]["daily"]["freeze"] = {"every": 3, "max_tokens": 1}
+    engine = gamify_engine(spec)
+    events: list[tuple[str, dict[str, object]]] = []
+    engine.on("*", lambda event: events.append((event.name, dict(event.payload))))
+    work(engine, gamify_clock, 1, 2, 4, 5)  # 3 March missed
+    before = engine.balance("m")
+    state = engine.repair_streak("m", "daily")
+    assert (state.length, state.tokens) == (4, 1)
+    assert engine.balance("m") == before + 20  # milestone 3 pays 20 points
+    assert ("streak_milestone", {"streak": "daily", "length": 3}) in events
+    gamify_clock.set(at(6))
+    outcome = engine.track("m", "workout")
+    assert outcome.streaks[0].length == 5
+    assert outcome.streaks[0].milestones == []  # paid once, by the repair
