@@ -557,15 +557,17 @@ class Engine:
         """
         self._check_member_id(member_id)
         self._check_key(key)
-        spec = _named(self.program.streaks, streak, "streak")
+        if not isinstance(streak, str) or (key is None and streak not in self.program.streaks):
+            raise NotFoundError(f"unknown streak {streak!r}")
         now = self._now()
         fingerprint = _fingerprint("repair", streak)
 
         def run() -> tuple[StreakState, list[OutboxMessage]]:
             with self._unit([member_id]) as uow:
                 first = self._replay(uow, member_id, "repair", key, fingerprint)
-                if first is not None:
+                if first is not None:  # answers even after the program dropped the streak
                     return StreakState.model_validate_json(first), []
+                spec = _named(self.program.streaks, streak, "streak")
                 step = _Step(self._known_member(uow, member_id), now, key, None)
                 member = step.member
                 all_states = dict(step.state.get("streaks", {}))

@@ -140,6 +140,13 @@ def applies_to(mult: Multiplier, rule: Rule, spendable: bool) -> bool:
     return rule.name in mult.rules if mult.rules is not None else spendable
 
 
+def _plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros (2.5 x 0.4 is 1, not 1.00): an outcome stores a
+    multiplier equal to 1 as its default, and its replay must read back the same digits."""
+    short = value.normalize()
+    return short if short.as_tuple().exponent <= 0 else short.quantize(ONE)  # type: ignore[operator]
+
+
 def combine(factors: Sequence[Decimal], stacking: str) -> Decimal:
     """Several active multipliers as one factor, by the program's stacking strategy."""
     if not factors:
@@ -277,7 +284,7 @@ def awards(
             if on:
                 active.append(f.factor)
         if active:
-            factor = combine(active, program.stacking)
+            factor = _plain(combine(active, program.stacking))
             value = _multiply(value, factor)
         else:
             factor = ONE

@@ -53,9 +53,7 @@ def test_the_same_key_sent_a_thousand_times_credits_once(engine: Engine) -> None
     """1,000 sends of one keyed purchase: one credit, one ledger entry, 1,000 equal outcomes."""
     events: list[DomainEvent] = []
     engine.on("*", events.append)
-    outcomes = [
-        engine.track("alice", "purchase", amount=10, key="order-1") for _ in range(1000)
-    ]
+    outcomes = [engine.track("alice", "purchase", amount=10, key="order-1") for _ in range(1000)]
     assert all(outcome == outcomes[0] for outcome in outcomes)
     assert [(c.rule, c.amount) for c in outcomes[0].credits] == [("spend", 15)]
     assert engine.balance("alice") == 15
@@ -66,9 +64,7 @@ def test_the_same_key_sent_a_thousand_times_credits_once(engine: Engine) -> None
 def test_a_replay_does_not_count_toward_caps_or_counts(gamify_engine: EngineFactory) -> None:
     """Replays use no cap room: after 3 replays a second real check-in still fits a 10-point
     daily cap."""
-    engine = gamify_engine(
-        {**SHOP, "caps": [{"name": "day", "limit": 10, "period": "day"}]}
-    )
+    engine = gamify_engine({**SHOP, "caps": [{"name": "day", "limit": 10, "period": "day"}]})
     for _ in range(3):
         engine.track("alice", "check_in", key="c1")
     assert engine.track("alice", "check_in", key="c2").total() == 5
@@ -282,3 +278,24 @@ def test_whole_floats_in_attributes_are_the_same_json_numbers(engine: Engine) ->
     with pytest.raises(IdempotencyConflictError):
         engine.track("alice", "check_in", key="k", attributes={"n": 1.5, "tags": [2, 0]})
     assert engine.balance("alice") == 5
+
+
+def test_a_replay_shows_a_combined_multiplier_with_the_same_digits(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Tags 2.5 and 0.4 compound to 1: the credit reads ``1`` the first time and on the
+    replay (a stored outcome leaves out a multiplier equal to its default of 1)."""
+    engine = gamify_engine(
+        {
+            **SHOP,
+            "multipliers": [
+                {"name": "gold", "kind": "tag", "tag": "gold", "factor": "2.5"},
+                {"name": "slow", "kind": "tag", "tag": "slow", "factor": "0.4"},
+            ],
+        }
+    )
+    engine.set_member("alice", tags=["gold", "slow"])
+    first = engine.track("alice", "purchase", amount=10, key="k1")
+    again = engine.track("alice", "purchase", amount=10, key="k1")
+    assert str(first.credits[0].multiplier) == str(again.credits[0].multiplier) == "1"
+    assert first.model_dump_json() == again.model_dump_json()

@@ -241,6 +241,23 @@ def test_repeated_repair_key_pays_once(
     assert engine.balance("m") == 4 * 10 + 20 - 30
 
 
+def test_a_repair_key_replays_after_the_program_dropped_the_streak(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    engine = gamify_engine(program())
+    work(engine, gamify_clock, 2, 3, 4, 5)
+    gamify_clock.set(at(7, 8))
+    first = engine.repair_streak("m", "daily", key="fix-1")
+    spec = program()
+    del spec["streaks"]["daily"]
+    later = gamify.Engine(spec, store=engine.store, clock=gamify_clock)
+    assert later.repair_streak("m", "daily", key="fix-1") == first
+    with pytest.raises(gamify.errors.NotFoundError, match="unknown streak 'daily'"):
+        later.repair_streak("m", "daily", key="fix-2")
+    with pytest.raises(gamify.errors.NotFoundError, match="unknown streak 'daily'"):
+        later.repair_streak("m", "daily")
+
+
 def test_weekly_repair_window_starts_when_the_missed_week_ends(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
