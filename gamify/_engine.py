@@ -215,10 +215,15 @@ def _named(table: Mapping[str, _V], name: object, what: str) -> _V:
     return found
 
 
+MAX_LIMIT = 2**31 - 1  # rows a call may ask for: every database takes it as an integer
+
+
 def _check_limit(limit: Any) -> None:
-    """A count of rows to return: a positive integer (a bool is not one)."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidEventError(f"limit must be a positive integer, not {limit!r}")
+    """A count of rows to return: a positive integer (a bool is not one) up to MAX_LIMIT."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidEventError(
+            f"limit must be a positive integer up to {MAX_LIMIT:,}, not {limit!r}"
+        )
 
 
 def _normalize_amount(amount: Any) -> Decimal | None:
@@ -414,6 +419,10 @@ class Engine:
                 if stored is not None:  # a move: late events dated before it keep the old zone
                     _remember_zone(member, now, self.program.late_event_days)
                 member.timezone = timezone
+                spec = self.program.tiers
+                if spec is not None and member.review_at is not None and member.review_at > now:
+                    # The next review falls at midnight in the new zone (one due is kept).
+                    member.review_at = tiers.next_review(spec, now, timezone)
             if birthday is not None:
                 member.birthday = birthday
             if tags is not None:
@@ -1248,7 +1257,14 @@ class Engine:
         return member
 
     def _new_member(self, member_id: str, now: datetime) -> MemberRecord:
-        return MemberRecord(member_id=member_id, timezone=self.program.timezone, created_at=now)
+        """A member as first seen: in the program's zone and, with tiers, the first tier."""
+        tiers = self.program.tiers
+        return MemberRecord(
+            member_id=member_id,
+            timezone=self.program.timezone,
+            tier=tiers.levels[0].name if tiers is not None else None,
+            created_at=now,
+        )
 
     def _replay(
         self, uow: UnitOfWork, member_id: str, kind: str, key: str | None, fingerprint: str
@@ -2306,11 +2322,17 @@ class Engine:
         total = Decimal(state.get("tier_total", "0"))
         current = self._tier_ranks.get(member.tier or "", 0)
         since = state.get("tier_since")
+        # The current window as of the review, and as of now when run_due runs late (a new
+        # window may have begun since): the better one counts.
+        ongoing = max(
+            tiers.value_at(spec, buckets, total, day),
+            tiers.value_at(spec, buckets, total, _time.local_date(step.at, member.timezone)),
+        )
         index = tiers.review(
             spec,
             current,
             tiers.value_before(spec, buckets, total, day),
-            tiers.value_at(spec, buckets, total, _time.local_date(step.at, member.timezone)),
+            ongoing,
             datetime.fromisoformat(since) if since else None,
             review_at,
             member.timezone,

@@ -212,9 +212,10 @@ def test_an_absurdly_large_amount_is_a_typed_error(engine: Engine) -> None:
     assert nothing_written(engine)
 
 
-@pytest.mark.parametrize("limit", [0, -1, True, 2.5, "5"])
+@pytest.mark.parametrize("limit", [0, -1, True, 2.5, "5", 2**31, 2**63])
 def test_a_row_limit_must_be_a_positive_integer(engine: Engine, limit: Any) -> None:
-    """history, leaderboard and drain_outbox refuse a limit that is not a positive int."""
+    """history, leaderboard and drain_outbox refuse a limit that is not a positive int, or one
+    past what every database takes as an integer."""
     engine.track("m", "purchase", amount=10)
     with pytest.raises(InvalidEventError, match="limit must be a positive integer"):
         engine.history("m", limit=limit)

@@ -392,3 +392,69 @@ def test_a_tier_multiplier_on_an_unknown_rule_is_refused() -> None:
         Program.from_dict(data)
     assert info.value.key_path == "tiers.multiplier_rules[1]"
     assert "unknown rule 'spnd'" in info.value.reason
+
+
+def test_members_start_in_the_first_tier_however_they_arrive(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A member who joins through a code, and a referrer who never tracked anything, hold the
+    first tier from the start: its board lists them, as the profile says."""
+    clock = ManualClock(utc(2026, 3, 2, 12))
+    engine = gamify_engine(
+        {
+            **tier_program(),
+            "referral": {
+                "qualifying_action": "purchase",
+                "referee_reward": 30,
+                "referrer_fixed": 50,
+            },
+        },
+        clock=clock,
+    )
+    first = LEVELS[0]["name"]
+    code = engine.referral_code("amy")
+    engine.join("bob", referral_code=code)
+    engine.track("bob", "purchase", amount=10)  # amy earns her referral reward
+    assert (engine.member("amy").tier, engine.member("bob").tier) == (first, first)
+    board = engine.leaderboard(tier=first)
+    assert sorted(row.member_id for row in board) == ["amy", "bob"]
+    assert engine.rank("amy", tier=first) is not None
+
+
+def test_a_review_run_late_still_judges_the_window_current_at_the_review(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Reviews on 28 December of calendar-year tiers. Gold from 6000 spent in 2025, nothing
+    in 2026, 6000 again in 2027: the review of 28 December 2027, run only on 2 January 2028,
+    judges 2027 (current at the review) as well as 2026, and keeps gold."""
+    clock = ManualClock(utc(2025, 6, 1, 12))
+    engine = gamify_engine(
+        tier_program(window="calendar_year", review_month=12, review_day=28), clock=clock
+    )
+    engine.track("amy", "purchase", amount=6000)
+    for year in (2025, 2026):
+        clock.set(utc(year, 12, 28, 1))
+        engine.run_due()
+        assert engine.member("amy").tier == "gold"
+    clock.set(utc(2027, 3, 1, 12))
+    engine.track("amy", "purchase", amount=6000)
+    clock.set(utc(2028, 1, 2, 12))
+    assert engine.run_due().reviews == 1
+    assert engine.member("amy").tier == "gold"
+
+
+def test_a_move_puts_the_next_review_at_midnight_in_the_new_zone(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Upgraded in UTC, then moved to New York: the review of 1 January falls at midnight
+    there (05:00 UTC), once, not at midnight UTC (19:00 the evening before in New York)."""
+    clock = ManualClock(utc(2026, 3, 4, 15))
+    engine = gamify_engine(tier_program(window="calendar_year"), clock=clock)
+    engine.track("amy", "purchase", amount=2500)
+    engine.set_member("amy", timezone="America/New_York")
+    clock.set(utc(2027, 1, 1, 4, 59))  # 23:59 on 31 December in New York
+    assert engine.run_due().reviews == 0
+    clock.set(utc(2027, 1, 1, 5))
+    assert engine.run_due().reviews == 1
+    clock.set(utc(2027, 1, 2, 5))
+    assert engine.run_due().reviews == 0
