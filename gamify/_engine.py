@@ -1042,14 +1042,10 @@ class Engine:
         key = self._board_period(metric, period, tier)
         self._check_member_id(member_id)
         if isinstance(key, str):
-            score = self.store.score(member_id, metric, key)
-            if score <= 0:
+            found = self.store.member_rank(member_id, metric, key, tier=tier)
+            if found is None:
                 return None
-            if tier is not None:
-                record = self.store.get_member(member_id)
-                if record is None or record.tier != tier:
-                    return None
-            above = self.store.count_above(metric, key, score, tier=tier)
+            score, above = found
             return LeaderboardRow(rank=above + 1, member_id=member_id, score=score)
         rows = self._window_board(metric, key, tier)
         scores = dict(rows)

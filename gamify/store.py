@@ -377,6 +377,21 @@ class Store(abc.ABC):
     ) -> int:
         """How many members earned strictly more than ``score`` in ``period``."""
 
+    def member_rank(
+        self, member_id: str, currency: str, period: str, *, tier: str | None = None
+    ) -> tuple[int, int] | None:
+        """``(score, members above it)`` for one member, or None without a positive score
+        (or outside ``tier``). The memory store answers from one instant; this default asks
+        :meth:`score`, :meth:`get_member` and :meth:`count_above` in turn."""
+        score = self.score(member_id, currency, period)
+        if score <= 0:
+            return None
+        if tier is not None:
+            record = self.get_member(member_id)
+            if record is None or record.tier != tier:
+                return None
+        return score, self.count_above(currency, period, score, tier=tier)
+
     @abc.abstractmethod
     def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
         """Per member, what was earned of ``currency`` in [start, end) from the ledger:

@@ -206,8 +206,12 @@ class MemoryStore(Store):
                     )
                 ),
             )
-            if change.expires_at is not None and change.expires_at != old.expires_at:
-                heapq.heappush(self._expiry_index, (change.expires_at, change.lot_id))
+            expires_at = change.expires_at or old.expires_at
+            reopened = change.status == "open" and old.status != "open"
+            # The index holds every open lot with an expiry: a renewed one at its new instant,
+            # a reopened one again (run_due dropped it while it was closed).
+            if expires_at is not None and (expires_at != old.expires_at or reopened):
+                heapq.heappush(self._expiry_index, (expires_at, change.lot_id))
         for rec in changes.idempotency:
             stored = (rec.fingerprint, rec.result, rec.at)
             self._set(self._idempotency, (rec.member_id, rec.kind, rec.key), stored)
@@ -470,6 +474,12 @@ class MemoryStore(Store):
     ) -> int:
         with self._lock:
             return self._board(currency, period, tier).count_above(score)
+
+    def member_rank(
+        self, member_id: str, currency: str, period: str, *, tier: str | None = None
+    ) -> tuple[int, int] | None:
+        with self._lock:  # one instant: no write between the score and the count
+            return super().member_rank(member_id, currency, period, tier=tier)
 
     def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
         with self._lock:

@@ -863,6 +863,18 @@ class StoreContract:
         assert store.count_above("points", "day:2026-03-02", 40) == 3
         assert store.count_above("points", "week:2026-03-02", 80) == 1
 
+    def test_member_rank(self, store: Store) -> None:
+        """member_rank gives (score, members above it), or None without a positive score or
+        outside the tier asked for."""
+        self._board_fixture(store)
+        assert store.member_rank("amy", "points", "all") == (85, 0)
+        assert store.member_rank("dan", "points", "all") == (50, 1)
+        assert store.member_rank("eve", "points", "all", tier="gold") == (10, 2)
+        assert store.member_rank("amy", "points", "all", tier="gold") is None
+        assert store.member_rank("gus", "points", "all") is None  # -5
+        assert store.member_rank("nobody", "points", "all") is None
+        assert store.member_rank("amy", "points", "day:2026-03-02") is None
+
     def test_scores(self, store: Store) -> None:
         """score() reads one member's total for a period, 0 when nothing is held for it."""
         self._board_fixture(store)

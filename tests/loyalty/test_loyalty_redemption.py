@@ -425,3 +425,27 @@ def test_points_and_a_reward_together_are_refused(beauty: Engine) -> None:
     with pytest.raises(InvalidAmountError):
         beauty.redeem("ann", 100, reward="phone_card_30")
     assert beauty.balance("ann") == 5000
+
+
+def test_a_lot_reopened_by_a_refund_still_expires(gamify_store_target: Any) -> None:
+    """A refund that started before a lot's expiry commits after run_due passed it (a
+    request that waited for the member's lock, played by a second engine whose clock is
+    behind): the lot it reopens is expired by the next run_due, on every store."""
+    store = gamify_store_target.open()
+    try:
+        due = sh(2026, 7, 1)  # the end of June in Shanghai
+        ahead = ManualClock(sh(2026, 6, 20, 10))
+        behind = ManualClock(due - US)
+        engine = Engine(lots_program(), store=store, clock=ahead)
+        late_request = Engine(lots_program(), store=store, clock=behind)
+        engine.track("amy", "soon")  # 100 points, due at the end of June
+        redemption = engine.redeem("amy", 100)  # the lot is spent: closed
+        ahead.set(due + US)
+        assert engine.run_due().expired_points == 0  # nothing open to expire
+        late_request.refund(redemption)  # reopens the lot: its clock is still in June
+        assert engine.balance("amy") == 100
+        ahead.set(due + 2 * US)
+        assert engine.run_due().expired_points == 100
+        assert engine.balance("amy") == 0
+    finally:
+        store.close()
