@@ -74,6 +74,9 @@ _minus = _CTX.minus
 _min = _CTX.min
 _max = _CTX.max
 _ONE = Decimal(1)
+# Literals past this many digits either way: 1e999999999 would make an integer of a billion
+# digits when an award is rounded.
+MAX_EXPONENT = 30
 
 _MAX_LENGTH = 1000  # a formula longer than this is a mistake, not a rule
 _MAX_DEPTH = 64  # bounds recursion when compiling and evaluating
@@ -343,6 +346,11 @@ class _Compiler:
             raise _Rejected(f"forbidden literal: {value!r} is not a number (allowed: {_ALLOWED})")
         if not number.is_finite():
             raise _Rejected(f"the number {self._segment(node)} is not finite")
+        if number and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+            raise _Rejected(
+                f"the number {self._segment(node)} is out of range "
+                f"(1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT})"
+            )
         return ("num", number), _const_fn(number), number
 
     def _float_literal(self, node: ast.Constant, value: float) -> Decimal:

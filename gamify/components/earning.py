@@ -144,7 +144,8 @@ def _plain(value: Decimal) -> Decimal:
     """``value`` without trailing zeros (2.5 x 0.4 is 1, not 1.00): an outcome stores a
     multiplier equal to 1 as its default, and its replay must read back the same digits."""
     short = value.normalize()
-    return short if short.as_tuple().exponent <= 0 else short.quantize(ONE)  # type: ignore[operator]
+    # 1E+1 is written out (10); through text, as quantize would round past 28 digits.
+    return short if short.as_tuple().exponent <= 0 else Decimal(format(short, "f"))  # type: ignore[operator]
 
 
 def combine(factors: Sequence[Decimal], stacking: str) -> Decimal:

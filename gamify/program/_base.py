@@ -7,7 +7,7 @@ from functools import cache
 from typing import Annotated, Any
 
 import pendulum
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 
 # Durations a program may set: a century. Longer ones cannot be added to a date.
 MAX_DAYS = 36_500
@@ -15,10 +15,31 @@ MAX_MONTHS = 1_200
 MAX_HOURS = 24 * MAX_DAYS
 
 
+# The magnitudes a program's numbers may take (or 0). Beyond them, exact arithmetic on an
+# award runs for ever ("1e999999999" points) or leaves 28 digits.
+MAGNITUDE = 12
+
+
 class Model(BaseModel):
-    """Base of every program section: unknown keys are errors, values are frozen."""
+    """Base of every program section: unknown keys are errors, values are frozen, and a
+    number lies between 1e-12 and 1e12 (or is 0)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _sized_numbers(self) -> Model:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if (
+                isinstance(value, Decimal)
+                and value.is_finite()
+                and value
+                and not -MAGNITUDE <= value.adjusted() <= MAGNITUDE
+            ):
+                raise ValueError(
+                    f"'{name}' must lie between 1e-{MAGNITUDE} and 1e{MAGNITUDE}, not {value}"
+                )
+        return self
 
 
 @cache

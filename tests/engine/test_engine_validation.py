@@ -532,3 +532,51 @@ def test_text_with_a_lone_surrogate_is_refused_on_every_store(
     assert engine.balance("alice") == 100
     assert len(engine.history("alice")) == 1
     assert list(engine.store.member_ids()) == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"rules": [{"name": "r", "action": "check_in", "fixed": "1e999999999"}]},
+            "'fixed' must lie between 1e-12 and 1e12",
+        ),
+        (
+            {"rules": [{"name": "r", "action": "check_in", "formula": "1e999999999"}]},
+            "out of range (1e-30 to 1e30)",
+        ),
+        (
+            {"multipliers": [{"name": "x", "kind": "tag", "tag": "x", "factor": "1e28"}]},
+            "'factor' must lie between 1e-12 and 1e12",
+        ),
+        (
+            {"catalog": {"yacht": {"cash_value": "1e999999999"}}},
+            "'cash_value' must lie between 1e-12 and 1e12",
+        ),
+    ],
+)
+def test_program_numbers_past_any_use_are_refused_when_loaded(
+    extra: dict[str, Any], message: str
+) -> None:
+    """Instead of a track that never returns (a billion-digit award) or a raw decimal error."""
+    with pytest.raises(ProgramError, match=re.escape(message)):
+        Program.from_dict({**SHOP, **extra})
+
+
+def test_stacked_factors_past_28_digits_give_the_typed_credit_error(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Three multipliers of 1e12 compound to 1e36: the award is refused as too large, not
+    with a raw decimal error."""
+    engine = gamify_engine(
+        {
+            **SHOP,
+            "multipliers": [
+                {"name": f"m{i}", "kind": "tag", "tag": "x", "factor": "1e12"} for i in range(3)
+            ],
+        }
+    )
+    engine.set_member("alice", tags=["x"])
+    with pytest.raises(InvalidEventError, match="more than one credit may pay"):
+        engine.track("alice", "check_in")
+    assert engine.balance("alice") == 0
