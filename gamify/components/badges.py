@@ -45,6 +45,9 @@ class LazyMapping(Mapping[str, _V]):
         return len(self._source)
 
 
+MAX_OCCURRENCES = 100  # awards of one repeatable badge in one check
+
+
 @dataclass(slots=True)  # not frozen: refreshed between the checks of one event
 class BadgeFacts:
     """What badge conditions read about a member after an event.
@@ -135,7 +138,11 @@ def evaluate(badges: Mapping[str, Badge], names: Iterable[str], facts: BadgeFact
                     break
                 out.append(Due(name, tier.name, 1, {**badge.reward, **tier.reward}))
         else:
-            reached = int(current // _target(badge))
+            # At most MAX_OCCURRENCES a call: the rest come with the next change of the value.
+            try:
+                reached = min(int(current // _target(badge)), held + MAX_OCCURRENCES)
+            except ArithmeticError:  # a quotient past 28 digits
+                reached = held + MAX_OCCURRENCES
             for n in range(held + 1, reached + 1):
                 out.append(Due(name, "", n, badge.reward))
     return out

@@ -66,13 +66,18 @@ def round_award(value: Decimal, mode: str) -> int:
     return int(value.to_integral_value(rounding=ROUNDING[mode], context=_EXACT))
 
 
+def _exact(value: Any) -> Any:
+    return Decimal(repr(value)) if type(value) is float else value
+
+
 def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | None) -> bool:
     actual = amount if cond.attribute == "amount" else attributes.get(cond.attribute)
     if cond.op == "exists":
         return actual is not None
     if actual is None:
         return cond.op in ("ne", "not_in")
-    expected = cond.value
+    # Floats compare through their text, as amounts are read: 9.99 equals Decimal("9.99").
+    actual, expected = _exact(actual), _exact(cond.value)
     if cond.op in ("gt", "gte", "lt", "lte"):
         try:
             a, b = Decimal(str(actual)), Decimal(str(expected))
@@ -80,9 +85,9 @@ def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | N
             return False
         return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[cond.op]
     if cond.op == "in":
-        return actual in (expected or ())
+        return actual in [_exact(v) for v in expected or ()]
     if cond.op == "not_in":
-        return actual not in (expected or ())
+        return actual not in [_exact(v) for v in expected or ()]
     equal = bool(actual == expected)
     return equal if cond.op == "eq" else not equal
 

@@ -222,6 +222,15 @@ class Program(Model):
             for i, action in enumerate(self.renewal.actions):
                 if action not in self.actions:
                     raise fail(f"unknown action {action!r}", f"renewal.actions[{i}]")
+        # Redemption, its catalog, renewal and points-earned tiers work on spendable points.
+        points = self.currencies.get("points")
+        for needs, where in (
+            (bool(self.catalog), "catalog"),
+            (self.renewal is not None, "renewal"),
+            (self.tiers is not None and self.tiers.metric == "points_earned", "tiers.metric"),
+        ):
+            if needs and (points is None or not points.spendable):
+                raise fail("needs a spendable 'points' currency", where)
         for name, badge in self.badges.items():
             if badge.metric == "tier":
                 known = [t.name for t in self.tiers.levels] if self.tiers else []
@@ -277,6 +286,13 @@ class Program(Model):
                     f"unknown currency {streak.repair.currency!r}",
                     f"streaks.{name}.repair.currency",
                 )
+            if streak.repair is not None and not self.currencies[streak.repair.currency].spendable:
+                raise fail(
+                    f"a repair is paid in a spendable currency, not {streak.repair.currency!r}",
+                    f"streaks.{name}.repair.currency",
+                )
+            if len(set(streak.actions)) != len(streak.actions):
+                raise fail("an action is listed twice", f"streaks.{name}.actions")
             for i, milestone in enumerate(streak.milestones):
                 currencies(milestone.reward, f"streaks.{name}.milestones[{i}].reward")
         for name, badge in self.badges.items():

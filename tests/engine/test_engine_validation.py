@@ -580,3 +580,68 @@ def test_stacked_factors_past_28_digits_give_the_typed_credit_error(
     with pytest.raises(InvalidEventError, match="more than one credit may pay"):
         engine.track("alice", "check_in")
     assert engine.balance("alice") == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "reason"),
+    [
+        (
+            {"currencies": {"coins": {"spendable": True}}, "catalog": {"mug": {"cash_value": 5}}},
+            "catalog",
+            "needs a spendable 'points' currency",
+        ),
+        (
+            {"currencies": {"points": {"spendable": False}}, "renewal": {"actions": ["check_in"]}},
+            "renewal",
+            "needs a spendable 'points' currency",
+        ),
+        (
+            {
+                "currencies": {"points": {"spendable": True}, "xp": {"spendable": False}},
+                "streaks": {"s": {"actions": ["check_in"], "repair": {"currency": "xp"}}},
+            },
+            "streaks.s.repair.currency",
+            "a repair is paid in a spendable currency",
+        ),
+        (
+            {"streaks": {"s": {"actions": ["check_in", "check_in"]}}},
+            "streaks.s.actions",
+            "an action is listed twice",
+        ),
+    ],
+)
+def test_features_on_currencies_that_cannot_carry_them_are_refused(
+    extra: dict[str, Any], key: str, reason: str
+) -> None:
+    data = {**SHOP, **extra}
+    if "currencies" in extra and "points" not in extra["currencies"]:
+        data["rules"] = [{**r, "currency": "coins"} for r in SHOP["rules"]]
+    with pytest.raises(ProgramError) as info:
+        Program.from_dict(data)
+    assert info.value.key_path == key
+    assert reason in info.value.reason
+
+
+def test_a_float_condition_value_equals_the_same_amount(gamify_engine: EngineFactory) -> None:
+    """9.99 in the file (a float) and an amount of 9.99 are equal, as ``gte`` already said."""
+    engine = gamify_engine(
+        {
+            **SHOP,
+            "rules": [
+                {
+                    "name": "exact",
+                    "action": "purchase",
+                    "fixed": 50,
+                    "conditions": [{"attribute": "amount", "op": "eq", "value": 9.99}],
+                },
+                {
+                    "name": "listed",
+                    "action": "purchase",
+                    "fixed": 7,
+                    "conditions": [{"attribute": "size", "op": "in", "value": [0.5, 1.5]}],
+                },
+            ],
+        }
+    )
+    outcome = engine.track("alice", "purchase", amount="9.99", attributes={"size": 1.5})
+    assert sorted(c.rule for c in outcome.credits) == ["exact", "listed"]

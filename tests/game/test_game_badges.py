@@ -483,3 +483,20 @@ def test_a_badge_checked_again_after_its_own_reward_sees_itself_held(
     outcome = engine.track("m", "purchase", amount=90)  # 200 earned: the second award
     assert [(b.badge, b.occurrence) for b in outcome.badges] == [("every_100", 2)]
     assert engine.balance("m") == 210
+
+
+def test_a_repeatable_badge_awards_at_most_a_hundred_occurrences_per_check(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Minutes summed, one award per minute: 250 minutes at once give 100 awards, the next
+    workout 100 more (an absurd threshold cannot make one event build millions of awards)."""
+    spec = program()
+    spec["badges"] = {
+        "minute": {"kind": "repeatable", "metric": "sum", "action": "workout", "threshold": 1}
+    }
+    engine = gamify_engine(spec)
+    first = engine.track("m", "workout", amount=250)
+    assert [b.occurrence for b in first.badges] == list(range(1, 101))
+    second = engine.track("m", "workout", amount=1)
+    assert [b.occurrence for b in second.badges] == list(range(101, 201))
+    assert engine.badge_progress("m", "minute").held == 200
