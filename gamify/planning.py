@@ -54,7 +54,7 @@ from pydantic import (
 from gamify.components import rewards
 from gamify.errors import ProgramError
 from gamify.program import Program
-from gamify.program._loader import parser_limits
+from gamify.program._loader import UniqueKeyLoader, parser_limits, unique_keys
 
 __all__ = [
     "COEFFICIENT_QUANTUM",
@@ -369,8 +369,8 @@ def parse_plan(data: object, *, file: str | None = None) -> Plan:
         raise _program_error(exc, file) from exc
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads floats as exact decimals."""
+class _DecimalLoader(UniqueKeyLoader):
+    """A safe YAML loader that reads floats as exact decimals (and refuses repeated keys)."""
 
 
 def _yaml_decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
@@ -402,7 +402,9 @@ def _parse_by_suffix(text: str, suffix: str, file: str) -> object:
             raise ProgramError(f"invalid TOML: {exc}", file=file) from exc
     if suffix == ".json":
         try:
-            return json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+            return json.loads(
+                text, parse_float=Decimal, parse_constant=Decimal, object_pairs_hook=unique_keys
+            )
         except json.JSONDecodeError as exc:
             raise ProgramError(f"invalid JSON: {exc}", file=file) from exc
     if suffix in (".yaml", ".yml"):

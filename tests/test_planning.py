@@ -726,3 +726,10 @@ def test_a_plan_file_nested_too_deeply_is_a_program_error(tmp_path: Path) -> Non
     with pytest.raises(ProgramError, match="nested too deeply") as info:
         load_plan(path)
     assert info.value.file == str(path)
+
+
+def test_a_plan_key_given_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "twice.json"
+    path.write_text('{"exchange_ratio_target": 100, "exchange_ratio_target": 50}')
+    with pytest.raises(ProgramError, match="is given twice"):
+        load_plan(path)

@@ -27,6 +27,32 @@ def key_path(loc: Sequence[int | str]) -> str:
     return out
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: a key given twice is refused, as TOML
+    refuses it, rather than the first one silently dropped."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a mapping key given twice."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 @contextmanager
 def parser_limits(file: str, what: str) -> Iterator[None]:
     """Failures of a parser beyond syntax, as ProgramError naming ``file``: nesting past the
@@ -61,9 +87,9 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
             if suffix == ".toml":
                 data: Any = tomllib.loads(text)
             elif suffix == ".json":
-                data = json.loads(text)
+                data = json.loads(text, object_pairs_hook=unique_keys)
             elif suffix in (".yaml", ".yml"):
-                data = yaml.safe_load(text)
+                data = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: plain data only
             else:
                 raise ProgramError(
                     f"unsupported file type {suffix or '(none)'!r}: "

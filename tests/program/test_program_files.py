@@ -385,3 +385,20 @@ def test_two_caps_with_one_name_are_refused() -> None:
         Program.from_dict(dict(SHOP, caps=caps))
     assert info.value.key_path == "caps[1].name"
     assert "duplicate cap name 'daily'" in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("twice.json", '{"timezone": "UTC", "badges": {}, "badges": {}}'),
+        ("twice.yaml", "timezone: UTC\nbadges: {}\nbadges: {}\n"),
+        ("nested.yaml", "timezone: UTC\nactions:\n  buy: {}\n  buy: {amount: none}\n"),
+    ],
+)
+def test_a_key_given_twice_is_refused_in_every_format(tmp_path: Path, name: str, text: str) -> None:
+    """TOML refuses it; JSON and YAML would keep the last one and drop the first unseen."""
+    path = tmp_path / name
+    path.write_text(text)
+    err = load_error(path)
+    assert err.file == str(path)
+    assert "is given twice" in err.reason
