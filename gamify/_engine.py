@@ -215,6 +215,13 @@ def _named(table: Mapping[str, _V], name: object, what: str) -> _V:
     return found
 
 
+def _check_name(table: Mapping[str, object], name: object, what: str, *, keyed: bool) -> None:
+    """Refuse a ``name`` that names nothing; with a key, an unknown one waits for the replay
+    check (the first call may have named what the program has since dropped)."""
+    if not isinstance(name, str) or (not keyed and name not in table):
+        raise NotFoundError(f"unknown {what} {name!r}")
+
+
 MAX_LIMIT = 2**31 - 1  # rows a call may ask for: every database takes it as an integer
 
 
@@ -566,8 +573,7 @@ class Engine:
         """
         self._check_member_id(member_id)
         self._check_key(key)
-        if not isinstance(streak, str) or (key is None and streak not in self.program.streaks):
-            raise NotFoundError(f"unknown streak {streak!r}")
+        _check_name(self.program.streaks, streak, "streak", keyed=key is not None)
         now = self._now()
         fingerprint = _fingerprint("repair", streak)
 
@@ -740,8 +746,7 @@ class Engine:
         if reward is not None:
             if points is not None:
                 raise InvalidAmountError(points, "give either points or a reward, not both")
-            if not isinstance(reward, str) or (key is None and reward not in self.program.catalog):
-                raise NotFoundError(f"unknown reward {reward!r}")
+            _check_name(self.program.catalog, reward, "reward", keyed=key is not None)
             reason = f"reward {reward}"
         if points is not None and (
             isinstance(points, bool) or not isinstance(points, int) or points <= 0
@@ -1839,11 +1844,9 @@ class Engine:
                 run = challenges.enrol(spec, ev.at, tz, done=run["done"] if run else 0)
             if run["status"] == "active":
                 run = challenges.observe(spec, run, ev.action, ev.at, tz, earned_now)
-                if challenges.counts_met(spec, run) and challenges.is_complete(
-                    spec, run, self._badge_facts(step, ev)
-                ):
-                    run = {**run, "status": "completed", "done": run["done"] + 1}
-                    self._complete_challenge(uow, step, name)
+                completed = self._complete_if_met(uow, step, ev, name, run)
+                if completed is not None:
+                    run = completed
                     out.append(ChallengeState(name=name, status="completed", completed=True))
                 elif not any(c.name == name for c in out):
                     out.append(ChallengeState(name=name, status="active", completed=False))
@@ -1877,19 +1880,25 @@ class Engine:
             ):
                 continue
             run = challenges.observe(spec, run, "", ev.at, step.member.timezone, earned)
-            if challenges.counts_met(spec, run) and challenges.is_complete(
-                spec, run, self._badge_facts(step, ev)
-            ):
-                run = {**run, "status": "completed", "done": run["done"] + 1}
-                self._complete_challenge(uow, step, name)
+            completed = self._complete_if_met(uow, step, ev, name, run)
+            if completed is not None:
+                run = completed
                 states[:] = [s for s in states if s.name != name]
                 states.append(ChallengeState(name=name, status="completed", completed=True))
             runs[name] = run
         if runs != stored:
             step.state["challenges"] = runs
 
-    def _complete_challenge(self, uow: UnitOfWork, step: _Step, name: str) -> None:
+    def _complete_if_met(
+        self, uow: UnitOfWork, step: _Step, ev: _Checked, name: str, run: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The run completed, its reward and badge paid, when its conditions now hold."""
         spec = self.program.challenges[name]
+        if not (
+            challenges.counts_met(spec, run)
+            and challenges.is_complete(spec, run, self._badge_facts(step, ev))
+        ):
+            return None
         self._reward(uow, step, spec.reward, f"challenge {name}", "challenge")
         if spec.badge is not None:  # a one-off badge (the program allows no other kind)
             held = step.state.get("badges", {}).get(spec.badge, 0)
@@ -1897,6 +1906,7 @@ class Engine:
                 due = badges.Due(spec.badge, "", 1, self.program.badges[spec.badge].reward)
                 step.challenge_badges.extend(self._grant_badges(uow, step, [due]))
         self._announce(step, "challenge_completed", step.member.member_id, step.at, challenge=name)
+        return {**run, "status": "completed", "done": run["done"] + 1}
 
     def _tier_rank(self, tier: str | None) -> int:
         return self._tier_ranks.get(tier, 0) if tier is not None else 0

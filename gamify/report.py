@@ -50,7 +50,7 @@ from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
 from gamify._time import local_midnight
-from gamify.errors import InvalidTimeError, ProgramError
+from gamify.errors import InvalidTimeError, NotFoundError, ProgramError
 from gamify.planning import Plan, PlanResult, SegmentIssuance, compute_plan, parse_plan
 from gamify.store import LedgerEntry, Store
 
@@ -586,12 +586,15 @@ def build_report(
 
     totals = store.ledger_totals(window.start, window.end)
     flow = currency_flows(totals, currency)
+    upto_end = store.ledger_totals(None, window.end)
+    held = {account.partition(":")[0] for account, *_ in upto_end}
+    if held and currency not in held:  # a typo would report an all-zero economy
+        raise NotFoundError(
+            f"currency {currency!r}: the store holds no {currency!r} entries "
+            f"(it holds {', '.join(sorted(held))})"
+        )
     # What members held when the window ended: the ledger up to then, not today's balances.
-    outstanding = sum(
-        amount
-        for account, _, _, amount in store.ledger_totals(None, window.end)
-        if account == currency
-    )
+    outstanding = sum(amount for account, _, _, amount in upto_end if account == currency)
     flow = flow.with_outstanding(outstanding)
 
     members: list[_Member] = []

@@ -182,9 +182,10 @@ class MemoryStore(Store):
             accounts = self._balances.setdefault(member_id, {})
             self._set(accounts, account, accounts.get(account, 0) + delta)
         for entry in changes.entries:
-            self._append(self._ledger.setdefault(entry.member_id, []), _entry_row(entry))
+            entry_row = _entry_row(entry)
+            self._append(self._ledger.setdefault(entry.member_id, []), entry_row)
             if self._time_index is not None:
-                self._index_entry(self._time_index, _entry_row(entry))
+                self._index_entry(self._time_index, entry_row)
         for lot in changes.new_lots:
             self._set(self._lots, lot.lot_id, _lot_row(lot))
             if lot.expires_at is not None:

@@ -168,12 +168,6 @@ def report(
             plan, ranges = load_report_plan(plan_file)
         opened = _open_existing(store, prefix)
         try:
-            held = {account.partition(":")[0] for account, *_ in opened.ledger_totals()}
-            if held and currency not in held:  # a typo would report an all-zero economy
-                raise BadInput(
-                    f"--currency {currency!r}: the store holds no {currency!r} entries "
-                    f"(it holds {', '.join(sorted(held))})"
-                )
             result = build_report(
                 opened,
                 now=now,

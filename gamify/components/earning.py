@@ -25,6 +25,7 @@ from typing import Any
 
 from gamify.errors import InvalidEventError
 from gamify.program import Condition, Multiplier, Program, Rule
+from gamify.program.earning import exact
 
 ONE = Decimal(1)
 # Awards are computed in a wide context so products of amounts, rates and
@@ -66,18 +67,13 @@ def round_award(value: Decimal, mode: str) -> int:
     return int(value.to_integral_value(rounding=ROUNDING[mode], context=_EXACT))
 
 
-def _exact(value: Any) -> Any:
-    return Decimal(repr(value)) if type(value) is float else value
-
-
 def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | None) -> bool:
     actual = amount if cond.attribute == "amount" else attributes.get(cond.attribute)
     if cond.op == "exists":
         return actual is not None
     if actual is None:
         return cond.op in ("ne", "not_in")
-    # Floats compare through their text, as amounts are read: 9.99 equals Decimal("9.99").
-    actual, expected = _exact(actual), _exact(cond.value)
+    actual, expected = exact(actual), cond.expected  # floats through their text
     if cond.op in ("gt", "gte", "lt", "lte"):
         try:
             a, b = Decimal(str(actual)), Decimal(str(expected))
@@ -85,9 +81,9 @@ def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | N
             return False
         return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[cond.op]
     if cond.op == "in":
-        return actual in [_exact(v) for v in expected or ()]
+        return actual in expected
     if cond.op == "not_in":
-        return actual not in [_exact(v) for v in expected or ()]
+        return actual not in expected
     equal = bool(actual == expected)
     return equal if cond.op == "eq" else not equal
 

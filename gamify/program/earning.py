@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
@@ -31,6 +32,11 @@ class Action(Model):
     description: str = ""
 
 
+def exact(value: Any) -> Any:
+    """A float read through its text, as the program reads numbers; anything else as it is."""
+    return Decimal(repr(value)) if type(value) is float else value
+
+
 class Condition(Model):
     """A test on one event attribute (or on ``amount``).
 
@@ -41,6 +47,14 @@ class Condition(Model):
     attribute: str
     op: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exists"] = "eq"
     value: Any = None
+
+    @cached_property
+    def expected(self) -> Any:
+        """``value`` as events are compared with it: floats through their text (9.99 is
+        Decimal("9.99"), as an amount is), a list of values as a tuple."""
+        if isinstance(self.value, list | tuple):
+            return tuple(exact(v) for v in self.value)
+        return exact(self.value)
 
     @model_validator(mode="after")
     def _value_for_op(self) -> Condition:
