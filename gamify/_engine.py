@@ -539,10 +539,8 @@ class Engine:
         self._check_predicates([name])
         step = _Step(record, self._now(), None, None)
         held = record.state.get("badges", {}).get(name, 0)
-        current, target = badges.progress(badge, self._badge_facts(step, None), held)
-        complete = (badge.kind == "one_off" and held > 0) or (
-            badge.kind == "tiered" and held >= len(badge.tiers)
-        )
+        current, target = badges.progress(self.program, name, self._badge_facts(step, None), held)
+        complete = badges.exhausted(self.program, name, held)
         return BadgeProgress(
             badge=name,
             current=current,
@@ -1611,12 +1609,12 @@ class Engine:
         self, uow: UnitOfWork, step: _Step, names: list[str], ev: _Checked | None
     ) -> list[BadgeAwarded]:
         held = step.state.get("badges", {})
-        badge_specs = self.program.badges
-        open_names = [n for n in names if not badges.exhausted(badge_specs[n], held.get(n, 0))]
+        program = self.program
+        open_names = [n for n in names if not badges.exhausted(program, n, held.get(n, 0))]
         if not open_names:
             return []
         self._check_predicates(open_names)
-        due = badges.evaluate(badge_specs, open_names, self._badge_facts(step, ev))
+        due = badges.evaluate(program, open_names, self._badge_facts(step, ev))
         return self._grant_badges(uow, step, due) if due else []
 
     def _grant_badges(

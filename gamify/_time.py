@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 
-@lru_cache(maxsize=4096)  # one event asks for the same (instant, zone) several times
 def local_date(at: datetime, tz: str) -> date:
     """The calendar date of ``at`` in ``tz``."""
     return at.astimezone(zone(tz)).date()

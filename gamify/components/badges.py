@@ -3,17 +3,20 @@
 Pure: :func:`evaluate` checks the named badges against a :class:`BadgeFacts`
 and returns the awards due, given how many times each was already awarded
 (``held``: tiers reached for tiered badges, occurrences for repeatable ones,
-1 for a one-off badge held).
+1 for a one-off badge held). Each reads the program's badges through plain-data plans
+made once per program.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from gamify.program import Badge
+from gamify.components._plans import per_program
+from gamify.program import Program
 
 __all__ = ["BadgeFacts", "Due", "LazyMapping", "evaluate", "exhausted", "progress", "value"]
 
@@ -81,79 +84,135 @@ class Due:
     reward: Mapping[str, int]
 
 
-def value(badge: Badge, facts: BadgeFacts) -> Decimal:
-    """The member's current value of the badge's metric."""
-    metric = badge.metric
-    if metric == "count":
-        return Decimal(facts.counts.get(badge.action or "", 0))
-    if metric == "sum":
-        return facts.sums.get(badge.action or "", Decimal(0))
-    if metric == "streak":
-        return Decimal(facts.streaks.get(badge.streak or "", 0))
-    if metric == "level":
-        return Decimal(facts.level)
-    if metric == "earned":
-        return Decimal(facts.earned.get(badge.currency or "", 0))
-    if metric == "tier":
-        return Decimal(
-            1 if facts.tier_rank >= facts.tier_ranks.get(badge.tier or "", 1 << 30) else 0
+def _count(facts: BadgeFacts, key: str) -> int | Decimal:
+    return facts.counts.get(key, 0)
+
+
+def _sum(facts: BadgeFacts, key: str) -> int | Decimal:
+    return facts.sums.get(key, 0)
+
+
+def _streak(facts: BadgeFacts, key: str) -> int | Decimal:
+    return facts.streaks.get(key, 0)
+
+
+def _level(facts: BadgeFacts, key: str) -> int | Decimal:
+    return facts.level
+
+
+def _earned(facts: BadgeFacts, key: str) -> int | Decimal:
+    return facts.earned.get(key, 0)
+
+
+def _tier(facts: BadgeFacts, key: str) -> int | Decimal:
+    return 1 if facts.tier_rank >= facts.tier_ranks.get(key, 1 << 30) else 0
+
+
+def _custom(facts: BadgeFacts, key: str) -> int | Decimal:
+    predicate = facts.predicates.get(key)
+    return 1 if predicate is not None and predicate(facts) else 0
+
+
+_READERS: dict[str, Callable[[BadgeFacts, str], int | Decimal]] = {
+    "count": _count,
+    "sum": _sum,
+    "streak": _streak,
+    "level": _level,
+    "earned": _earned,
+    "tier": _tier,
+    "custom": _custom,
+}
+# The badge field that names what each metric reads (a level needs no name).
+_NAMED_BY = {
+    "count": "action",
+    "sum": "action",
+    "streak": "streak",
+    "earned": "currency",
+    "tier": "tier",
+    "custom": "predicate",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A badge's settings as plain attributes (see :func:`per_program`)."""
+
+    kind: str
+    read: Callable[[BadgeFacts, str], int | Decimal]  # the metric's current value
+    key: str  # what the metric reads: an action, streak, currency, tier or predicate
+    target: Decimal
+    most: int  # awards it can give: 1 (one-off), one per tier, or no limit (repeatable)
+    tiers: tuple[tuple[str, Decimal, Mapping[str, int]], ...]  # name, threshold, reward
+    reward: Mapping[str, int]
+
+
+@per_program
+def _plans(program: Program) -> dict[str, _Plan]:
+    return {
+        name: _Plan(
+            kind=badge.kind,
+            read=_READERS[badge.metric],
+            key=getattr(badge, _NAMED_BY.get(badge.metric, ""), None) or "",
+            target=badge.threshold if badge.threshold is not None else Decimal(1),
+            most={"one_off": 1, "tiered": len(badge.tiers)}.get(badge.kind, sys.maxsize),
+            tiers=tuple((t.name, t.threshold, {**badge.reward, **t.reward}) for t in badge.tiers),
+            reward=badge.reward,
         )
-    predicate = facts.predicates.get(badge.predicate or "")
-    return Decimal(1 if predicate is not None and predicate(facts) else 0)
+        for name, badge in program.badges.items()
+    }
 
 
-def _target(badge: Badge) -> Decimal:
-    return badge.threshold if badge.threshold is not None else Decimal(1)
+def value(program: Program, name: str, facts: BadgeFacts) -> Decimal:
+    """The member's current value of the badge's metric."""
+    plan = _plans(program)[name]
+    return Decimal(plan.read(facts, plan.key))
 
 
-def exhausted(badge: Badge, held: int) -> bool:
+def exhausted(program: Program, name: str, held: int) -> bool:
     """Whether nothing more can be awarded: a one-off badge held, every tier reached."""
-    if badge.kind == "one_off":
-        return held > 0
-    if badge.kind == "tiered":
-        return held >= len(badge.tiers)
-    return False
+    return held >= _plans(program)[name].most
 
 
-def evaluate(badges: Mapping[str, Badge], names: Iterable[str], facts: BadgeFacts) -> list[Due]:
+def evaluate(program: Program, names: Iterable[str], facts: BadgeFacts) -> list[Due]:
     """Every award due for the badges ``names`` (each checked once, in the given order)."""
+    plans = _plans(program)
     out: list[Due] = []
     seen: set[str] = set()
+    held_by_name = facts.badges
     for name in names:
         if name in seen:
             continue
         seen.add(name)
-        badge = badges[name]
-        held = facts.badges.get(name, 0)
-        if exhausted(badge, held):
+        plan = plans[name]
+        held = held_by_name.get(name, 0)
+        if held >= plan.most:
             continue
-        current = value(badge, facts)
-        if badge.kind == "one_off":
-            if current >= _target(badge):
-                out.append(Due(name, "", 1, badge.reward))
-        elif badge.kind == "tiered":
-            for i in range(held, len(badge.tiers)):
-                tier = badge.tiers[i]
-                if current < tier.threshold:
+        current = plan.read(facts, plan.key)
+        if plan.kind == "one_off":
+            if current >= plan.target:
+                out.append(Due(name, "", 1, plan.reward))
+        elif plan.kind == "tiered":
+            for tier_name, threshold, reward in plan.tiers[held:]:
+                if current < threshold:
                     break
-                out.append(Due(name, tier.name, 1, {**badge.reward, **tier.reward}))
+                out.append(Due(name, tier_name, 1, reward))
         else:
             # At most MAX_OCCURRENCES a call: the rest come with the next change of the value.
             try:
-                reached = min(int(current // _target(badge)), held + MAX_OCCURRENCES)
+                reached = min(int(current // plan.target), held + MAX_OCCURRENCES)
             except ArithmeticError:  # a quotient past 28 digits
                 reached = held + MAX_OCCURRENCES
             for n in range(held + 1, reached + 1):
-                out.append(Due(name, "", n, badge.reward))
+                out.append(Due(name, "", n, plan.reward))
     return out
 
 
-def progress(badge: Badge, facts: BadgeFacts, held: int) -> tuple[Decimal, Decimal]:
-    """(current, target) toward the next award of ``badge``."""
-    current = value(badge, facts)
-    if badge.kind == "tiered":
-        index = min(held, len(badge.tiers) - 1)
-        return current, badge.tiers[index].threshold
-    if badge.kind == "repeatable":
-        return current, _target(badge) * (held + 1)
-    return current, _target(badge)
+def progress(program: Program, name: str, facts: BadgeFacts, held: int) -> tuple[Decimal, Decimal]:
+    """(current, target) toward the next award of the badge ``name``."""
+    plan = _plans(program)[name]
+    current = Decimal(plan.read(facts, plan.key))
+    if plan.kind == "tiered":
+        return current, plan.tiers[min(held, len(plan.tiers) - 1)][1]
+    if plan.kind == "repeatable":
+        return current, plan.target * (held + 1)
+    return current, plan.target

@@ -15,8 +15,9 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from gamify._time import period_key
+from gamify.components._plans import per_program
 from gamify.components.earning import RuleAward
-from gamify.program import Cap, Program
+from gamify.program import Program
 
 
 @dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
@@ -29,47 +30,48 @@ class Capped:
     cap: str | None
 
 
-def _key(cap: Cap, day: date, first_weekday: int) -> str | None:
-    if cap.period == "event":
-        return None
-    return _counter_key(cap.name, cap.period, day, first_weekday)
+@dataclass(frozen=True, slots=True)
+class _Limit:
+    """A cap's settings as plain attributes (see :func:`per_program`)."""
+
+    name: str
+    limit: int
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    by_input: dict[tuple[str, str], tuple[_Limit, ...]]  # (action, currency) -> its caps
+    first_weekday: int
+    keep_days: int
+    # More counters than this cannot all lie in the late-event window: some can go. A cap
+    # has at most one counter per local period that starts within ``late_event_days + 31``
+    # days of today (plus today's and, after a zone change, tomorrow's).
+    most_counters: int
+
+
+@per_program
+def _plan(program: Program) -> _Plan:
+    limits = {id(c): _Limit(c.name, c.limit, c.period) for c in program.caps}
+    return _Plan(
+        by_input={
+            (rule.action, rule.currency): tuple(
+                limits[id(c)]
+                for c in program.caps
+                if c.currency == rule.currency and (c.action is None or c.action == rule.action)
+            )
+            for rule in program.rules
+        },
+        first_weekday=program.week_start_index,
+        keep_days=program.late_event_days,
+        most_counters=len(program.caps) * (program.late_event_days + 34),
+    )
 
 
 @lru_cache(maxsize=4096)  # a few caps times the days of the late-event window
 def _counter_key(name: str, period: str, day: date, first_weekday: int) -> str:
     # Interned: every member's counters of a period share one key string.
     return sys.intern(f"{name}|{period_key(period, day, first_weekday)}")
-
-
-_PLANS: dict[int, tuple[Program, dict[tuple[str, str], tuple[Cap, ...]]]] = {}
-
-
-def _caps_for(program: Program, action: str, currency: str) -> tuple[Cap, ...]:
-    """The caps that limit ``currency`` earned by ``action`` (looked up once per program)."""
-    hit = _PLANS.get(id(program))
-    if hit is None or hit[0] is not program:
-        if len(_PLANS) >= 32:  # programs are few; the entry keeps its program alive
-            _PLANS.clear()
-        hit = _PLANS[id(program)] = (program, {})
-    table = hit[1]
-    found = table.get((action, currency))
-    if found is None:
-        found = table[(action, currency)] = tuple(
-            c
-            for c in program.caps
-            if c.currency == currency and (c.action is None or c.action == action)
-        )
-    return found
-
-
-def _horizon_size(program: Program) -> int:
-    """More counters than this cannot all lie in the late-event window: some can go.
-
-    A cap has at most one counter per local period that starts within
-    ``late_event_days + 31`` days of today (plus today's and, after a zone
-    change, tomorrow's): daily caps have the most.
-    """
-    return len(program.caps) * (program.late_event_days + 34)
 
 
 def apply(
@@ -85,25 +87,29 @@ def apply(
     """
     if not program.caps or not awards:
         return [Capped(a, a.amount, 0, None) for a in awards], counters
-    first = program.week_start_index
+    plan = _plan(program)
     new = counters
-    keys: dict[int, str | None] = {}  # by id(cap): each cap's period key, computed once
+    keys: dict[str, str | None] = {}  # each cap's counter key (None: per event), made once
     in_event: dict[str, int] = {}
     out: list[Capped] = []
     for award in awards:
-        applicable = _caps_for(program, action, award.rule.currency)
+        applicable = plan.by_input[(action, award.rule.currency)]
         allowed = award.amount
         binding: str | None = None
         for cap in applicable:
-            if id(cap) not in keys:
-                keys[id(cap)] = _key(cap, day, first)
-            key = keys[id(cap)]
+            if cap.name not in keys:
+                keys[cap.name] = (
+                    None
+                    if cap.period == "event"
+                    else _counter_key(cap.name, cap.period, day, plan.first_weekday)
+                )
+            key = keys[cap.name]
             used = in_event.get(cap.name, 0) if key is None else new.get(key, 0)
             room = max(cap.limit - used, 0)
             if room < allowed:
                 allowed, binding = room, cap.name
         for cap in applicable:
-            key = keys[id(cap)]
+            key = keys[cap.name]
             if key is None:
                 in_event[cap.name] = in_event.get(cap.name, 0) + allowed
             elif allowed:
@@ -111,8 +117,8 @@ def apply(
                     new = dict(counters)  # copied on the first write only
                 new[key] = new.get(key, 0) + allowed
         out.append(Capped(award, allowed, award.amount - allowed, binding))
-    if new is not counters and len(new) > _horizon_size(program):
-        new = prune(new, day, program.late_event_days)
+    if new is not counters and len(new) > plan.most_counters:
+        new = prune(new, day, plan.keep_days)
     return out, new
 
 

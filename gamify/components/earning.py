@@ -23,6 +23,7 @@ from decimal import (
 )
 from typing import Any
 
+from gamify.components._plans import per_program
 from gamify.errors import InvalidEventError
 from gamify.program import Condition, Multiplier, Program, Rule
 from gamify.program.earning import exact
@@ -213,14 +214,9 @@ class _RulePlan:
     factors: tuple[_Factor, ...]
 
 
-_PLANS: dict[int, tuple[Program, dict[str, tuple[_RulePlan, ...]]]] = {}
-
-
+@per_program
 def _plan(program: Program) -> dict[str, tuple[_RulePlan, ...]]:
-    """The rules of each action with what they need, cached per program object."""
-    hit = _PLANS.get(id(program))
-    if hit is not None and hit[0] is program:
-        return hit[1]
+    """The rules of each action with what they need."""
     listed = program.tiers.multiplier_rules if program.tiers is not None else None
     plan: dict[str, tuple[_RulePlan, ...]] = {}
     for action, rules in program.rules_by_action.items():
@@ -241,9 +237,6 @@ def _plan(program: Program) -> dict[str, tuple[_RulePlan, ...]]:
             tier = (rule.name in listed) if listed is not None else spendable
             plans.append(_RulePlan(rule, tuple(rule.conditions), tier, factors))
         plan[action] = tuple(plans)
-    if len(_PLANS) >= 32:  # programs are few; the entry keeps its program alive
-        _PLANS.clear()
-    _PLANS[id(program)] = (program, plan)
     return plan
 
 
