@@ -75,7 +75,7 @@ from gamify.errors import (
     UnknownActionError,
     UnknownMemberError,
 )
-from gamify.program import Program, Rule, Tier
+from gamify.program import Levels, Program, Referral, Renewal, Rule, Tier, Tiers, Validity
 from gamify.program._base import zone
 from gamify.store import (
     Award,
@@ -174,6 +174,61 @@ class _Step:
 
 
 _V = TypeVar("_V")
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """The program settings every event reads, as plain attributes: a pydantic model's
+    attribute costs several times a plain one's, and an event reads dozens. The
+    engine's program is fixed for its life, so they are read once."""
+
+    levels: Levels | None
+    tiers: Tiers | None
+    referral: Referral | None
+    renewal: Renewal | None
+    has_challenges: bool
+    badges_by_input: dict[tuple[str, str], tuple[str, ...]]
+    formula_actions: frozenset[str]
+    streaks_by_action: dict[str, tuple[str, ...]]
+    amounts: dict[str, str]  # action -> "required", "optional" or "none"
+    badge_predicates: dict[str, str]  # custom badge -> the predicate it calls
+    late_event_days: int
+    timezone: str
+    spendable: frozenset[str]
+    # Rule name -> (its lots' validity, None for "never"; its pending days); "" for rewards
+    # and other credits that no rule pays.
+    credit_terms: dict[str, tuple[Validity | None, int]]
+
+    @classmethod
+    def of(cls, program: Program) -> _Settings:
+        def lasting(validity: Validity) -> Validity | None:
+            return None if validity.policy == "never" else validity
+
+        terms = {
+            r.name: (lasting(r.validity or program.expiry), r.pending_days or 0)
+            for r in program.rules
+        }
+        terms[""] = (lasting(program.expiry), 0)
+        return cls(
+            levels=program.levels,
+            tiers=program.tiers,
+            referral=program.referral,
+            renewal=program.renewal,
+            has_challenges=bool(program.challenges),
+            badges_by_input=program.badges_by_input,
+            formula_actions=program.formula_actions,
+            streaks_by_action=program.streaks_by_action,
+            amounts={name: spec.amount for name, spec in program.actions.items()},
+            badge_predicates={
+                name: badge.predicate
+                for name, badge in program.badges.items()
+                if badge.metric == "custom" and badge.predicate is not None
+            },
+            late_event_days=program.late_event_days,
+            timezone=program.timezone,
+            spendable=frozenset(n for n, c in program.currencies.items() if c.spendable),
+            credit_terms=terms,
+        )
 
 
 def _zone_at(member: MemberRecord, at: datetime) -> str:
@@ -354,6 +409,7 @@ class Engine:
             raise ConfigurationError(f"predicates map names to callables, not {predicates!r}")
         for name, predicate in (predicates or {}).items():
             self.register_predicate(name, predicate)
+        self._settings = _Settings.of(self.program)
         self._tier_ranks: dict[str, int] = (
             {t.name: i for i, t in enumerate(self.program.tiers.levels)}
             if self.program.tiers
@@ -1188,14 +1244,15 @@ class Engine:
     def _check_against_program(self, ev: _Checked, tz: str) -> None:
         """What the program decides about an event: its action, its amount and how late it
         may be. Checked after a key's replay, which answers even when the program changed."""
-        spec = self.program.actions.get(ev.action)
-        if spec is None:
+        settings = self._settings
+        takes = settings.amounts.get(ev.action)
+        if takes is None:
             raise UnknownActionError(ev.action)
-        if ev.amount is None and spec.amount == "required":
+        if ev.amount is None and takes == "required":
             raise InvalidAmountError(None, f"action {ev.action!r} requires an amount")
-        if ev.amount is not None and spec.amount == "none":
+        if ev.amount is not None and takes == "none":
             raise InvalidAmountError(ev.amount, f"action {ev.action!r} takes no amount")
-        days = self.program.late_event_days
+        days = settings.late_event_days
         # Calendar days in the member's zone (a DST change moves the limit by an hour),
         # worked out only near the limit.
         if (
@@ -1292,7 +1349,7 @@ class Engine:
 
     def _lock_set(self, ev: _Checked) -> list[str]:
         """The members an event may touch: itself, and its referrer on a qualifying action."""
-        scheme = self.program.referral
+        scheme = self._settings.referral
         if scheme is None or ev.action != scheme.qualifying_action:
             return [ev.member_id]
         record = self.store.get_member(ev.member_id)
@@ -1335,6 +1392,7 @@ class Engine:
     def _apply_event(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> Outcome:
         """Run the components over one event and collect its effects in ``step``."""
         program = self.program
+        settings = self._settings
         member = step.member
         state = member.state
         day = _time.local_date(ev.at, member.timezone)
@@ -1345,7 +1403,7 @@ class Engine:
         # What the event moved, for the badges indexed by it (none to tell without badges).
         changed: set[tuple[str, str]] = (
             {("count", ev.action), ("custom", ev.action), ("custom", "*")}
-            if program.badges_by_input
+            if settings.badges_by_input
             else set()
         )
         if ev.amount is not None:
@@ -1356,7 +1414,7 @@ class Engine:
 
         context = (
             self._formula_context(ev, counts[ev.action], member.level)
-            if ev.action in program.formula_actions
+            if ev.action in settings.formula_actions
             else {}
         )
         streak_results = self._record_streaks(step, ev, context, changed)
@@ -1404,7 +1462,7 @@ class Engine:
                 )
         tier_change = self._update_tier(step, ev, day, changed)
         referral_rewards = self._qualify_referral(uow, step, ev)
-        if self.program.renewal is not None and ev.action in self.program.renewal.actions:
+        if settings.renewal is not None and ev.action in settings.renewal.actions:
             self._renew_lots(uow, step, ev.now)
         level_ups, awarded = self._progress(uow, step, changed, ev)
         paid_before = len(step.credits)
@@ -1461,7 +1519,7 @@ class Engine:
         changed: set[tuple[str, str]],
     ) -> list[tuple[str, streaks.StreakStep]]:
         """Count the event toward the streaks of its action; put their lengths in ``context``."""
-        names = self.program.streaks_by_action.get(ev.action, ())
+        names = self._settings.streaks_by_action.get(ev.action, ())
         if not names:
             return []
         state = step.state
@@ -1509,11 +1567,11 @@ class Engine:
         self, uow: UnitOfWork, step: _Step, changed: set[tuple[str, str]], ev: _Checked | None
     ) -> tuple[list[LevelUp], list[BadgeAwarded]]:
         """Levels and badges, repeated while their own rewards move what they watch."""
-        program = self.program
+        settings = self._settings
         level_ups: list[LevelUp] = []
         badges_out: list[BadgeAwarded] = []
-        spec = program.levels
-        if spec is None and not program.badges_by_input:
+        spec = settings.levels
+        if spec is None and not settings.badges_by_input:
             return level_ups, badges_out
         if (
             spec is not None
@@ -1529,13 +1587,13 @@ class Engine:
             seen_credits = len(step.credits)
             if not changed:
                 break
-            if program.levels is not None and ("earned", program.levels.currency) in changed:
+            if spec is not None and ("earned", spec.currency) in changed:
                 reached = self._level_up(uow, step)
                 if reached:
                     level_ups.extend(reached)
                     changed.add(("level", ""))
             names = [
-                name for key in sorted(changed) for name in program.badges_by_input.get(key, ())
+                name for key in sorted(changed) for name in settings.badges_by_input.get(key, ())
             ]
             changed = set()
             if names:
@@ -1543,7 +1601,7 @@ class Engine:
         return level_ups, badges_out
 
     def _level_up(self, uow: UnitOfWork, step: _Step) -> list[LevelUp]:
-        spec = self.program.levels
+        spec = self._settings.levels
         assert spec is not None
         member = step.member
         state = step.state
@@ -1652,18 +1710,19 @@ class Engine:
         return out
 
     def _check_predicates(self, names: Iterable[str]) -> None:
+        needed = self._settings.badge_predicates
         for name in names:
-            badge = self.program.badges[name]
-            if badge.metric == "custom" and badge.predicate not in self._predicates:
+            predicate = needed.get(name)
+            if predicate is not None and predicate not in self._predicates:
                 raise ConfigurationError(
-                    f"badge {name!r} needs the predicate {badge.predicate!r}: "
+                    f"badge {name!r} needs the predicate {predicate!r}: "
                     "register it with engine.register_predicate"
                 )
 
     # Internals: loyalty components ---------------------------------------------------------------
 
     def _tier(self, member: MemberRecord) -> Tier | None:
-        spec = self.program.tiers
+        spec = self._settings.tiers
         if spec is None:
             return None
         return spec.levels[self._tier_ranks.get(member.tier or "", 0)]
@@ -1672,7 +1731,7 @@ class Engine:
         self, step: _Step, ev: _Checked, day: date, changed: set[tuple[str, str]]
     ) -> TierChange | None:
         """Add the event's qualifying amount; upgrade at once when a threshold is met."""
-        spec = self.program.tiers
+        spec = self._settings.tiers
         if spec is None:
             return None
         if spec.metric == "amount":
@@ -1724,7 +1783,7 @@ class Engine:
 
     def _qualify_referral(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> list[Credit]:
         """Reward the referrer when the referee first completes the qualifying action."""
-        scheme = self.program.referral
+        scheme = self._settings.referral
         member = step.member
         if (
             scheme is None
@@ -1807,9 +1866,9 @@ class Engine:
 
     def _run_challenges(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> list[ChallengeState]:
         """Enrol, count, fail and complete the challenges this event touches."""
-        program = self.program
-        if not program.challenges:
+        if not self._settings.has_challenges:
             return []
+        program = self.program
         member = step.member
         tz = member.timezone
         stored: dict[str, Any] = step.state.get("challenges", {})
@@ -1988,7 +2047,7 @@ class Engine:
         """Write what the step earned as one leaderboard delta per currency."""
         if not step.earned:
             return
-        day, week, month = self._board_keys(_time.local_date(step.at, self.program.timezone))
+        day, week, month = self._board_keys(_time.local_date(step.at, self._settings.timezone))
         for currency, amount in step.earned.items():
             if amount:
                 step.changes.earned.append(
@@ -2025,7 +2084,8 @@ class Engine:
                 f"pay ({MAX_CREDIT - 1:,}): check the event's amount and attributes"
             )
         member = step.member
-        spec = self.program.levels
+        settings = self._settings
+        spec = settings.levels
         if spec is not None and currency == spec.currency and amount > 0:
             room = levels.xp_room(spec, step.state.get("earned", {}).get(currency, 0))
             if room is not None and room < amount:
@@ -2033,13 +2093,12 @@ class Engine:
         pending_until: datetime | None = None
         expires_at: datetime | None = None
         if amount > 0:
-            if self.program.currencies[currency].spendable:
-                validity = rule.validity if rule and rule.validity else self.program.expiry
-                expires_at = ledger.expiry_for(validity, step.at, member.timezone)
-                if rule is not None and rule.pending_days:
-                    pending_until = _time.add_local(
-                        step.at, member.timezone, days=rule.pending_days
-                    )
+            if currency in settings.spendable:
+                validity, pending_days = settings.credit_terms[rule.name if rule else ""]
+                if validity is not None:
+                    expires_at = ledger.expiry_for(validity, step.at, member.timezone)
+                if pending_days:
+                    pending_until = _time.add_local(step.at, member.timezone, days=pending_days)
                 lot_id = new_id()
                 account = f"{currency}:pending" if pending_until else currency
                 self._entry(step, account, amount, kind, reason, lot_id)

@@ -25,8 +25,8 @@ from typing import Any
 
 from gamify.components._plans import per_program
 from gamify.errors import InvalidEventError
-from gamify.program import Condition, Multiplier, Program, Rule
-from gamify.program.earning import exact
+from gamify.program import Multiplier, Program, Rule
+from gamify.program.earning import PerGroup, exact
 
 ONE = Decimal(1)
 # Awards are computed in a wide context so products of amounts, rates and
@@ -68,7 +68,7 @@ def round_award(value: Decimal, mode: str) -> int:
     return int(value.to_integral_value(rounding=ROUNDING[mode], context=_EXACT))
 
 
-def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | None) -> bool:
+def _matches(cond: _Test, attributes: Mapping[str, Any], amount: Decimal | None) -> bool:
     actual = amount if cond.attribute == "amount" else attributes.get(cond.attribute)
     if cond.op == "exists":
         return actual is not None
@@ -90,7 +90,7 @@ def _matches(cond: Condition, attributes: Mapping[str, Any], amount: Decimal | N
 
 
 def _all_match(
-    conditions: Sequence[Condition], attributes: Mapping[str, Any], amount: Decimal | None
+    conditions: Sequence[_Test], attributes: Mapping[str, Any], amount: Decimal | None
 ) -> bool:
     for cond in conditions:  # noqa: SIM110 - a loop, not all(...): no generator per call
         if not _matches(cond, attributes, amount):
@@ -99,21 +99,25 @@ def _all_match(
 
 
 def base_value(
-    rule: Rule,
+    plan: _RulePlan,
     amount: Decimal | None,
     attributes: Mapping[str, Any],
     context: Mapping[str, Decimal | int],
 ) -> Decimal:
     """The rule's award before multipliers, as an exact decimal."""
-    if rule.fixed is not None:
-        value = rule.fixed
-    elif rule.per_amount is not None:
-        value = _multiply(amount or Decimal(0), rule.per_amount)
+    if plan.fixed is not None:
+        value = plan.fixed
+    elif plan.per_amount is not None:
+        value = _multiply(amount or Decimal(0), plan.per_amount)
     else:
+        rule = plan.rule
         assert rule.formula is not None
+        if rule.streak is not None:
+            context = {**context, "streak": context.get(f"streak_{rule.streak}", 0)}
         value = rule.formula.evaluate(context)
-    if rule.per is not None:
-        value = _multiply(value, Decimal(_groups(rule, attributes.get(rule.per.attribute))))
+    if plan.per is not None:
+        rule = plan.rule
+        value = _multiply(value, Decimal(_groups(rule, attributes.get(plan.per.attribute))))
     return value
 
 
@@ -207,18 +211,40 @@ class _Factor:
 
 
 @dataclass(frozen=True, slots=True)
+class _Test:
+    """A rule condition's settings as plain attributes."""
+
+    attribute: str
+    op: str
+    expected: Any
+
+
+@dataclass(frozen=True, slots=True)
 class _RulePlan:
+    """A rule with plain copies of what every event reads (see :func:`per_program`)."""
+
     rule: Rule
-    conditions: tuple[Condition, ...]
+    currency: str
+    fixed: Decimal | None
+    per_amount: Decimal | None
+    per: PerGroup | None
+    conditions: tuple[_Test, ...]
     tier: bool
     factors: tuple[_Factor, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    by_action: dict[str, tuple[_RulePlan, ...]]
+    rounding: str
+    stacking: str
+
+
 @per_program
-def _plan(program: Program) -> dict[str, tuple[_RulePlan, ...]]:
+def _plan(program: Program) -> _Plan:
     """The rules of each action with what they need."""
     listed = program.tiers.multiplier_rules if program.tiers is not None else None
-    plan: dict[str, tuple[_RulePlan, ...]] = {}
+    by_action: dict[str, tuple[_RulePlan, ...]] = {}
     for action, rules in program.rules_by_action.items():
         plans = []
         for rule in rules:
@@ -234,10 +260,20 @@ def _plan(program: Program) -> dict[str, tuple[_RulePlan, ...]]:
                 for mult in program.multipliers
                 if applies_to(mult, rule, spendable)
             )
-            tier = (rule.name in listed) if listed is not None else spendable
-            plans.append(_RulePlan(rule, tuple(rule.conditions), tier, factors))
-        plan[action] = tuple(plans)
-    return plan
+            plans.append(
+                _RulePlan(
+                    rule=rule,
+                    currency=rule.currency,
+                    fixed=rule.fixed,
+                    per_amount=rule.per_amount,
+                    per=rule.per,
+                    conditions=tuple(_Test(c.attribute, c.op, c.expected) for c in rule.conditions),
+                    tier=(rule.name in listed) if listed is not None else spendable,
+                    factors=factors,
+                )
+            )
+        by_action[action] = tuple(plans)
+    return _Plan(by_action, program.rounding, program.stacking)
 
 
 def awards(
@@ -251,7 +287,8 @@ def awards(
 ) -> list[RuleAward]:
     """One award per rule of ``action`` whose conditions hold, rounded after multipliers."""
     out: list[RuleAward] = []
-    plans = _plan(program).get(action)
+    program_plan = _plan(program)
+    plans = program_plan.by_action.get(action)
     if not plans:
         return out
     tier_factor = facts.tier_multiplier
@@ -259,13 +296,9 @@ def awards(
         tier_factor = None
     birthday_month = facts.birthday is not None and facts.birthday.month == facts.local_day.month
     for plan in plans:
-        rule = plan.rule
         if plan.conditions and not _all_match(plan.conditions, attributes, amount):
             continue
-        ctx = context
-        if rule.streak is not None:
-            ctx = {**context, "streak": context.get(f"streak_{rule.streak}", 0)}
-        value = base_value(rule, amount, attributes, ctx)
+        value = base_value(plan, amount, attributes, context)
         active: list[Decimal] = []
         if tier_factor is not None and plan.tier:
             active.append(tier_factor)
@@ -279,11 +312,11 @@ def awards(
             if on:
                 active.append(f.factor)
         if active:
-            factor = _plain(combine(active, program.stacking))
+            factor = _plain(combine(active, program_plan.stacking))
             value = _multiply(value, factor)
         else:
             factor = ONE
-        points = round_award(value, program.rounding)
+        points = round_award(value, program_plan.rounding)
         if points > 0:
-            out.append(RuleAward(rule=rule, amount=points, multiplier=factor))
+            out.append(RuleAward(rule=plan.rule, amount=points, multiplier=factor))
     return out
