@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from gamify import Program
-from gamify.components.caps import apply, prune
+from gamify.components.caps import apply, prune, used
 from gamify.components.earning import RuleAward
 
 
@@ -34,6 +35,20 @@ def award(prog: Program, rule: str, amount: int) -> RuleAward:
 
 
 MON = date(2026, 5, 4)  # a Monday
+
+
+def flat(counters: dict[str, Any]) -> dict[str, int]:
+    """Every counter as ``{"cap|period": count}``, read from the documented stored form: per
+    cap, [latest period, its count, ",period=count" pairs of earlier periods, oldest first]."""
+    out: dict[str, int] = {}
+    for cap, (latest, count, earlier) in counters.items():
+        pairs = [p.split("=") for p in earlier.split(",")[1:]]
+        periods = [period for period, _ in pairs]
+        assert earlier == "" or earlier.startswith(",")
+        assert periods == sorted(periods) and all(p < latest for p in periods), counters
+        out.update({f"{cap}|{period}": int(n) for period, n in pairs})
+        out[f"{cap}|{latest}"] = count
+    return out
 
 
 def test_without_caps_everything_is_credited() -> None:
@@ -70,7 +85,7 @@ def test_daily_action_cap_counts_per_local_day() -> None:
     out2, c2 = apply(prog, "purchase", [award(prog, "spend", 70)], c1, MON)
     out3, c3 = apply(prog, "purchase", [award(prog, "spend", 70)], c2, date(2026, 5, 5))
     assert [(o.amount, o.cut) for o in out1 + out2 + out3] == [(70, 0), (30, 40), (70, 0)]
-    assert c3 == {"buy_day|2026-05-04": 100, "buy_day|2026-05-05": 70}
+    assert flat(c3) == {"buy_day|2026-05-04": 100, "buy_day|2026-05-05": 70}
 
 
 def test_an_action_cap_ignores_other_actions() -> None:
@@ -88,7 +103,7 @@ def test_overall_daily_cap_covers_every_action() -> None:
     out3, c = apply(prog, "check_in", [award(prog, "daily", 5)], c, MON)
     out4, c = apply(prog, "check_in", [award(prog, "daily", 5)], c, MON)
     assert [o.amount for o in out1 + out2 + out3 + out4] == [50, 5, 5, 0]
-    assert c == {"all_day|2026-05-04": 60}
+    assert flat(c) == {"all_day|2026-05-04": 60}
 
 
 def test_caps_of_one_currency_leave_others_alone() -> None:
@@ -109,7 +124,7 @@ def test_the_tightest_cap_binds_and_every_cap_counts_what_passed() -> None:
     )
     out, c = apply(prog, "purchase", [award(prog, "spend", 80)], {}, MON)
     assert [(o.amount, o.cut, o.cap) for o in out] == [(30, 50, "per_event")]
-    assert c == {"buy_day|2026-05-04": 30}
+    assert flat(c) == {"buy_day|2026-05-04": 30}
 
 
 def test_weekly_cap_weeks_start_on_monday_by_default() -> None:
@@ -118,7 +133,7 @@ def test_weekly_cap_weeks_start_on_monday_by_default() -> None:
     _, c = apply(prog, "purchase", [award(prog, "spend", 60)], {}, date(2026, 5, 10))
     out, c = apply(prog, "purchase", [award(prog, "spend", 60)], c, date(2026, 5, 11))
     assert out[0].amount == 60
-    assert c == {"week|w2026-05-04": 60, "week|w2026-05-11": 60}
+    assert flat(c) == {"week|w2026-05-04": 60, "week|w2026-05-11": 60}
 
 
 def test_weekly_cap_follows_the_program_week_start() -> None:
@@ -128,7 +143,7 @@ def test_weekly_cap_follows_the_program_week_start() -> None:
     _, c = apply(prog, "purchase", [award(prog, "spend", 60)], {}, date(2026, 5, 10))
     out, c = apply(prog, "purchase", [award(prog, "spend", 60)], c, date(2026, 5, 11))
     assert (out[0].amount, out[0].cut) == (40, 20)
-    assert c == {"week|w2026-05-10": 100}
+    assert flat(c) == {"week|w2026-05-10": 100}
 
 
 def test_monthly_cap_counts_per_calendar_month() -> None:
@@ -137,42 +152,62 @@ def test_monthly_cap_counts_per_calendar_month() -> None:
     _, c = apply(prog, "purchase", [award(prog, "spend", 100)], {}, date(2026, 5, 31))
     out, c = apply(prog, "purchase", [award(prog, "spend", 100)], c, date(2026, 6, 1))
     assert out[0].amount == 100
-    assert c == {"month|2026-05": 100, "month|2026-06": 100}
+    assert flat(c) == {"month|2026-05": 100, "month|2026-06": 100}
 
 
 def test_apply_does_not_change_the_counters_passed_in() -> None:
     """The counters given are left as they were; the new ones are returned."""
     prog = program([{"name": "day", "limit": 100, "period": "day"}])
-    before = {"day|2026-05-04": 10}
+    _, before = apply(prog, "purchase", [award(prog, "spend", 10)], {}, MON)
+    kept = copy.deepcopy(before)
     _, after = apply(prog, "purchase", [award(prog, "spend", 5)], before, MON)
-    assert before == {"day|2026-05-04": 10}
-    assert after == {"day|2026-05-04": 15}
+    assert before == kept
+    assert flat(after) == {"day|2026-05-04": 15}
+
+
+def test_counters_in_the_earlier_form_are_read_and_rewritten() -> None:
+    """A state saved as {"cap|period": count} keeps counting: 90 of a 100 limit already used
+    today leaves 10, and the counters come back in the current form, every period kept."""
+    prog = program([{"name": "day", "limit": 100, "period": "day"}])
+    earlier = {"day|2026-05-03": 40, "day|2026-05-04": 90, "day|2026-04-30": 7}
+    out, after = apply(prog, "purchase", [award(prog, "spend", 50)], earlier, MON)
+    assert (out[0].amount, out[0].cut) == (10, 40)
+    assert after == {"day": ["2026-05-04", 100, ",2026-04-30=7,2026-05-03=40"]}
+
+
+def test_a_late_event_counts_toward_its_own_period() -> None:
+    """An event dated two days back is counted in that day's counter (new or not), and
+    today's counter, the latest, stays as it was."""
+    prog = program([{"name": "day", "limit": 100, "period": "day"}])
+    _, c = apply(prog, "purchase", [award(prog, "spend", 30)], {}, date(2026, 5, 1))
+    _, c = apply(prog, "purchase", [award(prog, "spend", 20)], c, MON)
+    out, c = apply(prog, "purchase", [award(prog, "spend", 90)], c, date(2026, 5, 2))
+    assert out[0].amount == 90
+    out, c = apply(prog, "purchase", [award(prog, "spend", 90)], c, date(2026, 5, 1))
+    assert (out[0].amount, out[0].cut) == (70, 20)
+    assert flat(c) == {"day|2026-05-01": 100, "day|2026-05-02": 90, "day|2026-05-04": 20}
+    assert used(c, "day", "2026-05-03") == 0
 
 
 def test_prune_drops_periods_older_than_the_late_event_horizon() -> None:
     """Counters of periods that began before today − (late days + 31) are dropped, newer ones
     kept."""
-    counters = {
-        "day|2026-01-01": 5,
-        "day|2026-03-01": 5,
-        "week|w2026-01-05": 5,
-        "month|2026-02": 5,
-        "month|2026-01": 5,
-    }
     # today 2026-05-01, keep 60 days: horizon = 2026-05-01 − 91 days = 2026-01-30
-    assert prune(counters, date(2026, 5, 1), 60) == {"day|2026-03-01": 5, "month|2026-02": 5}
+    assert prune(",2026-01-01=5,2026-03-01=5", date(2026, 5, 1), 60) == ",2026-03-01=5"
+    assert prune(",w2026-01-05=5,w2026-02-02=1", date(2026, 5, 1), 60) == ",w2026-02-02=1"
+    assert prune(",2026-01=5,2026-02=5", date(2026, 5, 1), 60) == ",2026-02=5"
 
 
 def test_counters_of_periods_past_the_late_event_window_are_dropped() -> None:
     """With late_event_days = 1, a year of daily counters never holds more than 35 days' worth."""
     prog = program([{"name": "day", "limit": 100, "period": "day"}], late_event_days=1)
-    counters: dict[str, int] = {}
+    counters: dict[str, Any] = {}
     first = date(2026, 1, 1)
     for n in range(365):
         day = first + timedelta(days=n)
         _, counters = apply(prog, "purchase", [award(prog, "spend", 1)], counters, day)
-        assert len(counters) <= 1 * (1 + 34)
+        assert len(flat(counters)) <= 1 * (1 + 34)
     last = first + timedelta(days=364)
-    kept = sorted(date.fromisoformat(k.split("|")[1]) for k in counters)
+    kept = sorted(date.fromisoformat(k.split("|")[1]) for k in flat(counters))
     assert kept[-1] == last
     assert kept[0] > last - timedelta(days=1 + 34)
