@@ -335,7 +335,10 @@ def _json_numbers(value: Any) -> Any:
     if type(value) is float:
         return int(value) if value.is_integer() and abs(value) < _EXACT_FLOATS else value
     if isinstance(value, dict):
-        return {k: _json_numbers(v) for k, v in value.items()}
+        for v in value.values():  # most attributes are flat text, flags and whole numbers
+            if isinstance(v, float | dict | list | tuple):
+                return {k: _json_numbers(v) for k, v in value.items()}
+        return value
     if isinstance(value, list | tuple):
         return [_json_numbers(v) for v in value]
     return value
@@ -1268,6 +1271,8 @@ class Engine:
     # Internals: units of work ------------------------------------------------------------
 
     def _unit(self, member_ids: Sequence[str]) -> AbstractContextManager[UnitOfWork]:
+        if len(member_ids) == 1:  # nearly every unit: one member, already in order
+            return self.store.unit_of_work(member_ids)
         return self.store.unit_of_work(sorted(set(member_ids)))
 
     def _retrying(self, run: Callable[[], _T]) -> _T:

@@ -158,7 +158,11 @@ class MemoryStore(Store):
                 if ident in self._idempotency or ident in seen:
                     raise DuplicateError(f"idempotency key {rec.key!r} already recorded")
                 seen.add(ident)
-        award_ids = {(a.member_id, a.badge, a.tier, a.occurrence) for a in changes.awards}
+        award_ids = (
+            {(a.member_id, a.badge, a.tier, a.occurrence) for a in changes.awards}
+            if changes.awards
+            else set()
+        )
         if award_ids and (len(award_ids) != len(changes.awards) or award_ids & self._awards):
             raise DuplicateError("award already given")
         for member in changes.members:
