@@ -230,3 +230,33 @@ def test_a_batch_asks_the_store_for_its_members_in_id_order(
         [{"member_id": m, "action": "check_in"} for m in ("zoe", "adam", "mia", "adam")]
     )
     assert asked == [["adam", "mia", "zoe"]]
+
+
+def test_a_rank_reads_one_instant(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """engine.rank reads the score and the count above it from one snapshot: a purchase that
+    commits from another thread between the two reads moves neither. Read apart, the
+    member's own new score would count as above its old one (rank 2 of one member)."""
+    engine = make_engine(store)
+    engine.track("alice", "purchase", amount=10)
+    queries = store.queries  # type: ignore[attr-defined]
+    count_above = queries.count_above
+    wrote: list[int] = []
+
+    def after_a_write_elsewhere(*args: Any) -> int:
+        if not wrote:  # the other thread's purchase commits before the count is read
+            other = threading.Thread(
+                target=lambda: wrote.append(
+                    make_engine(store).track("alice", "purchase", amount=5).credits[0].amount
+                )
+            )
+            other.start()
+            other.join(timeout=60)
+        return int(count_above(*args))
+
+    monkeypatch.setattr(queries, "count_above", after_a_write_elsewhere)
+    row = engine.rank("alice", "points")
+    assert wrote == [5]
+    assert row is not None and (row.rank, row.score) == (1, 10)
+    monkeypatch.undo()
+    row = engine.rank("alice", "points")
+    assert row is not None and (row.rank, row.score) == (1, 15)

@@ -801,6 +801,19 @@ class Queries:
             params += (key,)
         return (*params, threshold)
 
+    def member_rank(
+        self, cur: Cursor, member_id: str, currency: str, period: str, tier: str | None
+    ) -> tuple[int, int] | None:
+        """See :meth:`gamify.store.Store.member_rank`; the caller gives one snapshot."""
+        score = self.score(cur, member_id, currency, period)
+        if score <= 0:
+            return None
+        if tier is not None:
+            record = self.load_member(cur, member_id)
+            if record is None or record.tier != tier:
+                return None
+        return score, self.count_above(cur, currency, period, score, tier)
+
     def score(self, cur: Cursor, member_id: str, currency: str, period: str) -> int:
         kind, key = self._period(period)
         cur.execute(self.sql.score, (member_id, currency))

@@ -37,6 +37,10 @@ class SQLReads(Store):
     def _read(self, run: Callable[[Cursor], _T]) -> _T:
         """Run ``run(cursor)`` on a cursor of the right transaction, translating driver errors."""
 
+    def _read_snapshot(self, run: Callable[[Cursor], _T]) -> _T:
+        """Like ``_read``, with every statement of ``run`` reading one snapshot."""
+        return self._read(run)  # the app's transaction, at the app's isolation level
+
     def get_member(self, member_id: str) -> MemberRecord | None:
         return self._read(lambda cur: self.queries.load_member(cur, member_id))
 
@@ -69,6 +73,13 @@ class SQLReads(Store):
         self, currency: str, period: str, score: int, *, tier: str | None = None
     ) -> int:
         return self._read(lambda cur: self.queries.count_above(cur, currency, period, score, tier))
+
+    def member_rank(
+        self, member_id: str, currency: str, period: str, *, tier: str | None = None
+    ) -> tuple[int, int] | None:
+        return self._read_snapshot(
+            lambda cur: self.queries.member_rank(cur, member_id, currency, period, tier)
+        )
 
     def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
         return self._read(lambda cur: self.queries.earned_between(cur, currency, start, end))

@@ -150,6 +150,10 @@ class Statements:
             in_ids = "= ANY(?)"
         self.commit = "COMMIT"
         self.rollback = "ROLLBACK"
+        # Several reads of one instant: SQLite's snapshot starts at the first read.
+        self.begin_snapshot = (
+            "BEGIN" if dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        )
         self.lock_member = q("SELECT pg_advisory_xact_lock(?)")
 
         # Units of work: reads -----------------------------------------------------------

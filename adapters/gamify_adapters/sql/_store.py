@@ -372,6 +372,24 @@ class SQLStore(SQLReads):
             finally:
                 self._give(connection)
 
+    def _read_snapshot(self, run: Callable[[Cursor], _T]) -> _T:
+        if self._current() is not None:  # the thread's transaction: its own snapshot
+            return self._read(run)
+        sql = self.queries.sql
+
+        def in_one_snapshot(cur: Cursor) -> _T:
+            cur.execute(sql.begin_snapshot)
+            try:
+                result = run(cur)
+            except BaseException:
+                with suppress(Exception):
+                    cur.execute(sql.rollback)
+                raise
+            cur.execute(sql.commit)
+            return result
+
+        return self._read(in_one_snapshot)
+
     def ack_outbox(self, event_ids: Sequence[str]) -> None:
         if not event_ids:
             return
