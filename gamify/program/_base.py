@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import pendulum
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # Durations a program may set: a century. Longer ones cannot be added to a date.
 MAX_DAYS = 36_500
@@ -20,11 +29,43 @@ MAX_HOURS = 24 * MAX_DAYS
 MAGNITUDE = 12
 
 
+@cache
+def _expects(model: type[BaseModel], name: str) -> str | None:
+    """What field ``name`` of ``model`` holds: "number", "flag" (a boolean) or None (other)."""
+    found: set[Any] = set()
+    pending = [model.model_fields[name].annotation]
+    while pending:
+        annotation = pending.pop()
+        if get_origin(annotation) in (Union, UnionType, Annotated):
+            pending.extend(get_args(annotation))
+        else:
+            found.add(annotation)
+    found.discard(type(None))
+    if found == {bool}:
+        return "flag"
+    if not found & {bool, str} and found & {int, float, Decimal}:
+        return "number"
+    return None
+
+
 class Model(BaseModel):
-    """Base of every program section: unknown keys are errors, values are frozen, and a
-    number lies between 1e-12 and 1e12 (or is 0)."""
+    """Base of every program section: unknown keys are errors, values are frozen, a number
+    lies between 1e-12 and 1e12 (or is 0), and true/false is neither a number nor taken
+    from anything but a boolean (``limit = true`` would otherwise read as 1)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_apart(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None:
+            return value
+        expects = _expects(cls, info.field_name)
+        if expects == "number" and isinstance(value, bool):
+            raise ValueError(f"a number is needed, not {str(value).lower()}")
+        if expects == "flag" and value is not None and not isinstance(value, bool):
+            raise ValueError(f"true or false is needed, not {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _sized_numbers(self) -> Model:

@@ -402,3 +402,39 @@ def test_a_key_given_twice_is_refused_in_every_format(tmp_path: Path, name: str,
     err = load_error(path)
     assert err.file == str(path)
     assert "is given twice" in err.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "key_path", "reason"),
+    [
+        ('[[caps]]\nname = "day"\nlimit = true\nperiod = "day"\n', "caps[0].limit", "number"),
+        ("late_event_days = false\n", "late_event_days", "number"),
+        ('[currencies.points]\nspendable = "yes"\n', "currencies.points.spendable", "true or"),
+        ("[currencies.points]\nspendable = 1\n", "currencies.points.spendable", "true or"),
+    ],
+)
+def test_booleans_and_numbers_are_not_mistaken_for_each_other(
+    tmp_path: Path, text: str, key_path: str, reason: str
+) -> None:
+    """`limit = true` is not a limit of 1, and `spendable = "yes"` or `1` is not true: each
+    is refused at its key path, naming the file."""
+    base = 'timezone = "UTC"\n[actions.buy]\n[[rules]]\nname = "r"\naction = "buy"\nfixed = 5\n'
+    if text.startswith("late_event_days"):
+        base, text = text + base, ""
+    error = load_error(write(tmp_path, "program.toml", base + text))
+    assert error.key_path == key_path
+    assert reason in str(error)
+    assert "program.toml" in str(error)
+
+
+def test_numbers_written_as_text_and_real_booleans_still_load() -> None:
+    """A quoted number ("5") reads as the number, and true/false as flags."""
+    program = Program.from_dict(
+        dict(
+            SHOP,
+            caps=[{"name": "day", "limit": "5", "period": "day"}],
+            currencies={"points": {"spendable": True}, "xp": {"spendable": False}},
+        )
+    )
+    assert program.caps[0].limit == 5
+    assert program.currencies["points"].spendable is True
