@@ -502,7 +502,14 @@ class _Member:
         if entry.at >= end:
             return
         kind, amount = entry.kind, entry.amount
-        if entry.account in (main, pending):
+        if kind == "debt":
+            # As in currency_flows: debt booked on the debt account less what the currency
+            # account books as debt is the part of a reversal not already in "reverse".
+            if entry.account == main:
+                self.issued += amount
+            elif entry.account == debt:
+                self.issued -= amount
+        elif entry.account in (main, pending):
             if kind in ("earn", "reward", "reverse"):
                 self.issued += amount
                 if kind != "reward" and entry.action is not None:
@@ -513,8 +520,6 @@ class _Member:
                 self.spent -= amount  # spends are negative, refunds positive
             elif kind == "expire":
                 self.expired -= amount
-        elif entry.account == debt and kind == "debt" and amount > 0:
-            self.issued -= amount  # a reversal's shortfall booked as debt
 
     @property
     def holder(self) -> bool:

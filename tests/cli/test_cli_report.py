@@ -276,6 +276,34 @@ def test_segments_by_tag_else_by_core_amount(write):
     assert segments["high"].actual_per_member == D("7550")
 
 
+def test_a_reversal_that_leaves_debt_counts_once_per_member_and_segment(write):
+    """a earns 100 + 20 and spends 110; the 100-point purchase is reversed: 10 comes back
+    from the balance and 90 is booked as debt; a later 50-point purchase settles 50 of it.
+    Issued is 120 - 100 + 50 = 70 in the total, for the member and for its segment alike:
+    the debt is part of the reversal, not a second one."""
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, 12, tzinfo=UTC))
+    engine = Engine(PROGRAM, store=store, clock=clock)
+    engine.set_member("a", tags=["low"])
+    engine.track("a", "purchase", amount=100, key="order")
+    engine.track("a", "purchase", amount=20)
+    clock.set(datetime(2026, 1, 11, 12, tzinfo=UTC))
+    engine.redeem("a", 110)
+    clock.set(datetime(2026, 1, 12, 12, tzinfo=UTC))
+    engine.reverse("a", "order")
+    assert engine.member("a").debt == {"points": 90}
+    clock.set(datetime(2026, 1, 13, 12, tzinfo=UTC))
+    engine.track("a", "purchase", amount=50)
+    plan, ranges = load_report_plan(write("plan.toml", TWO_SEGMENTS))
+    result = build_report(store, now=NOW, plan=plan, ranges=ranges, **YEAR)
+    assert result.flow.issued == 70
+    assert (result.spending.issued, result.spending.spent) == (70, 110)
+    assert (result.spending.holders, result.spending.spenders) == (1, 1)
+    low = {s.name: s for s in result.segments}["low"]
+    assert low.issuance.actual == 70
+    assert (low.spending.issued, low.spending.holders, low.spending.spenders) == (70, 1, 1)
+
+
 def test_explicit_core_amount_ranges(write):
     """core_amount_min/max in the plan's segments override the midpoints."""
     text = TWO_SEGMENTS.replace('name = "high"\n', 'name = "high"\ncore_amount_min = 16000\n')
