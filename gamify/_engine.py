@@ -1899,6 +1899,10 @@ class Engine:
                 out.append(ChallengeState(name=name, status="failed", completed=False))
                 self._announce(step, "challenge_failed", member.member_id, ev.at, challenge=name)
             if run is None or (spec.repeatable and run["status"] != "active"):
+                if run is not None and ev.at < challenges.ended_at(run):
+                    # A late event from before the last run ended: that run's outcome stands.
+                    runs[name] = run
+                    continue
                 if spec.enrolment != "auto" or not challenges.can_enrol(spec, ev.at):
                     if run is not None:
                         runs[name] = run
@@ -1968,7 +1972,7 @@ class Engine:
                 due = badges.Due(spec.badge, "", 1, self.program.badges[spec.badge].reward)
                 step.challenge_badges.extend(self._grant_badges(uow, step, [due]))
         self._announce(step, "challenge_completed", step.member.member_id, step.at, challenge=name)
-        return {**run, "status": "completed", "done": run["done"] + 1}
+        return {**run, "status": "completed", "done": run["done"] + 1, "ended": step.at.isoformat()}
 
     def _tier_rank(self, tier: str | None) -> int:
         return self._tier_ranks.get(tier, 0) if tier is not None else 0

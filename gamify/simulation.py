@@ -418,7 +418,6 @@ def _sizes(segments: Sequence[SegmentBehaviour], members: int) -> list[int]:
     return sizes
 
 
-
 _Event = tuple[float, int, int, str, Decimal | None, Mapping[str, Any] | None]
 # (fraction of the day, member index, order within the member's day, action or
 # "" for a redemption, amount, attributes)

@@ -5,6 +5,8 @@ Pure functions over a run's JSON-ready state::
     {"status": "active", "since": "...", "ends": "..." | None,
      "counts": [3, 0], "days": [["2026-03-01", ...], []], "done": 1}
 
+A completed run also keeps the instant it ended (``"ended"``). Instants are in UTC.
+
 Count and total conditions count from enrolment; state conditions (level,
 tier, streak, badge, custom) are judged on the member's current state.
 """
@@ -12,7 +14,7 @@ tier, streak, badge, custom) are judged on the member's current state.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,7 @@ from gamify.program import Challenge, Goal
 
 __all__ = [
     "counts_met",
+    "ended_at",
     "enrol",
     "expired",
     "goal_values",
@@ -50,7 +53,7 @@ def enrol(spec: Challenge, at: datetime, tz: str, done: int = 0) -> dict[str, An
     return {
         "status": "active",
         "since": at.isoformat(),
-        "ends": end.isoformat() if end is not None else None,
+        "ends": end.astimezone(UTC).isoformat() if end is not None else None,
         "counts": [0] * len(spec.conditions),
         "days": [[] for _ in spec.conditions],
         "done": done,
@@ -60,6 +63,16 @@ def enrol(spec: Challenge, at: datetime, tz: str, done: int = 0) -> dict[str, An
 def expired(run: Mapping[str, Any], at: datetime) -> bool:
     """Whether the run's window has ended by ``at`` (half-open: ended at its end instant)."""
     return run["ends"] is not None and at >= datetime.fromisoformat(run["ends"])
+
+
+def ended_at(run: Mapping[str, Any]) -> datetime:
+    """When a finished run ended: at its completion, or (failed) at its window's end. A run
+    completed before completions were dated reads its enrolment."""
+    if run.get("ended"):
+        return datetime.fromisoformat(run["ended"])
+    if run["status"] == "failed" and run["ends"] is not None:
+        return datetime.fromisoformat(run["ends"])
+    return datetime.fromisoformat(run["since"])
 
 
 def observe(

@@ -222,3 +222,63 @@ def test_repeatable_challenge_pays_each_completion(
     assert engine.challenge_progress("m", "c").completions == 2
     assert [b.badge for b in engine.member("m").badges] == ["champion"]  # a one-off badge
     assert engine.balance("m") == 4 * 10 + 2 * 200
+
+
+def test_a_late_event_from_before_a_completion_leaves_the_finished_run_alone(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A repeatable 2-day run completes at 10:00. A workout sent later but dated 09:30 (before
+    the completion) starts no new run and fails nothing: the decision stands, and the next
+    workout after it starts run 2 as usual. A workout dated before the completion is never
+    counted toward the run that follows it."""
+    engine = gamify_engine(program({"repeatable": True, "days": 2}))
+    gamify_clock.set(START)  # 09:00
+    engine.track("m", "workout")
+    gamify_clock.set(START + dt.timedelta(hours=1))  # 10:00: completed
+    engine.track("m", "workout")
+    gamify_clock.set(START + dt.timedelta(days=5))
+    late = engine.track("m", "workout", at=START + dt.timedelta(minutes=30))
+    assert late.challenges == [] and challenge_credits(late) == []
+    done = engine.challenge_progress("m", "c")
+    assert (done.status, done.completions, done.enrolled_at) == ("completed", 1, START)
+    outcome = engine.track("m", "workout")
+    assert [(c.name, c.status) for c in outcome.challenges] == [("c", "active")]
+    fresh = engine.challenge_progress("m", "c")
+    assert fresh.enrolled_at == START + dt.timedelta(days=5)
+    assert [int(c.current) for c in fresh.conditions] == [1]
+    assert engine.balance("m") == 4 * 10 + 200
+
+
+def test_a_late_event_inside_a_failed_run_window_starts_nothing(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A repeatable 2-day run enrolled on 1 June fails with one workout, and the workout that
+    finds it failed on the 8th starts run 2. A workout dated 2 June, sent on the 9th, neither
+    starts a run in the past nor counts toward run 2."""
+    engine = gamify_engine(program({"repeatable": True, "days": 2}))
+    gamify_clock.set(START)
+    engine.track("m", "workout")
+    gamify_clock.set(START + dt.timedelta(days=7))
+    failed = engine.track("m", "stretch")  # not watched: the run stays as it was
+    assert failed.challenges == []
+    assert engine.track("m", "workout").challenges[0].status == "failed"
+    gamify_clock.set(START + dt.timedelta(days=8))
+    late = engine.track("m", "workout", at=START + dt.timedelta(days=1))
+    progress = engine.challenge_progress("m", "c")
+    assert progress.enrolled_at == START + dt.timedelta(days=7)  # the run started on the 8th
+    assert [int(c.current) for c in progress.conditions] == [1]
+    assert [(c.name, c.status) for c in late.challenges] == [("c", "active")]
+
+
+def test_a_fixed_window_ends_in_utc(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A window written with a +01:00 offset ends at the same instant, read back in UTC."""
+    engine = gamify_engine(
+        program({"start": "2026-05-01T00:00:00+01:00", "end": "2026-06-30T00:00:00+01:00"})
+    )
+    gamify_clock.set(START)
+    engine.track("m", "workout")
+    ends = engine.challenge_progress("m", "c").ends_at
+    assert ends == dt.datetime(2026, 6, 29, 23, 0, tzinfo=UTC)
+    assert ends is not None and ends.utcoffset() == dt.timedelta(0)
