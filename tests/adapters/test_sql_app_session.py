@@ -452,3 +452,23 @@ def test_lock_timeout_is_not_retried_in_an_app_session(
         db.dispose()
     app.engine.track("alice", "purchase", amount=2)
     assert app.engine.balance("alice") == 2
+
+
+def test_a_rank_read_while_an_app_transaction_is_open_on_the_one_connection() -> None:
+    """On sqlite:// the store and the app share one connection: a rank read from the store
+    while the app's transaction is open reads inside it, rather than failing to begin its
+    own snapshot."""
+    store = gamify.open_store("sqlite://")
+    engine = gamify.Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    engine.track("a", "purchase", amount=30)
+    engine.track("b", "purchase", amount=60)
+    assert isinstance(store, SQLStore)
+    begin_immediate(store.engine)
+    with Session(store.engine) as session:
+        engine.using(session).track("a", "purchase", amount=100)
+        row = engine.rank("a")
+        assert row is not None and (row.rank, row.score) == (1, 130)
+        session.rollback()
+    row = engine.rank("a")
+    assert row is not None and (row.rank, row.score) == (2, 30)
+    store.close()

@@ -378,6 +378,9 @@ class SQLStore(SQLReads):
         sql = self.queries.sql
 
         def in_one_snapshot(cur: Cursor) -> _T:
+            if _in_transaction(cur.connection):
+                # sqlite:// shares one connection with an app whose transaction is open.
+                return run(cur)
             cur.execute(sql.begin_snapshot)
             try:
                 result = run(cur)
@@ -524,6 +527,15 @@ def _normalize_url(url: str | URL) -> URL:
         return parsed
     raise ConfigurationError(f"the SQL store supports SQLite and PostgreSQL, not {backend!r}")
 
+
+
+def _in_transaction(connection: Any) -> bool:
+    """Whether a DBAPI connection (sqlite3 or psycopg) is inside a transaction."""
+    if hasattr(connection, "in_transaction"):  # sqlite3
+        return bool(connection.in_transaction)
+    from psycopg.pq import TransactionStatus
+
+    return bool(connection.info.transaction_status != TransactionStatus.IDLE)
 
 def _file_path(database: str) -> str:
     """The database file's real path (also for a ``file:`` URI with a query)."""
