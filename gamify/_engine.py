@@ -167,10 +167,10 @@ class _Step:
     locked: Sequence[str] = ()
     challenge_badges: list[BadgeAwarded] = field(default_factory=list)
     facts: BadgeFacts | None = None  # made at the first badge check, refreshed after
+    state: dict[str, Any] = field(init=False)  # the member's state, read many times a step
 
-    @property
-    def state(self) -> dict[str, Any]:
-        return self.member.state
+    def __post_init__(self) -> None:
+        self.state = self.member.state
 
 
 _V = TypeVar("_V")
@@ -1673,7 +1673,7 @@ class Engine:
     ) -> list[BadgeAwarded]:
         held = step.state.get("badges", {})
         program = self.program
-        open_names = [n for n in names if not badges.exhausted(program, n, held.get(n, 0))]
+        open_names = badges.open_names(program, names, held)
         if not open_names:
             return []
         self._check_predicates(open_names)

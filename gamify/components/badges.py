@@ -18,7 +18,16 @@ from typing import Any, TypeVar
 from gamify.components._plans import per_program
 from gamify.program import Program
 
-__all__ = ["BadgeFacts", "Due", "LazyMapping", "evaluate", "exhausted", "progress", "value"]
+__all__ = [
+    "BadgeFacts",
+    "Due",
+    "LazyMapping",
+    "evaluate",
+    "exhausted",
+    "open_names",
+    "progress",
+    "value",
+]
 
 Predicate = Callable[["BadgeFacts"], bool]
 _V = TypeVar("_V")
@@ -171,6 +180,12 @@ def value(program: Program, name: str, facts: BadgeFacts) -> Decimal:
 def exhausted(program: Program, name: str, held: int) -> bool:
     """Whether nothing more can be awarded: a one-off badge held, every tier reached."""
     return held >= _plans(program)[name].most
+
+
+def open_names(program: Program, names: Iterable[str], held: Mapping[str, int]) -> list[str]:
+    """The badges of ``names`` that can still be awarded, given how many times each is held."""
+    plans = _plans(program)
+    return [name for name in names if held.get(name, 0) < plans[name].most]
 
 
 def evaluate(program: Program, names: Iterable[str], facts: BadgeFacts) -> list[Due]:
