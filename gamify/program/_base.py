@@ -15,7 +15,6 @@ from pydantic import (
     PlainSerializer,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 # Durations a program may set: a century. Longer ones cannot be added to a date.
@@ -29,22 +28,65 @@ MAX_HOURS = 24 * MAX_DAYS
 MAGNITUDE = 12
 
 
-@cache
-def _expects(model: type[BaseModel], name: str) -> str | None:
-    """What field ``name`` of ``model`` holds: "number", "flag" (a boolean) or None (other)."""
+Expects = str | tuple[str, "Expects"] | None
+"""What a field holds, as far as booleans go: "number", "flag" (a boolean), ("items", what
+each value of a table or item of a list holds), or None (anything else)."""
+
+
+def _kind(annotation: Any) -> Expects:
     found: set[Any] = set()
-    pending = [model.model_fields[name].annotation]
+    pending = [annotation]
     while pending:
-        annotation = pending.pop()
-        if get_origin(annotation) in (Union, UnionType, Annotated):
-            pending.extend(get_args(annotation))
+        one = pending.pop()
+        if get_origin(one) in (Union, UnionType, Annotated):
+            pending.extend(get_args(one))
         else:
-            found.add(annotation)
+            found.add(one)
     found.discard(type(None))
     if found == {bool}:
         return "flag"
-    if not found & {bool, str} and found & {int, float, Decimal}:
-        return "number"
+    if bool not in found and found & {int, float, Decimal}:
+        return "number"  # a formula's text may be allowed too; true/false is neither
+    if len(found) == 1:
+        (one,) = found
+        if get_origin(one) in (dict, list) and get_args(one):
+            inner = _kind(get_args(one)[-1])
+            return ("items", inner) if inner is not None else None
+    return None
+
+
+@cache
+def _expects(model: type[BaseModel], name: str) -> Expects:
+    return _kind(model.model_fields[name].annotation)
+
+
+def _check_booleans(value: Any, expects: Expects, where: str = "") -> None:
+    if expects == "number" and isinstance(value, bool):
+        raise ValueError(f"{where}a number is needed, not {str(value).lower()}")
+    if expects == "flag" and value is not None and not isinstance(value, bool):
+        raise ValueError(f"{where}true or false is needed, not {value!r}")
+    if isinstance(expects, tuple) and isinstance(value, dict | list | tuple):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _check_booleans(item, expects[1], f"{key!r}: " if isinstance(key, str) else "")
+
+
+def _outsized(value: Any) -> Decimal | None:
+    """A decimal of ``value`` (or of its table or list) beyond MAGNITUDE, if any."""
+    if isinstance(value, dict):
+        values: Any = value.values()
+    elif isinstance(value, list | tuple):
+        values = value
+    else:
+        values = (value,)
+    for one in values:
+        if (
+            isinstance(one, Decimal)
+            and one.is_finite()
+            and one
+            and not -MAGNITUDE <= one.adjusted() <= MAGNITUDE
+        ):
+            return one
     return None
 
 
@@ -58,29 +100,17 @@ class Model(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _booleans_apart(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name is None:
-            return value
-        expects = _expects(cls, info.field_name)
-        if expects == "number" and isinstance(value, bool):
-            raise ValueError(f"a number is needed, not {str(value).lower()}")
-        if expects == "flag" and value is not None and not isinstance(value, bool):
-            raise ValueError(f"true or false is needed, not {value!r}")
+        if info.field_name is not None:
+            _check_booleans(value, _expects(cls, info.field_name))
         return value
 
-    @model_validator(mode="after")
-    def _sized_numbers(self) -> Model:
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if (
-                isinstance(value, Decimal)
-                and value.is_finite()
-                and value
-                and not -MAGNITUDE <= value.adjusted() <= MAGNITUDE
-            ):
-                raise ValueError(
-                    f"'{name}' must lie between 1e-{MAGNITUDE} and 1e{MAGNITUDE}, not {value}"
-                )
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _sized_numbers(cls, value: Any) -> Any:
+        outsized = _outsized(value)
+        if outsized is not None:
+            raise ValueError(f"must lie between 1e-{MAGNITUDE} and 1e{MAGNITUDE}, not {outsized}")
+        return value
 
 
 @cache

@@ -427,6 +427,51 @@ def test_booleans_and_numbers_are_not_mistaken_for_each_other(
     assert "program.toml" in str(error)
 
 
+@pytest.mark.parametrize(
+    ("extra", "key_path", "reason"),
+    [
+        (
+            {
+                "badges": {
+                    "b": {
+                        "metric": "count",
+                        "action": "purchase",
+                        "threshold": 1,
+                        "reward": {"points": True},
+                    }
+                }
+            },
+            "badges.b.reward",
+            "'points': a number is needed, not true",
+        ),
+        (
+            {"levels": {"curve": "table", "thresholds": [0, True, 5]}},
+            "levels.thresholds",
+            "a number is needed, not true",
+        ),
+        (
+            {"levels": {"curve": "linear", "params": {"step": "1e13"}, "max_level": 2}},
+            "levels.params",
+            "must lie between 1e-12 and 1e12, not 1E+13",
+        ),
+        (
+            {"rules": [{"name": "r", "action": "purchase", "fixed": "1e13"}]},
+            "rules[0].fixed",
+            "must lie between 1e-12 and 1e12",
+        ),
+    ],
+)
+def test_values_inside_tables_and_lists_are_checked_too(
+    extra: dict[str, Any], key_path: str, reason: str
+) -> None:
+    """A reward of true is not 1 point, a threshold of true not 1 XP, and a curve parameter
+    is held to the range of every other number; each error names its key."""
+    with pytest.raises(ProgramError) as info:
+        Program.from_dict({**SHOP, **extra})
+    assert info.value.key_path == key_path
+    assert reason in str(info.value)
+
+
 def test_numbers_written_as_text_and_real_booleans_still_load() -> None:
     """A quoted number ("5") reads as the number, and true/false as flags."""
     program = Program.from_dict(
