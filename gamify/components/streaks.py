@@ -120,7 +120,10 @@ def record(
             new["tokens"] -= missed
             frozen = missed
         elif missed:
+            # The tokens covered the first missed periods (run_due may have spent them
+            # already); the next one broke the run, so none is left.
             broken = True
+            new["tokens"] = 0
             new["runs"] = _add_run(new, new["start"], new["len"])
             end = _period_end(spec.period, last + 1, tz, first_weekday)
             new["broken"] = {"len": new["len"], "paid": new["paid"], "end": end.isoformat()}
@@ -158,7 +161,8 @@ def current_tokens(
     spec: Streak, state: dict[str, Any] | None, now: datetime, tz: str, first_weekday: int = 0
 ) -> int:
     """The freeze tokens as read between events: those already due to cover missed
-    periods count as spent (the next event or repair spends them for good)."""
+    periods count as spent (the next event or repair spends them for good), and once more
+    periods are missed than they cover, the run is broken and every one is spent."""
     if not state:
         return 0
     tokens = int(state.get("tokens", 0))
@@ -166,7 +170,7 @@ def current_tokens(
         return tokens
     now_index = period_index(spec.period, _time.local_date(now, tz), first_weekday)
     missed = max(now_index - _last_index(spec, state, tz, first_weekday) - 1, 0)
-    return tokens - missed if missed <= tokens else tokens
+    return tokens - missed if missed <= tokens else 0
 
 
 def repair(

@@ -113,9 +113,16 @@ class Model(BaseModel):
         return value
 
 
+# Names in the zone database that are not zones of their own: "localtime" and "posixrules"
+# stand for whatever zone the server is set to, "right/..." zones count leap seconds.
+_NOT_ZONES = ("localtime", "posixrules")
+
+
 @cache
 def zone(name: str) -> pendulum.Timezone:
     """The time zone called ``name``, looked up once (a lookup costs far more than a conversion)."""
+    if name in _NOT_ZONES or name.startswith(("right/", "posix/")):
+        raise ValueError(f"{name!r} is not an IANA time zone name")
     tz = pendulum.timezone(name)
     assert isinstance(tz, pendulum.Timezone)
     return tz

@@ -164,7 +164,8 @@ def test_rewards_are_neither_multiplied_nor_capped_and_use_no_cap_room(
 def test_a_token_covering_a_missed_day_reads_as_spent_before_the_next_event(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:
-    """Between events, a freeze token already due to cover a missed day reads as spent."""
+    """Between events, a freeze token already due to cover a missed day reads as spent,
+    and it stays spent once a second missed day breaks the run (it covered the first)."""
     program: dict[str, Any] = {
         "timezone": "UTC",
         "actions": {"workout": {"amount": "none"}},
@@ -180,7 +181,10 @@ def test_a_token_covering_a_missed_day_reads_as_spent_before_the_next_event(
     assert (state.length, state.tokens) == (2, 0)
     gamify_clock.set(START + timedelta(days=4))  # 5 March: a second missed day breaks it
     state = engine.member("m").streaks[0]
-    assert (state.length, state.tokens) == (0, 1)
+    assert (state.length, state.tokens) == (0, 0)
+    gamify_clock.set(START + timedelta(days=5))
+    after = engine.track("m", "workout").streaks[0]
+    assert (after.length, after.tokens, after.broken) == (1, 0, True)
 
 
 def test_a_rule_formula_reads_the_members_level_before_the_event(

@@ -7,10 +7,12 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+import gamify
 from gamify import Program, ProgramError
 
 SHOP_TOML = """
@@ -256,6 +258,26 @@ def test_unknown_time_zone_is_refused(tmp_path: Path) -> None:
     err = load_error(write(tmp_path, "shop.toml", text))
     assert err.key_path == "timezone"
     assert "unknown IANA time zone 'Mars/Olympus_Mons'" in err.reason
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "right/Asia/Shanghai"])
+def test_names_that_stand_for_the_servers_zone_are_refused(tmp_path: Path, name: str) -> None:
+    """ "localtime" is in the zone database but means whatever zone the server is set to, so
+    local days would move with the machine; "right/..." zones count leap seconds. Neither is
+    a zone a program can name."""
+    err = load_error(
+        write(tmp_path, "shop.toml", SHOP_TOML.replace('"Asia/Shanghai"', f'"{name}"'))
+    )
+    assert err.key_path == "timezone"
+    assert f"unknown IANA time zone {name!r}" in err.reason
+
+
+def test_a_member_cannot_be_put_in_the_servers_zone() -> None:
+    """set_member refuses "localtime" with the typed error and stores nothing."""
+    engine = gamify.Engine(Program.from_dict(SHOP))
+    with pytest.raises(gamify.InvalidEventError, match="localtime"):
+        engine.set_member("m", timezone="localtime")
+    assert list(engine.store.member_ids()) == []
 
 
 def test_missing_time_zone_is_refused(tmp_path: Path) -> None:
