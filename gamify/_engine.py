@@ -484,11 +484,12 @@ class Engine:
             if timezone is not None and timezone != member.timezone:
                 if stored is not None:  # a move: late events dated before it keep the old zone
                     _remember_zone(member, now, self.program.late_event_days)
+                if member.review_at is not None and member.review_at > now:
+                    # The pending review keeps its date, at midnight in the new zone: due at
+                    # once when that midnight has passed there, never held twice.
+                    review_day = _time.local_date(member.review_at, member.timezone)
+                    member.review_at = _time.local_midnight(review_day, timezone)
                 member.timezone = timezone
-                spec = self.program.tiers
-                if spec is not None and member.review_at is not None and member.review_at > now:
-                    # The next review falls at midnight in the new zone (one due is kept).
-                    member.review_at = tiers.next_review(spec, now, timezone)
             if birthday is not None:
                 member.birthday = birthday
             if tags is not None:
@@ -1765,7 +1766,9 @@ class Engine:
         spec = self.program.tiers
         assert spec is not None
         state = step.state
-        state["tierm"] = tiers.add(state.get("tierm", {}), day, amount, spec.months + 12)
+        # A rolling window needs its months; a calendar-year review, the whole last year.
+        kept = max(spec.months, 12) + 12
+        state["tierm"] = tiers.add(state.get("tierm", {}), day, amount, kept)
         state["tier_total"] = str(Decimal(state.get("tier_total", "0")) + amount)
 
     def _set_tier(
@@ -1805,6 +1808,9 @@ class Engine:
         referrer = uow.load_member(member.referrer)
         if referrer is None:
             return []
+        zone_now = referrer.timezone
+        # A late event counts in the referrer's period (and lot) of the zone they were in.
+        referrer.timezone = _zone_at(referrer, step.at)
         step.state["ref_done"] = True
         other = _Step(referrer, step.at, None, step.action, changes=step.changes)
         state = other.state
@@ -1834,6 +1840,7 @@ class Engine:
             self._reward(uow, other, {scheme.currency: scheme.bonus}, "referral bonus", "referral")
         self._progress(uow, other, set(), None)  # the rewards may lift the referrer's level
         self._finish(other)
+        referrer.timezone = zone_now
         step.changes.members.append(referrer)
         self._announce(
             step,
@@ -1865,7 +1872,9 @@ class Engine:
                         lot.lot_id,
                         lot.remaining,
                         lot.status,
-                        ledger.renewed_expiry(lot.expires_at, spec.months, step.member.timezone),
+                        ledger.renewed_expiry(
+                            lot.expires_at, spec.months, _zone_at(step.member, lot.earned_at)
+                        ),
                     )
                 )
 
@@ -2470,7 +2479,8 @@ class Engine:
                     )
                 )
             if back:
-                self._add_tier_metric(step, _time.local_date(tracked.at, member.timezone), -back)
+                day = _time.local_date(tracked.at, _zone_at(member, tracked.at))
+                self._add_tier_metric(step, day, -back)
         level_down = None
         if xp_back and self.program.levels is not None:
             xp = step.state.get("earned", {}).get(self.program.levels.currency, 0)

@@ -15,7 +15,6 @@ import pendulum
 
 from gamify._time import add_local, local_date, local_midnight, start_of_next_month
 from gamify.program import Validity
-from gamify.program._base import zone
 from gamify.store import Lot
 
 __all__ = ["expiry_for", "renewed_expiry", "spend_order", "spendable", "take", "take_upto"]
@@ -74,9 +73,12 @@ def take_upto(lots: Sequence[Lot], amount: int, at: datetime) -> list[tuple[Lot,
 
 
 def renewed_expiry(expires_at: datetime, months: int, tz: str) -> datetime:
-    """``expires_at`` moved ``months`` later; a month-end expiry stays at a month end."""
-    local = expires_at.astimezone(zone(tz))
-    if (local.day, local.hour, local.minute, local.second, local.microsecond) == (1, 0, 0, 0, 0):
-        first = pendulum.date(local.year, local.month, 1).add(months=months)
-        return local_midnight(first, tz)
+    """``expires_at`` moved ``months`` later; a month-end expiry stays at a month end.
+
+    A month end is the first instant of a month's first local day in ``tz`` (the zone the
+    lot was earned in): its midnight, or where a clock change skips midnight, the instant
+    the day starts."""
+    day = local_date(expires_at, tz)
+    if day.day == 1 and local_midnight(day, tz) == expires_at:
+        return local_midnight(pendulum.date(day.year, day.month, 1).add(months=months), tz)
     return add_local(expires_at, tz, months=months)
