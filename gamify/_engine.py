@@ -47,7 +47,7 @@ from gamify._outcome import (
     built,
 )
 from gamify._registry import open_store
-from gamify.clock import Clock, SystemClock, ensure_aware
+from gamify.clock import Clock, SystemClock, ensure_aware, zone
 from gamify.components import (
     badges,
     challenges,
@@ -76,7 +76,6 @@ from gamify.errors import (
     UnknownMemberError,
 )
 from gamify.program import Levels, Program, Referral, Renewal, Rule, Tier, Tiers, Validity
-from gamify.program._base import zone
 from gamify.store import (
     Award,
     Changes,

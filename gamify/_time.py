@@ -11,8 +11,7 @@ from functools import lru_cache
 
 import pendulum
 
-from gamify.clock import as_utc
-from gamify.program._base import zone
+from gamify.clock import as_utc, zone
 
 __all__ = [
     "add_local",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Protocol, runtime_checkable
 
 import pendulum
@@ -17,6 +18,22 @@ import pendulum
 from gamify.errors import InvalidTimeError
 
 __all__ = ["Clock", "ManualClock", "SystemClock", "as_utc", "ensure_aware"]
+
+
+# Names in the zone database that are not zones of their own: "localtime" and "posixrules"
+# stand for whatever zone the server is set to, "right/..." zones count leap seconds.
+_NOT_ZONES = ("localtime", "posixrules")
+
+
+@cache
+def zone(name: str) -> pendulum.Timezone:
+    """The IANA time zone called ``name``, looked up once (a lookup costs far more than a
+    conversion). Raises ``ValueError`` for a name that is none."""
+    if name in _NOT_ZONES or name.startswith(("right/", "posix/")):
+        raise ValueError(f"{name!r} is not an IANA time zone name")
+    tz = pendulum.timezone(name)
+    assert isinstance(tz, pendulum.Timezone)
+    return tz
 
 
 @runtime_checkable
@@ -122,17 +139,17 @@ class ManualClock:
         now = pendulum.datetime(
             u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond, tz="UTC"
         )
-        zone = None
-        if units and tz is not None:
+        local_zone = None
+        if tz is not None:  # checked even without units: a typo must not pass unnoticed
             try:
-                zone = pendulum.timezone(tz)
+                local_zone = zone(tz)
             except Exception as exc:  # pendulum raises several kinds for unknown names
                 raise InvalidTimeError(f"unknown IANA time zone {tz!r}") from exc
         try:
             if delta is not None:
                 now = now + delta  # an exact duration, on the UTC time line
             if units:
-                local = now if zone is None else now.in_timezone(zone)
+                local = now if local_zone is None else now.in_timezone(local_zone)
                 now = local.add(**units)  # type: ignore[arg-type]  # pendulum's add takes floats
         except (OverflowError, ValueError) as exc:
             raise InvalidTimeError(f"the clock cannot move that far: {exc}") from None

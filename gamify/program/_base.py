@@ -7,7 +7,6 @@ from functools import cache
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-import pendulum
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -16,6 +15,8 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from gamify.clock import zone
 
 # Durations a program may set: a century. Longer ones cannot be added to a date.
 MAX_DAYS = 36_500
@@ -111,21 +112,6 @@ class Model(BaseModel):
         if outsized is not None:
             raise ValueError(f"must lie between 1e-{MAGNITUDE} and 1e{MAGNITUDE}, not {outsized}")
         return value
-
-
-# Names in the zone database that are not zones of their own: "localtime" and "posixrules"
-# stand for whatever zone the server is set to, "right/..." zones count leap seconds.
-_NOT_ZONES = ("localtime", "posixrules")
-
-
-@cache
-def zone(name: str) -> pendulum.Timezone:
-    """The time zone called ``name``, looked up once (a lookup costs far more than a conversion)."""
-    if name in _NOT_ZONES or name.startswith(("right/", "posix/")):
-        raise ValueError(f"{name!r} is not an IANA time zone name")
-    tz = pendulum.timezone(name)
-    assert isinstance(tz, pendulum.Timezone)
-    return tz
 
 
 def _check_zone(name: str) -> str:

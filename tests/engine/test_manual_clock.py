@@ -4,6 +4,7 @@ UTC."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pendulum
 import pytest
@@ -60,11 +61,29 @@ def test_a_duration_and_units_add_up() -> None:
     assert clock.advance(timedelta(minutes=30), hours=1) == datetime(2026, 1, 1, 1, 30, tzinfo=UTC)
 
 
-def test_an_unknown_zone_is_refused() -> None:
-    """advance(..., tz="Nowhere/Land") raises ValueError and leaves the clock where it was."""
+@pytest.mark.parametrize(
+    "move",
+    [
+        lambda c: c.advance(days=1, tz="Nowhere/Land"),
+        lambda c: c.advance(timedelta(days=1), tz="Nowhere/Land"),  # no units: still checked
+        lambda c: c.advance(tz="Nowhere/Land"),
+    ],
+)
+def test_an_unknown_zone_is_refused(move: Any) -> None:
+    """advance(..., tz="Nowhere/Land") raises the typed error and leaves the clock where it
+    was, with or without calendar units."""
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(InvalidTimeError, match="Nowhere/Land"):
-        clock.advance(days=1, tz="Nowhere/Land")
+        move(clock)
+    assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "right/America/New_York"])
+def test_names_standing_for_the_servers_zone_are_refused(name: str) -> None:
+    """ "localtime" would move a test's clock by whatever zone the machine is set to."""
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(InvalidTimeError, match="unknown IANA time zone"):
+        clock.advance(days=1, tz=name)
     assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
 
 
