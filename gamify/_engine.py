@@ -166,6 +166,9 @@ class _Step:
     locked: Sequence[str] = ()
     challenge_badges: list[BadgeAwarded] = field(default_factory=list)
     facts: BadgeFacts | None = None  # made at the first badge check, refreshed after
+    # The member's zone now, where dates still ahead (a tier review) are read; a late
+    # event runs with member.timezone set to the zone the member was in at its instant.
+    home_zone: str | None = None
     state: dict[str, Any] = field(init=False)  # the member's state, read many times a step
 
     def __post_init__(self) -> None:
@@ -230,23 +233,25 @@ class _Settings:
         )
 
 
+MAX_ZONE_MOVES = 50  # zone moves a member's state keeps, newest last
+
+
 def _zone_at(member: MemberRecord, at: datetime) -> str:
     """The member's zone at instant ``at``: an earlier one for an instant before a move."""
-    for until, zone_then in member.state.get("zones", ()):  # oldest first
+    zones = member.state.get("zones")
+    if not zones or at >= datetime.fromisoformat(zones[-1][0]):  # after the last move
+        return member.timezone
+    for until, zone_then in zones:  # oldest first
         if at < datetime.fromisoformat(until):
             return str(zone_then)
     return member.timezone
 
 
-def _remember_zone(member: MemberRecord, now: datetime, late_event_days: int) -> None:
-    """Keep the zone the member leaves now, for late events dated before the move; moves
-    older than any event the program accepts are dropped."""
-    oldest = now - timedelta(days=late_event_days + 1)
-    kept = [
-        [until, zone_then]
-        for until, zone_then in member.state.get("zones", ())
-        if datetime.fromisoformat(until) > oldest
-    ]
+def _remember_zone(member: MemberRecord, now: datetime) -> None:
+    """Keep the zone the member leaves now, for instants dated before the move: late
+    events, and the reversals and lot renewals of events of any age. Moves are few, so
+    the newest MAX_ZONE_MOVES are kept whatever their age."""
+    kept = list(member.state.get("zones", ()))[-(MAX_ZONE_MOVES - 1) :]
     member.state["zones"] = [*kept, [now.isoformat(), member.timezone]]
 
 
@@ -482,10 +487,10 @@ class Engine:
             member = stored or self._new_member(member_id, now)
             if timezone is not None and timezone != member.timezone:
                 if stored is not None:  # a move: late events dated before it keep the old zone
-                    _remember_zone(member, now, self.program.late_event_days)
-                if member.review_at is not None and member.review_at > now:
-                    # The pending review keeps its date, at midnight in the new zone: due at
-                    # once when that midnight has passed there, never held twice.
+                    _remember_zone(member, now)
+                if member.review_at is not None:
+                    # The pending review (due or not) keeps its date, at midnight in the new
+                    # zone: due at once when that midnight has passed there, never held twice.
                     review_day = _time.local_date(member.review_at, member.timezone)
                     member.review_at = _time.local_midnight(review_day, timezone)
                 member.timezone = timezone
@@ -1373,7 +1378,7 @@ class Engine:
             zone_now = member.timezone
             # A late event is read in the zone the member was in at its instant.
             member.timezone = _zone_at(member, ev.at)
-            step = _Step(member, ev.at, ev.key, ev.action, locked=locked)
+            step = _Step(member, ev.at, ev.key, ev.action, locked=locked, home_zone=zone_now)
             outcome = self._apply_event(uow, step, ev)
             member.timezone = zone_now
             if self._emitting and any(c.amount for c in step.credits):
@@ -1780,7 +1785,8 @@ class Engine:
         member.tier = spec.levels[index].name
         if upgraded:
             step.state["tier_since"] = step.at.isoformat()
-        member.review_at = tiers.next_review(spec, step.at, member.timezone) if index > 0 else None
+        zone_now = step.home_zone or member.timezone
+        member.review_at = tiers.next_review(spec, step.at, zone_now) if index > 0 else None
         if changed is not None:
             changed.add(("tier", ""))
         self._announce(
@@ -1916,6 +1922,10 @@ class Engine:
                         runs[name] = run
                     continue
                 run = challenges.enrol(spec, ev.at, tz, done=run["done"] if run else 0)
+            if run["status"] == "active" and ev.at < datetime.fromisoformat(run["since"]):
+                # An event from before the enrolment: nothing to count, no state to judge.
+                runs[name] = run
+                continue
             if run["status"] == "active":
                 run = challenges.observe(spec, run, ev.action, ev.at, tz, earned_now)
                 completed = self._complete_if_met(uow, step, ev, name, run)

@@ -267,7 +267,7 @@ def test_a_late_event_inside_a_failed_run_window_starts_nothing(
     progress = engine.challenge_progress("m", "c")
     assert progress.enrolled_at == START + dt.timedelta(days=7)  # the run started on the 8th
     assert [int(c.current) for c in progress.conditions] == [1]
-    assert [(c.name, c.status) for c in late.challenges] == [("c", "active")]
+    assert late.challenges == []  # it touched no run
 
 
 def test_a_fixed_window_ends_in_utc(
@@ -282,3 +282,33 @@ def test_a_fixed_window_ends_in_utc(
     ends = engine.challenge_progress("m", "c").ends_at
     assert ends == dt.datetime(2026, 6, 29, 23, 0, tzinfo=UTC)
     assert ends is not None and ends.utcoffset() == dt.timedelta(0)
+
+
+def test_a_late_event_from_before_the_enrolment_completes_nothing(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A streak of three days, broken, then an explicit enrolment in a 3-day-streak
+    challenge. A workout sent later but dated before the enrolment neither counts nor
+    completes it on the streak it had then: events count from the enrolment on."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"workout": {}},
+            "streaks": {"daily": {"actions": ["workout"]}},
+            "challenges": {
+                "streak3": {
+                    "enrolment": "explicit",
+                    "conditions": [{"kind": "streak", "streak": "daily", "target": 3}],
+                    "reward": {"points": 500},
+                }
+            },
+        }
+    )
+    for day in (1, 2, 3):
+        gamify_clock.set(dt.datetime(2026, 3, day, 9, tzinfo=UTC))
+        engine.track("m", "workout")
+    gamify_clock.set(dt.datetime(2026, 3, 6, 9, tzinfo=UTC))
+    engine.enroll("m", "streak3")
+    late = engine.track("m", "workout", at=dt.datetime(2026, 3, 3, 10, tzinfo=UTC))
+    assert late.challenges == [] and challenge_credits(late) == []
+    assert engine.challenge_progress("m", "streak3").status == "active"

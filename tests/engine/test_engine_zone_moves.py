@@ -70,9 +70,11 @@ def test_moves_back_and_forth_read_each_late_event_in_its_own_zone(
     assert before_any_move.total() == 0  # Shanghai's 10 March again
 
 
-def test_setting_the_same_zone_is_no_move_and_old_moves_are_forgotten(
+def test_setting_the_same_zone_is_no_move_and_the_newest_moves_are_kept(
     gamify_engine: EngineFactory, gamify_clock: ManualClock
 ) -> None:
+    """Setting the zone a member is in is no move. Moves are kept whatever their age (a
+    reversal or a renewal may read an instant long past), the newest 50 of them."""
     gamify_clock.set(at(2026, 1, 1, 12, tz="UTC"))
     engine = gamify_engine({**PROGRAM, "late_event_days": 10})
     engine.set_member("ann", timezone="Europe/Paris")  # a new member: no move
@@ -80,8 +82,14 @@ def test_setting_the_same_zone_is_no_move_and_old_moves_are_forgotten(
     stored = engine.store.get_member("ann")
     assert stored is not None and "zones" not in stored.state
     engine.set_member("ann", timezone="Asia/Tokyo")
-    gamify_clock.set(at(2026, 1, 20, 12, tz="UTC"))
-    engine.set_member("ann", timezone="Europe/Paris")  # 1 January's move is past 10 days
+    gamify_clock.set(at(2026, 6, 20, 12, tz="UTC"))
+    engine.set_member("ann", timezone="Europe/Paris")  # the January move is long past
     stored = engine.store.get_member("ann")
     assert stored is not None
-    assert [zone for _, zone in stored.state["zones"]] == ["Asia/Tokyo"]
+    assert [zone for _, zone in stored.state["zones"]] == ["Europe/Paris", "Asia/Tokyo"]
+    for day in range(60):
+        gamify_clock.advance(days=1)
+        engine.set_member("ann", timezone="Asia/Tokyo" if day % 2 == 0 else "Europe/Paris")
+    stored = engine.store.get_member("ann")
+    assert stored is not None and len(stored.state["zones"]) == 50
+    assert stored.state["zones"][-1][0] == gamify_clock.now().isoformat()

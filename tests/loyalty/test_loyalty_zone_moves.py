@@ -173,3 +173,62 @@ def test_a_move_west_after_the_review_does_not_hold_it_again(
     record = engine.store.get_member("m")
     assert record is not None and record.review_at == at(2028, 1, 1, 8)
     assert engine.run_due().reviews == 0
+
+
+def test_a_reversal_reads_a_zone_left_long_ago(
+    gamify_engine: EngineFactory, gamify_clock: ManualClock
+) -> None:
+    """Moves are kept past the late-event window: 2,000 counted in 2027 in Shanghai, then
+    moves to London and, five months later, to New York. Reversed after both, it still leaves
+    2027, and the 2028 review drops silver."""
+    gamify_clock.set(at(2026, 12, 31, 23, 30))
+    engine = gamify_engine(shop(tiers=SILVER))
+    engine.track("m", "purchase", amount=2000, key="big")
+    gamify_clock.set(at(2027, 1, 2))
+    engine.set_member("m", timezone="Europe/London")
+    gamify_clock.set(at(2027, 6, 1))
+    engine.set_member("m", timezone="America/New_York")
+    engine.reverse("m", "big")
+    gamify_clock.set(at(2028, 1, 1, 6))
+    assert [(c.from_tier, c.to_tier) for c in engine.run_due().tier_changes] == [
+        ("silver", "regular")
+    ]
+
+
+def test_a_late_upgrade_places_the_next_review_in_the_zone_the_member_is_in(
+    gamify_engine: EngineFactory, gamify_clock: ManualClock
+) -> None:
+    """A member moves from Shanghai to Los Angeles; a purchase dated before the move lifts
+    them to silver. The next review is 1 January at midnight in Los Angeles, held once."""
+    gamify_clock.set(at(2026, 6, 1))
+    engine = gamify_engine(shop(tiers=SILVER))
+    engine.track("m", "purchase", amount=1)
+    gamify_clock.set(at(2026, 6, 10))
+    engine.set_member("m", timezone="America/Los_Angeles")
+    change = engine.track("m", "purchase", amount=2500, at=at(2026, 6, 5)).tier_change
+    assert change is not None and change.to_tier == "silver"
+    record = engine.store.get_member("m")
+    assert record is not None and record.review_at == at(2027, 1, 1, 8)
+
+
+def test_a_review_due_before_a_move_judges_its_own_year(
+    gamify_engine: EngineFactory, gamify_clock: ManualClock
+) -> None:
+    """Silver from 2025, nothing spent in 2026. The 1 January 2027 review falls due in
+    Shanghai, and the member moves to Los Angeles before run_due runs: the review keeps its
+    date (midnight in Los Angeles), judges 2026 and drops silver, once."""
+    gamify_clock.set(at(2025, 6, 1))
+    engine = gamify_engine(shop(tiers=SILVER))
+    engine.track("m", "purchase", amount=2500)
+    gamify_clock.set(at(2026, 1, 2))
+    assert engine.run_due().tier_changes == []  # 2025 keeps silver for 2026
+    gamify_clock.set(at(2026, 12, 31, 17))  # 01:00 on 1 January in Shanghai: due
+    engine.set_member("m", timezone="America/Los_Angeles")
+    assert engine.run_due().reviews == 0  # still 31 December in Los Angeles
+    gamify_clock.set(at(2027, 1, 1, 9))  # 01:00 on 1 January in Los Angeles
+    first = engine.run_due()
+    assert (first.reviews, [(c.from_tier, c.to_tier) for c in first.tier_changes]) == (
+        1,
+        [("silver", "regular")],
+    )
+    assert engine.run_due().reviews == 0
