@@ -19,11 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 # The contract's asserts should explain themselves: rewrite them (before any import of it).
 pytest.register_assert_rewrite("gamify.testing.conformance")
 
 from gamify import Store, open_store  # noqa: E402 - after the rewrite registration
+
+# Hypothesis profiles for every property test: "ci" (chosen when the CI environment
+# variable is set) is derandomized so a CI run is reproducible; "dev" explores fresh
+# examples each run. Both drop the per-example deadline: one example runs many engine
+# calls, and a slow first call (imports, caches) must not fail a test.
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=100)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 PG_URL_VARIABLE = "GAMIFY_PG_URL"
 PG_SKIP_REASON = "set GAMIFY_PG_URL to run the PostgreSQL tests"

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -135,7 +137,9 @@ def test_processes_redeeming_one_balance(store: Store, gamify_sql_target: StoreT
     assert ledger_sum(store, "alice", "points") == 2
 
 
-def _open_new_database(url: str, options: dict[str, Any]) -> str:
+def _open_new_database(url: str, options: dict[str, Any], start_at: float) -> str:
+    while time.time() < start_at:  # line the four opens up (the result rests on the locks)
+        pass
     store = open_store(url, **options)
     try:
         return type(store).__name__
@@ -144,15 +148,27 @@ def _open_new_database(url: str, options: dict[str, Any]) -> str:
 
 
 @pytest.mark.slow
-def test_processes_opening_a_new_database_together(gamify_sql_target: StoreTarget) -> None:
-    """Four processes opening a store on a database without its tables all succeed: the
-    tables are created once, under a lock."""
+def test_processes_opening_a_new_database_together(
+    gamify_sql_target: StoreTarget, tmp_path: Path
+) -> None:
+    """Four processes opening a store on a database without its tables, at the same moment,
+    all succeed: the tables are created once, under a lock. On SQLite each round opens a new
+    file, where switching to WAL can be refused at once while another process creates it."""
     ctx = multiprocessing.get_context("spawn")
+    rounds = 20 if gamify_sql_target.kind == "sqlite" else 1
     with ctx.Pool(4) as pool:
-        names = pool.starmap(
-            _open_new_database, [(gamify_sql_target.url, gamify_sql_target.options)] * 4
-        )
-    assert names == ["SQLStore"] * 4
+        pool.starmap(time.sleep, [(0,)] * 4, chunksize=1)  # the workers are up
+        for i in range(rounds):
+            url = (
+                f"sqlite:///{tmp_path / f'new{i}.db'}"
+                if gamify_sql_target.kind == "sqlite"
+                else gamify_sql_target.url
+            )
+            start_at = time.time() + 0.2
+            names = pool.starmap(
+                _open_new_database, [(url, gamify_sql_target.options, start_at)] * 4, chunksize=1
+            )
+            assert names == ["SQLStore"] * 4
 
 
 def test_threads_sending_one_idempotency_key(store: Store) -> None:
@@ -210,9 +226,7 @@ def test_batches_naming_members_in_opposite_orders_never_deadlock(store: Store) 
     def send(i: int) -> None:
         pair = ["a", "b"] if i % 2 else ["b", "a"]
         for _ in range(rounds):
-            engine.track_many(
-                [{"member_id": m, "action": "purchase", "amount": 1} for m in pair]
-            )
+            engine.track_many([{"member_id": m, "action": "purchase", "amount": 1} for m in pair])
 
     in_threads(send, count=4)
     assert engine.balance("a") == engine.balance("b") == 4 * rounds

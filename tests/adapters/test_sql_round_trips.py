@@ -330,7 +330,7 @@ def test_a_thread_waiting_on_a_full_pool_gets_a_connection(gamify_pg_target: Sto
     """More threads than the pool lends: a connection given back goes to the waiting thread,
     never idle beside it (else that thread would time out in the pool)."""
     store = gamify_pg_target.open(
-        engine_options={"pool_size": 1, "max_overflow": 1, "pool_timeout": 5}
+        engine_options={"pool_size": 1, "max_overflow": 1, "pool_timeout": 60}
     )
     assert isinstance(store, SQLStore)
     try:

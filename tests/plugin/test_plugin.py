@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures.process  # noqa: F401 - see below
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,9 @@ import textwrap
 import pytest
 
 pytest_plugins = ["pytester"]
+# Imported here, before any inner session: freezegun inside one imports it lazily, and
+# pytester's clean-up then drops it from sys.modules while multiprocessing keeps the old
+# module, so later tests could no longer hand a queue to a spawned process.
 
 PROGRAM = textwrap.dedent(
     """

@@ -21,6 +21,8 @@ documented event-listener recipe on the app's engine::
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
@@ -45,11 +47,28 @@ def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: boo
     try:
         cur.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
         if wal:
-            cur.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cur, busy_timeout)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA temp_store = MEMORY")
     finally:
         cur.close()
+
+
+def _switch_to_wal(cur: Any, busy_timeout: float) -> None:
+    """Put the database in WAL mode. On a new file that other processes open at the same
+    moment, SQLite may refuse the switch at once as "database is locked" without waiting
+    for its busy timeout: try again until the timeout is spent."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.001
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _begin_immediate(conn: Connection) -> None:
