@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
 from gamify import ManualClock
 from gamify._time import local_midnight
 from gamify.testing.plugin import EngineFactory
@@ -33,18 +35,28 @@ SILVER = {
 }
 
 
+@pytest.mark.parametrize(
+    "moves",
+    [
+        [(at(2027, 1, 2, 12), "Europe/London")],
+        # A second move five months later, past the late-event window: the first is kept.
+        [(at(2027, 1, 2), "Europe/London"), (at(2027, 6, 1), "America/New_York")],
+    ],
+    ids=["one move", "two moves"],
+)
 def test_a_reversal_after_a_move_takes_the_amount_from_the_year_it_counted_in(
-    gamify_engine: EngineFactory, gamify_clock: ManualClock
+    gamify_engine: EngineFactory, gamify_clock: ManualClock, moves: list[tuple[datetime, str]]
 ) -> None:
     """2,000 spent at 23:30 UTC on 31 December 2026 counts in 2027 in Shanghai. Reversed
-    after a move to London, it leaves 2027 (not 2026), so the 2028 review drops silver."""
+    after moves away, it leaves 2027 (not 2026), so the 2028 review drops silver."""
     gamify_clock.set(at(2026, 12, 31, 23, 30))
     engine = gamify_engine(shop(tiers=SILVER))
     assert engine.track("m", "purchase", amount=2000, key="big").tier_change is not None
-    gamify_clock.set(at(2027, 1, 2, 12))
-    engine.set_member("m", timezone="Europe/London")
+    for when, zone in moves:
+        gamify_clock.set(when)
+        engine.set_member("m", timezone=zone)
     engine.reverse("m", "big")
-    gamify_clock.set(at(2028, 1, 1, 1))
+    gamify_clock.set(at(2028, 1, 1, 6))  # 1 January in London and New York
     assert [(c.from_tier, c.to_tier) for c in engine.run_due().tier_changes] == [
         ("silver", "regular")
     ]
@@ -173,26 +185,6 @@ def test_a_move_west_after_the_review_does_not_hold_it_again(
     record = engine.store.get_member("m")
     assert record is not None and record.review_at == at(2028, 1, 1, 8)
     assert engine.run_due().reviews == 0
-
-
-def test_a_reversal_reads_a_zone_left_long_ago(
-    gamify_engine: EngineFactory, gamify_clock: ManualClock
-) -> None:
-    """Moves are kept past the late-event window: 2,000 counted in 2027 in Shanghai, then
-    moves to London and, five months later, to New York. Reversed after both, it still leaves
-    2027, and the 2028 review drops silver."""
-    gamify_clock.set(at(2026, 12, 31, 23, 30))
-    engine = gamify_engine(shop(tiers=SILVER))
-    engine.track("m", "purchase", amount=2000, key="big")
-    gamify_clock.set(at(2027, 1, 2))
-    engine.set_member("m", timezone="Europe/London")
-    gamify_clock.set(at(2027, 6, 1))
-    engine.set_member("m", timezone="America/New_York")
-    engine.reverse("m", "big")
-    gamify_clock.set(at(2028, 1, 1, 6))
-    assert [(c.from_tier, c.to_tier) for c in engine.run_due().tier_changes] == [
-        ("silver", "regular")
-    ]
 
 
 def test_a_late_upgrade_places_the_next_review_in_the_zone_the_member_is_in(
