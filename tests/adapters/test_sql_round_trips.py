@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg  # the test extra installs it
 import pytest
 from gamify_adapters.sql import SQLStore
 from sqlalchemy import create_engine, event, text
@@ -32,8 +33,6 @@ from gamify.testing.conformance import entry, member
 
 if TYPE_CHECKING:
     from conftest import StoreTarget  # tests/conftest.py
-
-psycopg = pytest.importorskip("psycopg")
 
 pytestmark = pytest.mark.postgres
 

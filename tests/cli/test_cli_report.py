@@ -325,7 +325,6 @@ def test_core_ranges_sorted_by_amount_not_plan_order():
     assert ranges["low"].low == D(10_500) and ranges["low"].high is None
 
 
-@pytest.mark.skipif(not hasattr(Engine, "run_due"), reason="the engine has no run_due yet")
 def test_expiry_rate():
     """Expired points over issued points: above 40 % raises an alert."""
     program = Program.from_dict(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gamify import Engine, GamifyError
+from gamify import GamifyError
 from gamify.cli._simulate import result_to_dict
 from gamify.errors import SimulationError
 from gamify.program import Program
@@ -218,7 +218,6 @@ def test_lognormal_parameters_that_would_overflow_are_refused_when_read(amount, 
     assert "segments[0].actions.shop.amount" in str(info.value)
 
 
-@pytest.mark.skipif(not hasattr(Engine, "run_due"), reason="the engine has no run_due yet")
 def test_expiry_runs_daily(write):
     """Points expiring at the end of their month are expired by the daily run_due."""
     text = PROGRAM.replace(
