@@ -333,18 +333,25 @@ _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_
 _EXACT_FLOATS = 2.0**53  # beyond this a float is no longer exactly a whole number
 
 
-def _json_numbers(value: Any) -> Any:
+MAX_NESTING = 32  # levels of tables and lists an event's attributes may hold
+
+
+def _json_numbers(value: Any, depth: int = 1) -> Any:
     """``value`` with whole floats as ints: JSON has one kind of number, so an attribute of
-    1 and one of 1.0 are the same payload (and so are -0.0 and 0)."""
+    1 and one of 1.0 are the same payload (and so are -0.0 and 0). Tables and lists nested
+    more than MAX_NESTING deep (or holding themselves) are refused, whatever the
+    interpreter's recursion limit."""
     if type(value) is float:
         return int(value) if value.is_integer() and abs(value) < _EXACT_FLOATS else value
+    if isinstance(value, dict | list | tuple) and depth > MAX_NESTING:
+        raise InvalidEventError(f"attributes are nested more than {MAX_NESTING} levels deep")
     if isinstance(value, dict):
         for v in value.values():  # most attributes are flat text, flags and whole numbers
             if isinstance(v, float | dict | list | tuple):
-                return {k: _json_numbers(v) for k, v in value.items()}
+                return {k: _json_numbers(v, depth + 1) for k, v in value.items()}
         return value
     if isinstance(value, list | tuple):
-        return [_json_numbers(v) for v in value]
+        return [_json_numbers(v, depth + 1) for v in value]
     return value
 
 
@@ -1238,8 +1245,6 @@ class Engine:
                 canonical = _CANONICAL_JSON.encode(_json_numbers(attributes))
             except (TypeError, ValueError) as exc:
                 raise InvalidEventError(f"attributes must be JSON-serialisable: {exc}") from None
-            except RecursionError:
-                raise InvalidEventError("attributes are nested too deeply") from None
         checked = _Checked(member_id, action, at, given, amount, key, attributes, now)
         if key is not None:
             # The payload's hash, then the instant when the caller passed one: a retry

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -74,7 +75,7 @@ def _nested(depth: int) -> dict[str, Any]:
     return top
 
 
-DEEP = _nested(5000)  # deeper than the JSON encoder's recursion limit
+DEEP = _nested(5000)  # deeper than the recursion limit, and than the engine allows
 
 BAD_TRACKS: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("unknown action", {"action": "dance"}, UnknownActionError),
@@ -124,6 +125,27 @@ def test_bad_input_raises_its_typed_error_and_writes_nothing(
     assert isinstance(info.value, GamifyError)
     assert isinstance(info.value, ValueError)
     assert nothing_written(engine)
+
+
+def test_attributes_may_nest_32_levels_whatever_the_recursion_limit(engine: Engine) -> None:
+    """32 levels of tables load; 33 are refused with the typed error, also when the process
+    allows deep recursion (mypy, for one, raises the limit), and so is a table holding
+    itself."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        for deep in (_nested(32), DEEP):
+            with pytest.raises(InvalidEventError, match="more than 32 levels deep"):
+                engine.track("alice", "purchase", amount=10, attributes=deep)
+        looped: dict[str, Any] = {}
+        looped["self"] = looped
+        with pytest.raises(InvalidEventError, match="more than 32 levels deep"):
+            engine.track("alice", "purchase", amount=10, attributes=looped)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert nothing_written(engine)
+    outcome = engine.track("alice", "purchase", amount=10, attributes=_nested(31))
+    assert outcome.total() == 10
 
 
 @pytest.mark.parametrize("member", ["", "   ", None, 42])
