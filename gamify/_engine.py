@@ -197,20 +197,20 @@ class _Settings:
     late_event_days: int
     timezone: str
     spendable: frozenset[str]
-    # Rule name -> (its lots' validity, None for "never"; its pending days); "" for rewards
-    # and other credits that no rule pays.
-    credit_terms: dict[str, tuple[Validity | None, int]]
+    # Rule name -> (its lots' validity, None for "never"; its pending days); None for
+    # rewards and other credits that no rule pays.
+    credit_terms: dict[str | None, tuple[Validity | None, int]]
 
     @classmethod
     def of(cls, program: Program) -> _Settings:
         def lasting(validity: Validity) -> Validity | None:
             return None if validity.policy == "never" else validity
 
-        terms = {
+        terms: dict[str | None, tuple[Validity | None, int]] = {
             r.name: (lasting(r.validity or program.expiry), r.pending_days or 0)
             for r in program.rules
         }
-        terms[""] = (lasting(program.expiry), 0)
+        terms[None] = (lasting(program.expiry), 0)
         return cls(
             levels=program.levels,
             tiers=program.tiers,
@@ -2126,7 +2126,7 @@ class Engine:
         expires_at: datetime | None = None
         if amount > 0:
             if currency in settings.spendable:
-                validity, pending_days = settings.credit_terms[rule.name if rule else ""]
+                validity, pending_days = settings.credit_terms[rule.name if rule else None]
                 if validity is not None:
                     expires_at = ledger.expiry_for(validity, step.at, member.timezone)
                 if pending_days:

@@ -26,7 +26,6 @@ __all__ = [
     "exhausted",
     "open_names",
     "progress",
-    "value",
 ]
 
 Predicate = Callable[["BadgeFacts"], bool]
@@ -169,12 +168,6 @@ def _plans(program: Program) -> dict[str, _Plan]:
         )
         for name, badge in program.badges.items()
     }
-
-
-def value(program: Program, name: str, facts: BadgeFacts) -> Decimal:
-    """The member's current value of the badge's metric."""
-    plan = _plans(program)[name]
-    return Decimal(plan.read(facts, plan.key))
 
 
 def exhausted(program: Program, name: str, held: int) -> bool:

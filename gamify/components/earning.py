@@ -224,7 +224,6 @@ class _RulePlan:
     """A rule with plain copies of what every event reads (see :func:`per_program`)."""
 
     rule: Rule
-    currency: str
     fixed: Decimal | None
     per_amount: Decimal | None
     per: PerGroup | None
@@ -263,7 +262,6 @@ def _plan(program: Program) -> _Plan:
             plans.append(
                 _RulePlan(
                     rule=rule,
-                    currency=rule.currency,
                     fixed=rule.fixed,
                     per_amount=rule.per_amount,
                     per=rule.per,

@@ -528,7 +528,6 @@ def _normalize_url(url: str | URL) -> URL:
     raise ConfigurationError(f"the SQL store supports SQLite and PostgreSQL, not {backend!r}")
 
 
-
 def _in_transaction(connection: Any) -> bool:
     """Whether a DBAPI connection (sqlite3 or psycopg) is inside a transaction."""
     if hasattr(connection, "in_transaction"):  # sqlite3
@@ -536,6 +535,7 @@ def _in_transaction(connection: Any) -> bool:
     from psycopg.pq import TransactionStatus
 
     return bool(connection.info.transaction_status != TransactionStatus.IDLE)
+
 
 def _file_path(database: str) -> str:
     """The database file's real path (also for a ``file:`` URI with a query)."""
