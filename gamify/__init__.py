@@ -8,6 +8,7 @@ redemption, driven by a declarative :class:`Program`.
 from gamify._engine import Engine, Event
 from gamify._events import DomainEvent
 from gamify._outcome import (
+    Adjustment,
     BadgeAwarded,
     BadgeProgress,
     CapHit,
@@ -66,6 +67,7 @@ def create_schema(url: str, *, prefix: str = "gamify_") -> None:
 
 
 __all__ = [
+    "Adjustment",
     "BadgeAwarded",
     "BadgeProgress",
     "CapHit",

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from gamify import _time
 from gamify._events import Dispatcher, DomainEvent, log, message, new_id
 from gamify._outcome import (
+    Adjustment,
     BadgeAwarded,
     BadgeProgress,
     CapHit,
@@ -77,10 +78,12 @@ from gamify.errors import (
 )
 from gamify.program import Levels, Program, Referral, Renewal, Rule, Tier, Tiers, Validity
 from gamify.store import (
+    EARNED_KINDS,
     Award,
     Changes,
     DuplicateError,
     EarnedDelta,
+    EntryKind,
     IdempotencyRecord,
     LedgerEntry,
     Lot,
@@ -849,6 +852,98 @@ class Engine:
         self._check_member_id(member)
         now = self._now()
         result, messages = self._retrying(lambda: self._refund_once(member, redemption_id, now))
+        self._publish(messages)
+        return result
+
+    def adjust(
+        self,
+        member_id: str,
+        amount: int,
+        *,
+        reason: str,
+        currency: str = "points",
+        key: str | None = None,
+    ) -> Adjustment:
+        """Correct a member's balance by hand: goodwill or a missed credit (``amount``
+        above zero), or a mistaken credit taken back (below zero).
+
+        A credit opens one lot on the program's expiry terms and settles the
+        member's debt first, as any credit does; a debit takes from the lots
+        earliest expiry first and raises
+        :class:`~gamify.errors.InsufficientBalanceError` (nothing written) when
+        fewer points are spendable. Only spendable currencies can be adjusted:
+        XP moves levels, and only ``reverse`` takes it back. Adjustments are not
+        earnings: they count toward no leaderboard, badge, level or tier. The
+        ledger keeps them as ``adjust`` entries with ``reason``; a ``key`` makes
+        a retry return the first result.
+        """
+        self._check_member_id(member_id)
+        self._check_key(key)
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+            raise InvalidAmountError(amount, "an adjustment is a non-zero integer")
+        if not -MAX_CREDIT < amount < MAX_CREDIT:
+            raise InvalidAmountError(
+                amount, f"an adjustment is at most {MAX_CREDIT - 1:,} either way"
+            )
+        if not isinstance(reason, str) or not reason.strip() or not _is_text(reason):
+            raise InvalidEventError(
+                f"an adjustment needs a reason (non-empty text), not {reason!r}"
+            )
+        _named(self.program.currencies, currency, "currency")
+        levels_spec = self._settings.levels
+        if currency not in self._spendable or (
+            levels_spec is not None and currency == levels_spec.currency
+        ):
+            raise InvalidEventError(
+                f"only spendable currencies can be adjusted, and {currency!r} is not one "
+                "(reverse the event that credited it instead)"
+            )
+        now = self._now()
+        fingerprint = _fingerprint("adjust", currency, amount, reason)
+
+        def run() -> tuple[Adjustment, list[OutboxMessage]]:
+            with self._unit([member_id]) as uow:
+                first = self._replay(uow, member_id, "adjust", key, fingerprint)
+                if first is not None:
+                    return Adjustment.model_validate_json(first), []
+                member = uow.load_member(member_id) or self._new_member(member_id, now)
+                step = _Step(member, now, key, None)
+                expires_at: datetime | None = None
+                if amount > 0:
+                    credit = self._credit(uow, step, currency, amount, kind="adjust", reason=reason)
+                    expires_at = credit.expires_at
+                    lots = [(step.changes.new_lots[-1].lot_id, amount)]
+                else:
+                    self._settle_due_lots(uow, step, DueReport())
+                    picks = self._spend(uow, step, currency, -amount, reason, kind="adjust")
+                    lots = [(lot.lot_id, used) for lot, used in picks]
+                adjustment = Adjustment(
+                    adjustment_id=new_id(),
+                    member_id=member_id,
+                    currency=currency,
+                    amount=amount,
+                    reason=reason,
+                    at=now,
+                    key=key,
+                    expires_at=expires_at,
+                    lots=lots,
+                )
+                self._remember(step, "adjust", key, fingerprint, adjustment.model_dump_json())
+                self._announce(
+                    step,
+                    "adjusted",
+                    member_id,
+                    now,
+                    adjustment_id=adjustment.adjustment_id,
+                    currency=currency,
+                    amount=amount,
+                    reason=reason,
+                )
+                step.changes.members.append(member)
+                self._commit(uow, step)
+                return adjustment, step.changes.outbox
+
+        result, messages = self._retrying(run)
         self._publish(messages)
         return result
 
@@ -2154,7 +2249,8 @@ class Engine:
                 )
             else:
                 self._entry(step, currency, amount, kind, reason)
-            self._earned(step, currency, amount)
+            if kind in EARNED_KINDS:  # an adjustment is no earning
+                self._earned(step, currency, amount)
         credit = built(
             Credit,
             currency=currency,
@@ -2291,7 +2387,14 @@ class Engine:
         return [self._as_left(step, lot) for lot in lots]
 
     def _spend(
-        self, uow: UnitOfWork, step: _Step, currency: str, points: int, reason: str
+        self,
+        uow: UnitOfWork,
+        step: _Step,
+        currency: str,
+        points: int,
+        reason: str,
+        *,
+        kind: EntryKind = "spend",
     ) -> list[tuple[Lot, int]]:
         """Take ``points`` from the member's lots, earliest expiry first, or raise."""
         member_id = step.member.member_id
@@ -2301,7 +2404,7 @@ class Engine:
             available = sum(lot.remaining for lot in lots if ledger.spendable(lot, step.at))
             raise InsufficientBalanceError(member_id, currency, points, available)
         for lot, used in picks:
-            self._entry(step, currency, -used, "spend", reason, lot.lot_id)
+            self._entry(step, currency, -used, kind, reason, lot.lot_id)
             left = lot.remaining - used
             step.changes.lot_changes.append(
                 LotChange(lot.lot_id, left, "open" if left else "closed")

@@ -19,6 +19,7 @@ Subscriber = Callable[[DomainEvent], None]
 
 EVENT_NAMES = frozenset(
     {
+        "adjusted",
         "credited",
         "level_up",
         "level_down",

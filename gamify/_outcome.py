@@ -159,6 +159,26 @@ class Redemption(_Frozen):
     refunded: bool = False
 
 
+class Adjustment(_Frozen):
+    """A correction made by hand: a signed amount of one spendable currency.
+
+    A credit (``amount`` above zero) opens one lot on the program's expiry
+    terms; a debit takes from the member's lots, earliest expiry first.
+    ``lots`` lists each lot touched with its share of ``amount`` (positive for
+    the credited lot, positive amounts taken for a debit).
+    """
+
+    adjustment_id: str
+    member_id: str
+    currency: str
+    amount: int
+    reason: str
+    at: datetime
+    key: str | None = None
+    expires_at: datetime | None = None
+    lots: list[tuple[str, int]] = Field(default_factory=list)
+
+
 class HistoryEntry(_Frozen):
     """A ledger entry as shown to a member: newest first, with its reason."""
 

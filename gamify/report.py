@@ -168,8 +168,10 @@ class CurrencyFlow:
     """What moved through one currency's accounts, as positive numbers.
 
     ``issued = earned + rewarded - reversed``; ``spent`` is gross (before
-    refunds); ``outstanding`` is the sum of the members' balances when the
-    caller knows it.
+    refunds); ``adjusted`` is the one signed figure: manual adjustments,
+    credits less debits (``Engine.adjust``), kept out of ``issued`` since no
+    rule paid them; ``outstanding`` is the sum of the members' balances when
+    the caller knows it.
     """
 
     currency: str
@@ -181,6 +183,7 @@ class CurrencyFlow:
     spent: int
     refunded: int
     expired: int
+    adjusted: int = 0
     outstanding: int | None = None
 
     @property
@@ -219,6 +222,7 @@ def currency_flows(
         spent=-sums.get(("main", "spend"), 0),
         refunded=sums.get(("main", "refund"), 0),
         expired=-sums.get(("main", "expire"), 0),
+        adjusted=sums.get(("main", "adjust"), 0),
     )
 
 

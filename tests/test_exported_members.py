@@ -5,6 +5,7 @@ from __future__ import annotations
 import gamify
 
 EXPORTED = [
+    "Adjustment",
     "BadgeAwarded",
     "BadgeProgress",
     "CapHit",

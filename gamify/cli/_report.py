@@ -237,7 +237,9 @@ def _render(result: Report, store: str) -> None:
         f"issued {fmt_amount(flow.issued)} (rules {fmt_amount(flow.earned)}, rewards "
         f"{fmt_amount(flow.rewarded)}, reversed {fmt_amount(flow.reversed)}); spent "
         f"{fmt_amount(flow.net_spent)} (refunds {fmt_amount(flow.refunded)}); expired "
-        f"{fmt_amount(flow.expired)}; outstanding balances {fmt_amount(flow.outstanding or 0)}"
+        f"{fmt_amount(flow.expired)}; "
+        + (f"adjusted by hand {flow.adjusted:+,}; " if flow.adjusted else "")
+        + f"outstanding balances {fmt_amount(flow.outstanding or 0)}"
     )
     out.print()
 

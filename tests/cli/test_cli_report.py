@@ -609,3 +609,20 @@ def test_a_currency_the_store_or_program_lacks_is_refused(gamify_cli, store_url,
     run = gamify_cli("report", "--store", url, "--program", program, "--currency", "pointz")
     assert run.exit_code == 2
     assert "is not a currency of the program" in run.stderr
+
+
+def test_manual_adjustments_are_reported_apart_from_issued(gamify_cli, store_url):
+    """A goodwill credit and a correction show as one signed figure, outside "issued"."""
+    store = shop([("a", "purchase", 100, JAN)])
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 1, 11, tzinfo=UTC)))
+    engine.adjust("a", 40, reason="goodwill")
+    engine.adjust("a", -15, reason="order credited twice")
+    url = store_url(store)
+    data = gamify_cli("report", "--store", url, "--json").json()
+    assert (data["flow"]["issued"], data["flow"]["adjusted"]) == (100, 25)
+    assert data["flow"]["outstanding"] == 125
+    run = gamify_cli("report", "--store", url)
+    assert run.exit_code == 0, run.stderr
+    assert "adjusted by hand +25; outstanding balances 125" in " ".join(run.stdout.split())
+    plain = gamify_cli("report", "--store", store_url(shop([("a", "purchase", 100, JAN)])))
+    assert "adjusted" not in plain.stdout

@@ -137,6 +137,7 @@ def events() -> list[gamify.DomainEvent]:
     engine.track("m", "order", amount=40)  # a lot pending for 3 days
     redemption = engine.redeem("m", 20)  # redeemed
     engine.refund(redemption)  # refunded
+    engine.adjust("m", 25, reason="goodwill")  # adjusted
     clock.set(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC))
     engine.run_due()  # points_expired, points_matured
     engine.reverse("m", "p1")  # level_down, reversed

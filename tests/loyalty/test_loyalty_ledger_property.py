@@ -50,6 +50,7 @@ operation = st.one_of(
     st.tuples(st.just("reverse"), st.integers(0, 30)),
     st.tuples(st.just("refund"), st.integers(0, 30)),
     st.tuples(st.just("run_due"),),
+    st.tuples(st.just("adjust"), member, st.integers(-400, 400).filter(bool)),
 )
 
 
@@ -84,8 +85,9 @@ def check_ledger(engine: Engine) -> None:
 )
 @given(st.lists(operation, max_size=40))
 def test_run_due_leaves_every_balance_equal_to_its_ledger(ops: list[tuple[Any, ...]]) -> None:
-    """After any sequence of purchases, reports, spends, reversals, refunds and time passing,
-    run_due leaves balances equal to their ledger sums, none negative, lots matching balances."""
+    """After any sequence of purchases, reports, spends, reversals, refunds, manual
+    adjustments and time passing, run_due leaves balances equal to their ledger sums, none
+    negative, lots matching balances."""
     clock = ManualClock(pendulum.datetime(2026, 1, 5, 9, tz="Asia/Shanghai"))
     engine = Engine(PROGRAM, clock=clock)
     engine.join("bob", referral_code=engine.referral_code("amy"))
@@ -116,6 +118,9 @@ def test_run_due_leaves_every_balance_equal_to_its_ledger(ops: list[tuple[Any, .
             engine.refund(redemptions[op[1] % len(redemptions)])
         elif kind == "run_due":
             engine.run_due()
+        elif kind == "adjust":
+            with contextlib.suppress(InsufficientBalanceError):
+                engine.adjust(op[1], op[2], reason="correction")
     engine.run_due()
     check_ledger(engine)
     history = {m: engine.store.history(m) for m in MEMBERS}

@@ -93,6 +93,10 @@ def loyalty() -> gamify.Redemption:
     engine.refund(redemption)
     reversal: gamify.Reversal = engine.reverse("ann", "order-1001")
     assert reversal.credits
+    goodwill: gamify.Adjustment = engine.adjust(
+        "ann", 200, reason="goodwill: late delivery", key="ticket-88"
+    )
+    assert goodwill.amount == 200
     report: gamify.DueReport = engine.run_due()
     assert report.reviews == 0
     return redemption
