@@ -14,13 +14,16 @@ driven by a :class:`gamify.ManualClock` in the store's zone (Asia/Shanghai):
   shops in January 2027 and so renews his points due at the end of January;
 * ``zhou`` reaches silver with a big order in November and returns it in
   December: he keeps silver until the January review, which judges 2026
-  without that order and moves him back to regular.
+  without that order and moves him back to regular;
+* customer care credits ``chen`` 300 goodwill points for a late delivery in
+  August (the agent's double click is a retry with the same key: paid once),
+  and takes back 50 points a mistaken promotion paid ``lin``.
 
 ``run_due`` runs at every local month end (it expires lots, matures pending
 points and runs tier reviews). The output has one section per topic: members,
 tier changes, points earned per month, redemptions, the returned order,
-expiry reminders, a renewal, the month ends with the January review, and the
-final profiles.
+customer care's adjustments, expiry reminders, a renewal, the month ends with
+the January review, and the final profiles.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class Story:
     tier_changes: list[str] = field(default_factory=list)
     redemptions: list[str] = field(default_factory=list)
     returned: list[str] = field(default_factory=list)
+    adjustments: list[str] = field(default_factory=list)
     reminders: list[str] = field(default_factory=list)
     renewals: list[str] = field(default_factory=list)
     earning: list[str] = field(default_factory=list)
@@ -132,6 +136,12 @@ class BeautyStore:
         self.plan[date(2026, 6, 18)].append(self._redeem_reward("mei", "coupon_200_minus_50"))
         self.plan[date(2026, 7, 2)].append(self._purchase("mei", Decimal("1800.00")))
         self.plan[date(2026, 8, 22)].append(self._action("lin", "bottle_return", bottles=12))
+        self.plan[date(2026, 8, 3)].append(
+            self._adjust("chen", 300, "goodwill: delivery 5 days late", key="ticket-0803")
+        )
+        self.plan[date(2026, 8, 4)].append(
+            self._adjust("lin", -50, "promotion paid by mistake", key="ticket-0804")
+        )
         self.plan[date(2026, 9, 12)].append(self._points_and_cash("lin", Decimal("800.00")))
         self.plan[date(2026, 10, 25)].append(self._purchase("mei", Decimal("3600.00")))
         self.plan[date(2026, 11, 11)].append(
@@ -232,6 +242,21 @@ class BeautyStore:
                 f"{self._now()}  {member} returns order {key}: {taken} points taken back, "
                 f"debt {reversal.debt}; balance {profile.balances['points']}, tier still "
                 f"{profile.tier} until the January review"
+            )
+
+        return run
+
+    def _adjust(self, member: str, points: int, reason: str, key: str) -> Callable[[], None]:
+        """A correction by customer care; the agent clicks twice, so the call is retried."""
+
+        def run() -> None:
+            before = self.engine.balance(member)
+            first = self.engine.adjust(member, points, reason=reason, key=key)
+            retry = self.engine.adjust(member, points, reason=reason, key=key)
+            assert retry.adjustment_id == first.adjustment_id  # the retry changed nothing
+            self.story.adjustments.append(
+                f"{self._now()}  {member} {points:+} points ({reason!r}, {key}, sent twice): "
+                f"balance {before} -> {self.engine.balance(member)}"
             )
 
         return run
@@ -373,6 +398,7 @@ def main(out: TextIO = sys.stdout) -> BeautyStore:
     )
     section(out, "Redemptions: a catalog reward and points plus cash", story.redemptions)
     section(out, "A returned order", story.returned)
+    section(out, "Customer care: adjustments by hand", story.adjustments)
     section(
         out,
         f"Reminders on {REMINDER_DAY.isoformat()}: lots expiring within 60 days",

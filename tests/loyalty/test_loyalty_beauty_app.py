@@ -18,6 +18,7 @@ SECTIONS = [
     "== Points earned per month",
     "== Redemptions: a catalog reward and points plus cash ==",
     "== A returned order ==",
+    "== Customer care: adjustments by hand ==",
     "== Reminders on 2027-01-05: lots expiring within 60 days ==",
     "== Renewal: a purchase on 2027-01-20",
     "== Month ends: run_due",
@@ -53,6 +54,14 @@ def test_the_app_tells_the_story_of_the_year(output: str) -> None:
     assert "January review" in output and "tier changes: zhou silver -> regular" in output
     assert "renewed: due 2027-02-01 00:00 -> 2027-08-01 00:00" in output
     assert "zhou joins with chen's code" in output
+
+
+def test_customer_care_adjustments_are_paid_once(output: str) -> None:
+    """Each adjustment, sent twice with one key, moves the balance once."""
+    assert "chen +300 points ('goodwill: delivery 5 days late', ticket-0803, sent twice): " \
+        "balance 2687 -> 2987" in output
+    assert "lin -50 points ('promotion paid by mistake', ticket-0804, sent twice): " \
+        "balance 2581 -> 2531" in output
 
 
 def test_the_app_runs_from_another_directory(tmp_path: Path) -> None:
