@@ -257,3 +257,23 @@ def test_a_credit_reads_its_expiry_in_the_members_zone(engine: Engine) -> None:
     engine.set_member("ann", timezone="America/New_York")
     adjustment = engine.adjust("ann", 10, reason="goodwill")
     assert adjustment.expires_at == pendulum.datetime(2027, 6, 1, tz="America/New_York")
+
+
+def test_a_debit_first_expires_the_members_due_lots(engine: Engine, clock: ManualClock) -> None:
+    """As redeem does: the expired lot is written off (its event first), then the debit."""
+    seen: list[Any] = []
+    engine.on("*", seen.append)
+    engine.track("ann", "promo")  # 100, expires at the end of June (Shanghai)
+    engine.track("ann", "purchase", amount=100)  # 100, expires in a year
+    clock.set(pendulum.datetime(2026, 7, 1, 0, 30, tz="Asia/Shanghai"))
+    seen.clear()
+    engine.adjust("ann", -50, reason="correction")
+    assert [(e.name, e.payload.get("points", e.payload.get("amount"))) for e in seen] == [
+        ("points_expired", 100),
+        ("adjusted", -50),
+    ]
+    assert engine.balance("ann") == 50
+    assert [(e.kind, e.amount) for e in engine.history("ann")[:2]] == [
+        ("adjust", -50),
+        ("expire", -100),
+    ]
