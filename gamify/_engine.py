@@ -824,6 +824,8 @@ class Engine:
             isinstance(points, bool) or not isinstance(points, int) or points <= 0
         ):
             raise InvalidAmountError(points, "points to redeem must be a positive integer")
+        if points is not None and points >= MAX_CREDIT:  # no balance holds as many
+            raise InvalidAmountError(points, f"at most {MAX_CREDIT - 1:,} points a redemption")
         if points is None and reward is None and total is None:
             raise InvalidAmountError(None, "give points, a reward or an order_total")
         now = self._now()
@@ -889,15 +891,7 @@ class Engine:
             raise InvalidEventError(
                 f"an adjustment needs a reason (non-empty text), not {reason!r}"
             )
-        _named(self.program.currencies, currency, "currency")
-        levels_spec = self._settings.levels
-        if currency not in self._spendable or (
-            levels_spec is not None and currency == levels_spec.currency
-        ):
-            raise InvalidEventError(
-                f"only spendable currencies can be adjusted, and {currency!r} is not one "
-                "(reverse the event that credited it instead)"
-            )
+        _check_name(self.program.currencies, currency, "currency", keyed=key is not None)
         now = self._now()
         fingerprint = _fingerprint("adjust", currency, amount, reason)
 
@@ -906,6 +900,7 @@ class Engine:
                 first = self._replay(uow, member_id, "adjust", key, fingerprint)
                 if first is not None:
                     return Adjustment.model_validate_json(first), []
+                self._check_adjustable(currency)  # after the replay: the program may change
                 member = uow.load_member(member_id) or self._new_member(member_id, now)
                 step = _Step(member, now, key, None)
                 expires_at: datetime | None = None
@@ -946,6 +941,17 @@ class Engine:
         result, messages = self._retrying(run)
         self._publish(messages)
         return result
+
+    def _check_adjustable(self, currency: str) -> None:
+        _named(self.program.currencies, currency, "currency")
+        levels_spec = self._settings.levels
+        if currency not in self._spendable or (
+            levels_spec is not None and currency == levels_spec.currency
+        ):
+            raise InvalidEventError(
+                f"only spendable currencies can be adjusted, and {currency!r} is not one "
+                "(reverse the event that credited it instead)"
+            )
 
     # Loyalty ----------------------------------------------------------------------------------
 

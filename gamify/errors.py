@@ -104,10 +104,20 @@ class UnknownActionError(InvalidEventError):
         super().__init__(f"unknown action {action!r}: it is not declared in the program")
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)`` kept short; Python will not print an integer of over 4,300 digits,
+    so a huge one is described by its size instead."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
+        digits = int(value.bit_length() * 0.30103) + 1  # log10(2) digits per bit
+        return f"{'-' if value < 0 else ''}<an integer of about {digits:,} digits>"
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:117]}..."
+
+
 class InvalidAmountError(InvalidEventError):
     def __init__(self, amount: Any, reason: str) -> None:
         self.amount = amount
-        super().__init__(f"invalid amount {amount!r}: {reason}")
+        super().__init__(f"invalid amount {_shown(amount)}: {reason}")
 
 
 class InvalidTimeError(InvalidEventError):

@@ -420,6 +420,8 @@ class Spending:
     """How a group of members used their points in the window."""
 
     issued: int
+    """Points put in circulation: issued by rules and rewards (net of reversals) plus the
+    net of manual adjustments, so that burn and expiry rates weigh every point held."""
     spent: int
     """Net of refunds."""
     expired: int
@@ -495,6 +497,7 @@ class _Member:
     issued: int = 0
     spent: int = 0
     expired: int = 0
+    adjusted: int = 0
     by_action: dict[str, int] | None = None
 
     def add(self, entry: LedgerEntry, currency: str, start: datetime, end: datetime) -> None:
@@ -524,10 +527,12 @@ class _Member:
                 self.spent -= amount  # spends are negative, refunds positive
             elif kind == "expire":
                 self.expired -= amount
+            elif kind == "adjust":
+                self.adjusted += amount
 
     @property
     def holder(self) -> bool:
-        return self.opening > 0 or self.issued > 0
+        return self.opening > 0 or self.issued > 0 or self.adjusted > 0
 
     @property
     def spender(self) -> bool:
@@ -536,9 +541,9 @@ class _Member:
 
 def _spending(members: Sequence[_Member], flow: CurrencyFlow | None = None) -> Spending:
     if flow is not None:
-        issued, spent, expired = flow.issued, flow.net_spent, flow.expired
+        issued, spent, expired = flow.issued + flow.adjusted, flow.net_spent, flow.expired
     else:
-        issued = sum(m.issued for m in members)
+        issued = sum(m.issued + m.adjusted for m in members)
         spent = sum(m.spent for m in members)
         expired = sum(m.expired for m in members)
     holders = sum(1 for m in members if m.holder)

@@ -626,3 +626,17 @@ def test_manual_adjustments_are_reported_apart_from_issued(gamify_cli, store_url
     assert "adjusted by hand +25; outstanding balances 125" in " ".join(run.stdout.split())
     plain = gamify_cli("report", "--store", store_url(shop([("a", "purchase", 100, JAN)])))
     assert "adjusted" not in plain.stdout
+
+
+def test_points_from_an_adjustment_count_as_held_and_in_the_burn_rate():
+    """A member whose only points are goodwill, spent in part, is a holder who spent; the
+    burn rate weighs them (400 of 100 + 500 put in circulation)."""
+    store = shop([("a", "purchase", 100, JAN)])
+    clock = ManualClock(datetime(2026, 1, 11, tzinfo=UTC))
+    engine = Engine(PROGRAM, store=store, clock=clock)
+    engine.adjust("b", 500, reason="goodwill")
+    engine.redeem("b", 400)
+    spending = build_report(store, now=NOW, since=date(2026, 1, 1)).spending
+    assert (spending.holders, spending.spenders) == (2, 1)
+    assert (spending.issued, spending.spent) == (600, 400)
+    assert spending.burn_rate == Decimal(400) / Decimal(600)

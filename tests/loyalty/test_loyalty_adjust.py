@@ -277,3 +277,32 @@ def test_a_debit_first_expires_the_members_due_lots(engine: Engine, clock: Manua
         ("adjust", -50),
         ("expire", -100),
     ]
+
+
+def test_a_keyed_replay_answers_after_the_currency_left_the_program(clock: ManualClock) -> None:
+    """The first result stands even when the program no longer has (or spends) the currency."""
+    with_gems = {**SHOP, "currencies": {"points": {}, "xp": {"spendable": False}, "gems": {}}}
+    engine = Engine(with_gems, clock=clock)
+    first = engine.adjust("ann", 50, reason="goodwill", currency="gems", key="t-1")
+    for changed in (
+        {**SHOP},  # no gems at all
+        {**SHOP, "currencies": {**with_gems["currencies"], "gems": {"spendable": False}}},
+    ):
+        later = Engine(changed, store=engine.store, clock=clock)
+        assert later.adjust("ann", 50, reason="goodwill", currency="gems", key="t-1") == first
+        with pytest.raises((NotFoundError, InvalidEventError)):
+            later.adjust("ann", 50, reason="goodwill", currency="gems", key="t-2")
+
+
+def test_a_huge_amount_is_refused_with_the_typed_error(engine: Engine) -> None:
+    """Python will not print an integer of over 4,300 digits: the message gives its size."""
+    for amount in (10**5000, -(10**5000)):
+        with pytest.raises(InvalidAmountError, match="about 5,001 digits"):
+            engine.adjust("ann", amount, reason="x")
+    with pytest.raises(InvalidAmountError, match="about 5,001 digits"):
+        engine.track("ann", "purchase", amount=10**5000)
+    engine.track("ann", "promo")
+    with pytest.raises(InvalidAmountError, match="about 5,001 digits"):
+        engine.redeem("ann", 10**5000)
+    with pytest.raises(InvalidAmountError, match="999,999,999,999,999 points"):
+        engine.redeem("ann", 10**15)
