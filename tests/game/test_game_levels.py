@@ -279,3 +279,20 @@ def test_level_rewards_are_paid_once_ever_across_a_reversal(gamify_engine: Engin
     assert [(u.level, u.reward) for u in engine.track("m", "quest", amount=100).level_ups] == [
         (4, 200)
     ]
+
+
+def test_climbing_back_in_steps_after_a_reversal_pays_no_level_twice(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Levels 2 to 4 paid, then reversed to level 1: climbing back one level at a time
+    (2, then 3 and 4) reports each level again and pays none of them."""
+    engine = gamify_engine(program())
+    engine.track("m", "quest", amount=350, key="q1")
+    paid = 100 + 150 + 200
+    assert engine.balance("m") == paid
+    assert engine.reverse("m", "q1").level_down == 1
+    step = engine.track("m", "quest", amount=100)
+    assert [(u.level, u.reward) for u in step.level_ups] == [(2, 0)]
+    steps = engine.track("m", "quest", amount=200)
+    assert [(u.level, u.reward) for u in steps.level_ups] == [(3, 0), (4, 0)]
+    assert engine.balance("m") == paid

@@ -329,3 +329,41 @@ def test_a_repair_pays_the_milestones_and_tokens_the_joined_length_passes(
     outcome = engine.track("m", "workout")
     assert outcome.streaks[0].length == 5
     assert outcome.streaks[0].milestones == []  # paid once, by the repair
+
+
+def ny(month: int, day: int, hour: int = 9, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, minute, tzinfo=gamify.clock.zone("America/New_York"))
+
+
+@pytest.mark.parametrize(
+    ("worked", "now", "allowed"),
+    [
+        # 8 March 2026 (clocks spring forward) is missed: 23 hours, ending at 9 March 00:00.
+        ([(3, 6), (3, 7)], ny(3, 9, 23, 59), True),
+        ([(3, 6), (3, 7)], ny(3, 10, 0, 0), False),
+        ([(3, 6), (3, 7)], ny(3, 10, 0, 30), False),
+        # 1 November 2026 (clocks fall back) is missed: 25 hours, ending at 2 November 00:00.
+        ([(10, 30), (10, 31)], ny(11, 2, 23, 30), True),
+        ([(10, 30), (10, 31)], ny(11, 3, 0, 0), False),
+    ],
+    ids=["spring-last-minute", "spring-closed", "spring-closed-later", "fall-open", "fall-closed"],
+)
+def test_repair_window_after_a_missed_dst_day_counts_from_its_local_end(
+    gamify_engine: EngineFactory,
+    gamify_clock: gamify.ManualClock,
+    worked: list[tuple[int, int]],
+    now: dt.datetime,
+    allowed: bool,
+) -> None:
+    """A missed day of 23 or 25 hours still ends at the next local midnight; a 24-hour
+    window runs from there, not from 24 hours after the missed day began."""
+    engine = gamify_engine({**program(window_hours=24, cost=20), "timezone": "America/New_York"})
+    for month, day in worked:
+        gamify_clock.set(ny(month, day))
+        engine.track("m", "workout")
+    gamify_clock.set(now)
+    if allowed:
+        assert engine.repair_streak("m", "daily").length == 2
+    else:
+        with pytest.raises(StreakRepairError, match="window"):
+            engine.repair_streak("m", "daily")

@@ -458,3 +458,37 @@ def test_a_move_puts_the_next_review_at_midnight_in_the_new_zone(
     assert engine.run_due().reviews == 1
     clock.set(utc(2027, 1, 2, 5))
     assert engine.run_due().reviews == 0
+
+
+def test_retention_ending_at_the_review_instant_does_not_keep_the_tier(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Retention is half-open: twelve months from an upgrade at 2026-01-01 00:00 end exactly
+    at the 2027-01-01 review, which then judges the (empty) window and downgrades."""
+    clock = ManualClock(utc(2026, 1, 1))
+    engine = gamify_engine(
+        tier_program(window="rolling_months", months=1, retention_months=12), clock=clock
+    )
+    engine.track("amy", "purchase", amount=5000)
+    assert engine.member("amy").tier == "gold"
+    clock.set(utc(2027, 1, 1))
+    assert engine.run_due().reviews == 1
+    assert engine.member("amy").tier == "regular"
+
+
+def test_a_calendar_year_is_read_in_the_members_zone_at_the_review(
+    gamify_engine: EngineFactory,
+) -> None:
+    """The program is in UTC, the member in Shanghai. Her review at 2027-01-01 00:00 Shanghai
+    (still 2026-12-31 in UTC) judges her 2026, in which she spent nothing: she drops then,
+    not a year later."""
+    clock = ManualClock(sh(2025, 6, 1, 10))
+    engine = gamify_engine(tier_program(window="calendar_year"), clock=clock)
+    engine.set_member("mei", timezone="Asia/Shanghai")
+    engine.track("mei", "purchase", amount=5000)  # gold, from 2025's spend
+    clock.set(sh(2026, 1, 1, 0, 0, 1))
+    engine.run_due()  # judges 2025: gold stays
+    assert engine.member("mei").tier == "gold"
+    clock.set(sh(2027, 1, 1, 0, 0, 1))
+    engine.run_due()  # judges 2026: nothing spent
+    assert engine.member("mei").tier == "regular"
