@@ -76,6 +76,7 @@ __all__ = [
     "compute_plan",
     "load_plan",
     "parse_plan",
+    "plan_program",
     "plan_to_dict",
     "read_plan_data",
 ]
@@ -207,6 +208,9 @@ class Segment(_Model):
     ``total_core_amount`` (the whole segment's yearly core amount, e.g. spend)
     or ``core_amount_per_member``; ``yearly_counts`` maps each non-core action
     to the count one member is expected to do in a year (missing: 0).
+    ``core_amount_min`` / ``core_amount_max`` optionally bound the yearly core
+    amount per member ``[min, max)`` that puts a member in the segment: only
+    ``gamify report`` uses them, the plan's figures do not.
     """
 
     name: _Name
@@ -215,6 +219,8 @@ class Segment(_Model):
     core_amount_per_member: _NonNegative | None = None
     target_noncore_share: _Share
     yearly_counts: dict[str, _NonNegative] = Field(default_factory=dict)
+    core_amount_min: _NonNegative | None = None
+    core_amount_max: _NonNegative | None = None
 
     @model_validator(mode="after")
     def _one_core_amount(self) -> Self:
@@ -233,6 +239,9 @@ class Segment(_Model):
                 ("core_amount_per_member",),
                 "give total_core_amount or core_amount_per_member, not both",
             )
+        low, high = self.core_amount_min, self.core_amount_max
+        if low is not None and high is not None and high <= low:
+            raise _PlanFault(("core_amount_max",), "core_amount_max must be above core_amount_min")
         return self
 
 
@@ -436,6 +445,16 @@ def read_plan_data(path: str | os.PathLike[str]) -> object:
     file) instead of ``rules`` gets its rules from that program (see
     :func:`rules_from_program`).
     """
+    return _read_plan(path)[0]
+
+
+def plan_program(path: str | os.PathLike[str]) -> Program | None:
+    """The program a plan file names with ``program = "shop.toml"``, loaded; None when the
+    plan gives its own ``rules``. Errors are ProgramErrors as for :func:`load_plan`."""
+    return _read_plan(path)[1]
+
+
+def _read_plan(path: str | os.PathLike[str]) -> tuple[object, Program | None]:
     file = os.fspath(path)
     try:
         text = Path(file).read_text(encoding="utf-8")
@@ -443,6 +462,7 @@ def read_plan_data(path: str | os.PathLike[str]) -> object:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ProgramError(f"cannot read the plan file: {reason}", file=file) from exc
     data = _parse_text(text, Path(file).suffix.lower(), file)
+    program = None
     if isinstance(data, dict) and "program" in data:
         source = data.pop("program")
         if "rules" in data:
@@ -458,7 +478,7 @@ def read_plan_data(path: str | os.PathLike[str]) -> object:
             data["rules"] = rules_from_program(program)
         except ValueError as exc:
             raise ProgramError(str(exc), file=file, key_path="program") from None
-    return data
+    return data, program
 
 
 def rules_from_program(
@@ -468,9 +488,13 @@ def rules_from_program(
     the sum of its ``fixed`` or ``per_amount`` rules (``per`` groups kept).
 
     Raises ValueError, naming the rule, for what a plan cannot weigh: conditions, a
-    formula, fixed and per-amount rules on one action, or two group sizes.
+    formula, fixed and per-amount rules on one action, rules paying per group and per
+    action on one action, or two group sizes.
     """
     out: dict[str, dict[str, Decimal | int]] = {}
+    # The first rule of each action paying per group (True) or per action (False):
+    # a plan's rule has one ``per``, so summing the two would misprice both.
+    first: dict[tuple[str, bool], str] = {}
     for rule in program.rules:
         if rule.currency != currency:
             continue
@@ -492,6 +516,15 @@ def rules_from_program(
                 f"action {rule.action!r} has both fixed and per-amount rules in the program "
                 f"(rule {rule.name!r}): give the plan its own [rules]"
             )
+        grouped = rule.per is not None
+        other = first.get((rule.action, not grouped))
+        if other is not None:
+            by_group, by_action = (rule.name, other) if grouped else (other, rule.name)
+            raise ValueError(
+                f"action {rule.action!r} has a rule paying per group ({by_group!r}) and one "
+                f"paying per action ({by_action!r}) in the program: give the plan its own [rules]"
+            )
+        first.setdefault((rule.action, grouped), rule.name)
         if rule.per is not None:
             size = rule.per.size
             if entry.get("per", size) != size:

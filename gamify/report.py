@@ -50,8 +50,8 @@ from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
 from gamify._time import local_midnight
-from gamify.errors import InvalidTimeError, NotFoundError, ProgramError
-from gamify.planning import Plan, PlanResult, SegmentIssuance, compute_plan, parse_plan
+from gamify.errors import InvalidTimeError, NotFoundError
+from gamify.planning import Plan, PlanResult, SegmentIssuance, compute_plan, load_plan
 from gamify.store import LedgerEntry, Store
 
 __all__ = [
@@ -287,47 +287,13 @@ class CoreRange:
 
 
 def load_report_plan(path: str | os.PathLike[str]) -> tuple[Plan, dict[str, CoreRange]]:
-    """Load a plan whose segments may carry ``core_amount_min`` / ``core_amount_max``.
+    """Load a plan and its segments' core-amount ranges (see :func:`core_ranges`).
 
-    The plan model refuses unknown keys, so these are taken out of each
-    segment before the rest is validated; errors are ProgramErrors with key
-    paths as for :func:`gamify.planning.load_plan`.
+    Errors are ProgramErrors with key paths as for :func:`gamify.planning.load_plan`,
+    which also validates the segments' ``core_amount_min`` / ``core_amount_max``.
     """
-    from gamify import planning
-
-    file = os.fspath(path)
-    data = planning.read_plan_data(file)
-    bounds: dict[int, tuple[Decimal | None, Decimal | None]] = {}
-    segments = data.get("segments") if isinstance(data, dict) else None
-    if isinstance(segments, list):
-        for index, segment in enumerate(segments):
-            if not isinstance(segment, dict):
-                continue
-            low = _bound(segment.pop("core_amount_min", None), file, index, "core_amount_min")
-            high = _bound(segment.pop("core_amount_max", None), file, index, "core_amount_max")
-            if low is not None and high is not None and high <= low:
-                raise ProgramError(
-                    "core_amount_max must be above core_amount_min",
-                    file=file,
-                    key_path=f"segments[{index}].core_amount_max",
-                )
-            if low is not None or high is not None:
-                bounds[index] = (low, high)
-    plan = parse_plan(data, file=file)
-    return plan, core_ranges(plan, bounds)
-
-
-def _bound(value: object, file: str, index: int, key: str) -> Decimal | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise ProgramError("must be a number", file=file, key_path=f"segments[{index}].{key}")
-    number = Decimal(value)
-    if not number.is_finite() or number < 0:
-        raise ProgramError(
-            "must be a finite number >= 0", file=file, key_path=f"segments[{index}].{key}"
-        )
-    return number
+    plan = load_plan(path)
+    return plan, core_ranges(plan)
 
 
 def core_ranges(
@@ -339,8 +305,15 @@ def core_ranges(
     ``core_amount_min`` or else the lower one's ``core_amount_max`` says, else
     at the midpoint of their core amounts per member; the lowest segment
     starts at 0 and the highest has no upper bound unless they say otherwise.
+    ``explicit`` (bounds by segment index) defaults to the plan's own
+    ``core_amount_min`` / ``core_amount_max``.
     """
-    explicit = explicit or {}
+    if explicit is None:
+        explicit = {
+            index: (segment.core_amount_min, segment.core_amount_max)
+            for index, segment in enumerate(plan.segments)
+            if segment.core_amount_min is not None or segment.core_amount_max is not None
+        }
     per_member = []
     for index, segment in enumerate(plan.segments):
         if segment.core_amount_per_member is not None:
@@ -442,7 +415,8 @@ class ActionHealth:
     issued: int
     predicted: Decimal | None
     deviation: Decimal | None
-    """``issued / predicted - 1``; None without a prediction."""
+    """``issued / predicted - 1``; None without a prediction or with a prediction of 0
+    (an action that issues against a plan of 0 gets the ``action_planned_zero`` alert)."""
     members: int
     planned_members: int | None
 
@@ -465,6 +439,14 @@ class SegmentHealth:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
+    """A finding for a designer. ``code`` names it: ``issuance_<case>``,
+    ``burn_rate_low`` / ``_high``, ``spender_share_low``, ``expiry_rate_high``,
+    ``earn_burn``, ``action_over_issued`` / ``_under_issued`` (more than 10 % off the
+    prediction), ``action_planned_zero`` (points issued by an action the plan predicts
+    none for), ``action_not_planned`` (an action the plan has no rule for) and
+    ``unassigned_members``; ``scope`` is ``total``, ``action:<name>`` or ``segment:<name>``.
+    """
+
     level: Literal["warning", "info"]
     code: str
     scope: str
@@ -498,6 +480,9 @@ class _Member:
     spent: int = 0
     expired: int = 0
     adjusted: int = 0
+    credited: int = 0
+    """Gross credits in the window (earned, rewarded, adjusted up): a member whose points
+    were reversed after they spent them still held points."""
     by_action: dict[str, int] | None = None
 
     def add(self, entry: LedgerEntry, currency: str, start: datetime, end: datetime) -> None:
@@ -517,6 +502,8 @@ class _Member:
             elif entry.account == debt:
                 self.issued -= amount
         elif entry.account in (main, pending):
+            if kind in ("earn", "reward", "adjust") and amount > 0:
+                self.credited += amount
             if kind in ("earn", "reward", "reverse"):
                 self.issued += amount
                 if kind != "reward" and entry.action is not None:
@@ -532,7 +519,7 @@ class _Member:
 
     @property
     def holder(self) -> bool:
-        return self.opening > 0 or self.issued > 0 or self.adjusted > 0
+        return self.opening > 0 or self.credited > 0
 
     @property
     def spender(self) -> bool:
@@ -848,6 +835,18 @@ def _alerts(report: Report) -> list[Alert]:
                         if action.planned_members is not None
                         else ")"
                     ),
+                )
+            )
+        elif action.predicted == 0 and action.issued > 0:
+            # No deviation from a prediction of 0, yet every such point is over the plan.
+            out.append(
+                Alert(
+                    "warning",
+                    "action_planned_zero",
+                    f"action:{action.action}",
+                    f"action {action.action!r} issued {action.issued:,} points but the plan "
+                    f"predicts none for it ({action.members} members did it): plan its count "
+                    "and completion rate, or stop its rule",
                 )
             )
         elif action.predicted is None and report.issuance is not None:

@@ -502,6 +502,40 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
     assert "unknown key" in error.reason
 
 
+def test_core_amount_bounds_are_accepted_and_leave_the_figures_alone(tmp_path: Path) -> None:
+    """A segment's core_amount_min/max (the report's segment ranges) load with the plan
+    and change none of its figures."""
+    text = SMALL_PLAN_TOML.replace(
+        'name = "b"\n', 'name = "b"\ncore_amount_min = 5000\ncore_amount_max = 20_000\n'
+    )
+    plan = load_plan(write(tmp_path, "plan.toml", text))
+    assert (plan.segments[1].core_amount_min, plan.segments[1].core_amount_max) == (5000, 20_000)
+    assert (plan.segments[0].core_amount_min, plan.segments[0].core_amount_max) == (None, None)
+    assert compute_plan(plan) == small_result()
+
+
+@pytest.mark.parametrize(
+    ("bounds", "key_path", "reason"),
+    [
+        ("core_amount_min = -1", "segments[1].core_amount_min", "greater than or equal to 0"),
+        ('core_amount_max = "lots"', "segments[1].core_amount_max", "valid decimal"),
+        (
+            "core_amount_min = 9000\ncore_amount_max = 9000",
+            "segments[1].core_amount_max",
+            "core_amount_max must be above core_amount_min",
+        ),
+    ],
+    ids=["negative", "not a number", "empty range"],
+)
+def test_bad_core_amount_bounds_name_their_key(
+    tmp_path: Path, bounds: str, key_path: str, reason: str
+) -> None:
+    text = SMALL_PLAN_TOML.replace('name = "b"\n', f'name = "b"\n{bounds}\n')
+    error = load_error(tmp_path, text)
+    assert error.key_path == key_path
+    assert reason in error.reason
+
+
 def test_unknown_action_in_counts(tmp_path: Path) -> None:
     """A count for an action without a rule is reported at its key."""
     text = SMALL_PLAN_TOML.replace(
@@ -664,13 +698,23 @@ def test_a_plan_takes_its_rules_from_a_program_file(tmp_path: Path) -> None:
             ),
             "action 'check_in' has both fixed and per-amount rules",
         ),
+        (
+            (
+                'fixed = 50\nper = { attribute = "photos", size = 3 }',
+                'fixed = 50\nper = { attribute = "photos", size = 3 }\n[[rules]]\n'
+                'name = "photo_bonus"\naction = "photo_review"\nfixed = 10',
+            ),
+            "action 'photo_review' has a rule paying per group ('photo_review') and one "
+            "paying per action ('photo_bonus')",
+        ),
     ],
-    ids=["conditions", "formula", "mixed kinds"],
+    ids=["conditions", "formula", "mixed kinds", "grouped and ungrouped"],
 )
 def test_a_program_rule_a_plan_cannot_weigh_is_refused(
     tmp_path: Path, change: tuple[str, str], reason: str
 ) -> None:
-    """Conditions, formulas and mixed rule kinds name the rule; the error points at program."""
+    """Conditions, formulas, mixed rule kinds and a per-group rule beside a per-action one
+    name the rules; the error points at program."""
     old, new = change
     assert old in SHOP_PROGRAM
     path = _plan_with_program(tmp_path, SHOP_PROGRAM.replace(old, new))

@@ -26,6 +26,7 @@ from gamify.cli._output import (
 )
 from gamify.clock import SystemClock
 from gamify.errors import ProgramError
+from gamify.planning import plan_program
 from gamify.report import (
     BURN_RATE_RANGE,
     BURNER_SHARE_MIN,
@@ -118,7 +119,12 @@ def report(
         Path | None, typer.Option("--program", help="Program file: its time zone counts the days.")
     ] = None,
     timezone: Annotated[
-        str | None, typer.Option("--timezone", help="Time zone of the window (default: UTC).")
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="Time zone of the window (default: that of --program, else of the program "
+            "the plan names).",
+        ),
     ] = None,
     currency: Annotated[str, typer.Option("--currency", help="The points currency.")] = "points",
     calibrated: Annotated[
@@ -154,7 +160,18 @@ def report(
                 raise BadInput(
                     f"--currency {currency!r} is not a currency of the program ({declared})"
                 )
-        zone = zone or "UTC"
+        plan = ranges = None
+        if plan_file is not None:
+            plan, ranges = load_report_plan(plan_file)
+            if zone is None:
+                named = plan_program(plan_file)  # program = "shop.toml" in the plan
+                zone = named.timezone if named is not None else None
+        if zone is None:
+            # Days counted in another zone than the program's would misjudge the plan.
+            raise BadInput(
+                "the store does not know the program's time zone, which counts the "
+                "window's days: give --program or --timezone"
+            )
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -163,9 +180,6 @@ def report(
         today = now.astimezone(ZoneInfo(zone)).date()
         if first is not None and first > today:
             raise BadInput(f"--since {since} is after today ({today} in {zone}): nothing to report")
-        plan = ranges = None
-        if plan_file is not None:
-            plan, ranges = load_report_plan(plan_file)
         opened = _open_existing(store, prefix)
         try:
             result = build_report(

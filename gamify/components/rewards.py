@@ -70,6 +70,15 @@ def _share(name: str, value: Decimal) -> Decimal:
     return result
 
 
+def _points(name: str, value: int) -> int:
+    """Return ``value`` as a whole number of points >= 0, or raise ValueError/TypeError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    return value
+
+
 def _premium_fraction(price: Decimal, max_discount: Decimal) -> Fraction:
     price = _decimal("price", price)
     max_discount = _non_negative("max_discount", max_discount)
@@ -159,27 +168,37 @@ def split_payment(
     """
     total = _non_negative("order_total", order_total)
     ratio = _positive("exchange_ratio", exchange_ratio)
-    step = _positive("quantum", quantum)
-    if isinstance(points_available, bool) or not isinstance(points_available, int):
-        raise TypeError(f"points_available must be an int, got {type(points_available).__name__}")
-    if points_available < 0:
-        raise ValueError(f"points_available must not be negative, got {points_available}")
-    used = min(points_available, max_points_for_order(total, max_share, ratio))
-    return used, cash_due(total, used, ratio, quantum=step)
+    available = _points("points_available", points_available)
+    used = min(available, max_points_for_order(total, max_share, ratio))
+    return used, cash_due(total, used, ratio, quantum=quantum)
 
 
 def cash_due(
     order_total: Decimal, points: int, exchange_ratio: Decimal, *, quantum: Decimal = _CENT
 ) -> Decimal:
     """What is left to pay in cash after ``points`` pay part of an order: exact when it is a
-    terminating decimal, otherwise rounded up to a multiple of ``quantum``."""
-    paid = Fraction(points) / Fraction(exchange_ratio)
+    terminating decimal, otherwise rounded up to a multiple of ``quantum``.
+
+    Raises ValueError/TypeError as :func:`split_payment` does, and ValueError when the
+    points are worth more than the order (the cash due would be negative).
+    """
+    total = _non_negative("order_total", order_total)
+    ratio = _positive("exchange_ratio", exchange_ratio)
+    step = _positive("quantum", quantum)
+    used = _points("points", points)
+    # The whole order (share 1) is the most points can pay.
+    if used > max_points_for_order(total, _ONE, ratio):
+        raise ValueError(
+            f"points ({used}) are worth more than the order total ({total}) "
+            f"at exchange ratio {ratio}"
+        )
+    paid = Fraction(used) / Fraction(ratio)
     if _terminates(paid):
         with localcontext() as ctx:
             ctx.prec = max(ctx.prec, 100)
-            return order_total - Decimal(paid.numerator) / Decimal(paid.denominator)
-    remaining = Fraction(order_total) - paid
-    return (quantum * math.ceil(remaining / Fraction(quantum))).quantize(quantum)
+            return total - Decimal(paid.numerator) / Decimal(paid.denominator)
+    remaining = Fraction(total) - paid
+    return (step * math.ceil(remaining / Fraction(step))).quantize(step)
 
 
 def _terminates(value: Fraction) -> bool:

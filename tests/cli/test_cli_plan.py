@@ -185,3 +185,21 @@ def test_plan_with_no_budget_exits_2(gamify_cli, write):
     run = gamify_cli("plan", path)
     assert run.exit_code == 2
     assert f"{path}: budget: the budget is 0" in run.stderr
+
+
+def test_plan_accepts_the_report_segment_bounds(gamify_cli, write):
+    """core_amount_min/max (read by gamify report) are valid in gamify plan too, and do not
+    change its figures; a range that holds nothing is refused at its key."""
+    plain = gamify_cli("plan", write("plain.toml", SMALL), "--json")
+    bounded = SMALL.replace('name = "all"\n', 'name = "all"\ncore_amount_min = 500\n')
+    run = gamify_cli("plan", write("plan.toml", bounded), "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json() == plain.json()
+    empty = bounded.replace(
+        "core_amount_min = 500\n", "core_amount_min = 500\ncore_amount_max = 500\n"
+    )
+    run = gamify_cli("plan", write("empty.toml", empty))
+    assert run.exit_code == 2
+    assert (
+        "segments[0].core_amount_max: core_amount_max must be above core_amount_min" in run.stderr
+    )

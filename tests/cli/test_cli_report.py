@@ -392,7 +392,9 @@ def test_a_window_ends_at_now_when_until_is_later():
 
 def test_a_since_after_today_exits_2(gamify_cli, store_url):
     """A window that starts after today has nothing to report: exit code 2, naming the day."""
-    run = gamify_cli("report", "--store", store_url(shop([])), "--since", "2030-01-01")
+    run = gamify_cli(
+        "report", "--timezone", "UTC", "--store", store_url(shop([])), "--since", "2030-01-01"
+    )
     assert run.exit_code == 2
     assert "--since 2030-01-01 is after today (2027-02-01 in UTC)" in run.stderr
 
@@ -411,7 +413,7 @@ def test_report_command_json_case(gamify_cli, write, store_url, case, plan, even
     url = store_url(shop(events))
     run = gamify_cli(
         "report", "--store", url, "--plan", write("plan.toml", plan_text(**plan)),
-        "--since", "2026-01-01", "--until", "2027-01-01", "--json",
+        "--since", "2026-01-01", "--until", "2027-01-01", "--timezone", "UTC", "--json",
     )  # fmt: skip
     assert run.exit_code == 0, run.stderr
     data = run.json()
@@ -430,7 +432,7 @@ def test_report_command_tables(gamify_cli, write, store_url):
         redeem=[("a", 1000, date(2026, 3, 1))],
     )
     run = gamify_cli(
-        "report", "--store", store_url(store),
+        "report", "--timezone", "UTC", "--store", store_url(store),
         "--plan", write("plan.toml", plan_text(budget=5, core=1000, members=2)),
         "--since", "2026-01-01", "--until", "2027-01-01",
     )  # fmt: skip
@@ -451,7 +453,8 @@ def test_report_command_tables(gamify_cli, write, store_url):
 
 def test_report_without_plan_and_since_defaults(gamify_cli, store_url):
     """Without --plan nothing is judged against a budget; --since defaults to the first member."""
-    run = gamify_cli("report", "--store", store_url(shop([("a", "purchase", 10, JAN)])), "--json")
+    url = store_url(shop([("a", "purchase", 10, JAN)]))
+    run = gamify_cli("report", "--timezone", "UTC", "--store", url, "--json")
     assert run.exit_code == 0, run.stderr
     data = run.json()
     assert data["issuance"] is None
@@ -462,7 +465,7 @@ def test_report_without_plan_and_since_defaults(gamify_cli, store_url):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--store", "redis://x"], "unknown store URL 'redis://x'"),
+        (["--store", "redis://x", "--timezone", "UTC"], "unknown store URL 'redis://x'"),
         (["--store", "memory://", "--since", "2026-13-01"], "--since '2026-13-01' is not a date"),
         (
             ["--store", "memory://", "--since", "2026-02-01", "--until", "2026-01-01"],
@@ -489,7 +492,7 @@ def test_report_bad_plan_key_path(gamify_cli, write):
     text = TWO_SEGMENTS.replace('name = "high"\n', 'name = "high"\ncore_amount_min = "lots"\n')
     run = gamify_cli("report", "--store", "memory://", "--plan", write("p.toml", text))
     assert run.exit_code == 2
-    assert "segments[1].core_amount_min: must be a number" in run.stderr
+    assert "segments[1].core_amount_min: Input should be a valid decimal" in run.stderr
 
 
 def test_plan_path_type(tmp_path: Path):
@@ -515,6 +518,48 @@ def test_program_zone_counts_the_window_days(gamify_cli, write, store_url):
     assert D(window["days"]) == 10
 
 
+def test_without_a_zone_the_report_asks_for_one(gamify_cli, write, store_url):
+    """The store does not know the program: with neither --program, --timezone nor a plan
+    naming a program, the days cannot be counted in the program's zone (no UTC guess)."""
+    url = store_url(shop([("a", "purchase", 10, JAN)]))
+    own_rules = write("plan.toml", plan_text(budget=10, core=10))
+    for extra in ((), ("--plan", own_rules)):
+        run = gamify_cli("report", "--store", url, *extra)
+        assert run.exit_code == 2
+        assert "give --program or --timezone" in run.stderr
+
+
+def test_the_program_a_plan_names_gives_the_zone(gamify_cli, write, store_url):
+    """A plan with program = "shop.toml" counts the window's days in that program's zone
+    (Asia/Shanghai: a purchase at 06:00 on 1 January local is in a January window);
+    --timezone still wins."""
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2025, 12, 31, 22, tzinfo=UTC))  # 1 January, 06:00 local
+    Engine(PROGRAM, store=store, clock=clock).track("a", "purchase", amount=1000)
+    url = store_url(store)
+    write(
+        "shop.toml",
+        'name = "shop"\ntimezone = "Asia/Shanghai"\n[actions.purchase]\namount = "required"\n'
+        '[actions.check_in]\namount = "none"\n'
+        '[[rules]]\nname = "purchase_points"\naction = "purchase"\nper_amount = 1\n'
+        '[[rules]]\nname = "check_in_points"\naction = "check_in"\nfixed = 5\n',
+    )
+    own_rules = plan_text(budget=10, core=1000)
+    named = 'program = "shop.toml"\n' + own_rules[: own_rules.index("[rules.purchase]")]
+    named += own_rules[own_rules.index("[completion_rates]") :]
+    plan = write("plan.toml", named)
+    window = ("--since", "2026-01-01", "--until", "2026-02-01", "--json")
+    run = gamify_cli("report", "--store", url, "--plan", plan, *window)
+    assert run.exit_code == 0, run.stderr
+    data = run.json()
+    assert data["window"]["timezone"] == "Asia/Shanghai"
+    assert data["window"]["start"] == "2025-12-31T16:00:00+00:00"
+    assert data["flow"]["issued"] == 1000
+    utc = gamify_cli("report", "--store", url, "--plan", plan, "--timezone", "UTC", *window)
+    assert utc.exit_code == 0, utc.stderr
+    assert (utc.json()["window"]["timezone"], utc.json()["flow"]["issued"]) == ("UTC", 0)
+
+
 # --------------------------------------------------------------------------- opening the store
 
 
@@ -522,11 +567,13 @@ def test_report_refuses_a_missing_sqlite_file_and_creates_none(gamify_cli, tmp_p
     """A mistyped SQLite path is an error, not an empty database and a report of zeros."""
     missing = tmp_path / "typo.db"
     for url in (f"sqlite:///{missing}", f"sqlite:///file:{missing}?mode=rwc&uri=true"):
-        run = gamify_cli("report", "--store", url)
+        run = gamify_cli("report", "--timezone", "UTC", "--store", url)
         assert run.exit_code == 2
         assert f"no database file at {missing}" in run.stderr
         assert not missing.exists()
-    run = gamify_cli("report", "--store", f"sqlite:///{tmp_path / 'no-folder' / 'x.db'}")
+    run = gamify_cli(
+        "report", "--timezone", "UTC", "--store", f"sqlite:///{tmp_path / 'no-folder' / 'x.db'}"
+    )
     assert run.exit_code == 2
     assert "the folder" in run.stderr and "does not exist" in run.stderr
 
@@ -535,7 +582,7 @@ def test_report_refuses_a_database_without_gamify_tables(gamify_cli, tmp_path: P
     """A database that is not a gamify store (or another prefix) is named with the prefix."""
     other = tmp_path / "app.db"
     sqlite3.connect(other).execute("CREATE TABLE users (id INTEGER)").connection.commit()
-    run = gamify_cli("report", "--store", f"sqlite:///{other}")
+    run = gamify_cli("report", "--timezone", "UTC", "--store", f"sqlite:///{other}")
     assert run.exit_code == 2
     assert "app.db: no gamify tables with the prefix 'gamify_'" in run.stderr
     assert sorted(r[0] for r in sqlite3.connect(other).execute(
@@ -551,7 +598,7 @@ def test_report_refuses_a_database_without_gamify_tables(gamify_cli, tmp_path: P
     ],
 )
 def test_report_store_options_that_cannot_work(gamify_cli, args, message):
-    run = gamify_cli("report", *args)
+    run = gamify_cli("report", "--timezone", "UTC", *args)
     assert run.exit_code == 2
     assert message in run.stderr
 
@@ -563,8 +610,10 @@ def test_report_reads_a_store_with_the_apps_prefix(gamify_cli, tmp_path: Path):
     engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 1, 10, tzinfo=UTC)))
     engine.track("a", "purchase", amount=120)
     store.close()
-    assert gamify_cli("report", "--store", url).exit_code == 2
-    run = gamify_cli("report", "--store", url, "--prefix", "shop_gamify_", "--json")
+    assert gamify_cli("report", "--timezone", "UTC", "--store", url).exit_code == 2
+    run = gamify_cli(
+        "report", "--timezone", "UTC", "--store", url, "--prefix", "shop_gamify_", "--json"
+    )
     assert run.exit_code == 0, run.stderr
     assert run.json()["flow"]["issued"] == 120
 
@@ -572,7 +621,7 @@ def test_report_reads_a_store_with_the_apps_prefix(gamify_cli, tmp_path: Path):
 def test_a_plan_that_predicts_nothing_is_named_in_the_report_error(gamify_cli, write, store_url):
     """A plan that predicts no points gives no ratio: exit code 2, naming the plan file."""
     path = write("plan.toml", plan_text(budget=10, core=0))
-    run = gamify_cli("report", "--store", store_url(shop([])), "--plan", path)
+    run = gamify_cli("report", "--timezone", "UTC", "--store", store_url(shop([])), "--plan", path)
     assert run.exit_code == 2
     assert f"{path}: segments: the plan predicts no points" in run.stderr
 
@@ -595,14 +644,14 @@ def test_a_window_that_ended_in_the_past_counts_only_what_it_held():
 
 def test_a_window_ending_before_the_first_member_is_refused(gamify_cli, store_url):
     url = store_url(shop([("a", "purchase", 1000, JAN)]))
-    run = gamify_cli("report", "--store", url, "--until", "2025-06-01")
+    run = gamify_cli("report", "--timezone", "UTC", "--store", url, "--until", "2025-06-01")
     assert run.exit_code == 2
     assert "nothing to report: no member was registered before 2025-06-01" in run.stderr
 
 
 def test_a_currency_the_store_or_program_lacks_is_refused(gamify_cli, store_url, write):
     url = store_url(shop([("a", "purchase", 1000, JAN)]))
-    run = gamify_cli("report", "--store", url, "--currency", "pointz")
+    run = gamify_cli("report", "--timezone", "UTC", "--store", url, "--currency", "pointz")
     assert run.exit_code == 2
     assert "the store holds no 'pointz' entries (it holds points)" in run.stderr
     program = write("shop.toml", 'timezone = "UTC"\n')
@@ -618,13 +667,14 @@ def test_manual_adjustments_are_reported_apart_from_issued(gamify_cli, store_url
     engine.adjust("a", 40, reason="goodwill")
     engine.adjust("a", -15, reason="order credited twice")
     url = store_url(store)
-    data = gamify_cli("report", "--store", url, "--json").json()
+    data = gamify_cli("report", "--timezone", "UTC", "--store", url, "--json").json()
     assert (data["flow"]["issued"], data["flow"]["adjusted"]) == (100, 25)
     assert data["flow"]["outstanding"] == 125
-    run = gamify_cli("report", "--store", url)
+    run = gamify_cli("report", "--timezone", "UTC", "--store", url)
     assert run.exit_code == 0, run.stderr
     assert "adjusted by hand +25; outstanding balances 125" in " ".join(run.stdout.split())
-    plain = gamify_cli("report", "--store", store_url(shop([("a", "purchase", 100, JAN)])))
+    plain_url = store_url(shop([("a", "purchase", 100, JAN)]))
+    plain = gamify_cli("report", "--timezone", "UTC", "--store", plain_url)
     assert "adjusted" not in plain.stdout
 
 
@@ -640,3 +690,35 @@ def test_points_from_an_adjustment_count_as_held_and_in_the_burn_rate():
     assert (spending.holders, spending.spenders) == (2, 1)
     assert (spending.issued, spending.spent) == (600, 400)
     assert spending.burn_rate == Decimal(400) / Decimal(600)
+
+
+def test_a_member_whose_spent_points_were_reversed_still_held_them():
+    """b earns 500, spends them, then the purchase is reversed (500 of debt): b's net issued
+    is 0, yet b held points in the window and spent them."""
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, 12, tzinfo=UTC))
+    engine = Engine(PROGRAM, store=store, clock=clock)
+    engine.track("a", "purchase", amount=1000)
+    engine.track("b", "purchase", amount=500, key="order")
+    clock.set(datetime(2026, 1, 11, 12, tzinfo=UTC))
+    engine.redeem("b", 500)
+    engine.reverse("b", "order")
+    spending = build_report(store, now=NOW, **YEAR).spending
+    assert (spending.issued, spending.spent) == (1000, 500)
+    assert (spending.holders, spending.spenders) == (2, 1)
+
+
+def test_an_action_planned_at_zero_that_issues_is_flagged():
+    """A plan of 0 check-ins gives no deviation to judge, so the points it issued anyway
+    raise their own warning; an action the plan predicts and that issues nothing does not."""
+    events = [("a", "purchase", 1000, JAN)] + [("a", "check_in", None, JAN)] * 3
+    result = build_report(shop(events), now=NOW, plan=plan_of(budget=20, core=1000), **YEAR)
+    check_in = {a.action: a for a in result.actions}["check_in"]
+    assert (check_in.issued, check_in.predicted, check_in.deviation) == (15, 0, None)
+    alerts = [a for a in result.alerts if a.scope == "action:check_in"]
+    assert [(a.level, a.code) for a in alerts] == [("warning", "action_planned_zero")]
+    assert "issued 15 points but the plan predicts none" in alerts[0].message
+    quiet = build_report(
+        shop([("a", "purchase", 1000, JAN)]), now=NOW, plan=plan_of(budget=20, core=1000), **YEAR
+    )
+    assert not [a for a in quiet.alerts if a.scope.startswith("action:")]

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from gamify.components.rewards import max_points_for_order, points_price, premium, split_payment
+from gamify.components.rewards import (
+    cash_due,
+    max_points_for_order,
+    points_price,
+    premium,
+    split_payment,
+)
 
 D = Decimal
 
@@ -182,3 +191,66 @@ def test_split_payment_rejects_bad_inputs(
     """Negative totals or points, a share outside 0..1 and a non-positive ratio are refused."""
     with pytest.raises(ValueError):
         split_payment(order_total, points, share, ratio)
+
+
+def test_cash_due_of_points_worth_the_whole_order_is_zero() -> None:
+    """1000 points at ratio 100 pay all of a 10 order; at ratio 3, 30 points pay 10."""
+    assert cash_due(D(10), 1000, D(100)) == 0
+    assert cash_due(D(10), 30, D(3)) == 0
+
+
+@pytest.mark.parametrize(
+    ("order_total", "points", "ratio", "error"),
+    [
+        (D(-1), 0, D(100), ValueError),
+        (D(10), -5, D(100), ValueError),
+        (D(10), 5, D(0), ValueError),
+        (D(10), 5, D(-100), ValueError),
+        (D(10), 1001, D(100), ValueError),  # worth 10.01: the cash due would be negative
+        (D(10), 31, D(3), ValueError),
+        (D(10), True, D(100), TypeError),
+        (D(10), 5, 100.0, TypeError),
+    ],
+)
+def test_cash_due_rejects_bad_inputs(
+    order_total: Decimal, points: int, ratio: Decimal, error: type[Exception]
+) -> None:
+    """cash_due refuses what split_payment refuses, and points worth more than the order."""
+    with pytest.raises(error):
+        cash_due(order_total, points, ratio)
+
+
+# --------------------------------------------------------------------------- documented prices
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _documented_prices() -> dict[str, set[tuple[str, int]]]:
+    """Every catalog entry in the TOML blocks of README.md and docs/program.md, priced as
+    the engine prices it (the item's ratio, else the block's redemption ratio, else 100)."""
+    prices: dict[str, set[tuple[str, int]]] = {}
+    for doc in ("README.md", "docs/program.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for block in re.findall(r"```toml\n(.*?)```", text, re.DOTALL):
+            data = tomllib.loads(block, parse_float=Decimal)
+            ratio = data.get("redemption", {}).get("exchange_ratio", 100)
+            for name, item in data.get("catalog", {}).items():
+                price = points_price(
+                    cash_value=item["cash_value"],
+                    exchange_ratio=item.get("exchange_ratio", ratio),
+                    cost_rate=item.get("cost_rate", 1),
+                    price=item.get("price"),
+                    max_discount=item.get("max_discount", 0),
+                )
+                prices.setdefault(name, set()).add((doc, price))
+    return prices
+
+
+def test_a_reward_has_one_price_in_every_document() -> None:
+    """A reward name the documentation reuses costs the same wherever it appears: the
+    200-minus-50 coupon is 2,500 points (max_discount is no coupon's spend threshold)."""
+    prices = _documented_prices()
+    assert {price for _, price in prices["coupon_200_minus_50"]} == {2500}
+    assert {doc for doc, _ in prices["coupon_200_minus_50"]} == {"README.md", "docs/program.md"}
+    differing = {name: found for name, found in prices.items() if len({p for _, p in found}) > 1}
+    assert not differing
