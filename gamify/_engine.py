@@ -172,6 +172,9 @@ class _Step:
     # The member's zone now, where dates still ahead (a tier review) are read; a late
     # event runs with member.timezone set to the zone the member was in at its instant.
     home_zone: str | None = None
+    # The instant whose day, week and month the earned totals go to (default ``at``): a
+    # reversal takes its credits out of the periods they were earned in.
+    board_at: datetime | None = None
     state: dict[str, Any] = field(init=False)  # the member's state, read many times a step
 
     def __post_init__(self) -> None:
@@ -2180,7 +2183,8 @@ class Engine:
         """Write what the step earned as one leaderboard delta per currency."""
         if not step.earned:
             return
-        day, week, month = self._board_keys(_time.local_date(step.at, self._settings.timezone))
+        board_at = step.board_at or step.at
+        day, week, month = self._board_keys(_time.local_date(board_at, self._settings.timezone))
         for currency, amount in step.earned.items():
             if amount:
                 step.changes.earned.append(
@@ -2557,6 +2561,9 @@ class Engine:
         assert key is not None
         written = uow.entries_for_key(member.member_id, key)
         earned = [e for e in written if e.kind == "earn"]
+        # A reversal is no earning of today's boards: it nets out the event's own periods
+        # (those past are no longer kept; the all-time total always nets).
+        step.board_at = tracked.at
         expired: dict[str, int] = {}  # per lot of this event, what expiry already took
         for e in written:
             if e.kind == "expire" and e.lot_id:

@@ -186,3 +186,22 @@ def test_custom_window_is_half_open(
         (1, "b", 12),
         (2, "a", 2),
     ]
+
+
+def test_reversing_last_weeks_event_leaves_this_weeks_board_alone(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock, gamify_store_target: Any
+) -> None:
+    """a's order of last week is returned this week, after a earned 10 this week: this
+    week's board shows a's 10, not 10 - 30; the all-time total nets (on every store)."""
+    engine = gamify_engine(program(), store=gamify_store_target.open())
+    gamify_clock.set(ny(2026, 3, 4, 10, 0))  # a Wednesday
+    engine.track("a", "earn", amount=30, key="a1")
+    engine.track("b", "earn", amount=25, key="b1")
+    gamify_clock.set(ny(2026, 3, 10, 10, 0))  # the next week
+    engine.track("a", "earn", amount=10, key="a2")
+    engine.reverse("a", "a1")
+    assert board(engine, "week") == [(1, "a", 10)]
+    assert board(engine, "day") == [(1, "a", 10)]
+    assert board(engine, "all") == [(1, "b", 25), (2, "a", 10)]
+    mine = engine.rank("a", period="week")
+    assert mine is not None and (mine.rank, mine.score) == (1, 10)
