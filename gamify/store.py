@@ -299,7 +299,9 @@ class UnitOfWork(abc.ABC):
 
         Raises :class:`~gamify.errors.InsufficientBalanceError` when an
         account would go below zero and :class:`DuplicateError` when a unique
-        record exists already.
+        record exists already. A store may hold writes back until the unit
+        commits and refuse a duplicate there instead: the unit of work then
+        raises :class:`DuplicateError` and writes nothing at all.
         """
 
 

@@ -66,6 +66,7 @@ _MAX_BOARDS = 32  # boards kept sorted at once; the least recently read goes fir
 _MEMBER_FIELDS = [f.name for f in fields(MemberRecord)]
 _REVIEW_AT = _MEMBER_FIELDS.index("review_at")
 _TIER = _MEMBER_FIELDS.index("tier")
+_CODE = _MEMBER_FIELDS.index("referral_code")
 _member_fields: Callable[[MemberRecord], Row] = attrgetter(*_MEMBER_FIELDS[:-1])
 assert _MEMBER_FIELDS[-1] == "state"
 
@@ -165,9 +166,13 @@ class MemoryStore(Store):
         )
         if award_ids and (len(award_ids) != len(changes.awards) or award_ids & self._awards):
             raise DuplicateError("award already given")
+        coded: dict[str, str] = {}  # the codes of this write, as a unique index would see them
         for member in changes.members:
             code = member.referral_code
-            if code is not None and self._codes.get(code, member.member_id) != member.member_id:
+            if code is None:
+                continue
+            owner = coded.setdefault(code, member.member_id)
+            if owner != member.member_id or self._codes.get(code, owner) != owner:
                 raise DuplicateError(f"referral code {code!r} already taken")
         rows = [_member_row(member) for member in changes.members]  # refuses a bad state
 
@@ -180,6 +185,9 @@ class MemoryStore(Store):
                 before is None or before[_REVIEW_AT] != member.review_at
             ):
                 heapq.heappush(self._review_index, (member.review_at, member.member_id))
+            old_code = before[_CODE] if before is not None else None
+            if old_code is not None and old_code != member.referral_code:
+                self._drop(self._codes, old_code)  # a replaced code finds no one
             if member.referral_code is not None:
                 self._set(self._codes, member.referral_code, member.member_id)
         for (member_id, account), delta in deltas.items():
@@ -269,6 +277,11 @@ class MemoryStore(Store):
         self._undo.append((container, key, old))
         container[key] = value
         return old
+
+    def _drop(self, container: dict[Any, Any], key: Any) -> None:
+        """Remove ``container[key]`` (undone like a set)."""
+        assert self._undo is not None, "writes happen inside a unit of work"
+        self._undo.append((container, key, container.pop(key, _MISSING)))
 
     def _append(self, container: list[Any], value: Any) -> None:
         assert self._undo is not None, "writes happen inside a unit of work"

@@ -291,6 +291,42 @@ class StoreContract:
         self.apply(store, Changes(members=[member(i) for i in ids]))
         assert list(store.member_ids()) == sorted(ids)
 
+    def test_reading_a_member_gives_a_copy(self, store: Store) -> None:
+        """get_member and member_snapshot, like load_member, return records the caller may
+        change without changing the store."""
+        self.apply(store, Changes(members=[member("alice", state={"a": 1})]))
+        got = store.get_member("alice")
+        assert got is not None
+        got.state["a"] = 2
+        got.level = 9
+        assert store.get_member("alice") == member("alice", state={"a": 1})
+        snapshot, _ = store.member_snapshot("alice")
+        assert snapshot == member("alice", state={"a": 1})
+
+    def test_one_referral_code_for_two_members_in_one_write_is_refused(
+        self, store: Store
+    ) -> None:
+        with pytest.raises(DuplicateError):
+            self.apply(
+                store,
+                Changes(
+                    members=[
+                        member("amy", referral_code="SAME2345"),
+                        member("bob", referral_code="SAME2345"),
+                    ]
+                ),
+            )
+        assert store.get_member("amy") is None and store.get_member("bob") is None
+
+    def test_a_replaced_referral_code_no_longer_finds_the_member(self, store: Store) -> None:
+        self.apply(store, Changes(members=[member("amy", referral_code="OLD23456")]))
+        self.apply(store, Changes(members=[member("amy", referral_code="NEW23456")]))
+        with store.unit_of_work(["x"]) as uow:
+            assert uow.member_by_code("OLD23456") is None
+            assert uow.member_by_code("NEW23456") == "amy"
+        self.apply(store, Changes(members=[member("bob", referral_code="OLD23456")]))
+
+
     # Balances and the ledger -----------------------------------------------------------------
 
     def test_balances_follow_entries(self, store: Store) -> None:
@@ -452,6 +488,23 @@ class StoreContract:
         with ThreadPoolExecutor(count) as pool:
             for future in [pool.submit(work) for _ in range(count)]:
                 future.result(timeout=300)
+
+    @pytest.mark.parametrize("account", ["points:pending", "points:debt"])
+    def test_side_accounts_never_go_negative(self, store: Store, account: str) -> None:
+        """Pending and debt accounts are balances too: a debit beyond them is refused."""
+        self.credit(store, "alice", 3, account)
+        with pytest.raises(InsufficientBalanceError):
+            self.credit(store, "alice", -4, account)
+        assert store.get_balances("alice") == {account: 3}
+
+    def test_balances_read_are_a_copy(self, store: Store) -> None:
+        self.credit(store, "alice", 5)
+        store.get_balances("alice")["points"] = 999
+        assert store.get_balances("alice") == {"points": 5}
+        with store.unit_of_work(["alice"]) as uow:
+            uow.balances("alice")["points"] = 999
+            assert uow.balances("alice") == {"points": 5}
+
 
     # History ---------------------------------------------------------------------------------
 
@@ -626,6 +679,62 @@ class StoreContract:
             self.credit(store, "bob", -1)
         assert self.snapshot(store, ["alice", "bob"]) == before
 
+    def test_rollback_drops_a_new_referral_code(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.unit_of_work(["bob"]) as uow:
+            uow.apply(Changes(members=[member("bob", referral_code="BOB23456")]))
+            raise RuntimeError("after the write")
+        with store.unit_of_work(["x"]) as uow:
+            assert uow.member_by_code("BOB23456") is None
+        self.apply(store, Changes(members=[member("carol", referral_code="BOB23456")]))
+
+    def test_rollback_restores_changed_lots(self, store: Store) -> None:
+        kept = lot("alice", 10, expires_at=at(5))
+        self.apply(store, Changes(new_lots=[kept]), ["alice"])
+        with pytest.raises(RuntimeError), store.unit_of_work(["alice"]) as uow:
+            uow.apply(Changes(lot_changes=[LotChange(kept.lot_id, 0, "closed", at(9))]))
+            raise RuntimeError("after the write")
+        assert store.member_lots("alice", "points") == [kept]
+        with store.unit_of_work(["alice"]) as uow:
+            assert uow.get_lots([kept.lot_id]) == [kept]
+        assert store.due(at(6)).expiring_lots == [kept]
+
+    def test_rollback_restores_every_period_total(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.unit_of_work(["bob"]) as uow:
+            uow.apply(Changes(earned=[earned("bob", 7)]))
+            raise RuntimeError("after the write")
+        for period in ("all", "day:2026-03-02", "week:2026-03-02", "month:2026-03"):
+            assert store.score("bob", "points", period) == 0, period
+            assert store.leaderboard("points", period, limit=5) == [], period
+
+    @pytest.mark.parametrize("duplicate", ["award", "key"])
+    def test_a_refused_duplicate_writes_nothing_of_its_write(
+        self, store: Store, duplicate: str
+    ) -> None:
+        """A refused duplicate writes nothing of its write: refused by ``apply`` (the unit may
+        then catch the error and commit), or at the unit's commit, which then fails whole."""
+        award = Award("alice", "b", "", 1, T0)
+        record = IdempotencyRecord("alice", "track", "k", "", "{}", T0)
+        self.apply(store, Changes(awards=[award], idempotency=[record]), ["alice"])
+        again = Changes(entries=[entry("alice", 10)], outbox=[message("alice")])
+        if duplicate == "award":
+            again.awards.append(award)
+        else:
+            again.idempotency.append(record)
+        refused = 0
+        try:
+            with store.unit_of_work(["alice"]) as uow:
+                try:
+                    uow.apply(again)
+                except DuplicateError:
+                    refused += 1
+        except DuplicateError:
+            refused += 1
+        assert refused == 1
+        assert store.get_balances("alice") == {}
+        assert store.history("alice") == []
+        assert store.pending_outbox() == []
+
+
     # Lots ------------------------------------------------------------------------------------
 
     def test_open_and_pending_lots_in_insertion_order(self, store: Store) -> None:
@@ -729,6 +838,55 @@ class StoreContract:
         assert limited.reviews == ["bea"]
         nothing = store.due(at(-1))
         assert (nothing.expiring_lots, nothing.maturing_lots, nothing.reviews) == ([], [], [])
+
+    def test_only_pending_lots_mature(self, store: Store) -> None:
+        opened = lot("alice", 2, pending_until=at(1), status="open")
+        cancelled = lot("alice", 2, pending_until=at(1), status="cancelled", remaining=0)
+        pending = lot("alice", 2, pending_until=at(1), status="pending")
+        self.apply(store, Changes(new_lots=[opened, cancelled, pending]), ["alice"])
+        assert store.due(at(2)).maturing_lots == [pending]
+        self.apply(store, Changes(lot_changes=[LotChange(pending.lot_id, 2, "open")]), ["alice"])
+        assert store.due(at(2)).maturing_lots == []
+
+    def test_due_follows_lot_changes(self, store: Store) -> None:
+        """A closed lot no longer expires, a renewed one at its new instant, a reopened one
+        again."""
+        closed, renewed, kept = (lot("alice", 1, expires_at=at(1)) for _ in range(3))
+        self.apply(store, Changes(new_lots=[closed, renewed, kept]), ["alice"])
+        self.apply(
+            store,
+            Changes(
+                lot_changes=[
+                    LotChange(closed.lot_id, 0, "closed"),
+                    LotChange(renewed.lot_id, 1, "open", at(30)),
+                ]
+            ),
+            ["alice"],
+        )
+        assert [x.lot_id for x in store.due(at(2)).expiring_lots] == [kept.lot_id]
+        self.apply(store, Changes(lot_changes=[LotChange(closed.lot_id, 1, "open")]), ["alice"])
+        assert sorted(x.lot_id for x in store.due(at(2)).expiring_lots) == sorted(
+            [closed.lot_id, kept.lot_id]
+        )
+        assert renewed.lot_id in [x.lot_id for x in store.due(at(30)).expiring_lots]
+
+    def test_due_reviews_follow_member_writes(self, store: Store) -> None:
+        self.apply(
+            store, Changes(members=[member("amy", review_at=at(1)), member("bea", review_at=at(1))])
+        )
+        self.apply(store, Changes(members=[member("amy", review_at=at(30)), member("bea")]))
+        assert store.due(at(2)).reviews == []
+        assert store.due(at(30)).reviews == ["amy"]
+
+    def test_maturing_ties_by_lot_id(self, store: Store) -> None:
+        ids = sorted(f"{i:032x}" for i in (3, 1, 2))
+        lots = [
+            lot("alice", 1, pending_until=at(1), status="pending", lot_id=i) for i in reversed(ids)
+        ]
+        self.apply(store, Changes(new_lots=lots), ["alice"])
+        assert [x.lot_id for x in store.due(at(1)).maturing_lots] == ids
+        assert [x.lot_id for x in store.due(at(1), limit=1).maturing_lots] == ids[:1]
+
 
     # Earned totals and leaderboards ----------------------------------------------------------
 
@@ -883,6 +1041,72 @@ class StoreContract:
         assert store.score("amy", "points", "day:2026-03-02") == 0
         assert store.score("gus", "points", "all") == -5
         assert store.score("nobody", "points", "week:2026-03-02") == 0
+
+    def test_earned_earlier_month_leaves_current(self, store: Store) -> None:
+        self.apply(store, Changes(earned=[earned("alice", 10, "2026-03-02")]), ["alice"])
+        self.apply(store, Changes(earned=[earned("alice", 7, "2026-02-27")]), ["alice"])
+        assert store.score("alice", "points", "month:2026-03") == 10
+        assert store.score("alice", "points", "month:2026-02") == 0
+        assert store.score("alice", "points", "week:2026-03-02") == 10
+        assert store.score("alice", "points", "all") == 17
+
+    def test_boards_follow_writes_after_a_read(self, store: Store) -> None:
+        """A board read once still moves with later scores and tier changes."""
+        self.apply(
+            store,
+            Changes(
+                members=[member("amy", tier="gold"), member("bob", tier="gold")],
+                earned=[earned("amy", 5), earned("bob", 3)],
+            ),
+        )
+        for period in ("all", "day:2026-03-02"):
+            assert store.leaderboard("points", period, limit=5)[0] == LeaderboardRow("amy", 5)
+            store.leaderboard("points", period, limit=5, tier="gold")
+        self.apply(store, Changes(earned=[earned("bob", 10)]), ["bob"])
+        for period in ("all", "day:2026-03-02"):
+            assert store.leaderboard("points", period, limit=5) == [
+                LeaderboardRow("bob", 13),
+                LeaderboardRow("amy", 5),
+            ]
+            assert store.count_above("points", period, 5) == 1
+            top = store.leaderboard("points", period, limit=5, tier="gold")
+            assert top[0] == LeaderboardRow("bob", 13)
+        self.apply(store, Changes(members=[member("bob", tier="silver")]), ["bob"])
+        assert store.leaderboard("points", "all", limit=5, tier="gold") == [
+            LeaderboardRow("amy", 5)
+        ]
+        assert store.count_above("points", "all", 0, tier="gold") == 1
+        assert store.member_rank("bob", "points", "all", tier="gold") is None
+
+    def test_tier_filter_on_period_boards(self, store: Store) -> None:
+        self.apply(
+            store,
+            Changes(
+                members=[member("amy", tier="gold"), member("bob")],
+                earned=[earned("amy", 5), earned("bob", 9)],
+            ),
+        )
+        assert store.leaderboard("points", "day:2026-03-02", limit=5, tier="gold") == [
+            LeaderboardRow("amy", 5)
+        ]
+        assert store.count_above("points", "week:2026-03-02", 0, tier="gold") == 1
+        assert store.member_rank("amy", "points", "month:2026-03", tier="gold") == (5, 0)
+
+    def test_member_rank_matches_the_board_in_every_period(self, store: Store) -> None:
+        self.apply(
+            store,
+            Changes(
+                earned=[
+                    earned("amy", 80, "2026-03-02"),
+                    earned("amy", 5, "2026-03-03"),
+                    earned("bob", 50, "2026-03-02"),
+                ]
+            ),
+        )
+        for period in ("all", "day:2026-03-02", "day:2026-03-03", "week:2026-03-02"):
+            for above, row in enumerate(store.leaderboard("points", period, limit=10)):
+                assert store.member_rank(row.member_id, "points", period) == (row.score, above)
+
 
     # Reports ---------------------------------------------------------------------------------
 
