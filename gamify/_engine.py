@@ -628,17 +628,29 @@ class Engine:
         )
 
     def streak_history(self, member_id: str, streak: str) -> list[StreakRun]:
-        """The member's finished runs of ``streak``, oldest first (the latest 50 are kept)."""
+        """The member's finished runs of ``streak``, oldest first (the latest 50 are kept).
+
+        A run is finished once a period passed that no event or token covers, as the
+        profile reads it (length 0), even before the next event writes it down."""
         _named(self.program.streaks, streak, "streak")
         self._check_member_id(member_id)
         record = self.store.get_member(member_id)
         if record is None:
             raise UnknownMemberError(member_id)
         state = record.state.get("streaks", {}).get(streak)
-        return [
-            StreakRun(start=datetime.fromisoformat(start), length=length)
-            for start, length in streaks.past_runs(state)
-        ]
+        runs = streaks.past_runs(state)
+        spec = self.program.streaks[streak]
+        if (
+            state
+            and state["len"] > 0
+            and not streaks.current_length(
+                spec, state, self._now(), record.timezone, self.program.week_start_index
+            )
+        ):
+            # Broken as read now (as the profile shows it): finished, though the next event
+            # is what writes it down.
+            runs = [*runs, (state["start"], int(state["len"]))][-streaks.MAX_RUNS :]
+        return [StreakRun(start=datetime.fromisoformat(start), length=n) for start, n in runs]
 
     def repair_streak(self, member_id: str, streak: str, *, key: str | None = None) -> StreakState:
         """Restore a broken streak within the program's window, paying its cost.

@@ -601,3 +601,25 @@ def test_rule_reads_the_streak_it_names(
         gamify_clock.set(dt.datetime(2026, 3, day, 9, tzinfo=dt.UTC))
         paid.append(engine.track("m", "workout").total("points"))
     assert paid == [1, 2, 3]
+
+
+def test_streak_history_lists_a_run_broken_by_time_before_the_next_event(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Four workouts in Shanghai at 07:30 (the previous UTC day), then nothing: two local days
+    later the profile reads 0 and the history already lists the run of four, as the next
+    workout would file it; a repair window or an event changes nothing of that."""
+    engine = gamify_engine(daily())
+    engine.set_member("m", timezone="Asia/Shanghai")
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    for day in (2, 3, 4, 5):
+        gamify_clock.set(dt.datetime(2026, 3, day, 7, 30, tzinfo=shanghai))
+        engine.track("m", "workout")
+    run = gamify.StreakRun(start=dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC), length=4)
+    gamify_clock.set(dt.datetime(2026, 3, 6, 23, 59, tzinfo=shanghai))  # 6 March: still alive
+    assert engine.streak_history("m", "daily") == []
+    gamify_clock.set(dt.datetime(2026, 3, 7, 0, 0, tzinfo=shanghai))  # 6 March missed
+    assert profile_length(engine, "m") == 0
+    assert engine.streak_history("m", "daily") == [run]
+    engine.track("m", "workout")  # files the run for good: the same history
+    assert engine.streak_history("m", "daily") == [run]
