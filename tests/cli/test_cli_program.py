@@ -228,3 +228,32 @@ levels = [
     data = gamify_cli("program", "check", path, "--json").json()
     assert data["counts"]["tiers"] == 2
     assert "tiers" in data["other_sections"]
+
+
+def test_check_shows_per_group_awards_and_a_multipliers_default_rules(gamify_cli, write):
+    """A rule paying per group of an attribute says so, and a multiplier without ``rules``
+    names its default: the rules paying points (XP only when listed)."""
+    program = """
+timezone = "UTC"
+[actions.buy]
+[[rules]]
+name = "bottles"
+action = "buy"
+fixed = 100
+per = { attribute = "bottles", size = 5 }
+[[rules]]
+name = "buy_xp"
+action = "buy"
+currency = "xp"
+fixed = 10
+[[multipliers]]
+name = "vip"
+kind = "tag"
+tag = "vip"
+factor = 2
+"""
+    run = gamify_cli("program", "check", write("shop.toml", program))
+    assert run.exit_code == 0, run.stderr
+    text = " ".join(run.stdout.split())
+    assert "100 fixed per 5 bottles" in text
+    assert "every points rule" in text
