@@ -279,7 +279,7 @@ class MemoryStore(Store):
         return old
 
     def _drop(self, container: dict[Any, Any], key: Any) -> None:
-        """Remove ``container[key]`` (undone like a set)."""
+        """Remove ``container[key]``; the undo log puts it back."""
         assert self._undo is not None, "writes happen inside a unit of work"
         self._undo.append((container, key, container.pop(key, _MISSING)))
 
