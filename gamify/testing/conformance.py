@@ -303,9 +303,7 @@ class StoreContract:
         snapshot, _ = store.member_snapshot("alice")
         assert snapshot == member("alice", state={"a": 1})
 
-    def test_one_referral_code_for_two_members_in_one_write_is_refused(
-        self, store: Store
-    ) -> None:
+    def test_one_referral_code_for_two_members_in_one_write_is_refused(self, store: Store) -> None:
         with pytest.raises(DuplicateError):
             self.apply(
                 store,
@@ -325,7 +323,6 @@ class StoreContract:
             assert uow.member_by_code("OLD23456") is None
             assert uow.member_by_code("NEW23456") == "amy"
         self.apply(store, Changes(members=[member("bob", referral_code="OLD23456")]))
-
 
     # Balances and the ledger -----------------------------------------------------------------
 
@@ -504,7 +501,6 @@ class StoreContract:
         with store.unit_of_work(["alice"]) as uow:
             uow.balances("alice")["points"] = 999
             assert uow.balances("alice") == {"points": 5}
-
 
     # History ---------------------------------------------------------------------------------
 
@@ -706,16 +702,21 @@ class StoreContract:
             assert store.score("bob", "points", period) == 0, period
             assert store.leaderboard("points", period, limit=5) == [], period
 
+    @pytest.mark.parametrize("amount", [10, -4], ids=["credit", "debit"])
     @pytest.mark.parametrize("duplicate", ["award", "key"])
     def test_a_refused_duplicate_writes_nothing_of_its_write(
-        self, store: Store, duplicate: str
+        self, store: Store, duplicate: str, amount: int
     ) -> None:
-        """A refused duplicate writes nothing of its write: refused by ``apply`` (the unit may
-        then catch the error and commit), or at the unit's commit, which then fails whole."""
+        """A refused duplicate writes nothing of its write, a debit beside it included:
+        refused by ``apply`` (the unit may then catch the error and commit), or at the
+        unit's commit, which then fails whole."""
         award = Award("alice", "b", "", 1, T0)
         record = IdempotencyRecord("alice", "track", "k", "", "{}", T0)
-        self.apply(store, Changes(awards=[award], idempotency=[record]), ["alice"])
-        again = Changes(entries=[entry("alice", 10)], outbox=[message("alice")])
+        self.apply(
+            store, Changes(awards=[award], idempotency=[record], entries=[entry("alice", 10)])
+        )
+        before = self.snapshot(store, ["alice"])
+        again = Changes(entries=[entry("alice", amount)], outbox=[message("alice")])
         if duplicate == "award":
             again.awards.append(award)
         else:
@@ -730,10 +731,17 @@ class StoreContract:
         except DuplicateError:
             refused += 1
         assert refused == 1
-        assert store.get_balances("alice") == {}
-        assert store.history("alice") == []
-        assert store.pending_outbox() == []
+        assert self.snapshot(store, ["alice"]) == before
 
+    def test_the_last_record_of_a_member_in_one_write_wins(self, store: Store) -> None:
+        """One write may hold a member twice (a unit that wrote it, then changed it again):
+        what is stored is the last, also after the unit read the member."""
+        self.apply(store, Changes(members=[member("alice", level=1)]))
+        with store.unit_of_work(["alice"]) as uow:
+            assert uow.load_member("alice") is not None
+            uow.apply(Changes(members=[member("alice", level=2), member("alice", level=1)]))
+        stored = store.get_member("alice")
+        assert stored is not None and stored.level == 1
 
     # Lots ------------------------------------------------------------------------------------
 
@@ -870,6 +878,13 @@ class StoreContract:
         )
         assert renewed.lot_id in [x.lot_id for x in store.due(at(30)).expiring_lots]
 
+    def test_a_lot_closed_and_reopened_falls_due_once(self, store: Store) -> None:
+        reopened = lot("alice", 1, expires_at=at(1))
+        self.apply(store, Changes(new_lots=[reopened]), ["alice"])
+        self.apply(store, Changes(lot_changes=[LotChange(reopened.lot_id, 0, "closed")]), ["alice"])
+        self.apply(store, Changes(lot_changes=[LotChange(reopened.lot_id, 1, "open")]), ["alice"])
+        assert [x.lot_id for x in store.due(at(2)).expiring_lots] == [reopened.lot_id]
+
     def test_due_reviews_follow_member_writes(self, store: Store) -> None:
         self.apply(
             store, Changes(members=[member("amy", review_at=at(1)), member("bea", review_at=at(1))])
@@ -886,7 +901,6 @@ class StoreContract:
         self.apply(store, Changes(new_lots=lots), ["alice"])
         assert [x.lot_id for x in store.due(at(1)).maturing_lots] == ids
         assert [x.lot_id for x in store.due(at(1), limit=1).maturing_lots] == ids[:1]
-
 
     # Earned totals and leaderboards ----------------------------------------------------------
 
@@ -1106,7 +1120,6 @@ class StoreContract:
         for period in ("all", "day:2026-03-02", "day:2026-03-03", "week:2026-03-02"):
             for above, row in enumerate(store.leaderboard("points", period, limit=10)):
                 assert store.member_rank(row.member_id, "points", period) == (row.score, above)
-
 
     # Reports ---------------------------------------------------------------------------------
 

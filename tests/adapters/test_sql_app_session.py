@@ -131,6 +131,23 @@ def test_commit_stores_both_and_delivers_once_after_commit(app: App) -> None:
     assert app.store.pending_outbox() == []  # acknowledged after delivery
 
 
+def test_a_batch_in_the_app_session_delivers_every_event_after_commit(app: App) -> None:
+    """track_many inside the app's transaction: each of its events is delivered once, after
+    the app commits, none before."""
+    with immediate_session(app.db) as session:
+        app.order(session, "alice", 30)
+        app.engine.using(session).track_many(
+            [
+                {"member_id": "alice", "action": "purchase", "amount": 30},
+                {"member_id": "bob", "action": "purchase", "amount": 5},
+            ]
+        )
+        assert app.delivered == []
+        session.commit()
+    assert sorted(app.delivered) == ["credited:alice", "credited:bob"]
+    assert app.store.pending_outbox() == []
+
+
 def test_session_used_for_several_transactions(app: App) -> None:
     """Each of a session's transactions delivers its own events at its own commit."""
     with immediate_session(app.db) as session:

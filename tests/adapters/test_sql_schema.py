@@ -282,3 +282,23 @@ def test_database_file_names_the_sqlite_file(tmp_path: Path) -> None:
     finally:
         for store in (plain, uri, in_memory):
             store.close()
+
+
+def test_member_ids_reads_every_id_once_across_pages(
+    gamify_sql_target: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """member_ids() reads by pages of keys: with pages of 2, five members come back once
+    each, in ascending order."""
+    from gamify_adapters.sql import _reads
+
+    from gamify.store import Changes, MemberRecord
+
+    monkeypatch.setattr(_reads, "MEMBER_PAGE", 2)
+    store = gamify_sql_target.open()
+    try:
+        ids = [f"m{i}" for i in (4, 1, 3, 0, 2)]
+        with store.unit_of_work(ids) as uow:
+            uow.apply(Changes(members=[MemberRecord(member_id=i, timezone="UTC") for i in ids]))
+        assert list(store.member_ids()) == sorted(ids)
+    finally:
+        store.close()

@@ -477,3 +477,13 @@ def test_levels_and_xp_must_be_whole_numbers(value: object) -> None:
         curve.xp_for_level(value)  # type: ignore[arg-type]
     with pytest.raises(CurveError, match="whole number"):
         curve.level_for_xp(value)  # type: ignore[arg-type]
+
+
+def test_the_documented_limits_are_inclusive() -> None:
+    """docs/program.md: at most 10,000 levels and at most 2^63 - 1 XP; one more is refused."""
+    assert build_curve("linear", {"step": 1}, max_level=10_000).max_level == 10_000
+    with pytest.raises(CurveError):
+        build_curve("linear", {"step": 1}, max_level=10_001)
+    assert build_curve("table", thresholds=[0, 2**63 - 1]).xp_for_level(2) == 2**63 - 1
+    with pytest.raises(CurveError):
+        build_curve("table", thresholds=[0, 2**63])

@@ -390,3 +390,19 @@ def test_decimal_addition_and_extrema_are_exact(a: Decimal, b: Decimal) -> None:
     floored = Formula.parse("floor(a)").evaluate({"a": a})
     assert floored == floored.to_integral_value()
     assert floored <= a < floored + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("100 - amount", "96"),
+        ("10 / amount", "2.5"),
+        ("7 // amount", "1"),
+        ("amount - 100", "-96"),
+        ("1 - amount - 1", "-4"),
+    ],
+)
+def test_a_constant_left_of_a_name_keeps_its_side(text: str, expected: str) -> None:
+    """Subtraction and division are not commutative: a constant on the left of a name
+    stays on the left (amount = 4)."""
+    assert ev(text, amount=4) == Decimal(expected)
