@@ -257,3 +257,15 @@ factor = 2
     text = " ".join(run.stdout.split())
     assert "100 fixed per 5 bottles" in text
     assert "every points rule" in text
+
+
+def test_a_section_the_file_sets_is_summarised_even_at_its_defaults():
+    """The summary lists the sections a file sets (or that differ from their defaults):
+    `[redemption]` with the default ratio is listed; without it, nothing is."""
+    from gamify import Program
+    from gamify.cli._program import summarise
+
+    base = {"timezone": "UTC", "actions": {"buy": {}}}
+    with_section = {**base, "redemption": {"exchange_ratio": 100}}
+    assert summarise(Program.from_dict(with_section), None)["other_sections"] == ["redemption"]
+    assert summarise(Program.from_dict(base), None)["other_sections"] == []

@@ -481,3 +481,33 @@ def test_a_worker_whose_parent_has_ended_stops_at_the_end_of_a_day(
     )  # fmt: skip
     assert run.returncode == code, run.stderr
     assert " ".join(run.stdout.split()) == lines
+
+
+def test_equal_shares_give_the_extra_member_to_the_earlier_segment():
+    """Members per segment by largest remainder, ties to the earlier segment: 3 members
+    over two halves are 2 and 1."""
+    from gamify.simulation import SegmentBehaviour, _sizes
+
+    halves = [SegmentBehaviour(name=n, share=Decimal("0.5")) for n in ("first", "second")]
+    assert _sizes(halves, 3) == [2, 1]
+    assert _sizes(halves, 4) == [2, 2]
+
+
+def test_level_median_and_90th_percentile_of_an_even_count():
+    """One member on each of levels 1 to 10: the median is level 5, the 90th percentile 9;
+    two members on levels 1 and 2: the median is 1."""
+    from gamify.cli._simulate import level_stats
+
+    stats = level_stats({str(level): 1 for level in range(1, 11)})
+    assert (stats["median"], stats["p90"]) == (5, 9)
+    assert level_stats({"1": 1, "2": 1})["median"] == 1
+
+
+def test_a_uniform_amount_may_have_equal_bounds():
+    """'high' must not be below 'low': equal bounds are one value."""
+    from gamify.simulation import Amount
+
+    amount = Amount.model_validate({"distribution": "uniform", "low": 5, "high": 5})
+    assert (amount.low, amount.high) == (Decimal(5), Decimal(5))
+    with pytest.raises(ValueError, match="below"):
+        Amount.model_validate({"distribution": "uniform", "low": 5, "high": 4})

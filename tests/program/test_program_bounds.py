@@ -1,0 +1,60 @@
+"""Documented bounds of program keys, at their edges: the last value accepted, the first
+refused with the key's path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gamify import ManualClock, Program, ProgramError
+from gamify.errors import InvalidTimeError
+
+BASE: dict[str, Any] = {"timezone": "UTC", "actions": {"buy": {}}}
+
+
+def program(**sections: Any) -> Program:
+    return Program.from_dict({**BASE, **sections})
+
+
+@pytest.mark.parametrize(("day", "ok"), [(1, True), (28, True), (29, False), (0, False)])
+def test_review_day_is_1_to_28(day: int, ok: bool) -> None:
+    tiers = {"action": "buy", "review_day": day, "levels": [{"name": "a"}]}
+    if ok:
+        assert program(tiers=tiers).tiers is not None
+    else:
+        with pytest.raises(ProgramError) as refused:
+            program(tiers=tiers)
+        assert refused.value.key_path == "tiers.review_day"
+
+
+@pytest.mark.parametrize(("share", "ok"), [(1, True), ("0.3", True), ("1.5", False), (0, False)])
+def test_max_order_share_is_above_0_and_at_most_1(share: Any, ok: bool) -> None:
+    redemption = {"max_order_share": share}
+    if ok:
+        assert program(redemption=redemption).redemption.max_order_share is not None
+    else:
+        with pytest.raises(ProgramError) as refused:
+            program(redemption=redemption)
+        assert refused.value.key_path == "redemption.max_order_share"
+
+
+def test_a_fixed_window_must_end_after_it_starts() -> None:
+    challenge = {
+        "start": "2026-03-01T00:00:00+00:00",
+        "end": "2026-03-01T00:00:00+00:00",
+        "conditions": [{"kind": "count", "action": "buy", "target": 1}],
+    }
+    with pytest.raises(ProgramError, match="after"):
+        program(challenges={"sprint": challenge})
+    challenge["end"] = "2026-03-01T00:00:01+00:00"
+    assert "sprint" in program(challenges={"sprint": challenge}).challenges
+
+
+@pytest.mark.parametrize("name", ["posix/Europe/Paris", "right/Europe/Paris", "localtime"])
+def test_names_for_the_servers_zone_are_no_zones(name: str) -> None:
+    with pytest.raises(ProgramError):
+        Program.from_dict({**BASE, "timezone": name})
+    manual = ManualClock()
+    with pytest.raises(InvalidTimeError):
+        manual.advance(days=1, tz=name)
