@@ -296,24 +296,14 @@ def load_report_plan(path: str | os.PathLike[str]) -> tuple[Plan, dict[str, Core
     return plan, core_ranges(plan)
 
 
-def core_ranges(
-    plan: Plan, explicit: Mapping[int, tuple[Decimal | None, Decimal | None]] | None = None
-) -> dict[str, CoreRange]:
-    """Each segment's core-amount range: explicit bounds where given, else midpoints.
+def core_ranges(plan: Plan) -> dict[str, CoreRange]:
+    """Each segment's core-amount range: its own bounds where given, else midpoints.
 
     Segments sorted by core amount per member split where the higher one's
     ``core_amount_min`` or else the lower one's ``core_amount_max`` says, else
     at the midpoint of their core amounts per member; the lowest segment
     starts at 0 and the highest has no upper bound unless they say otherwise.
-    ``explicit`` (bounds by segment index) defaults to the plan's own
-    ``core_amount_min`` / ``core_amount_max``.
     """
-    if explicit is None:
-        explicit = {
-            index: (segment.core_amount_min, segment.core_amount_max)
-            for index, segment in enumerate(plan.segments)
-            if segment.core_amount_min is not None or segment.core_amount_max is not None
-        }
     per_member = []
     for index, segment in enumerate(plan.segments):
         if segment.core_amount_per_member is not None:
@@ -323,8 +313,8 @@ def core_ranges(
             amount = ratio(segment.total_core_amount, segment.members)
         per_member.append((amount, index))
     order = sorted(per_member)
-    low: dict[int, Decimal | None] = {i: explicit.get(i, (None, None))[0] for _, i in order}
-    high: dict[int, Decimal | None] = {i: explicit.get(i, (None, None))[1] for _, i in order}
+    low = {i: plan.segments[i].core_amount_min for _, i in order}
+    high = {i: plan.segments[i].core_amount_max for _, i in order}
     for (amount, below), (next_amount, above) in itertools.pairwise(order):
         split = low[above] if low[above] is not None else high[below]
         if split is None:
@@ -334,7 +324,12 @@ def core_ranges(
         if low[above] is None:
             low[above] = split
     return {
-        segment.name: CoreRange(segment.name, low[index], high[index], index in explicit)
+        segment.name: CoreRange(
+            segment.name,
+            low[index],
+            high[index],
+            segment.core_amount_min is not None or segment.core_amount_max is not None,
+        )
         for index, segment in enumerate(plan.segments)
     }
 
