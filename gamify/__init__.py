@@ -31,6 +31,7 @@ from gamify._outcome import (
 )
 from gamify._registry import open_store
 from gamify.clock import Clock, ManualClock, SystemClock
+from gamify.components.badges import BadgeFacts
 from gamify.errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -69,6 +70,7 @@ def create_schema(url: str, *, prefix: str = "gamify_") -> None:
 __all__ = [
     "Adjustment",
     "BadgeAwarded",
+    "BadgeFacts",
     "BadgeProgress",
     "CapHit",
     "ChallengeProgress",

@@ -7,6 +7,7 @@ import gamify
 EXPORTED = [
     "Adjustment",
     "BadgeAwarded",
+    "BadgeFacts",
     "BadgeProgress",
     "CapHit",
     "ChallengeProgress",

@@ -78,7 +78,8 @@ class BadgeFacts:
     earned: Mapping[str, int]
     badges: Mapping[str, int]
     action: str | None = None
-    attributes: Mapping[str, object] = field(default_factory=dict)
+    # Any, as engine.track takes them: a predicate compares JSON values without casts.
+    attributes: Mapping[str, Any] = field(default_factory=dict)
     predicates: Mapping[str, Predicate] = field(default_factory=dict)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pendulum
@@ -68,6 +70,45 @@ def first_program(folder: Path) -> gamify.Outcome:
     hits: list[gamify.CapHit] = list(capped.caps)
     assert [h.cap for h in hits] == ["daily_check_in"]
     return outcome
+
+
+BADGES = """
+timezone = "UTC"
+
+[actions.workout]
+
+[badges.workouts]
+kind = "tiered"
+metric = "count"
+action = "workout"
+tiers = [{ name = "bronze", threshold = 10 }, { name = "silver", threshold = 50 }]
+
+[badges.night_owl]
+metric = "custom"
+predicate = "night_owl"
+secret = true
+
+[badges.early_bird]
+metric = "custom"
+predicate = "early_bird"
+"""
+
+
+def early_bird(facts: gamify.BadgeFacts) -> bool:
+    """A predicate written as a function, annotated with the public facts type."""
+    return facts.action == "workout" and facts.attributes.get("hour", 12) < 7
+
+
+def badges() -> list[gamify.BadgeAwarded]:
+    """'Badges': a predicate as the README registers it, and one as a typed function."""
+    engine = gamify.Engine(gamify.Program.from_dict(tomllib.loads(BADGES)))
+    engine.register_predicate("night_owl", lambda facts: facts.attributes.get("hour", 12) < 5)
+    engine.register_predicate("early_bird", early_bird)
+    outcome = engine.track("alice", "workout", attributes={"hour": 4})
+    progress: gamify.BadgeProgress = engine.badge_progress("alice", "workouts")
+    assert (progress.current, progress.target, progress.held) == (Decimal(1), Decimal(10), 0)
+    assert {b.badge for b in engine.badges("alice")} == {"workouts", "night_owl", "early_bird"}
+    return outcome.badges
 
 
 def curves() -> tuple[int, int | None, int]:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from readme_examples import boards, curves, first_program, loyalty
+from readme_examples import badges, boards, curves, first_program, loyalty
 
 HERE = Path(__file__).resolve().parent
 
@@ -15,6 +15,11 @@ def test_the_first_program_example_runs(tmp_path: Path) -> None:
     """The shop example earns double points in the campaign, replays and caps as described."""
     outcome = first_program(tmp_path)
     assert outcome.total("points") == 39  # floor(19.99 x 2): rounded once, after the campaign
+
+
+def test_the_badge_examples_run() -> None:
+    """Both predicates read the event's attributes: a 4 a.m. workout earns both badges."""
+    assert sorted(b.badge for b in badges()) == ["early_bird", "night_owl"]
 
 
 def test_the_curve_example_runs() -> None:
