@@ -426,5 +426,13 @@ class Store(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot join an app's session")
 
+    def has_schema(self) -> bool:
+        """Whether every table the store needs exists, for an app's start-up check.
+
+        On the port, so ``gamify.open_store(url).has_schema()`` type-checks for any URL;
+        a store without tables of its own (the memory store) lacks none.
+        """
+        return True
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections and files."""

@@ -156,3 +156,16 @@ def boards() -> list[gamify.LeaderboardRow]:
     rank = engine.rank("alice", "points", period="week")
     assert rank is not None and rank.rank == 1
     return engine.leaderboard("points", period="week", limit=10)
+
+
+def storage(folder: Path) -> tuple[bool, bool]:
+    """docs/storage.md: a store by URL with options, create_schema and has_schema."""
+    engine = gamify.Engine(gamify.Program.from_dict({"timezone": "UTC"}))  # memory://
+    assert engine.store.has_schema()  # the memory store keeps no tables
+    url = f"sqlite:///{folder / 'gamify.db'}"
+    store: gamify.Store = gamify.open_store(url, prefix="loyalty_", create=False)
+    before = store.has_schema()
+    gamify.create_schema(url, prefix="loyalty_")
+    after = store.has_schema()
+    store.close()
+    return before, after

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from readme_examples import badges, boards, curves, first_program, loyalty
+from readme_examples import badges, boards, curves, first_program, loyalty, storage
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,6 +31,11 @@ def test_the_loyalty_and_board_examples_run() -> None:
     """The loyalty calls and the boards of the README run on the example programs."""
     assert loyalty().points == 2500
     assert [(r.rank, r.score) for r in boards()] == [(1, 62), (1, 62)]
+
+
+def test_the_storage_examples_run(tmp_path: Path) -> None:
+    """has_schema answers on any store: false before create_schema, true after."""
+    assert storage(tmp_path) == (False, True)
 
 
 @pytest.mark.slow
