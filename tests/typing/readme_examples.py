@@ -11,6 +11,7 @@ import pendulum
 
 import gamify
 from gamify.components.curves import build_curve
+from gamify.testing.plugin import EngineFactory
 
 SHOP = """
 name = "shop"
@@ -109,6 +110,13 @@ def badges() -> list[gamify.BadgeAwarded]:
     assert (progress.current, progress.target, progress.held) == (Decimal(1), Decimal(10), 0)
     assert {b.badge for b in engine.badges("alice")} == {"workouts", "night_owl", "early_bird"}
     return outcome.badges
+
+
+def double_points(gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock) -> None:
+    """'Testing your app': the plugin's fixtures, annotated for mypy --strict."""
+    engine = gamify_engine(gamify.Program.from_dict(tomllib.loads(SHOP)))
+    gamify_clock.set(pendulum.datetime(2026, 11, 28, 10, tz="Europe/Berlin"))
+    assert engine.track("alice", "purchase", amount=10).total() == 20
 
 
 def curves() -> tuple[int, int | None, int]:

@@ -6,7 +6,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from readme_examples import badges, boards, curves, first_program, loyalty, storage
+from readme_examples import (
+    badges,
+    boards,
+    curves,
+    double_points,
+    first_program,
+    loyalty,
+    storage,
+)
+
+from gamify import ManualClock
+from gamify.testing.plugin import EngineFactory
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,6 +31,11 @@ def test_the_first_program_example_runs(tmp_path: Path) -> None:
 def test_the_badge_examples_run() -> None:
     """Both predicates read the event's attributes: a 4 a.m. workout earns both badges."""
     assert sorted(b.badge for b in badges()) == ["early_bird", "night_owl"]
+
+
+def test_the_plugin_example_runs(gamify_engine: EngineFactory, gamify_clock: ManualClock) -> None:
+    """The README's plugin test, with its fixtures annotated as the README says."""
+    double_points(gamify_engine, gamify_clock)
 
 
 def test_the_curve_example_runs() -> None:
