@@ -118,6 +118,11 @@ class Event:
 _EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)]
 
 
+def _paid(reward: Mapping[str, int]) -> dict[str, int]:
+    """A reward as paid, by currency: what ``_reward`` credits (positive amounts only)."""
+    return {currency: amount for currency, amount in reward.items() if amount > 0}
+
+
 def _as_event(index: int, item: Any) -> Event:
     """Item ``index`` of a batch as an Event: an Event, or a mapping of its fields."""
     if isinstance(item, Event):
@@ -576,16 +581,19 @@ class Engine:
             if badge is None:  # the program dropped it; the member keeps the award
                 out.append(BadgeAwarded(badge=name))
             elif badge.kind == "tiered":
+                for t in badge.tiers[:held]:
+                    paid = _paid({**badge.reward, **t.reward})
+                    out.append(
+                        BadgeAwarded(
+                            badge=name, tier=t.name, reward=sum(paid.values()), rewards=paid
+                        )
+                    )
+            else:
+                paid = _paid(badge.reward)
                 out.extend(
                     BadgeAwarded(
-                        badge=name, tier=t.name, reward=sum({**badge.reward, **t.reward}.values())
+                        badge=name, occurrence=n, reward=sum(paid.values()), rewards=dict(paid)
                     )
-                    for t in badge.tiers[:held]
-                )
-            else:
-                reward = sum(badge.reward.values())
-                out.extend(
-                    BadgeAwarded(badge=name, occurrence=n, reward=reward)
                     for n in range(1, (held if badge.kind == "repeatable" else 1) + 1)
                 )
         return out
@@ -1744,7 +1752,9 @@ class Engine:
         out: list[LevelUp] = []
         for level, paid in change.reached:
             self._reward(uow, step, paid, f"level {level}", "level")
-            out.append(built(LevelUp, level=level, reward=sum(paid.values())))
+            out.append(
+                built(LevelUp, level=level, reward=sum(paid.values()), rewards=_paid(paid))
+            )
             self._announce(step, "level_up", member.member_id, step.at, level=level, rewards=paid)
         return out
 
@@ -1826,6 +1836,7 @@ class Engine:
                     tier=award.tier or None,
                     occurrence=award.occurrence,
                     reward=sum(award.reward.values()),
+                    rewards=_paid(award.reward),
                 )
             )
             self._announce(

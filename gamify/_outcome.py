@@ -62,18 +62,25 @@ class CapHit(_Frozen):
 
 
 class LevelUp(_Frozen):
+    """A level reached: ``rewards`` is what it paid, by currency (positive amounts only);
+    ``reward`` is their sum, which reads as an amount only when one currency is paid."""
+
     level: int
     reward: int = 0
+    rewards: dict[str, int] = Field(default_factory=dict)
 
 
 class BadgeAwarded(_Frozen):
-    """A badge (or badge tier, or occurrence) awarded: in an outcome, ``reward`` is what the
-    award paid; in a profile, what the badge pays in the current program."""
+    """A badge (or badge tier, or occurrence) awarded: in an outcome, ``rewards`` is what the
+    award paid, by currency (positive amounts only); in a profile, what the badge pays in
+    the current program. ``reward`` is their sum, which reads as an amount only when one
+    currency is paid."""
 
     badge: str
     tier: str | None = None
     occurrence: int = 1
     reward: int = 0
+    rewards: dict[str, int] = Field(default_factory=dict)
 
 
 class BadgeProgress(_Frozen):

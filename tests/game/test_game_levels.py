@@ -296,3 +296,48 @@ def test_climbing_back_in_steps_after_a_reversal_pays_no_level_twice(
     steps = engine.track("m", "quest", amount=200)
     assert [(u.level, u.reward) for u in steps.level_ups] == [(3, 0), (4, 0)]
     assert engine.balance("m") == paid
+
+
+def test_rewards_in_several_currencies_are_reported_by_currency(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A level and a badge paying points and gems report each currency's amount, as credited,
+    in the outcome, its replay and the profile (the level_up event's ``rewards`` agrees)."""
+    data = program(reward={"points": "50", "gems": "2", "xp": "0"})
+    data["currencies"] = {"points": {}, "xp": {"spendable": False}, "gems": {}}
+    data["badges"] = {
+        "first": {
+            "metric": "count",
+            "action": "quest",
+            "threshold": 1,
+            "reward": {"points": 100, "gems": 5},
+        },
+        "tiers": {
+            "kind": "tiered",
+            "metric": "count",
+            "action": "quest",
+            "reward": {"points": 1},
+            "tiers": [{"name": "one", "threshold": 1, "reward": {"gems": 3}}],
+        },
+    }
+    engine = gamify_engine(data)
+    events: list[gamify.DomainEvent] = []
+    engine.on("level_up", events.append)
+    outcome = engine.track("m", "quest", amount=100, key="q-1")
+    assert [(u.level, u.rewards) for u in outcome.level_ups] == [(2, {"points": 50, "gems": 2})]
+    assert [e.payload["rewards"] for e in events] == [u.rewards for u in outcome.level_ups]
+    awarded = {(b.badge, b.tier): b.rewards for b in outcome.badges}
+    assert awarded == {
+        ("first", None): {"points": 100, "gems": 5},
+        ("tiers", "one"): {"points": 1, "gems": 3},
+    }
+    paid = sorted((c.rule, c.currency, c.amount) for c in outcome.credits if c.source == "badge")
+    assert paid == [
+        ("badge first", "gems", 5),
+        ("badge first", "points", 100),
+        ("badge tiers one", "gems", 3),
+        ("badge tiers one", "points", 1),
+    ]
+    assert engine.track("m", "quest", amount=100, key="q-1") == outcome
+    profile = {(b.badge, b.tier): b.rewards for b in engine.member("m").badges}
+    assert profile == awarded
