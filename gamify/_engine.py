@@ -1924,7 +1924,7 @@ class Engine:
         self._announce(
             step, "tier_changed", member.member_id, step.at, from_tier=old, to_tier=member.tier
         )
-        return TierChange(from_tier=old, to_tier=member.tier)
+        return TierChange(from_tier=old, to_tier=member.tier, member_id=member.member_id)
 
     def _qualify_referral(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> list[Credit]:
         """Reward the referrer when the referee first completes the qualifying action."""

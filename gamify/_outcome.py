@@ -99,8 +99,12 @@ class BadgeProgress(_Frozen):
 
 
 class TierChange(_Frozen):
+    """A member's move from one tier to another; ``member_id`` says whose, which a
+    :class:`DueReport` covering many members needs (``None`` in outcomes stored before it)."""
+
     from_tier: str | None
     to_tier: str | None
+    member_id: str | None = None
 
 
 class StreakState(_Frozen):

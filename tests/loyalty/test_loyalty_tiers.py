@@ -129,6 +129,21 @@ def test_no_downgrade_before_the_review_and_a_drop_of_two_tiers_at_it(
     assert beauty.member("amy").tier == "regular"
 
 
+def test_a_review_report_names_the_member_of_each_tier_change(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """run_due covers every member, so each of its tier changes says whose tier moved;
+    an upgrade in an outcome names the tracked member too."""
+    buy(beauty, clock, "amy", sh(2026, 3, 10, 10), 5000)
+    clock.set(sh(2026, 3, 10, 11))
+    upgrade = beauty.track("bea", "purchase", amount=2500).tier_change
+    assert upgrade is not None and (upgrade.member_id, upgrade.to_tier) == ("bea", "silver")
+    clock.set(sh(2028, 1, 1))
+    report = beauty.run_due()
+    changes = [(c.member_id, c.from_tier, c.to_tier) for c in report.tier_changes]
+    assert sorted(changes) == [("amy", "gold", "regular"), ("bea", "silver", "regular")]
+
+
 def test_the_review_instant_is_local_midnight_in_the_members_zone(
     beauty: Engine, clock: ManualClock
 ) -> None:
