@@ -822,7 +822,7 @@ class Engine:
         points: int | None = None,
         *,
         reward: str | None = None,
-        order_total: Decimal | int | str | None = None,
+        order_total: Decimal | int | float | str | None = None,
         key: str | None = None,
     ) -> Redemption:
         """Spend points from the member's lots, earliest expiry first.

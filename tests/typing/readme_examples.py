@@ -119,6 +119,13 @@ def double_points(gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
     assert engine.track("alice", "purchase", amount=10).total() == 20
 
 
+def float_amounts() -> gamify.Redemption:
+    """'How it works': a float amount goes through its repr, in track and in redeem alike."""
+    engine = gamify.Engine(gamify.Program.from_dict(tomllib.loads(SHOP)))
+    assert engine.track("bob", "purchase", amount=19.99).amount == Decimal("19.99")
+    return engine.redeem("bob", order_total=0.5)  # 19 points pay 0.19 of it
+
+
 def curves() -> tuple[int, int | None, int]:
     """'Levels': a curve answers cumulative XP, XP to next and the level for some XP."""
     curve = build_curve("medium_slow", max_level=50)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from readme_examples import (
     curves,
     double_points,
     first_program,
+    float_amounts,
     loyalty,
     storage,
 )
@@ -36,6 +38,12 @@ def test_the_badge_examples_run() -> None:
 def test_the_plugin_example_runs(gamify_engine: EngineFactory, gamify_clock: ManualClock) -> None:
     """The README's plugin test, with its fixtures annotated as the README says."""
     double_points(gamify_engine, gamify_clock)
+
+
+def test_a_float_order_total_is_exact() -> None:
+    """An order total of 0.5 (a float) less 19 points at 100 a unit leaves exactly 0.31."""
+    redemption = float_amounts()
+    assert (redemption.points, redemption.cash) == (19, Decimal("0.31"))
 
 
 def test_the_curve_example_runs() -> None:
