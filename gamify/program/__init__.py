@@ -277,6 +277,15 @@ class Program(Model):
             if self.levels.currency not in self.currencies:
                 raise fail(f"unknown currency {self.levels.currency!r}", "levels.currency")
             currencies(self.levels.reward, "levels.reward")
+            for currency, formula in self.levels.reward.items():
+                # Only the level is known when a level pays: another name can never evaluate.
+                unknown = sorted(formula.names - {"level"})
+                if unknown:
+                    raise fail(
+                        f"unknown name {unknown[0]!r} in {formula.text!r} "
+                        "(a level reward reads only 'level')",
+                        f"levels.reward.{currency}",
+                    )
         for name, streak in self.streaks.items():
             for i, action in enumerate(streak.actions):
                 if action not in self.actions:

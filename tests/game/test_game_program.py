@@ -139,3 +139,20 @@ def test_repair_currency_must_be_known() -> None:
     streaks = {"daily": {"actions": ["workout"], "repair": {"cost": 5, "currency": "gems"}}}
     with pytest.raises(ProgramError, match=r"streaks\.daily\.repair\.currency"):
         gamify.Program.from_dict(program(streaks=streaks))
+
+
+def test_a_level_reward_naming_anything_but_level_is_refused_at_load(tmp_path: Any) -> None:
+    """docs/program.md: a level reward formula reads only ``level``; a typo such as ``lvl``
+    could only fail at a member's first level-up, so the file is refused with its key path."""
+    path = tmp_path / "game.toml"
+    path.write_text(
+        'timezone = "UTC"\n[levels]\nparams = { step = 100 }\n'
+        'reward = { points = "50 * level", xp = "5 * lvl" }\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ProgramError) as caught:
+        gamify.Program.load(path)
+    assert (caught.value.file, caught.value.key_path) == (str(path), "levels.reward.xp")
+    assert "unknown name 'lvl'" in caught.value.reason
+    ok = program(levels={"params": {"step": 100}, "reward": {"points": "max(50 * level, 1)"}})
+    assert gamify.Program.from_dict(ok).levels is not None
