@@ -118,6 +118,13 @@ class Event:
 _EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)]
 
 
+def _in_batch(exc: InvalidEventError, index: int) -> InvalidEventError:
+    """``exc`` naming the event of a ``track_many`` batch at fault; its type and
+    attributes (the refused amount, action, ...) stay."""
+    exc.args = (f"events[{index}]: {exc}",)
+    return exc
+
+
 def _paid(reward: Mapping[str, int]) -> dict[str, int]:
     """A reward as paid, by currency: what ``_reward`` credits (positive amounts only)."""
     return {currency: amount for currency, amount in reward.items() if amount > 0}
@@ -792,9 +799,12 @@ class Engine:
         checked = []
         for index, item in enumerate(events):
             e = _as_event(index, item)
-            checked.append(
-                self._check(e.member_id, e.action, e.at, e.amount, e.key, e.attributes, now)
-            )
+            try:
+                checked.append(
+                    self._check(e.member_id, e.action, e.at, e.amount, e.key, e.attributes, now)
+                )
+            except InvalidEventError as exc:
+                raise _in_batch(exc, index) from None
         if not checked:
             return []
 
@@ -806,8 +816,12 @@ class Engine:
             # on a retry, when a referrer may have joined.
             locks = [self._lock_set(event) for event in checked]
             with self.store.batch(sorted({m for lock in locks for m in lock})):
-                for event, locked in zip(checked, locks, strict=True):
-                    outcome, sent = self._track_once(event, locked)
+                for index, (event, locked) in enumerate(zip(checked, locks, strict=True)):
+                    try:
+                        # The program's checks (action, amount, lateness) run here.
+                        outcome, sent = self._track_once(event, locked)
+                    except InvalidEventError as exc:
+                        raise _in_batch(exc, index) from None
                     outcomes.append(outcome)
                     messages.extend(sent)
             return outcomes, messages

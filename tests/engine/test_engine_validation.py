@@ -318,15 +318,35 @@ def test_an_engine_wired_wrongly_is_refused_at_once(
         ),
         ({"member_id": "alice"}, "events[1]: missing field action"),
         (42, "events[1] must be an Event or a mapping, not 42"),
+        (
+            {"member_id": "alice", "action": "purchase", "amount": "1,5"},
+            "events[1]: invalid amount '1,5': not a number",
+        ),
+        (Event("alice", "purchse"), "events[1]: unknown action 'purchse'"),
+        (Event("", "check_in"), "events[1]: member id must be a non-empty string"),
+        (
+            Event("alice", "check_in", at=datetime(2026, 3, 1)),
+            "events[1]: event time 2026-03-01T00:00:00 is naive",
+        ),
     ],
 )
 def test_a_malformed_item_in_a_batch_is_refused_before_any_write(
     engine: Engine, item: Any, message: str
 ) -> None:
+    """Each message names the faulty event's place in the batch (and keeps its error type)."""
     good = {"member_id": "alice", "action": "check_in"}
     with pytest.raises(InvalidEventError, match=re.escape(message)):
         engine.track_many([good, item])
     assert nothing_written(engine)
+
+
+def test_a_bad_amount_in_a_batch_keeps_its_type_and_value(engine: Engine) -> None:
+    """The place in the batch is added to the message; the error is still the one
+    track would raise, with the amount it refused."""
+    with pytest.raises(InvalidAmountError) as caught:
+        engine.track_many([Event("alice", "check_in"), Event("bob", "purchase", amount=-5)])
+    assert caught.value.amount == -5
+    assert str(caught.value) == "events[1]: invalid amount -5: must not be negative"
 
 
 @pytest.mark.parametrize("tags", ["vip", [1], ["vip", None]])

@@ -119,6 +119,15 @@ def double_points(gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
     assert engine.track("alice", "purchase", amount=10).total() == 20
 
 
+def batch() -> list[gamify.Outcome]:
+    """'A first program': a batch of an Event and a mapping, in one transaction."""
+    engine = gamify.Engine(gamify.Program.from_dict(tomllib.loads(SHOP)))
+    return engine.track_many([
+        gamify.Event("alice", "check_in", key="visit-7"),
+        {"member_id": "bob", "action": "purchase", "amount": "5.50", "key": "order-1002"},
+    ])
+
+
 def float_amounts() -> gamify.Redemption:
     """'How it works': a float amount goes through its repr, in track and in redeem alike."""
     engine = gamify.Engine(gamify.Program.from_dict(tomllib.loads(SHOP)))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from readme_examples import (
     badges,
+    batch,
     boards,
     curves,
     double_points,
@@ -38,6 +39,11 @@ def test_the_badge_examples_run() -> None:
 def test_the_plugin_example_runs(gamify_engine: EngineFactory, gamify_clock: ManualClock) -> None:
     """The README's plugin test, with its fixtures annotated as the README says."""
     double_points(gamify_engine, gamify_clock)
+
+
+def test_the_batch_example_runs() -> None:
+    """The batch returns one outcome per event, in order."""
+    assert [(o.member_id, o.total()) for o in batch()] == [("alice", 5), ("bob", 5)]
 
 
 def test_a_float_order_total_is_exact() -> None:
