@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 import yaml
 
@@ -505,3 +506,15 @@ def test_numbers_written_as_text_and_real_booleans_still_load() -> None:
     )
     assert program.caps[0].limit == 5
     assert program.currencies["points"].spendable is True
+
+
+def test_a_program_is_frozen_and_varied_through_its_data() -> None:
+    """docs/program.md: a setting cannot be reassigned; a varied copy is validated again
+    from the program's data, and the original stays as it was."""
+    program = gamify.Program.from_dict({"timezone": "UTC", "actions": {"buy": {}}})
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        program.name = "x"  # type: ignore[misc]
+    varied = gamify.Program.from_dict({**program.model_dump(), "name": "x"})
+    assert (varied.name, list(varied.actions), program.name) == ("x", ["buy"], "program")
+    with pytest.raises(gamify.ProgramError, match="unknown IANA"):
+        gamify.Program.from_dict({**program.model_dump(), "timezone": "Mars/Base"})
