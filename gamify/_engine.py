@@ -736,6 +736,16 @@ class Engine:
         self._publish(messages)
         return result
 
+    def _check_points(self, call: str) -> None:
+        """Redemption and expiry reminders work on the spendable currency named points;
+        without one, saying so beats reporting a balance of 0 or no lots."""
+        points = self.program.currencies.get("points")
+        if points is None or not points.spendable:
+            raise NotFoundError(
+                f"unknown currency 'points': {call} works on the program's spendable "
+                "currency named 'points', which it does not declare"
+            )
+
     def balance(self, member_id: str, currency: str = "points") -> int:
         """The member's balance of ``currency`` (the spendable one for points); 0 if unknown."""
         if not isinstance(currency, str) or currency not in self.program.currencies:
@@ -849,6 +859,7 @@ class Engine:
         written) when fewer points are spendable.
         """
         self._check_member_id(member_id)
+        self._check_points("redeem")
         self._check_key(key)
         reason = "redemption"
         total = _normalize_amount(order_total)
@@ -1061,6 +1072,7 @@ class Engine:
         if not isinstance(within, timedelta) or within <= timedelta(0):
             raise InvalidEventError(f"within must be a positive timedelta, not {within!r}")
         self._check_member_id(member_id)
+        self._check_points("expiring")
         now = self._now()
         try:
             until = now + within

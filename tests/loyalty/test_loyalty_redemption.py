@@ -119,6 +119,29 @@ def test_a_spend_above_the_balance_is_refused_and_writes_nothing(
     assert beauty.redeem("amy", 300, key="r1").points == 300  # the key was not used up
 
 
+@pytest.mark.parametrize(
+    "currencies",
+    [{"xp": {"spendable": False}, "gems": {}}, {"points": {"spendable": False}}],
+    ids=["no-points", "points-not-spendable"],
+)
+def test_without_spendable_points_redeem_and_expiring_say_so(
+    gamify_engine: EngineFactory, currencies: dict[str, Any]
+) -> None:
+    """docs/program.md: redeem and expiring work on the spendable currency named points. A
+    program without one gets an unknown-currency error, not a balance of 0 or no lots."""
+    engine = gamify_engine({"timezone": "UTC", "currencies": currencies, "actions": {"a": {}}})
+    engine.track("amy", "a")
+    before = snapshot(engine, "amy")
+    for call in (
+        lambda: engine.redeem("amy", 1, key="r1"),
+        lambda: engine.redeem("amy", order_total=5),
+        lambda: engine.expiring("amy", within=timedelta(days=30)),
+    ):
+        with pytest.raises(NotFoundError, match="unknown currency 'points'"):
+            call()
+    assert snapshot(engine, "amy") == before
+
+
 def test_a_spend_refused_after_expiry_writes_nothing_either(
     beauty: Engine, clock: ManualClock
 ) -> None:
