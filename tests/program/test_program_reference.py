@@ -25,7 +25,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from gamify import Program
+from gamify import Program, ProgramError, simulation
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "program.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")
@@ -217,3 +217,38 @@ def test_there_is_a_complete_program() -> None:
 def test_complete_programs_validate(line: int, text: str) -> None:
     program = Program.from_dict(tomllib.loads(text), file=f"docs/program.md:{line}")
     assert isinstance(program, Program)
+
+
+SIMULATION_BLOCKS = [text for _, text in BLOCKS if text.startswith("[simulation]\n")]
+
+
+def test_the_documented_simulation_table_drives_a_simulation(tmp_path: Path) -> None:
+    """The '[simulation]' example of the page, in a program file beside the actions it
+    names, loads as the simulator reads it and runs; the same table refuses a misspelt
+    action with the key path the page shows, and Program.load refuses the table."""
+    assert len(SIMULATION_BLOCKS) == 1
+    program_text = (
+        'timezone = "Europe/Berlin"\n'
+        '[actions.purchase]\namount = "required"\n[actions.check_in]\namount = "none"\n'
+        '[[rules]]\nname = "spend"\naction = "purchase"\nper_amount = 1\n'
+    )
+    path = tmp_path / "shop.toml"
+    path.write_text(program_text + SIMULATION_BLOCKS[0], encoding="utf-8")
+    program, behaviour = simulation.load_program(path)
+    assert behaviour is not None
+    assert [(s.name, s.share) for s in behaviour.segments] == [
+        ("casual", Decimal("0.8")),
+        ("fans", Decimal("0.2")),
+    ]
+    result = simulation.simulate(program, members=20, days=3, behaviour=behaviour)
+    assert result.events > 0
+    with pytest.raises(ProgramError, match="simulation: Extra inputs are not permitted"):
+        Program.load(path)
+    path.write_text(
+        program_text + SIMULATION_BLOCKS[0].replace("actions.purchase]", "actions.purchse]"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ProgramError) as caught:
+        simulation.load_program(path)
+    assert caught.value.key_path == "simulation.segments[0].actions.purchse"
+    assert caught.value.reason.startswith("unknown action 'purchse'")
