@@ -1,4 +1,4 @@
-"""The README's examples as typed code: type-checked by mypy --strict and run by the tests."""
+"""README and docs examples as typed code: type-checked by mypy --strict and run by tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pendulum
+import sqlmodel
+from gamify_adapters.sql import immediate_session
+from sqlalchemy import literal
+from sqlmodel import create_engine, select
 
 import gamify
 from gamify.components.curves import build_curve
@@ -193,3 +197,16 @@ def storage(folder: Path) -> tuple[bool, bool]:
     after = store.has_schema()
     store.close()
     return before, after
+
+
+def app_session(folder: Path) -> int:
+    """docs/storage.md: a SQLModel session that begins IMMEDIATE, joined by the engine."""
+    app_db = create_engine(f"sqlite:///{folder / 'app.db'}")
+    program = gamify.Program.from_dict(tomllib.loads(SHOP))
+    shop = gamify.Engine(program, store=f"sqlite:///{folder / 'app.db'}")
+    session: sqlmodel.Session
+    with immediate_session(app_db) as session:
+        assert session.exec(select(literal(1))).one() == 1  # SQLModel's own API
+        shop.using(session).track("alice", "purchase", amount=7, key="order-7")
+        session.commit()
+    return shop.balance("alice")

@@ -1,4 +1,4 @@
-"""The README's examples run, and type-check under mypy --strict."""
+"""The README's and the docs' examples run, and type-check under mypy --strict."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from readme_examples import (
+    app_session,
     badges,
     batch,
     boards,
@@ -66,6 +67,11 @@ def test_the_loyalty_and_board_examples_run() -> None:
 def test_the_storage_examples_run(tmp_path: Path) -> None:
     """has_schema answers on any store: false before create_schema, true after."""
     assert storage(tmp_path) == (False, True)
+
+
+def test_the_app_session_example_runs(tmp_path: Path) -> None:
+    """immediate_session gives a SQLModel session the engine joins: the award commits."""
+    assert app_session(tmp_path) == 7
 
 
 @pytest.mark.slow

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    import sqlmodel
 
 __all__ = ["begin_immediate", "configure_connection", "immediate_session"]
 
@@ -95,15 +97,13 @@ def begin_immediate(engine: Engine) -> Engine:
     return engine
 
 
-def immediate_session(engine: Engine, **options: Any) -> Session:
+def immediate_session(engine: Engine, **options: Any) -> sqlmodel.Session:
     """A SQLModel :class:`~sqlmodel.Session` on ``engine`` whose transactions begin IMMEDIATE.
 
     Calls :func:`begin_immediate` on ``engine`` (so on SQLite every session of that
     engine begins IMMEDIATE from now on); ``options`` go to the session.
     """
     begin_immediate(engine)
-    try:
-        from sqlmodel import Session as SQLModelSession
-    except ImportError:  # pragma: no cover - sqlmodel is a dependency of gamify
-        return Session(engine, **options)
-    return SQLModelSession(engine, **options)
+    import sqlmodel  # a dependency of gamify, imported when a session is asked for
+
+    return sqlmodel.Session(engine, **options)
