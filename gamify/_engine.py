@@ -774,7 +774,7 @@ class Engine:
 
     # Events ---------------------------------------------------------------------------
 
-    def on(self, name: str, callback: Callable[[DomainEvent], None]) -> None:
+    def on(self, name: str, callback: Callable[[DomainEvent], object]) -> None:
         """Call ``callback`` with each domain event ``name`` (``"*"``: all), after commit."""
         self._dispatcher.subscribe(name, callback)
 

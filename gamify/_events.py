@@ -15,7 +15,7 @@ from gamify.store import OutboxMessage
 DomainEvent = OutboxMessage
 """A domain event: ``event_id`` (unique), ``name``, ``member_id``, ``at``, ``payload``."""
 
-Subscriber = Callable[[DomainEvent], None]
+Subscriber = Callable[[DomainEvent], object]  # what a subscriber returns is ignored
 
 EVENT_NAMES = frozenset(
     {

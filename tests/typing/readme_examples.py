@@ -132,6 +132,23 @@ def batch() -> list[gamify.Outcome]:
     ])
 
 
+def events() -> tuple[list[str], list[str]]:
+    """docs/events.md 'Subscribing': a subscriber's return value is ignored, so a function
+    that returns something (a sent flag, a queue's answer) subscribes as it is."""
+    engine = gamify.Engine(gamify.Program.from_dict(tomllib.loads(SHOP)))
+    sent: list[str] = []
+
+    def notify(member_id: str, text: str) -> bool:
+        sent.append(f"{member_id}: {text}")
+        return True
+
+    audit_log: list[gamify.DomainEvent] = []
+    engine.on("credited", lambda event: notify(event.member_id, f"+{event.payload['action']}"))
+    engine.on("*", audit_log.append)
+    engine.track("alice", "check_in")
+    return sent, [event.name for event in audit_log]
+
+
 def float_amounts() -> gamify.Redemption:
     """'How it works': a float amount goes through its repr, in track and in redeem alike."""
     engine = gamify.Engine(gamify.Program.from_dict(tomllib.loads(SHOP)))

@@ -14,6 +14,7 @@ from readme_examples import (
     boards,
     curves,
     double_points,
+    events,
     first_program,
     float_amounts,
     loyalty,
@@ -45,6 +46,11 @@ def test_the_plugin_example_runs(gamify_engine: EngineFactory, gamify_clock: Man
 def test_the_batch_example_runs() -> None:
     """The batch returns one outcome per event, in order."""
     assert [(o.member_id, o.total()) for o in batch()] == [("alice", 5), ("bob", 5)]
+
+
+def test_the_subscriber_examples_run() -> None:
+    """Both subscribers get the check-in's credited event; notify's True is ignored."""
+    assert events() == (["alice: +check_in"], ["credited"])
 
 
 def test_a_float_order_total_is_exact() -> None:
