@@ -457,7 +457,7 @@ def plan_program(path: str | os.PathLike[str]) -> Program | None:
 def _read_plan(path: str | os.PathLike[str]) -> tuple[object, Program | None]:
     file = os.fspath(path)
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        text = Path(file).read_text(encoding="utf-8-sig")  # a byte-order mark is dropped
     except (OSError, ValueError) as exc:  # ValueError: undecodable text, a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ProgramError(f"cannot read the plan file: {reason}", file=file) from exc

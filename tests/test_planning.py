@@ -409,6 +409,13 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+def test_a_plan_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """A plan saved with a UTF-8 byte-order mark loads as the same plan without one."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + SMALL_PLAN_TOML.encode())
+    assert load_plan(path) == load_plan(write(tmp_path, "plan.toml", SMALL_PLAN_TOML))
+
+
 def test_toml_json_and_yaml_load_the_same_plan(tmp_path: Path) -> None:
     """One schema in three formats; floats are read as exact decimals."""
     toml_plan = load_plan(write(tmp_path, "plan.toml", SMALL_PLAN_TOML))

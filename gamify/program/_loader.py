@@ -74,7 +74,8 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
     file = str(path)
     suffix = Path(path).suffix.lower()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is dropped in every format.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ProgramError(
             f"not UTF-8 text (byte {exc.start} cannot be decoded)", file=file

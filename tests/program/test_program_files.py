@@ -306,6 +306,24 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
     assert "cannot read" in err.reason
 
 
+@pytest.mark.parametrize(
+    ("suffix", "text"),
+    [
+        (".toml", 'timezone = "Asia/Tokyo"\n'),
+        (".json", '{"timezone": "Asia/Tokyo"}'),
+        (".yaml", "timezone: Asia/Tokyo\n"),
+    ],
+)
+def test_a_byte_order_mark_is_read_alike_in_every_format(
+    tmp_path: Path, suffix: str, text: str
+) -> None:
+    """One schema, three formats: a UTF-8 file saved with a byte-order mark (as some Windows
+    editors write it) loads in TOML and JSON as it does in YAML."""
+    path = tmp_path / f"bom{suffix}"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert Program.load(path).timezone == "Asia/Tokyo"
+
+
 def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     """Undecodable bytes are a ProgramError naming the file, not a UnicodeDecodeError."""
     path = tmp_path / "latin1.toml"
