@@ -536,3 +536,31 @@ def test_a_program_is_frozen_and_varied_through_its_data() -> None:
     assert (varied.name, list(varied.actions), program.name) == ("x", ["buy"], "program")
     with pytest.raises(gamify.ProgramError, match="unknown IANA"):
         gamify.Program.from_dict({**program.model_dump(), "timezone": "Mars/Base"})
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json", ".yaml"])
+def test_numbers_read_exactly_as_the_page_says(tmp_path: Path, suffix: str) -> None:
+    """docs/program.md 'How values are written': a float up to 15 significant digits reads
+    exactly; a longer one is rounded by the parser's float, and a string keeps every digit."""
+    rules = [
+        ("short", "0.123456789012345"),
+        ("long", "0.12345678901234567890"),
+        ("text", '"0.12345678901234567890"'),
+    ]
+    if suffix == ".toml":
+        text = 'timezone = "UTC"\n[actions.a]\n' + "".join(
+            f'[[rules]]\nname = "{n}"\naction = "a"\nper_amount = {v}\n' for n, v in rules
+        )
+    else:
+        body = ", ".join(
+            f'{{"name": "{n}", "action": "a", "per_amount": {v}}}' for n, v in rules
+        )
+        text = f'{{"timezone": "UTC", "actions": {{"a": {{}}}}, "rules": [{body}]}}'
+    path = tmp_path / f"numbers{suffix}"
+    path.write_text(text, encoding="utf-8")
+    read = {rule.name: rule.per_amount for rule in Program.load(path).rules}
+    assert read == {
+        "short": Decimal("0.123456789012345"),
+        "long": Decimal("0.12345678901234568"),
+        "text": Decimal("0.12345678901234567890"),
+    }
