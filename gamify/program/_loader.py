@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from gamify.errors import ProgramError
+from gamify.errors import ProgramError, _shown
 
 
 def key_path(loc: Sequence[int | str]) -> str:
@@ -110,6 +110,11 @@ def from_validation_error(exc: ValidationError, file: str | None) -> ProgramErro
     loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
     path = key_path(loc)
     reason = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] in ("model_type", "dict_type"):
+        # Pydantic names its model class ("instance of Action"); a file has tables.
+        reason = f"expected a table of settings, not {_shown(first.get('input'))}"
+        if first.get("input") is None:
+            reason += " (an empty YAML key reads as null: write {} for every key at its default)"
     # Cross-reference checks raise ProgramError with their own key path inside a validator.
     inner = (first.get("ctx") or {}).get("error")
     if isinstance(inner, ProgramError):

@@ -564,3 +564,29 @@ def test_numbers_read_exactly_as_the_page_says(tmp_path: Path, suffix: str) -> N
         "long": Decimal("0.12345678901234568"),
         "text": Decimal("0.12345678901234567890"),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "reason"),
+    [
+        (
+            "timezone: UTC\nactions:\n  workout:\n",
+            "actions.workout",
+            "expected a table of settings, not None (an empty YAML key reads as null: "
+            "write {} for every key at its default)",
+        ),
+        ("timezone: UTC\nlevels: 5\n", "levels", "expected a table of settings, not 5"),
+        ("timezone: UTC\nactions: [a, b]\n", "actions", "expected a table of settings"),
+    ],
+)
+def test_a_value_where_a_table_belongs_is_named_in_file_terms(
+    tmp_path: Path, text: str, where: str, reason: str
+) -> None:
+    """A scalar or list (or an empty YAML key) where a table belongs says a table is
+    expected, in the file's words rather than the model's class names."""
+    path = tmp_path / "program.yaml"
+    path.write_text(text, encoding="utf-8")
+    err = load_error(path)
+    assert err.key_path == where
+    assert err.reason.startswith(reason)
+    assert "instance of" not in err.reason
