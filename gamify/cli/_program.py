@@ -307,3 +307,8 @@ def _render(program: Program, behaviour: Behaviour | None, file: Path) -> None:
             "Simulation behaviour: "
             + ", ".join(f"{s.name} ({decimal_text(s.share * 100)} %)" for s in behaviour.segments)
         )
+        # Valid for the command-line tools, but an app loading this file would be refused.
+        out.print(
+            "note: the [simulation] table is read by gamify simulate only; Program.load "
+            "and gamify.Engine refuse a file holding it (keep it in a --behaviour file)"
+        )

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import gamify
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 PROGRAM = """
@@ -120,6 +122,20 @@ probability = 0.5
     run = gamify_cli("program", "check", write("shop.toml", text), "--json")
     assert run.exit_code == 0, run.stderr
     assert run.json()["simulation"] == {"segments": ["regulars"]}
+
+
+def test_a_simulation_table_is_flagged_as_unloadable_by_an_app(gamify_cli, write):
+    """The check passes a [simulation] table for the command-line tools, and warns that
+    Program.load (and so an app's engine) refuses the same file."""
+    text = PROGRAM + '[[simulation.segments]]\nname = "all"\nshare = 1\n'
+    path = write("shop.toml", text)
+    run = gamify_cli("program", "check", path)
+    assert run.exit_code == 0, run.stderr
+    assert "Program.load and gamify.Engine refuse a file holding it" in " ".join(run.stdout.split())
+    with pytest.raises(gamify.ProgramError, match="simulation: Extra inputs"):
+        gamify.Program.load(path)
+    plain = gamify_cli("program", "check", write("plain.toml", PROGRAM))
+    assert "Program.load" not in plain.stdout
 
 
 def test_missing_file_exits_2(gamify_cli, tmp_path):
