@@ -859,7 +859,6 @@ class Engine:
         written) when fewer points are spendable.
         """
         self._check_member_id(member_id)
-        self._check_points("redeem")
         self._check_key(key)
         reason = "redemption"
         total = _normalize_amount(order_total)
@@ -2370,6 +2369,7 @@ class Engine:
             first = self._replay(uow, member_id, "redeem", key, fingerprint)
             if first is not None:
                 return Redemption.model_validate_json(first), []
+            self._check_points("redeem")  # after the replay: the program may have changed
             if reward is not None:
                 points = self.reward_price(reward)  # priced now: the first call is the one
             step = _Step(self._known_member(uow, member_id), now, key, None)

@@ -142,6 +142,28 @@ def test_without_spendable_points_redeem_and_expiring_say_so(
     assert snapshot(engine, "amy") == before
 
 
+def test_a_keyed_redemption_replays_after_the_program_dropped_points(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A retry of a keyed redemption answers with the first result even when the program
+    has since lost its points currency; a new redemption is refused."""
+    first_program = {
+        "timezone": "UTC",
+        "actions": {"a": {}},
+        "rules": [{"name": "r", "action": "a", "fixed": 10}],
+    }
+    engine = gamify_engine(first_program)
+    engine.track("amy", "a")
+    first = engine.redeem("amy", 4, key="r1")
+    later = gamify_engine(
+        {"timezone": "UTC", "currencies": {"gems": {}}, "actions": {"a": {}}},
+        store=engine.store,
+    )
+    assert later.redeem("amy", 4, key="r1") == first
+    with pytest.raises(NotFoundError, match="unknown currency 'points'"):
+        later.redeem("amy", 4, key="r2")
+
+
 def test_a_spend_refused_after_expiry_writes_nothing_either(
     beauty: Engine, clock: ManualClock
 ) -> None:
