@@ -24,7 +24,7 @@ from decimal import (
 from typing import Any
 
 from gamify.components._plans import per_program
-from gamify.errors import InvalidEventError
+from gamify.errors import FormulaError, InvalidEventError
 from gamify.program import Multiplier, Program, Rule
 from gamify.program.earning import PerGroup, exact
 
@@ -114,7 +114,10 @@ def base_value(
         assert rule.formula is not None
         if rule.streak is not None:
             context = {**context, "streak": context.get(f"streak_{rule.streak}", 0)}
-        value = rule.formula.evaluate(context)
+        try:
+            value = rule.formula.evaluate(context)
+        except FormulaError as exc:  # say which rule: its formula may be one of many alike
+            raise FormulaError(f"rule {rule.name!r}: {exc}") from None
     if plan.per is not None:
         rule = plan.rule
         value = _multiply(value, Decimal(_groups(rule, attributes.get(plan.per.attribute))))

@@ -10,7 +10,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from gamify import Engine, ManualClock
+from gamify import Engine, FormulaError, ManualClock
 
 EngineFactory = Callable[..., Engine]
 
@@ -273,3 +273,24 @@ def test_credits_record_their_ledger_reason(engine: Engine) -> None:
         ("points", 20, "earn", "app_bonus", "purchase", "order-1"),
         ("points", 30, "earn", "spend", "purchase", "order-1"),
     ]
+
+
+def test_a_formula_naming_what_the_event_lacks_names_its_rule(
+    gamify_engine: EngineFactory,
+) -> None:
+    """docs/program.md: such a formula fails when evaluated, with FormulaError; the message
+    names the rule (two rules may share a formula) and the event writes nothing."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"buy": {}},
+            "rules": [
+                {"name": "base", "action": "buy", "fixed": 5},
+                {"name": "bonus", "action": "buy", "formula": "2 * amout"},
+            ],
+        }
+    )
+    with pytest.raises(FormulaError) as caught:
+        engine.track("m", "buy", amount=5)
+    assert str(caught.value).startswith("rule 'bonus': formula '2 * amout': unknown name 'amout'")
+    assert engine.history("m") == []
