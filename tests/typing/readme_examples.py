@@ -216,6 +216,16 @@ def storage(folder: Path) -> tuple[bool, bool]:
     return before, after
 
 
+def shared_memory_store() -> tuple[int, int, int]:
+    """docs/storage.md: each memory:// URL opens a new store; one store object is shared."""
+    program = gamify.Program.from_dict(tomllib.loads(SHOP))
+    store = gamify.open_store("memory://")
+    app, worker = gamify.Engine(program, store=store), gamify.Engine(program, store=store)
+    app.track("alice", "check_in")
+    elsewhere = gamify.Engine(program, store="memory://")
+    return app.balance("alice"), worker.balance("alice"), elsewhere.balance("alice")
+
+
 def app_session(folder: Path) -> int:
     """docs/storage.md: a SQLModel session that begins IMMEDIATE, joined by the engine."""
     app_db = create_engine(f"sqlite:///{folder / 'app.db'}")

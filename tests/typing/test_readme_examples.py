@@ -18,6 +18,7 @@ from readme_examples import (
     first_program,
     float_amounts,
     loyalty,
+    shared_memory_store,
     storage,
 )
 
@@ -73,6 +74,11 @@ def test_the_loyalty_and_board_examples_run() -> None:
 def test_the_storage_examples_run(tmp_path: Path) -> None:
     """has_schema answers on any store: false before create_schema, true after."""
     assert storage(tmp_path) == (False, True)
+
+
+def test_engines_share_a_memory_store_object_not_its_url() -> None:
+    """Two engines on one store object see the same balance; a new memory:// sees none."""
+    assert shared_memory_store() == (5, 5, 0)
 
 
 def test_the_app_session_example_runs(tmp_path: Path) -> None:
