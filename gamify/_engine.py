@@ -433,6 +433,8 @@ class Engine:
             raise ConfigurationError(
                 f"store {type(self.store).__name__} lacks {', '.join(sorted(missing))}"
             )
+        if not isinstance(deliver_events, bool):
+            raise ConfigurationError(f"deliver_events must be True or False, not {deliver_events!r}")
         self._deliver_events = deliver_events
         self._dispatcher = Dispatcher()
         self.max_retries = max_retries
@@ -924,7 +926,8 @@ class Engine:
         XP moves levels, and only ``reverse`` takes it back. Adjustments are not
         earnings: they count toward no leaderboard, badge, level or tier. The
         ledger keeps them as ``adjust`` entries with ``reason``; a ``key`` makes
-        a retry return the first result.
+        a retry return the first result. The member must be known
+        (:class:`~gamify.errors.UnknownMemberError` otherwise).
         """
         self._check_member_id(member_id)
         self._check_key(key)
@@ -948,7 +951,8 @@ class Engine:
                 if first is not None:
                     return Adjustment.model_validate_json(first), []
                 self._check_adjustable(currency)  # after the replay: the program may change
-                member = uow.load_member(member_id) or self._new_member(member_id, now)
+                # A correction is for someone known: a mistyped id must not make a member.
+                member = self._known_member(uow, member_id)
                 step = _Step(member, now, key, None)
                 expires_at: datetime | None = None
                 if amount > 0:

@@ -684,6 +684,7 @@ def test_points_from_an_adjustment_count_as_held_and_in_the_burn_rate():
     store = shop([("a", "purchase", 100, JAN)])
     clock = ManualClock(datetime(2026, 1, 11, tzinfo=UTC))
     engine = Engine(PROGRAM, store=store, clock=clock)
+    engine.set_member("b")
     engine.adjust("b", 500, reason="goodwill")
     engine.redeem("b", 400)
     spending = build_report(store, now=NOW, since=date(2026, 1, 1)).spending

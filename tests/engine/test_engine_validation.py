@@ -292,6 +292,8 @@ def test_an_engine_takes_a_program_as_a_mapping(gamify_clock: ManualClock) -> No
         ({"clock": "now"}, "clock must be a gamify Clock"),
         ({"max_retries": -1}, "max_retries must be a whole number >= 0"),
         ({"max_retries": 2.5}, "max_retries must be a whole number >= 0"),
+        ({"deliver_events": "no"}, "deliver_events must be True or False, not 'no'"),
+        ({"deliver_events": 0}, "deliver_events must be True or False"),
         ({"clock": ManualClock}, "clock must be a gamify Clock instance"),
         ({"requires": None}, "requires is a list of capability names"),
         ({"requires": "app_session"}, "requires is a list of capability names"),

@@ -17,6 +17,7 @@ from gamify import (
     InvalidEventError,
     ManualClock,
     NotFoundError,
+    UnknownMemberError,
 )
 from gamify.report import currency_flows
 
@@ -47,7 +48,9 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def engine(clock: ManualClock) -> Engine:
-    return Engine(SHOP, clock=clock)
+    engine = Engine(SHOP, clock=clock)
+    engine.set_member("ann")  # a correction is for a known member
+    return engine
 
 
 def test_a_credit_opens_a_lot_on_the_programs_expiry_terms(engine: Engine) -> None:
@@ -206,6 +209,7 @@ def test_adjustments_on_every_store(gamify_store_target: Any, clock: ManualClock
     store = gamify_store_target.open()
     try:
         engine = Engine(SHOP, store=store, clock=clock)
+        engine.set_member("ann")
         first = engine.adjust("ann", 100, reason="goodwill", key="t-1")
         assert engine.adjust("ann", 100, reason="goodwill", key="t-1") == first
         engine.adjust("ann", -60, reason="correction")
@@ -226,6 +230,7 @@ def test_concurrent_debits_never_overdraw(gamify_store_target: Any, clock: Manua
     store = gamify_store_target.open()
     try:
         engines = [Engine(SHOP, store=store, clock=clock) for _ in range(8)]
+        engines[0].set_member("ann")
         engines[0].adjust("ann", 100, reason="goodwill")
         barrier = threading.Barrier(len(engines))
         results: list[str] = []
@@ -283,6 +288,7 @@ def test_a_keyed_replay_answers_after_the_currency_left_the_program(clock: Manua
     """The first result stands even when the program no longer has (or spends) the currency."""
     with_gems = {**SHOP, "currencies": {"points": {}, "xp": {"spendable": False}, "gems": {}}}
     engine = Engine(with_gems, clock=clock)
+    engine.set_member("ann")
     first = engine.adjust("ann", 50, reason="goodwill", currency="gems", key="t-1")
     for changed in (
         {**SHOP},  # no gems at all
@@ -292,6 +298,16 @@ def test_a_keyed_replay_answers_after_the_currency_left_the_program(clock: Manua
         assert later.adjust("ann", 50, reason="goodwill", currency="gems", key="t-1") == first
         with pytest.raises((NotFoundError, InvalidEventError)):
             later.adjust("ann", 50, reason="goodwill", currency="gems", key="t-2")
+
+
+def test_an_unknown_member_is_refused_and_not_made(engine: Engine) -> None:
+    """A mistyped id in customer care must not open a member holding points."""
+    for amount in (250, -10):
+        with pytest.raises(UnknownMemberError, match="'anne'"):
+            engine.adjust("anne", amount, reason="goodwill")
+    assert engine.store.get_member("anne") is None
+    assert engine.history("anne") == []
+    assert engine.balance("anne") == 0
 
 
 def test_a_huge_amount_is_refused_with_the_typed_error(engine: Engine) -> None:
