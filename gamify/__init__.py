@@ -6,7 +6,7 @@ redemption, driven by a declarative :class:`Program`.
 """
 
 from gamify._engine import Engine, Event
-from gamify._events import DomainEvent
+from gamify._events import EVENT_NAMES, DomainEvent
 from gamify._outcome import (
     Adjustment,
     BadgeAwarded,
@@ -68,6 +68,7 @@ def create_schema(url: str, *, prefix: str = "gamify_") -> None:
 
 
 __all__ = [
+    "EVENT_NAMES",
     "Adjustment",
     "BadgeAwarded",
     "BadgeFacts",

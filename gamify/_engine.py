@@ -434,7 +434,9 @@ class Engine:
                 f"store {type(self.store).__name__} lacks {', '.join(sorted(missing))}"
             )
         if not isinstance(deliver_events, bool):
-            raise ConfigurationError(f"deliver_events must be True or False, not {deliver_events!r}")
+            raise ConfigurationError(
+                f"deliver_events must be True or False, not {deliver_events!r}"
+            )
         self._deliver_events = deliver_events
         self._dispatcher = Dispatcher()
         self.max_retries = max_retries

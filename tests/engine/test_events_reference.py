@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import gamify
-from gamify._events import EVENT_NAMES
+from gamify import EVENT_NAMES
 from gamify.errors import UnknownEventNameError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
