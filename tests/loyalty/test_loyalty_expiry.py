@@ -132,6 +132,28 @@ def test_end_of_next_year_is_spendable_at_the_last_second_of_2027(
     assert engine.run_due().expired_points == 60
 
 
+def test_the_year_of_earning_is_the_members_local_year_not_the_programs(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A UTC program, a member in Shanghai: 2026-12-31 20:00 UTC is 2027-01-01 04:00 there, so
+    the lot lasts to the end of 2028 in Shanghai (2028-12-31 16:00 UTC), not to 2028-01-01."""
+    clock = ManualClock(pendulum.datetime(2026, 12, 31, 20, tz="UTC"))
+    engine = gamify_engine(
+        {**program({"policy": "end_of_next_year"}), "timezone": "UTC"}, clock=clock
+    )
+    engine.set_member("amy", timezone="Asia/Shanghai")
+    gone = pendulum.datetime(2028, 12, 31, 16, tz="UTC")
+    assert gone == sh(2029, 1, 1)
+    assert engine.track("amy", "check_in").credits[0].expires_at == gone
+
+    clock.set(gone - US)
+    assert engine.run_due().expired_points == 0
+    assert engine.redeem("amy", 1).points == 1
+    clock.set(gone)
+    assert engine.run_due().expired_points == 99
+    assert engine.balance("amy") == 0
+
+
 def test_the_beauty_store_lot_expires_at_the_end_of_the_twelfth_month(
     beauty: Engine, clock: ManualClock
 ) -> None:
@@ -232,6 +254,39 @@ def test_a_purchase_renews_a_month_end_lot_to_a_month_end(
     report = beauty.run_due()
     assert report.expired_points == 300  # the 200 lot (April) and the renewed 100 lot (August)
     assert beauty.balance("amy") == 300
+
+
+def test_renewal_adds_its_months_to_a_lot_that_does_not_end_a_month(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Under a 12-month policy a New York lot earned 2026-01-15 10:00 (EST) is due 2027-01-15
+    10:00 EST; a purchase on 2027-01-05 adds 6 months: 2027-07-15 10:00 EDT, the same wall-clock
+    time (14:00 UTC, not 15:00), and the lot is spendable until then."""
+    ny = "America/New_York"
+    clock = ManualClock(pendulum.datetime(2026, 1, 15, 10, tz=ny))
+    engine = gamify_engine(
+        {
+            **program({"policy": "months", "months": 12}),
+            "timezone": ny,
+            "actions": {"check_in": {"amount": "none"}, "campaign": {"amount": "none"}},
+            "renewal": {"actions": ["campaign"], "within_days": 30, "months": 6},
+        },
+        clock=clock,
+    )
+    assert engine.track("amy", "check_in").credits[0].expires_at == pendulum.datetime(
+        2027, 1, 15, 10, tz=ny
+    )
+    clock.set(pendulum.datetime(2027, 1, 5, 12, tz=ny))
+    engine.track("amy", "campaign")
+    renewed = pendulum.datetime(2027, 7, 15, 10, tz=ny)
+    assert renewed == pendulum.datetime(2027, 7, 15, 14, tz="UTC")
+    lot = next(x for x in engine.store.member_lots("amy", "points") if x.amount == 100)
+    assert lot.expires_at == renewed
+
+    clock.set(renewed - US)
+    assert engine.run_due().expired_points == 0
+    assert engine.redeem("amy", 150).points == 150  # the renewed 100 and the campaign's 50
+    assert engine.balance("amy") == 0
 
 
 def test_only_the_renewal_action_renews(beauty: Engine, clock: ManualClock) -> None:

@@ -109,6 +109,23 @@ def test_points_plus_cash_uses_points_matured_before_run_due(
     assert engine.balance("amy") == 2000
 
 
+def test_expiry_counts_from_the_purchase_not_from_maturity(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A purchase on 2026-03-25 matures on 2026-04-08; under "12 months, at the end of that
+    month" its lot ends March 2027 (2027-04-01 00:00), counted from the purchase, not April."""
+    clock = ManualClock(sh(2026, 3, 25, 10))
+    engine = gamify_engine(shop(), clock=clock)
+    credit = engine.track("amy", "purchase", amount=100).credits[0]
+    assert (credit.pending_until, credit.expires_at) == (sh(2026, 4, 8, 10), sh(2027, 4, 1))
+    clock.set(sh(2027, 4, 1) - US)
+    assert engine.run_due().expired_points == 0
+    assert engine.balance("amy") == 100
+    clock.set(sh(2027, 4, 1))
+    assert engine.run_due().expired_points == 100
+    assert engine.balance("amy") == 0
+
+
 def test_fourteen_days_keep_the_wall_clock_time_across_dst(gamify_engine: EngineFactory) -> None:
     """In New York, a purchase on 2026-03-01 10:00 (EST) matures 2026-03-15 10:00 (EDT), which
     is 13 days 23 hours later."""

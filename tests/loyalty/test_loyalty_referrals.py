@@ -64,6 +64,20 @@ def test_codes_carry_at_least_40_bits_from_the_unambiguous_alphabet(beauty: Engi
         assert len(code) * math.log2(len(referrals.ALPHABET)) >= 40
 
 
+def test_a_code_already_taken_is_never_given_to_a_second_member(
+    beauty: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the random draw repeats amy's code for bob, bob gets a fresh one; amy keeps hers
+    and her code still finds her."""
+    draws = iter(["AAAAAAAA", "AAAAAAAA", "BBBBBBBB"])
+    monkeypatch.setattr(referrals, "new_code", lambda: next(draws))
+    assert beauty.referral_code("amy") == "AAAAAAAA"
+    assert beauty.referral_code("bob") == "BBBBBBBB"
+    assert beauty.referral_code("amy") == "AAAAAAAA"
+    assert beauty.join("cat", referral_code="aaaaaaaa").referrer == "amy"
+    assert beauty.join("dan", referral_code="bbbbbbbb").referrer == "bob"
+
+
 def test_codes_compare_case_insensitively(beauty: Engine) -> None:
     """Joining with the lower-cased code (and surrounding spaces) finds the referrer."""
     code = beauty.referral_code("amy")
