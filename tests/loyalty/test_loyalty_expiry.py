@@ -256,6 +256,25 @@ def test_a_purchase_renews_a_month_end_lot_to_a_month_end(
     assert beauty.balance("amy") == 300
 
 
+def test_a_second_renewal_adds_its_months_to_the_renewed_expiry(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """A lot due at the end of January 2027 is renewed to the end of July by a purchase on
+    2027-01-10, then to the end of January 2028 by a purchase on 2027-07-15: each renewal
+    adds 6 months to the lot's current expiry, not to the one it was earned with."""
+    clock.set(sh(2026, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=100)  # due 2027-02-01
+    clock.set(sh(2027, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=1)
+    clock.set(sh(2027, 7, 15, 10))
+    beauty.track("amy", "purchase", amount=1)
+    lot = next(x for x in beauty.store.member_lots("amy", "points") if x.amount == 100)
+    assert lot.expires_at == sh(2028, 2, 1)
+    clock.set(sh(2028, 2, 1))
+    assert beauty.run_due().expired_points == 101  # the twice-renewed 100 and January's 1
+    assert beauty.balance("amy") == 1
+
+
 def test_renewal_adds_its_months_to_a_lot_that_does_not_end_a_month(
     gamify_engine: EngineFactory,
 ) -> None:
