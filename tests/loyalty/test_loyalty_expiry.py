@@ -333,6 +333,27 @@ def test_renewal_reaches_only_lots_due_within_30_days(beauty: Engine, clock: Man
     assert lot.expires_at == sh(2027, 8, 1)
 
 
+def test_a_purchase_at_a_lots_expiry_instant_does_not_renew_it(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """A lot due 2027-02-01 00:00 is gone at that instant (half-open): a purchase then does not
+    bring it back, while one a microsecond earlier renews it to the end of July."""
+    clock.set(sh(2026, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=100)  # due 2027-02-01
+    beauty.track("bob", "purchase", amount=100)  # due 2027-02-01
+    clock.set(sh(2027, 2, 1) - US)
+    beauty.track("bob", "purchase", amount=1)
+    clock.set(sh(2027, 2, 1))
+    beauty.track("amy", "purchase", amount=1)
+    due = {
+        m: next(x for x in beauty.store.member_lots(m, "points") if x.amount == 100).expires_at
+        for m in ("amy", "bob")
+    }
+    assert due == {"amy": sh(2027, 2, 1), "bob": sh(2027, 8, 1)}
+    assert beauty.run_due().expired_points == 100
+    assert (beauty.balance("amy"), beauty.balance("bob")) == (1, 101)
+
+
 @pytest.mark.parametrize("run_due_first", [False, True])
 def test_a_late_purchase_renews_only_lots_still_alive_when_it_is_tracked(
     beauty: Engine, clock: ManualClock, run_due_first: bool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -240,6 +240,31 @@ def test_a_refund_after_a_lot_expired_restores_and_expires_it_at_once(
     assert remaining(beauty, "amy") == {"purchase_points": 500}
     assert beauty.expiring("amy", within=timedelta(days=365)) != []
     assert beauty.run_due().expired_points == 0
+
+
+@pytest.mark.parametrize(
+    ("refunded_at", "spendable"),
+    [
+        pytest.param(sh(2027, 2, 1) - US, 100, id="a microsecond before the expiry"),
+        pytest.param(sh(2027, 2, 1), 0, id="at the expiry instant"),
+    ],
+)
+def test_a_refund_at_the_expiry_instant_comes_back_expired(
+    beauty: Engine, clock: ManualClock, refunded_at: datetime, spendable: int
+) -> None:
+    """A lot due 2027-02-01 00:00, fully spent: refunded a microsecond before its expiry its 100
+    points are spendable again; refunded at the instant itself (no longer spendable: half-open)
+    they are restored and expired together."""
+    clock.set(sh(2026, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=100)  # due 2027-02-01
+    clock.set(sh(2026, 12, 10, 10))
+    redemption = beauty.redeem("amy", 100)
+    clock.set(refunded_at)
+    beauty.refund(redemption)
+    assert beauty.balance("amy") == spendable
+    clock.set(sh(2027, 2, 1))
+    assert beauty.run_due().expired_points == spendable  # the refund left nothing else to expire
+    assert beauty.balance("amy") == 0
 
 
 def test_points_that_expire_on_refund_are_announced(beauty: Engine, clock: ManualClock) -> None:

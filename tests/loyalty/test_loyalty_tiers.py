@@ -390,6 +390,25 @@ def test_a_late_event_from_before_the_review_reopens_no_tier_decision(
     assert beauty.member("ann").tier == "regular"
 
 
+def test_a_late_event_dated_at_the_review_instant_belongs_to_the_new_year(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """Tracked at 00:30 on 1 January 2027 after the review ran: a purchase of 2000 dated at
+    the review instant itself counts in 2027 and upgrades at once; one dated a microsecond
+    before it counts in the reviewed year and upgrades no one."""
+    clock.set(sh(2027, 1, 1, 0, 30))
+    beauty.run_due()
+    before = beauty.track("bob", "purchase", amount=2000, at=sh(2027, 1, 1) - US)
+    at_review = beauty.track("ann", "purchase", amount=2000, at=sh(2027, 1, 1))
+    assert before.tier_change is None
+    assert at_review.tier_change is not None
+    assert (at_review.tier_change.from_tier, at_review.tier_change.to_tier) == (
+        "regular",
+        "silver",
+    )
+    assert (beauty.member("bob").tier, beauty.member("ann").tier) == ("regular", "silver")
+
+
 def test_a_tier_multiplier_on_an_unknown_rule_is_refused() -> None:
     """multiplier_rules names rules; a misspelt one is refused with its key path."""
     data = {
