@@ -308,6 +308,36 @@ def test_renewal_adds_its_months_to_a_lot_that_does_not_end_a_month(
     assert engine.balance("amy") == 0
 
 
+def test_the_renewal_window_counts_local_days_across_dst(gamify_engine: EngineFactory) -> None:
+    """New York, 30 days: a purchase on 2027-02-15 10:00 EST reaches lots due before 2027-03-17
+    10:00 EDT (14:00 UTC; 30 days of 24 hours would end at 15:00 UTC). A lot due at 09:30 that
+    day is renewed; one due at 10:30 is not."""
+    ny = "America/New_York"
+    clock = ManualClock(pendulum.datetime(2026, 3, 17, 9, 30, tz=ny))
+    engine = gamify_engine(
+        {
+            **program({"policy": "months", "months": 12}),
+            "timezone": ny,
+            "renewal": {"actions": ["campaign"], "within_days": 30, "months": 6},
+        },
+        clock=clock,
+    )
+    engine.track("amy", "check_in")  # due 2027-03-17 09:30 EDT
+    clock.set(pendulum.datetime(2026, 3, 17, 10, 30, tz=ny))
+    engine.track("bob", "check_in")  # due 2027-03-17 10:30 EDT
+    clock.set(pendulum.datetime(2027, 2, 15, 10, tz=ny))
+    engine.track("amy", "campaign")
+    engine.track("bob", "campaign")
+    due = {
+        m: next(x for x in engine.store.member_lots(m, "points") if x.amount == 100).expires_at
+        for m in ("amy", "bob")
+    }
+    assert due == {
+        "amy": pendulum.datetime(2027, 9, 17, 9, 30, tz=ny),
+        "bob": pendulum.datetime(2027, 3, 17, 10, 30, tz=ny),
+    }
+
+
 def test_only_the_renewal_action_renews(beauty: Engine, clock: ManualClock) -> None:
     """A trial report on 2027-01-10 does not push back a lot due at 2027-02-01."""
     clock.set(sh(2026, 1, 10, 10))

@@ -153,6 +153,28 @@ def test_a_pending_lot_past_its_expiry_matures_and_expires_together(
     assert (profile.balances["points"], profile.pending["points"]) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    ("run_at", "expired"),
+    [
+        pytest.param(sh(2026, 4, 1) - US, 0, id="a microsecond before the expiry"),
+        pytest.param(sh(2026, 4, 1), 100, id="at the expiry instant"),
+    ],
+)
+def test_a_lot_maturing_in_a_run_due_at_its_expiry_instant_expires_with_it(
+    gamify_engine: EngineFactory, run_at: pendulum.DateTime, expired: int
+) -> None:
+    """Pending until 2026-03-24 10:00 and due at the end of March: a first run_due a microsecond
+    before 2026-04-01 00:00 matures 100 spendable points; one at that instant matures and
+    expires them together (a lot is not spendable at its expiry instant)."""
+    clock = ManualClock(sh(2026, 3, 10, 10))
+    engine = gamify_engine(shop(expiry={"policy": "months_end", "months": 0}), clock=clock)
+    engine.track("amy", "purchase", amount=100)
+    clock.set(run_at)
+    report = engine.run_due()
+    assert (report.matured_points, report.expired_points) == (100, expired)
+    assert engine.balance("amy") == 100 - expired
+
+
 def test_a_pending_lot_past_its_expiry_announces_its_maturity_and_its_expiry(
     gamify_engine: EngineFactory,
 ) -> None:

@@ -316,6 +316,24 @@ def test_a_late_referral_counts_in_its_own_periods_cap_after_a_new_period_began(
     assert engine.balance("amy") == 100
 
 
+def test_a_late_referral_is_paid_from_the_room_left_in_its_own_period(
+    gamify_engine: EngineFactory,
+) -> None:
+    """One rewarded referral a month: b1 on 3 January uses January's; b2, dated 28 December
+    and tracked on 4 January, is paid from December's room although January's is used up."""
+    clock = ManualClock(sh(2027, 1, 3, 12))
+    engine = gamify_engine(
+        capped_scheme(max_rewarded=1, cap_period="month", bonus_after=None), clock=clock
+    )
+    for name in ("b1", "b2"):
+        refer(engine, "amy", name)
+    engine.track("b1", "purchase", amount=10)
+    clock.set(sh(2027, 1, 4, 12))
+    late = engine.track("b2", "purchase", amount=10, at=sh(2026, 12, 28, 12))
+    assert [(c.rule, c.amount) for c in late.referral_rewards] == [("referral b2", 50)]
+    assert engine.balance("amy") == 100
+
+
 def test_a_purchase_below_min_amount_does_not_qualify(gamify_engine: EngineFactory) -> None:
     """With min_amount 100, a purchase of 99.99 pays the referrer nothing; a later one of 100
     qualifies and pays 50 + 5 % of 100."""

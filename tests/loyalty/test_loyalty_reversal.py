@@ -204,6 +204,22 @@ def test_a_reversal_takes_back_the_tier_qualifying_amount(
     assert engine.member("amy").tier == "regular"
 
 
+def test_a_reversal_in_a_later_year_takes_the_amount_from_the_events_year(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """1500 bought on 2026-12-20 and reversed on 2027-01-06 comes off 2026, not 2027: 600 and
+    then 1400 bought in 2027 reach silver's 2000."""
+    clock.set(sh(2026, 12, 20, 10))
+    engine.track("amy", "purchase", amount=1500, key="o1")
+    clock.set(sh(2027, 1, 5, 10))
+    engine.track("amy", "purchase", amount=600, key="o2")
+    clock.set(sh(2027, 1, 6, 10))
+    engine.reverse("amy", "o1")
+    clock.set(sh(2027, 1, 7, 10))
+    outcome = engine.track("amy", "purchase", amount=1400, key="o3")
+    assert outcome.tier_change is not None and outcome.tier_change.to_tier == "silver"
+
+
 def test_a_reversed_upgrade_is_undone_only_at_the_review(
     engine: Engine, clock: ManualClock
 ) -> None:

@@ -196,6 +196,28 @@ def test_a_late_review_keeps_the_best_of_the_ended_and_the_current_window(
     assert beauty.member("amy").tier == "silver"
 
 
+def test_a_late_review_of_a_rolling_window_also_judges_the_window_current_now(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Rolling 12 months: gold from 5000 spent in December 2025 (kept at the 2026 review). The
+    2027 review falls due with nothing spent since; before run_due first runs, on 2027-02-20,
+    2500 are spent on 2027-02-10. The window current now (March 2026 to February 2027) holds
+    2500, so the member lands on silver, as an on-time review and that purchase would have
+    left them."""
+    clock = ManualClock(utc(2025, 12, 15, 12))
+    engine = gamify_engine(tier_program(window="rolling_months", months=12), clock=clock)
+    assert buy(engine, clock, "amy", utc(2025, 12, 15, 12), 5000) == 5000
+    assert engine.member("amy").tier == "gold"
+    clock.set(utc(2026, 1, 1))
+    assert engine.run_due().tier_changes == []
+    buy(engine, clock, "amy", utc(2027, 2, 10, 12), 2500)
+    assert engine.member("amy").tier == "gold"  # the review has not run yet
+    clock.set(utc(2027, 2, 20, 12))
+    report = engine.run_due()
+    assert [(c.from_tier, c.to_tier) for c in report.tier_changes] == [("gold", "silver")]
+    assert engine.member("amy").tier == "silver"
+
+
 def test_reviews_missed_for_years_run_one_after_another(beauty: Engine, clock: ManualClock) -> None:
     """A first run_due in mid-2028 runs the 2027 review (keeps gold on 2026) and the 2028
     review (regular on an empty 2027)."""
