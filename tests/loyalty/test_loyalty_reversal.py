@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pendulum
 import pytest
 
-from gamify import Engine, ManualClock
+from gamify import Engine, InsufficientBalanceError, ManualClock
 from gamify.errors import NotFoundError
 
 EngineFactory = Callable[..., Engine]
@@ -166,6 +167,11 @@ def test_debt_is_settled_first_by_points_that_mature_later(
     assert (profile.balances["points"], profile.debt["points"], profile.pending["points"]) == (
         130, 0, 0
     )
+    # The matured lot holds only what the debt left: 130 can be spent, 131 cannot.
+    assert [lot.points for lot in engine.expiring("amy", within=timedelta(days=800))] == [130]
+    with pytest.raises(InsufficientBalanceError):
+        engine.redeem("amy", 131)
+    assert engine.redeem("amy", 130).points == 130
 
 
 def test_reversing_twice_changes_nothing_the_second_time(

@@ -371,6 +371,48 @@ def test_points_earned_counts_rule_credits_after_multipliers_only(
     assert outcome.tier_change is not None and outcome.tier_change.to_tier == "silver"
 
 
+def test_points_earned_leaves_out_a_reward_paid_by_the_same_event(
+    gamify_engine: EngineFactory,
+) -> None:
+    """On points earned: a purchase of 900 on the second day of a shopping streak also pays a
+    500-point milestone; the metric grows by 900 only (1000 + 900, still regular), and 100
+    more reaches silver."""
+    clock = ManualClock(utc(2026, 5, 1, 12))
+    program = {
+        **tier_program(),
+        "streaks": {
+            "shopping": {
+                "actions": ["purchase"],
+                "milestones": [{"length": 2, "reward": {"points": 500}}],
+            }
+        },
+        "tiers": {"metric": "points_earned", "levels": LEVELS},
+    }
+    engine = gamify_engine(program, clock=clock)
+    engine.track("amy", "purchase", amount=1000)
+    clock.set(utc(2026, 5, 2, 12))
+    second = engine.track("amy", "purchase", amount=900)
+    assert sorted((c.source, c.amount) for c in second.credits) == [
+        ("rule", 900),
+        ("streak", 500),
+    ]
+    assert second.tier_change is None
+    assert engine.member("amy").tier == "regular"
+    assert engine.track("amy", "purchase", amount=100).tier_change is not None
+
+
+def test_an_event_tracked_at_the_review_instant_and_dated_before_it_reopens_nothing(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """At the review instant itself (2027-01-01 00:00, the review not yet run), a purchase
+    dated in 2026 counts in 2026 but upgrades no one."""
+    buy(beauty, clock, "ann", sh(2026, 6, 1, 10), 1500)
+    clock.set(sh(2027, 1, 1))
+    late = beauty.track("ann", "purchase", amount=600, at=sh(2026, 12, 31, 22))
+    assert late.tier_change is None
+    assert beauty.member("ann").tier == "regular"
+
+
 def test_points_earned_counts_after_the_cap(gamify_engine: EngineFactory) -> None:
     """Points earned counts what the cap let through: 3000 capped to 1000 adds 1000, not 3000."""
     clock = ManualClock(utc(2026, 5, 1, 12))
