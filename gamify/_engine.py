@@ -2739,19 +2739,20 @@ class Engine:
             for lot_id, used in redemption.lots:
                 lot = lots[lot_id]
                 self._entry(step, "points", used, "refund", "refund", lot_id)
-                left = lot.remaining + used
+                # Points coming back settle a debt first, as any credit does, even those of
+                # a lot past its expiry: a redemption and its refund then cancel out.
+                left = lot.remaining + used - self._settle_debt(uow, step, "points", used, lot_id)
                 if lot.expires_at is not None and lot.expires_at <= now:
-                    # Past its expiry: restored and expired at once, so no balance shows it.
-                    self._entry(
-                        step, "points", -left, "expire", "expired on refund", lot_id, key=lot.key
-                    )
+                    # Past its expiry: the rest is restored and expired at once, so no
+                    # balance shows it.
+                    if left:
+                        reason = "expired on refund"
+                        self._entry(step, "points", -left, "expire", reason, lot_id, key=lot.key)
+                        self._announce(
+                            step, "points_expired", member_id, now, points=left, lot_id=lot_id
+                        )
                     step.changes.lot_changes.append(LotChange(lot_id, 0, "closed"))
-                    self._announce(
-                        step, "points_expired", member_id, now, points=left, lot_id=lot_id
-                    )
                 else:
-                    # Points coming back settle a debt first, as any credit does.
-                    left -= self._settle_debt(uow, step, "points", used, lot_id)
                     step.changes.lot_changes.append(
                         LotChange(lot_id, left, "open" if left else "closed")
                     )

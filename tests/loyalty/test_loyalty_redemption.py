@@ -301,6 +301,33 @@ def test_a_refund_after_expiry_before_run_due_also_expires_the_rest(
     assert beauty.run_due().expired_points == 0
 
 
+def test_a_refund_after_expiry_settles_debt_before_the_rest_expires(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """Lots of 100 (order o1) and 200 (o2), 150 redeemed (100 + 50), o2 returned: its 150
+    left are clawed back and 50 become debt. Refunded once both lots are past their
+    expiry, the 150 coming back pay the 50 owed first and only 100 expire, as they would
+    had there been no redemption: the member owes nothing."""
+    clock.set(sh(2026, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=100, key="o1")  # due 2027-02-01
+    beauty.track("amy", "purchase", amount=200, key="o2")  # due 2027-02-01
+    clock.set(sh(2026, 12, 10, 10))
+    redemption = beauty.redeem("amy", 150)
+    beauty.reverse("amy", "o2")
+    assert beauty.member("amy").debt == {"points": 50}
+    clock.set(sh(2027, 2, 10, 10))
+    events: list[Any] = []
+    beauty.on("points_expired", events.append)
+    beauty.refund(redemption)
+    profile = beauty.member("amy")
+    assert (profile.balances["points"], profile.debt.get("points", 0)) == (0, 0)
+    assert sorted(e.payload["points"] for e in events) == [50, 50]  # 100 - 50 owed, and 50
+    points = [e for e in beauty.store.history("amy") if e.account == "points"]
+    assert sum(e.amount for e in points) == 0
+    assert beauty.store.member_lots("amy", "points") == []
+    assert beauty.run_due().expired_points == 0
+
+
 def test_refunding_twice_changes_nothing_the_second_time(
     beauty: Engine, clock: ManualClock
 ) -> None:
