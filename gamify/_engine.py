@@ -1049,14 +1049,9 @@ class Engine:
                 )
                 member.referrer = referrer_id
                 step = _Step(member, now, None, None)
-                self._reward(
-                    uow,
-                    step,
-                    {scheme.currency: scheme.referee_reward},
-                    "referral welcome",
-                    "referral",
-                )
-                self._progress(uow, step, set(), None)
+                if scheme.referee_reward_on == "join":
+                    self._welcome(uow, step)
+                    self._progress(uow, step, set(), None)
                 step.changes.members.append(member)
                 self._announce(
                     step,
@@ -1957,6 +1952,14 @@ class Engine:
         )
         return TierChange(from_tier=old, to_tier=member.tier, member_id=member.member_id)
 
+    def _welcome(self, uow: UnitOfWork, step: _Step) -> None:
+        """Pay the referee's welcome reward (on joining, or when the referral qualifies)."""
+        scheme = self._settings.referral
+        assert scheme is not None
+        self._reward(
+            uow, step, {scheme.currency: scheme.referee_reward}, "referral welcome", "referral"
+        )
+
     def _qualify_referral(self, uow: UnitOfWork, step: _Step, ev: _Checked) -> list[Credit]:
         """Reward the referrer when the referee first completes the qualifying action."""
         scheme = self._settings.referral
@@ -1980,6 +1983,8 @@ class Engine:
         # A late event counts in the referrer's period (and lot) of the zone they were in.
         referrer.timezone = _zone_at(referrer, step.at)
         step.state["ref_done"] = True
+        if scheme.referee_reward_on == "qualify":
+            self._welcome(uow, step)
         other = _Step(referrer, step.at, None, step.action, changes=step.changes)
         state = other.state
 

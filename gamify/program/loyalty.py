@@ -70,9 +70,11 @@ class Tiers(Model):
 class Referral(Model):
     """The referral scheme.
 
-    The referee gets ``referee_reward`` on joining. The referral qualifies at
-    the referee's first ``qualifying_action`` with an amount of at least
-    ``min_amount``; the referrer then gets ``referrer_fixed`` plus
+    The referee gets ``referee_reward`` on joining, or with ``referee_reward_on =
+    "qualify"`` only once the referral qualifies, so that joining through a code
+    without ever buying pays nothing. The referral qualifies at the referee's
+    first ``qualifying_action`` with an amount of at least ``min_amount``; the
+    referrer then gets ``referrer_fixed`` plus
     ``referrer_share`` of that amount, at most ``referrer_cap`` per referral,
     for at most ``max_rewarded`` referrals per ``cap_period``. The
     ``bonus_after``-th qualified referral pays ``bonus`` once (beyond the cap too).
@@ -80,6 +82,7 @@ class Referral(Model):
 
     currency: str = "points"
     referee_reward: int = Field(default=0, ge=0)
+    referee_reward_on: Literal["join", "qualify"] = "join"
     qualifying_action: str
     min_amount: Decimal = Decimal(0)
     referrer_fixed: int = Field(default=0, ge=0)

@@ -12,7 +12,7 @@ import pytest
 
 from gamify import Engine, ManualClock
 from gamify.components import referrals
-from gamify.errors import ReferralError
+from gamify.errors import ProgramError, ReferralError
 
 EngineFactory = Callable[..., Engine]
 UNAMBIGUOUS = set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
@@ -386,3 +386,55 @@ def test_referral_rewards_move_levels_and_badges_at_once(gamify_engine: EngineFa
         ("amy", "level_up", 3),
         ("amy", "badge_awarded", None),
     ]
+
+
+# The welcome paid when the referral qualifies ---------------------------------------------
+
+
+def test_a_welcome_on_qualifying_pays_nothing_on_joining(
+    gamify_engine: EngineFactory,
+) -> None:
+    """With referee_reward_on = "qualify" (and a minimum of 50), joining pays no one and a
+    purchase of 49 qualifies nothing; the purchase of 50 pays bob his 30 beside his 50, amy
+    her 50, and the welcome only once."""
+    clock = ManualClock(sh(2026, 3, 2, 10))
+    engine = gamify_engine(
+        capped_scheme(min_amount=50, referee_reward_on="qualify"), clock=clock
+    )
+    events: list[Any] = []
+    engine.on("referral_joined", events.append)
+    refer(engine, "amy", "bob")
+    assert (engine.balance("bob"), engine.balance("amy")) == (0, 0)
+    assert engine.history("bob") == []
+    assert [e.payload["credits"] for e in events] == [[]]
+    assert engine.track("bob", "purchase", amount=49).total("points") == 49
+    assert (engine.balance("bob"), engine.balance("amy")) == (49, 0)
+    outcome = engine.track("bob", "purchase", amount=50)
+    assert sorted((c.rule, c.amount, c.source) for c in outcome.credits) == [
+        ("referral welcome", 30, "referral"),
+        ("spend", 50, "rule"),
+    ]
+    assert (engine.balance("bob"), engine.balance("amy")) == (49 + 50 + 30, 50)
+    assert engine.track("bob", "purchase", amount=50).total("points") == 50
+
+
+def test_a_welcome_on_qualifying_is_paid_beyond_the_referrers_cap(
+    gamify_engine: EngineFactory,
+) -> None:
+    """The cap limits what a referrer is paid: the third referee in a month of at most one
+    rewarded referral still gets the welcome."""
+    clock = ManualClock(sh(2026, 3, 2, 10))
+    engine = gamify_engine(
+        capped_scheme(max_rewarded=1, cap_period="month", referee_reward_on="qualify"),
+        clock=clock,
+    )
+    for name in ("b1", "b2"):
+        refer(engine, "amy", name)
+        engine.track(name, "purchase", amount=10)
+    assert [engine.balance(n) for n in ("amy", "b1", "b2")] == [50, 40, 40]
+
+
+def test_when_the_welcome_is_paid_is_join_or_qualify(gamify_engine: EngineFactory) -> None:
+    """Another value is refused at load, naming the key."""
+    with pytest.raises(ProgramError, match=r"referral\.referee_reward_on"):
+        gamify_engine(capped_scheme(referee_reward_on="signup"))
