@@ -302,3 +302,38 @@ def test_member_ids_reads_every_id_once_across_pages(
         assert list(store.member_ids()) == sorted(ids)
     finally:
         store.close()
+
+
+def test_create_schema_adds_the_indexes_missing_from_existing_tables(
+    gamify_sql_target: StoreTarget,
+) -> None:
+    """An index missing from a table that exists (the unique referral-code index, a board's
+    index) is created by ``gamify.create_schema`` and by opening the store, as its docs say;
+    running it again changes nothing."""
+    prefix = gamify_sql_target.options.get("prefix", "gamify_")
+    gamify_sql_target.open().close()
+    engine = create_engine(gamify_sql_target.url)
+    missing = [f"{prefix}members_referral_code_key", f"{prefix}earned_all_idx"]
+
+    def index_names() -> set[str]:
+        inspector = inspect(engine)
+        return {
+            str(ix["name"])
+            for table in ("members", "earned")
+            for ix in inspector.get_indexes(f"{prefix}{table}")
+        }
+
+    try:
+        with engine.begin() as conn:
+            for name in missing:
+                conn.exec_driver_sql(f"DROP INDEX {name}")
+        assert not index_names() & set(missing)
+        gamify.create_schema(gamify_sql_target.url, **gamify_sql_target.options)
+        assert set(missing) <= index_names()
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {missing[0]}")
+        gamify_sql_target.open().close()
+        gamify.create_schema(gamify_sql_target.url, **gamify_sql_target.options)
+        assert set(missing) <= index_names()
+    finally:
+        engine.dispose()
