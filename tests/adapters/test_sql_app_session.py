@@ -489,3 +489,53 @@ def test_a_rank_read_while_an_app_transaction_is_open_on_the_one_connection() ->
     row = engine.rank("a")
     assert row is not None and (row.rank, row.score) == (2, 30)
     store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("isolation", ["REPEATABLE READ", "SERIALIZABLE"])
+def test_a_serialization_failure_in_an_app_session_is_raised_not_retried(
+    gamify_pg_target: StoreTarget, monkeypatch: pytest.MonkeyPatch, isolation: str
+) -> None:
+    """An app transaction whose snapshot predates another commit for the member gets
+    ConcurrencyError from its first attempt (the store retries nothing inside it); nothing
+    of the call stays or is delivered, and the app's retry in a new transaction succeeds."""
+    app, delivered = _engine_with_log(gamify_pg_target)
+    store = app.store
+    assert isinstance(store, SQLStore)
+    app.track("alice", "purchase", amount=10)
+    delivered.clear()
+    attempts: list[int] = []
+    real_bind = store.bind
+
+    def counting_bind(session: Any, **kw: Any) -> Any:
+        bound = real_bind(session, **kw)
+        real = bound.unit_of_work
+        monkeypatch.setattr(bound, "unit_of_work", lambda ids: attempts.append(1) or real(ids))
+        return bound
+
+    monkeypatch.setattr(store, "bind", counting_bind)
+    db = create_engine(gamify_pg_target.url, isolation_level=isolation)
+    try:
+        with Session(db) as session:
+            session.execute(sa_select(1))  # the app's snapshot starts here
+            app.track("alice", "purchase", amount=5)  # committed by another transaction
+            with pytest.raises(ConcurrencyError, match="40001"):
+                app.using(session).track("alice", "purchase", amount=7)
+            assert attempts == [1]
+            session.rollback()
+            app.using(session).track("alice", "purchase", amount=7)
+            session.commit()
+    finally:
+        db.dispose()
+    assert app.balance("alice") == 22
+    assert [e.amount for e in app.history("alice")] == [7, 5, 10]
+    assert delivered == ["credited:alice", "credited:alice"]
+    store.close()
+
+
+def _engine_with_log(target: StoreTarget) -> tuple[gamify.Engine, list[str]]:
+    """An engine on ``target`` and the names of the events it delivers."""
+    delivered: list[str] = []
+    engine = gamify.Engine(PROGRAM, store=target.open(), clock=ManualClock(NOW))
+    engine.on("*", lambda event: delivered.append(f"{event.name}:{event.member_id}"))
+    return engine, delivered
