@@ -539,3 +539,34 @@ def _engine_with_log(target: StoreTarget) -> tuple[gamify.Engine, list[str]]:
     engine = gamify.Engine(PROGRAM, store=target.open(), clock=ManualClock(NOW))
     engine.on("*", lambda event: delivered.append(f"{event.name}:{event.member_id}"))
     return engine, delivered
+
+
+@pytest.mark.parametrize("target_kind", ["session", "connection"])
+def test_an_app_engine_in_autocommit_mode_gets_a_transaction_for_the_call(
+    gamify_sql_target: StoreTarget, target_kind: str
+) -> None:
+    """An app whose engine runs in autocommit mode has no transaction open when it calls
+    gamify: the call begins one (on SQLite and PostgreSQL alike), which the app's commit
+    or rollback then ends, with the events after the commit only."""
+    app, delivered = _engine_with_log(gamify_sql_target)
+    db = create_engine(gamify_sql_target.url, isolation_level="AUTOCOMMIT")
+    try:
+        if target_kind == "session":
+            with Session(db) as session:
+                app.using(session).track("alice", "purchase", amount=3)
+                session.rollback()
+                app.using(session).track("alice", "purchase", amount=4)
+                session.commit()
+        else:
+            with db.connect() as conn:
+                app.using(conn).track("alice", "purchase", amount=3)
+                conn.rollback()
+                app.using(conn).track("alice", "purchase", amount=4)
+                conn.commit()
+    finally:
+        db.dispose()
+    assert app.balance("alice") == 4
+    assert [e.amount for e in app.history("alice")] == [4]
+    assert delivered == ["credited:alice"]
+    assert app.store.pending_outbox() == []
+    app.store.close()
