@@ -269,9 +269,18 @@ class SQLStore(SQLReads):
             return self.engine.raw_connection()
 
     def _give(self, connection: Any, *, discard: bool = False) -> None:
-        if discard or getattr(connection.driver_connection, "broken", False):
+        lost = getattr(connection.driver_connection, "broken", False)
+        if discard or lost:
             connection.invalidate()  # a lost or doubtful PostgreSQL connection is not reused
             connection.close()
+            if lost:
+                # The server has gone (a restart, a failover): the connections kept from
+                # before are gone too; drop them rather than fail a call on each.
+                while self._idle:
+                    with suppress(Exception):
+                        kept = self._idle.pop()
+                        kept.invalidate()
+                        kept.close()
         elif self._reuse and (self._bound is None or self._checked_out() < self._bound):
             self._idle.append(connection)
         else:
