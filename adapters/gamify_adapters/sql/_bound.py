@@ -61,7 +61,7 @@ OnCommit = Callable[[list[OutboxMessage]], None]
 
 
 def _autocommit(dbapi: Any) -> bool:
-    """Whether a psycopg connection is in autocommit mode (sqlite3's has no such flag)."""
+    """Whether the driver connection runs in autocommit mode (psycopg; SQLite is handled first)."""
     return getattr(dbapi, "autocommit", False) is True
 
 
