@@ -570,3 +570,34 @@ def test_an_app_engine_in_autocommit_mode_gets_a_transaction_for_the_call(
     assert delivered == ["credited:alice"]
     assert app.store.pending_outbox() == []
     app.store.close()
+
+
+def test_a_worker_on_its_own_store_drains_what_app_sessions_committed(
+    gamify_sql_target: StoreTarget,
+) -> None:
+    """docs/storage.md's outbox recipe across two stores on one database, as two processes
+    would have: the app's engine (``deliver_events=False``) writes events in its sessions;
+    the worker delivers each committed one once and never one of a rolled-back session."""
+    program = PROGRAM
+    app_store, worker_store = gamify_sql_target.open(), gamify_sql_target.open()
+    app = gamify.Engine(program, store=app_store, clock=ManualClock(NOW), deliver_events=False)
+    worker = gamify.Engine(program, store=worker_store, deliver_events=False)
+    seen: list[str] = []
+    worker.on("*", lambda event: seen.append(f"{event.name}:{event.member_id}"))
+    db = begin_immediate(create_engine(gamify_sql_target.url))
+    try:
+        with Session(db) as session:
+            app.using(session).track("alice", "purchase", amount=5)
+            session.commit()
+            app.using(session).track("bob", "purchase", amount=7)
+            session.rollback()
+        app.track("carol", "purchase", amount=2)
+        assert worker.drain_outbox(limit=1) == 1
+        assert worker.drain_outbox(limit=100) == 1
+        assert worker.drain_outbox(limit=100) == 0
+        assert seen == ["credited:alice", "credited:carol"]
+        assert app_store.pending_outbox() == []
+    finally:
+        db.dispose()
+        app_store.close()
+        worker_store.close()
