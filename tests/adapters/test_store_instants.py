@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pendulum
 
-from gamify.store import Changes, LedgerEntry, Lot, MemberRecord
+from gamify.store import Changes, EarnedDelta, LedgerEntry, Lot, MemberRecord, OutboxMessage
 
 if TYPE_CHECKING:
     from conftest import StoreTarget  # tests/conftest.py
@@ -65,5 +65,42 @@ def test_instants_in_a_zone_near_a_dst_change_are_kept_and_compared_as_instants(
         assert ([lot.lot_id for lot in due.expiring_lots], due.reviews) == (["l1"], ["ana"])
         early = store.due(EXPIRES - TICK)
         assert (early.expiring_lots, early.reviews) == ([], [])
+    finally:
+        store.close()
+
+
+def test_a_limit_of_zero_or_less_reads_nothing_on_every_store(
+    gamify_store_target: StoreTarget,
+) -> None:
+    """``limit`` counts rows to return: none for 0 or a negative count, on every store (a
+    list slice would count a negative one from the end, and SQL's LIMIT refuses it or reads
+    everything)."""
+    store = gamify_store_target.open()
+    try:
+        for n, member_id in enumerate(("ana", "bo")):
+            at = EARNED.add(minutes=n)
+            with store.unit_of_work([member_id]) as uow:
+                uow.apply(
+                    Changes(
+                        members=[MemberRecord(member_id, "UTC", review_at=EXPIRES)],
+                        entries=[LedgerEntry(f"e{n}", member_id, "points", 10, at, "earn", "r")],
+                        new_lots=[Lot(f"l{n}", member_id, "points", 10, 10, at, EXPIRES, rule="r")],
+                        earned=[
+                            EarnedDelta(
+                                member_id, "points", 10, "2026-11-01", "2026-10-26", "2026-11"
+                            )
+                        ],
+                        outbox=[OutboxMessage(f"ev{n}", "credited", member_id, at, {})],
+                    )
+                )
+        for limit in (0, -1):
+            assert store.history("ana", limit=limit) == []
+            due = store.due(EXPIRES, limit=limit)
+            assert (due.expiring_lots, due.maturing_lots, due.reviews) == ([], [], [])
+            assert store.pending_outbox(limit) == []
+            assert store.leaderboard("points", "all", limit=limit) == []
+        assert len(store.due(EXPIRES, limit=1).expiring_lots) == 1
+        assert len(store.pending_outbox(1)) == len(store.history("ana", limit=1)) == 1
+        assert len(store.leaderboard("points", "all", limit=1)) == 1
     finally:
         store.close()
