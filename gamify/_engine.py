@@ -284,6 +284,25 @@ def _is_text(value: str) -> bool:
     return True
 
 
+MAX_ID_LENGTH = 255  # characters of a member id or key that every store holds
+
+
+def _text_problem(value: str, *, limit: int | None = MAX_ID_LENGTH) -> str | None:
+    """Why ``value`` cannot be stored as an id or key on every store, or None.
+
+    PostgreSQL text holds no NUL character, and its id and key columns hold 255
+    characters; refused the same way on every store, an app's tests on
+    ``memory://`` meet what its database would refuse.
+    """
+    if not _is_text(value):
+        return "is not valid Unicode text"
+    if "\x00" in value:
+        return "contains a NUL character"
+    if limit is not None and len(value) > limit:
+        return f"is longer than {limit} characters"
+    return None
+
+
 def _named(table: Mapping[str, _V], name: object, what: str) -> _V:
     """The program's ``what`` called ``name``; anything else (a list too) is not found."""
     found = table.get(name) if isinstance(name, str) else None
@@ -903,6 +922,8 @@ class Engine:
                 f"refund takes a Redemption or a redemption id, not {redemption!r}"
             )
         self._check_member_id(member)
+        if _text_problem(redemption_id) is not None:  # no store holds such an id
+            raise NotFoundError(f"member {member!r} has no redemption {redemption_id!r}")
         now = self._now()
         result, messages = self._retrying(lambda: self._refund_once(member, redemption_id, now))
         self._publish(messages)
@@ -939,10 +960,13 @@ class Engine:
             raise InvalidAmountError(
                 amount, f"an adjustment is at most {MAX_CREDIT - 1:,} either way"
             )
-        if not isinstance(reason, str) or not reason.strip() or not _is_text(reason):
+        if not isinstance(reason, str) or not reason.strip():
             raise InvalidEventError(
                 f"an adjustment needs a reason (non-empty text), not {reason!r}"
             )
+        problem = _text_problem(reason, limit=None)
+        if problem is not None:
+            raise InvalidEventError(f"an adjustment's reason {reason!r} {problem}")
         _check_name(self.program.currencies, currency, "currency", keyed=key is not None)
         now = self._now()
         fingerprint = _fingerprint("adjust", currency, amount, reason)
@@ -1035,6 +1059,8 @@ class Engine:
         if scheme is None:
             raise ConfigurationError("the program has no referral scheme")
         code = referrals.normalize(referral_code)
+        if _text_problem(code) is not None:  # no store holds such a code
+            raise ReferralError(f"unknown referral code {referral_code!r}")
         now = self._now()
         with self._unit([member_id]) as uow:
             referrer_id = uow.member_by_code(code)
@@ -1347,15 +1373,17 @@ class Engine:
     def _check_key(key: str | None) -> None:
         if key is not None and (not isinstance(key, str) or not key):
             raise InvalidEventError(f"idempotency key must be a non-empty string, not {key!r}")
-        if key is not None and not _is_text(key):
-            raise InvalidEventError(f"idempotency key {key!r} is not valid Unicode text")
+        problem = None if key is None else _text_problem(key)
+        if problem is not None:
+            raise InvalidEventError(f"idempotency key {key!r} {problem}")
 
     @staticmethod
     def _check_member_id(member_id: str) -> None:
         if not isinstance(member_id, str) or not member_id.strip():
             raise InvalidEventError(f"member id must be a non-empty string, not {member_id!r}")
-        if not _is_text(member_id):
-            raise InvalidEventError(f"member id {member_id!r} is not valid Unicode text")
+        problem = _text_problem(member_id)
+        if problem is not None:
+            raise InvalidEventError(f"member id {member_id!r} {problem}")
 
     def _check(
         self,

@@ -344,7 +344,8 @@ class Store(abc.ABC):
     def history(
         self, member_id: str, *, limit: int | None = None, account: str | None = None
     ) -> list[LedgerEntry]:
-        """The member's ledger entries, newest first."""
+        """The member's ledger entries, newest first: at most ``limit`` of them (none for a
+        ``limit`` of 0 or less, as for every ``limit`` of the port)."""
 
     @abc.abstractmethod
     def member_lots(self, member_id: str, currency: str) -> list[Lot]:

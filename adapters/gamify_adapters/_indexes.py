@@ -39,7 +39,7 @@ class SortedBoard:
 
     def top(self, limit: int) -> list[tuple[str, int]]:
         self._refresh()
-        return [(member_id, -negative) for negative, member_id in self._order[:limit]]
+        return [(member_id, -negative) for negative, member_id in self._order[: max(limit, 0)]]
 
     def count_above(self, score: int) -> int:
         """How many members score strictly more than ``score``."""

@@ -324,7 +324,7 @@ class MemoryStore(Store):
                 for row in reversed(self._ledger.get(member_id, []))
                 if account is None or row[_ACCOUNT] == account
             ]
-        return rows[:limit] if limit is not None else rows
+        return rows[: max(limit, 0)] if limit is not None else rows
 
     def member_lots(self, member_id: str, currency: str) -> list[Lot]:
         with self._lock:
@@ -363,6 +363,7 @@ class MemoryStore(Store):
                 before,
                 lambda i: (m := self._members.get(i)) is not None and m[_REVIEW_AT] is not None,
             )
+        limit = max(limit, 0)  # a slice would count a negative limit from the end
         return DueWork(
             [Lot(*self._lots[i]) for _, i in expiring[:limit]],
             [Lot(*self._lots[i]) for _, i in maturing[:limit]],
@@ -533,7 +534,7 @@ class MemoryStore(Store):
 
     def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
         with self._lock:
-            return list(self._outbox.values())[:limit]
+            return list(self._outbox.values())[: max(limit, 0)]
 
     def ack_outbox(self, event_ids: Sequence[str]) -> None:
         with self._lock:

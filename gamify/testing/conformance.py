@@ -527,6 +527,72 @@ class StoreContract:
         )
         assert store.history("alice", limit=0) == []
 
+    def test_a_limit_of_zero_or_less_reads_nothing(self, store: Store) -> None:
+        """Every ``limit`` of the port counts rows to return: none for 0 or a negative count
+        (a list slice would count a negative one from the end)."""
+        self.apply(
+            store,
+            Changes(
+                members=[member("alice", review_at=at(1)), member("bob", review_at=at(1))],
+                entries=[entry("alice", 5), entry("bob", 6)],
+                new_lots=[lot("alice", 5, expires_at=at(1)), lot("bob", 6, expires_at=at(1))],
+                earned=[earned("alice", 5), earned("bob", 6)],
+                outbox=[message("alice"), message("bob")],
+            ),
+            ["alice", "bob"],
+        )
+        for limit in (0, -1):
+            assert store.history("alice", limit=limit) == []
+            due = store.due(at(2), limit=limit)
+            assert (due.expiring_lots, due.maturing_lots, due.reviews) == ([], [], [])
+            assert store.leaderboard("points", "all", limit=limit) == []
+            assert store.pending_outbox(limit) == []
+        assert len(store.due(at(2), limit=1).expiring_lots) == 1
+        assert len(store.leaderboard("points", "all", limit=1)) == 1
+        assert len(store.pending_outbox(1)) == 1
+
+    def test_instants_in_any_zone_are_kept_and_compared_as_instants(self, store: Store) -> None:
+        """The port takes aware datetimes in any zone, pendulum's too, and keeps and compares
+        them as instants, also an hour or two before a DST change (pendulum subtracts a
+        timedelta as elapsed time, so shifting the clock time by the offset is an hour off
+        there)."""
+        import pendulum
+
+        # 04:30:00.123456 UTC, 90 minutes before New York's clocks go back; and 06:30 UTC.
+        earned_at = pendulum.datetime(2026, 11, 1, 0, 30, 0, 123456, tz="America/New_York")
+        due_at = pendulum.datetime(2026, 11, 1, 1, 30, 0, 654321, tz="America/New_York", fold=1)
+        tick = timedelta(microseconds=1)
+
+        def utc(value: datetime | None) -> datetime | None:
+            # A time in a DST fold never equals one of another zone (PEP 495): compare in UTC.
+            return None if value is None else value.astimezone(UTC)
+
+        kept = lot("alice", 10, earned_at=earned_at, expires_at=due_at)
+        self.apply(
+            store,
+            Changes(
+                members=[member("alice", review_at=due_at)],
+                entries=[entry("alice", 10, when=earned_at, lot_id=kept.lot_id)],
+                new_lots=[kept],
+            ),
+        )
+        [written] = store.history("alice")
+        assert utc(written.at) == utc(earned_at)
+        [read] = store.member_lots("alice", "points")
+        assert (utc(read.earned_at), utc(read.expires_at)) == (utc(earned_at), utc(due_at))
+        record = store.get_member("alice")
+        assert record is not None and utc(record.review_at) == utc(due_at)
+        hour = timedelta(hours=1)
+        assert store.earned_between("points", earned_at, earned_at + hour) == {"alice": 10}
+        assert store.earned_between("points", earned_at + tick, earned_at + hour) == {}
+        assert store.earned_between("points", earned_at - hour, earned_at) == {}
+        assert store.ledger_totals(earned_at, None) == [("points", "earn", "purchase", 10)]
+        assert store.ledger_totals(None, earned_at) == []
+        work = store.due(due_at)
+        assert ([x.lot_id for x in work.expiring_lots], work.reviews) == ([kept.lot_id], ["alice"])
+        early = store.due(due_at - tick)
+        assert (early.expiring_lots, early.reviews) == ([], [])
+
     def test_entries_for_key(self, store: Store) -> None:
         """The entries an event key wrote come back oldest first, for that member only."""
         a1 = entry("alice", 10, key="k")

@@ -489,3 +489,115 @@ def test_a_rank_read_while_an_app_transaction_is_open_on_the_one_connection() ->
     row = engine.rank("a")
     assert row is not None and (row.rank, row.score) == (2, 30)
     store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("isolation", ["REPEATABLE READ", "SERIALIZABLE"])
+def test_a_serialization_failure_in_an_app_session_is_raised_not_retried(
+    gamify_pg_target: StoreTarget, monkeypatch: pytest.MonkeyPatch, isolation: str
+) -> None:
+    """An app transaction whose snapshot predates another commit for the member gets
+    ConcurrencyError from its first attempt (the store retries nothing inside it); nothing
+    of the call stays or is delivered, and the app's retry in a new transaction succeeds."""
+    app, delivered = _engine_with_log(gamify_pg_target)
+    store = app.store
+    assert isinstance(store, SQLStore)
+    app.track("alice", "purchase", amount=10)
+    delivered.clear()
+    attempts: list[int] = []
+    real_bind = store.bind
+
+    def counting_bind(session: Any, **kw: Any) -> Any:
+        bound = real_bind(session, **kw)
+        real = bound.unit_of_work
+        monkeypatch.setattr(bound, "unit_of_work", lambda ids: attempts.append(1) or real(ids))
+        return bound
+
+    monkeypatch.setattr(store, "bind", counting_bind)
+    db = create_engine(gamify_pg_target.url, isolation_level=isolation)
+    try:
+        with Session(db) as session:
+            session.execute(sa_select(1))  # the app's snapshot starts here
+            app.track("alice", "purchase", amount=5)  # committed by another transaction
+            with pytest.raises(ConcurrencyError, match="40001"):
+                app.using(session).track("alice", "purchase", amount=7)
+            assert attempts == [1]
+            session.rollback()
+            app.using(session).track("alice", "purchase", amount=7)
+            session.commit()
+    finally:
+        db.dispose()
+    assert app.balance("alice") == 22
+    assert [e.amount for e in app.history("alice")] == [7, 5, 10]
+    assert delivered == ["credited:alice", "credited:alice"]
+    store.close()
+
+
+def _engine_with_log(target: StoreTarget) -> tuple[gamify.Engine, list[str]]:
+    """An engine on ``target`` and the names of the events it delivers."""
+    delivered: list[str] = []
+    engine = gamify.Engine(PROGRAM, store=target.open(), clock=ManualClock(NOW))
+    engine.on("*", lambda event: delivered.append(f"{event.name}:{event.member_id}"))
+    return engine, delivered
+
+
+@pytest.mark.parametrize("target_kind", ["session", "connection"])
+def test_an_app_engine_in_autocommit_mode_gets_a_transaction_for_the_call(
+    gamify_sql_target: StoreTarget, target_kind: str
+) -> None:
+    """An app whose engine runs in autocommit mode has no transaction open when it calls
+    gamify: the call begins one (on SQLite and PostgreSQL alike), which the app's commit
+    or rollback then ends, with the events after the commit only."""
+    app, delivered = _engine_with_log(gamify_sql_target)
+    db = create_engine(gamify_sql_target.url, isolation_level="AUTOCOMMIT")
+    try:
+        if target_kind == "session":
+            with Session(db) as session:
+                app.using(session).track("alice", "purchase", amount=3)
+                session.rollback()
+                app.using(session).track("alice", "purchase", amount=4)
+                session.commit()
+        else:
+            with db.connect() as conn:
+                app.using(conn).track("alice", "purchase", amount=3)
+                conn.rollback()
+                app.using(conn).track("alice", "purchase", amount=4)
+                conn.commit()
+    finally:
+        db.dispose()
+    assert app.balance("alice") == 4
+    assert [e.amount for e in app.history("alice")] == [4]
+    assert delivered == ["credited:alice"]
+    assert app.store.pending_outbox() == []
+    app.store.close()
+
+
+def test_a_worker_on_its_own_store_drains_what_app_sessions_committed(
+    gamify_sql_target: StoreTarget,
+) -> None:
+    """docs/storage.md's outbox recipe across two stores on one database, as two processes
+    would have: the app's engine (``deliver_events=False``) writes events in its sessions;
+    the worker delivers each committed one once and never one of a rolled-back session."""
+    program = PROGRAM
+    app_store, worker_store = gamify_sql_target.open(), gamify_sql_target.open()
+    app = gamify.Engine(program, store=app_store, clock=ManualClock(NOW), deliver_events=False)
+    worker = gamify.Engine(program, store=worker_store, deliver_events=False)
+    seen: list[str] = []
+    worker.on("*", lambda event: seen.append(f"{event.name}:{event.member_id}"))
+    db = begin_immediate(create_engine(gamify_sql_target.url))
+    try:
+        with Session(db) as session:
+            app.using(session).track("alice", "purchase", amount=5)
+            session.commit()
+            app.using(session).track("bob", "purchase", amount=7)
+            session.rollback()
+        app.track("carol", "purchase", amount=2)
+        assert worker.drain_outbox(limit=1) == 1
+        assert worker.drain_outbox(limit=100) == 1
+        assert worker.drain_outbox(limit=100) == 0
+        assert seen == ["credited:alice", "credited:carol"]
+        assert app_store.pending_outbox() == []
+    finally:
+        db.dispose()
+        app_store.close()
+        worker_store.close()

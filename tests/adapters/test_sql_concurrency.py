@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from gamify import Engine, InsufficientBalanceError, ManualClock, Program, Store, open_store
+from gamify.errors import ConcurrencyError
 
 if TYPE_CHECKING:
     from conftest import StoreTarget  # tests/conftest.py
@@ -274,3 +275,40 @@ def test_a_rank_reads_one_instant(store: Store, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.undo()
     row = engine.rank("alice", "points")
     assert row is not None and (row.rank, row.score) == (1, 15)
+
+
+def test_a_pool_with_no_free_connection_is_a_concurrency_error(
+    gamify_sql_target: StoreTarget,
+) -> None:
+    """When every connection the pool may lend is in use past ``pool_timeout``, a call gets
+    gamify's ConcurrencyError (after the engine's retries), not SQLAlchemy's TimeoutError."""
+    store = gamify_sql_target.open(
+        engine_options={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.05}
+    )
+    engine = Engine(
+        Program.from_dict(PROGRAM), store=store, clock=ManualClock(NOW), max_retries=1
+    )
+    engine.track("alice", "purchase", amount=3)
+    calls: list[Callable[[], object]] = [lambda: engine.balance("alice")]
+    if gamify_sql_target.kind == "postgres":  # SQLite's writers queue on the file's lock
+        calls.append(lambda: engine.track("bob", "purchase", amount=1))
+    raised: list[BaseException] = []
+
+    def other_thread() -> None:
+        for call in calls:
+            try:
+                call()
+            except BaseException as exc:  # checked below
+                raised.append(exc)
+
+    try:
+        with store.batch(["alice"]):
+            assert store.get_balances("alice") == {"points": 3}  # the one connection, held
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join(timeout=120)
+        assert [type(exc) for exc in raised] == [ConcurrencyError] * len(calls)
+        assert "pool" in str(raised[0])
+        assert engine.balance("alice") == 3 and engine.balance("bob") == 0
+    finally:
+        store.close()

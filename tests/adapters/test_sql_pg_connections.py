@@ -135,3 +135,36 @@ def test_a_forked_child_opens_its_own_connections(gamify_pg_target: StoreTarget)
         assert engine.balance("parent") == 7
     finally:
         store.close()
+
+
+def test_after_the_server_drops_its_connections_one_call_fails_and_the_next_works(
+    gamify_pg_target: StoreTarget,
+) -> None:
+    """The store keeps connections between units; when the server ends them all (a restart,
+    a failover), the first call to meet a dead one fails with StoreError and the store drops
+    the others it kept, as SQLAlchemy's pool does: the next call opens a new connection."""
+    import psycopg
+
+    from gamify.errors import StoreError
+
+    store = gamify_pg_target.open()
+    assert isinstance(store, SQLStore)
+    try:
+        engine = gamify.Engine(gamify.Program.from_dict(PROGRAM), store=store)
+        engine.track("alice", "purchase", amount=1)
+        taken = [store._take() for _ in range(4)]  # four connections kept between units
+        for connection in taken:
+            store._give(connection)
+        pids = [c.driver_connection.info.backend_pid for c in store._idle]
+        assert len(pids) == 4
+        url = gamify_pg_target.url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url, autocommit=True) as admin:
+            for pid in pids:  # waits until each backend has ended
+                ended = admin.execute("SELECT pg_terminate_backend(%s, 60000)", (pid,))
+                assert ended.fetchone() == (True,)
+        with pytest.raises(StoreError):
+            engine.track("alice", "purchase", amount=1)
+        engine.track("alice", "purchase", amount=2)
+        assert engine.balance("alice") == 3
+    finally:
+        store.close()

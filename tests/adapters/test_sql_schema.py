@@ -302,3 +302,135 @@ def test_member_ids_reads_every_id_once_across_pages(
         assert list(store.member_ids()) == sorted(ids)
     finally:
         store.close()
+
+
+def test_create_schema_adds_the_indexes_missing_from_existing_tables(
+    gamify_sql_target: StoreTarget,
+) -> None:
+    """An index missing from a table that exists (the unique referral-code index, a board's
+    index) is created by ``gamify.create_schema`` and by opening the store, as its docs say;
+    running it again changes nothing."""
+    prefix = gamify_sql_target.options.get("prefix", "gamify_")
+    gamify_sql_target.open().close()
+    engine = create_engine(gamify_sql_target.url)
+    missing = [f"{prefix}members_referral_code_key", f"{prefix}earned_all_idx"]
+
+    def index_names() -> set[str]:
+        inspector = inspect(engine)
+        return {
+            str(ix["name"])
+            for table in ("members", "earned")
+            for ix in inspector.get_indexes(f"{prefix}{table}")
+        }
+
+    try:
+        with engine.begin() as conn:
+            for name in missing:
+                conn.exec_driver_sql(f"DROP INDEX {name}")
+        assert not index_names() & set(missing)
+        gamify.create_schema(gamify_sql_target.url, **gamify_sql_target.options)
+        assert set(missing) <= index_names()
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {missing[0]}")
+        gamify_sql_target.open().close()
+        gamify.create_schema(gamify_sql_target.url, **gamify_sql_target.options)
+        assert set(missing) <= index_names()
+    finally:
+        engine.dispose()
+
+
+# docs/storage.md's Alembic recipe, step by step, in a process of its own (env.py adds
+# gamify's tables to SQLModel.metadata, which this process's other tests share).
+ENV_PY_TABLES = (
+    "from sqlmodel import SQLModel\n"
+    "from gamify_adapters.sql import metadata as gamify_metadata\n\n"
+    'target_metadata = gamify_metadata(prefix="gamify_", into=SQLModel.metadata)\n'
+)
+ALEMBIC_STEPS = f"""
+import sys
+from pathlib import Path
+
+from alembic.config import main
+
+url = sys.argv[1]
+main(argv=["init", "migrations"])
+ini = Path("alembic.ini")
+ini.write_text("\\n".join(
+    "sqlalchemy.url = " + url.replace("%", "%%") if line.startswith("sqlalchemy.url") else line
+    for line in ini.read_text().splitlines()
+))
+env = Path("migrations/env.py")
+env.write_text(env.read_text().replace("target_metadata = None", {ENV_PY_TABLES!r}))
+main(argv=["revision", "--autogenerate", "-m", "gamify tables"])
+main(argv=["upgrade", "head"])
+"""
+
+
+def test_the_alembic_recipe_of_the_storage_docs_makes_a_schema_the_store_uses(
+    gamify_sql_target: StoreTarget, tmp_path: Path
+) -> None:
+    """docs/storage.md, run for real: ``env.py`` adds gamify's tables to the app's metadata,
+    ``alembic revision --autogenerate`` writes the migration, ``alembic upgrade head`` runs
+    it, and a store opened with ``create=False`` finds its schema and works; the tables
+    then match the store's metadata."""
+    import subprocess
+    import sys
+    import uuid
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy.engine import make_url
+
+    url = make_url(gamify_sql_target.url)
+    schema = None
+    admin = create_engine(gamify_sql_target.url)
+    if gamify_sql_target.kind == "postgres":
+        # A schema of its own, so autogenerate sees no other test's tables.
+        schema = f"t{uuid.uuid4().hex[:12]}"
+        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    rendered = url.render_as_string(hide_password=False)
+    try:
+        (tmp_path / "steps.py").write_text(ALEMBIC_STEPS)
+        done = subprocess.run(
+            [sys.executable, "steps.py", rendered],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        [migration] = (tmp_path / "migrations" / "versions").glob("*.py")
+        assert "op.create_table('gamify_members'" in migration.read_text()
+
+        store = open_store(rendered, create=False)
+        try:
+            assert store.has_schema()
+            program = gamify.Program.from_dict(
+                {
+                    "timezone": "UTC",
+                    "actions": {"purchase": {"amount": "required"}},
+                    "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
+                }
+            )
+            engine = gamify.Engine(program, store=store)
+            engine.track("alice", "purchase", amount=12, key="k1")
+            assert engine.balance("alice") == 12
+            assert [row.member_id for row in engine.leaderboard("points")] == ["alice"]
+        finally:
+            store.close()
+        checker = create_engine(rendered)
+        try:
+            with checker.connect() as conn:
+                context = MigrationContext.configure(
+                    conn, opts={"include_name": lambda name, kind, _: name != "alembic_version"}
+                )
+                assert compare_metadata(context, metadata("gamify_")) == []
+        finally:
+            checker.dispose()
+    finally:
+        if schema is not None:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

@@ -689,3 +689,64 @@ def test_a_float_condition_value_equals_the_same_amount(gamify_engine: EngineFac
     )
     outcome = engine.track("alice", "purchase", amount="9.99", attributes={"size": 1.5})
     assert sorted(c.rule for c in outcome.credits) == ["exact", "listed"]
+
+
+def test_ids_and_keys_every_store_can_hold_are_refused_alike(
+    gamify_engine: EngineFactory, gamify_store_target: Any
+) -> None:
+    """A member id or key of more than 255 characters, or text with a NUL character, is
+    refused as an event error on every store (PostgreSQL can hold neither), and nothing is
+    written; a lookup by such a code or redemption id finds nothing, as on any store."""
+    program = {
+        **SHOP,
+        "referral": {"qualifying_action": "purchase", "referee_reward": 5, "referrer_fixed": 5},
+        "redemption": {"exchange_ratio": 10},
+    }
+    store = gamify_store_target.open()
+    try:
+        engine = gamify_engine(program, store=store)
+        engine.track("alice", "purchase", amount=100, key="k1")
+        refused: list[tuple[Callable[[], object], str]] = [
+            (lambda: engine.track("x" * 256, "purchase", amount=5), "member id"),
+            (lambda: engine.track("a\x00b", "purchase", amount=5), "member id"),
+            (lambda: engine.track("alice", "purchase", amount=5, key="k" * 256), "key"),
+            (lambda: engine.track("alice", "purchase", amount=5, key="k\x00"), "key"),
+            (lambda: engine.redeem("alice", 10, key="r\x00"), "key"),
+            (lambda: engine.adjust("alice", 5, reason="goodwill\x00"), "reason"),
+            (lambda: engine.member("b\x00"), "member id"),
+            (lambda: engine.balance("b" * 256), "member id"),
+        ]
+        for call, what in refused:
+            with pytest.raises(InvalidEventError, match=what):
+                call()
+        with pytest.raises(NotFoundError, match="has no redemption"):
+            engine.refund("r\x00", "alice")
+        with pytest.raises(GamifyError, match="unknown referral code"):
+            engine.join("bob", referral_code="AB\x00C")
+        assert engine.balance("alice") == 100
+        assert len(engine.history("alice")) == 1
+        assert list(store.member_ids()) == ["alice"]
+    finally:
+        store.close()
+
+
+def test_ids_and_keys_of_255_characters_with_quotes_and_unicode_round_trip(
+    gamify_engine: EngineFactory, gamify_store_target: Any
+) -> None:
+    """The longest id and key every store holds, in any script and with SQL's quote and
+    wildcard characters, come back as given from profiles, histories, boards and replays."""
+    member = ("o'Brien \"%_\\ 🎉 ü" * 20)[:255]
+    key = ("k'\";-- ✓" * 40)[:255]
+    store = gamify_store_target.open()
+    try:
+        engine = gamify_engine(SHOP, store=store)
+        first = engine.track(member, "purchase", amount=40, key=key)
+        assert engine.track(member, "purchase", amount=40, key=key) == first
+        assert engine.member(member).member_id == member
+        assert [(e.key, e.amount) for e in engine.history(member)] == [(key, 40)]
+        assert [(row.member_id, row.score) for row in engine.leaderboard("points")] == [
+            (member, 40)
+        ]
+        assert list(store.member_ids()) == [member]
+    finally:
+        store.close()

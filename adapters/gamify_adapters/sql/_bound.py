@@ -20,7 +20,9 @@ rows (the order, the workout):
 
 On SQLite the app's transaction should begin IMMEDIATE (see
 :func:`gamify_adapters.sql.begin_immediate`). If it has not begun at all when a
-unit of work starts, the unit begins it IMMEDIATE itself.
+unit of work starts, the unit begins it IMMEDIATE itself; on PostgreSQL, a
+connection in autocommit mode (an app engine with ``isolation_level="AUTOCOMMIT"``)
+gets a BEGIN the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ._errors import translated
 from ._queries import Cursor, Pending, SQLUnit
 from ._reads import SQLReads
 from ._statements import Statements
+from ._store import _in_transaction
 
 if TYPE_CHECKING:
     from ._store import SQLStore
@@ -55,6 +58,11 @@ log = logging.getLogger("gamify")
 
 _T = TypeVar("_T")
 OnCommit = Callable[[list[OutboxMessage]], None]
+
+
+def _autocommit(dbapi: Any) -> bool:
+    """Whether the driver connection runs in autocommit mode (psycopg; SQLite is handled first)."""
+    return getattr(dbapi, "autocommit", False) is True
 
 
 def _deliver(on_commit: OnCommit, messages: list[OutboxMessage]) -> None:
@@ -252,6 +260,11 @@ class BoundSQLStore(SQLReads):
             if self.parent.dialect == "sqlite" and not dbapi.in_transaction:
                 with translated():
                     cur.execute("BEGIN IMMEDIATE")
+            elif _autocommit(dbapi) and not _in_transaction(dbapi):
+                # An app engine in autocommit mode: the call begins the transaction that
+                # the app's commit or rollback ends (psycopg begins one itself otherwise).
+                with translated():
+                    cur.execute("BEGIN")
             begin, release, rollback = Statements.savepoint(f"gamify_unit{len(self._open)}")
             with translated():
                 cur.execute(begin)

@@ -11,6 +11,8 @@ unique violation (23505; SQLite            :class:`~gamify.store.DuplicateError`
 ``SQLITE_CONSTRAINT_UNIQUE`` /
 ``_PRIMARYKEY``): idempotency key, award,
 referral code
+SQLAlchemy's pool ``TimeoutError`` (no     :class:`~gamify.errors.ConcurrencyError`
+connection free within ``pool_timeout``)
 anything else from the driver             :class:`~gamify.errors.StoreError`
 ========================================  ==============================================
 
@@ -28,6 +30,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from gamify.errors import ConcurrencyError, GamifyError, StoreError
 from gamify.store import DuplicateError
@@ -58,6 +61,9 @@ def _is_driver_error(exc: BaseException) -> bool:
 
 def translate(exc: BaseException) -> BaseException:
     """The gamify error for a driver error (``exc`` itself if it is not one)."""
+    if isinstance(exc, PoolTimeoutError):
+        # Every connection the pool may lend is in use: contention, like a lock wait.
+        return ConcurrencyError(f"no free connection in the store's pool: {exc}")
     if isinstance(exc, GamifyError) or not _is_driver_error(exc):
         return exc
     orig: BaseException = exc

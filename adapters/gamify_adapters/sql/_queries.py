@@ -747,6 +747,8 @@ class Queries:
         return [self.entry(row) for row in cur.fetchall()]
 
     def due(self, cur: Cursor, before: datetime, limit: int) -> DueWork:
+        if limit <= 0:  # SQLite would read a negative LIMIT as none, PostgreSQL refuse it
+            return DueWork([], [], [])
         at = self.codec.instant(before)
         cur.execute(self.sql.expiring, (at, limit))
         expiring = [self.lot(row) for row in cur.fetchall()]

@@ -92,7 +92,9 @@ class Codec:
         if not self.text_time:
             return value if offset is not None else value.replace(tzinfo=UTC)
         if offset:
-            value = value - offset
+            # Not ``value - offset``: pendulum subtracts elapsed time, which is off by
+            # an hour when a DST change lies in between.
+            value = value.astimezone(UTC)
         return (
             f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
             f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"

@@ -212,7 +212,19 @@ class SQLStore(SQLReads):
         Runs under the database's write lock (SQLite) or an advisory lock
         (PostgreSQL), so processes opening a new database together do not race.
         """
-        self._ddl(lambda conn: self.tables.metadata.create_all(conn))
+        self._ddl(self._create_missing)
+
+    def _create_missing(self, conn: Any) -> None:
+        inspector = inspect(conn)
+        existing = set(inspector.get_table_names())
+        self.tables.metadata.create_all(conn)
+        # create_all leaves a table that exists as it is, even without one of its indexes.
+        for table in self.tables.all():
+            if table.name in existing:
+                present = {ix["name"] for ix in inspector.get_indexes(table.name)}
+                for index in table.indexes:
+                    if index.name not in present:
+                        index.create(conn)
 
     def drop_schema(self) -> None:
         """Drop the store's tables (for tests and teardown): everything in them is lost."""
@@ -257,9 +269,18 @@ class SQLStore(SQLReads):
             return self.engine.raw_connection()
 
     def _give(self, connection: Any, *, discard: bool = False) -> None:
-        if discard or getattr(connection.driver_connection, "broken", False):
+        lost = getattr(connection.driver_connection, "broken", False)
+        if discard or lost:
             connection.invalidate()  # a lost or doubtful PostgreSQL connection is not reused
             connection.close()
+            if lost:
+                # The server has gone (a restart, a failover): the connections kept from
+                # before are gone too; drop them rather than fail a call on each.
+                while self._idle:
+                    with suppress(Exception):
+                        kept = self._idle.pop()
+                        kept.invalidate()
+                        kept.close()
         elif self._reuse and (self._bound is None or self._checked_out() < self._bound):
             self._idle.append(connection)
         else:
