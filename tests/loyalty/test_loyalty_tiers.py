@@ -244,6 +244,41 @@ def test_a_review_on_another_date_judges_the_window_ending_then(
     assert engine.member("amy").tier == "regular"
 
 
+def test_retention_shelters_an_upgrade_made_less_than_its_months_before_the_review(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Six months' retention: an upgrade on 2026-07-15 is kept until 2027-01-15, so the review
+    of 1 January 2027, five and a half months after it, keeps gold; the 2028 one drops it."""
+    clock = ManualClock(utc(2026, 7, 15, 12))
+    engine = gamify_engine(
+        tier_program(window="rolling_months", months=1, retention_months=6), clock=clock
+    )
+    engine.track("july", "purchase", amount=5000)
+    clock.set(utc(2027, 1, 1))
+    assert engine.run_due().reviews == 1
+    assert engine.member("july").tier == "gold"
+    clock.set(utc(2028, 1, 1))
+    engine.run_due()
+    assert engine.member("july").tier == "regular"
+
+
+def test_a_rolling_window_judged_at_a_review_holds_exactly_its_months(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Rolling 3 months reviewed on 1 April judge January to March: 2500 spent in December
+    is outside both that window and the current one (February to April), so the member drops
+    to regular."""
+    clock = ManualClock(utc(2025, 12, 20, 12))
+    engine = gamify_engine(
+        tier_program(window="rolling_months", months=3, review_month=4), clock=clock
+    )
+    engine.track("amy", "purchase", amount=2500)
+    assert engine.member("amy").tier == "silver"
+    clock.set(utc(2026, 4, 1))
+    assert engine.run_due().reviews == 1
+    assert engine.member("amy").tier == "regular"
+
+
 def test_a_calendar_year_review_in_march_judges_the_whole_of_last_year(
     gamify_engine: EngineFactory,
 ) -> None:
