@@ -329,6 +329,16 @@ def test_a_calendar_year_window_starts_afresh_on_1_january(
     assert engine.member("amy").tier == "regular"
 
 
+def test_a_calendar_year_window_counts_december(gamify_engine: EngineFactory) -> None:
+    """1500 in January and 600 in December 2026 reach silver on the December purchase."""
+    clock = ManualClock(utc(2026, 1, 10, 12))
+    engine = gamify_engine(tier_program(), clock=clock)
+    engine.track("amy", "purchase", amount=1500)
+    clock.set(utc(2026, 12, 31, 23, 59))
+    change = engine.track("amy", "purchase", amount=600).tier_change
+    assert change is not None and change.to_tier == "silver"
+
+
 def test_a_lifetime_window_adds_every_year_and_never_drops_at_a_review(
     gamify_engine: EngineFactory,
 ) -> None:
@@ -408,6 +418,25 @@ def test_a_late_event_from_before_the_review_reopens_no_tier_decision(
     )
     assert late.tier_change is None
     assert beauty.member("ann").tier == "regular"
+
+
+def test_a_late_event_dated_at_the_review_instant_counts_after_the_review(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Windows are half-open: a purchase dated exactly 2027-01-01 00:00 (the review instant)
+    but tracked on 5 January falls after the review and upgrades; one dated a microsecond
+    earlier belongs to the reviewed year and does not."""
+    clock = ManualClock(utc(2026, 12, 20, 12))
+    engine = gamify_engine(tier_program(), clock=clock)
+    engine.track("ann", "check_in")
+    engine.track("bea", "check_in")
+    clock.set(utc(2027, 1, 5, 12))
+    engine.run_due()
+    before = engine.track("ann", "purchase", amount=2500, at=utc(2027, 1, 1) - US)
+    assert before.tier_change is None
+    on_time = engine.track("bea", "purchase", amount=2500, at=utc(2027, 1, 1))
+    assert on_time.tier_change is not None and on_time.tier_change.to_tier == "silver"
+    assert (engine.member("ann").tier, engine.member("bea").tier) == ("regular", "silver")
 
 
 def test_a_tier_multiplier_on_an_unknown_rule_is_refused() -> None:
