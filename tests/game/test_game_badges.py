@@ -4,6 +4,7 @@ index.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from decimal import Decimal
@@ -531,3 +532,25 @@ def test_badges_held_in_full_are_no_longer_open() -> None:
     assert badges_component.open_names(prog, names, held) == ["minutes", "every_ten", "earner"]
     assert badges_component.exhausted(prog, "regular", 3)
     assert not badges_component.exhausted(prog, "minutes", 2)
+
+
+def test_a_custom_badge_without_its_predicate_does_not_hold() -> None:
+    """A custom badge holds only when its registered predicate returns true: with no predicate
+    given, nothing is due."""
+    prog = gamify.Program.model_validate(program())
+    facts = BadgeFacts(
+        member_id="m",
+        counts={"workout": 1},
+        sums={},
+        streaks={},
+        level=1,
+        tier_rank=0,
+        tier_ranks={},
+        earned={},
+        badges={},
+        action="workout",
+    )
+    assert badges_component.evaluate(prog, ["night_owl"], facts) == []
+    with_predicate = dataclasses.replace(facts, predicates={"late": lambda _: True})
+    due = badges_component.evaluate(prog, ["night_owl"], with_predicate)
+    assert [(d.badge, d.reward) for d in due] == [("night_owl", {"points": 7})]
