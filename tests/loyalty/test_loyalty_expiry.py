@@ -259,6 +259,48 @@ def test_renewal_reaches_only_lots_due_within_30_days(beauty: Engine, clock: Man
     assert lot.expires_at == sh(2027, 8, 1)
 
 
+def test_a_purchase_at_a_lots_expiry_instant_does_not_renew_it(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """A lot is not spendable at its expiry instant, so a purchase at exactly 2027-02-01 00:00
+    leaves the lot due then expired rather than renewing it."""
+    clock.set(sh(2026, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=100)
+    clock.set(sh(2027, 2, 1))
+    beauty.track("amy", "purchase", amount=1)
+    lot = next(x for x in beauty.store.member_lots("amy", "points") if x.amount == 100)
+    assert lot.expires_at == sh(2027, 2, 1)
+    assert beauty.run_due().expired_points == 100
+    assert beauty.balance("amy") == 1
+
+
+def test_the_renewal_window_counts_local_days_across_dst(gamify_engine: EngineFactory) -> None:
+    """In New York, 30 days from 1 March 2026 12:00 EST end at 31 March 12:00 EDT (16:00 UTC,
+    an hour short of 30 x 24 hours): a lot due at 12:30 EDT that day lies outside the window
+    and is not renewed; one due at 11:30 EDT is."""
+    def ny(month: int, day: int, hour: int, minute: int = 0) -> pendulum.DateTime:
+        return pendulum.datetime(2026, month, day, hour, minute, tz="America/New_York")
+
+    clock = ManualClock(ny(1, 31, 11, 30))
+    engine = gamify_engine(
+        {
+            "timezone": "America/New_York",
+            "actions": {"check_in": {"amount": "none"}},
+            "rules": [{"name": "check_in_points", "action": "check_in", "fixed": 100}],
+            "expiry": {"policy": "months", "months": 2},
+            "renewal": {"actions": ["check_in"], "within_days": 30, "months": 6},
+        },
+        clock=clock,
+    )
+    engine.track("amy", "check_in")  # due 31 March 11:30 EDT
+    clock.set(ny(1, 31, 12, 30))
+    engine.track("amy", "check_in")  # due 31 March 12:30 EDT
+    clock.set(ny(3, 1, 12))
+    engine.track("amy", "check_in")
+    due = sorted(lot.expires_at for lot in engine.store.member_lots("amy", "points"))
+    assert due == [ny(3, 31, 12, 30), ny(5, 1, 12), ny(9, 30, 11, 30)]
+
+
 @pytest.mark.parametrize("run_due_first", [False, True])
 def test_a_late_purchase_renews_only_lots_still_alive_when_it_is_tracked(
     beauty: Engine, clock: ManualClock, run_due_first: bool
