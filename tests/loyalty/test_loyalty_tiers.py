@@ -227,6 +227,41 @@ def test_retention_counts_from_the_upgrade(gamify_engine: EngineFactory) -> None
     assert engine.member("august").tier == "regular"
 
 
+def test_a_downgrade_at_a_review_starts_no_retention_period(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Retention counts from the upgrade: gold reached on 2025-06-01 with 13 months' retention
+    drops to silver at the 2027 review (2026 held 2500) and to regular at the 2028 one (2027
+    held nothing); the downgrade of 2027 shelters nothing."""
+    clock = ManualClock(utc(2025, 6, 1, 12))
+    engine = gamify_engine(tier_program(retention_months=13), clock=clock)
+    engine.track("amy", "purchase", amount=5000)
+    clock.set(utc(2026, 5, 10, 12))
+    engine.track("amy", "purchase", amount=2500)
+    clock.set(utc(2027, 1, 1))
+    engine.run_due()
+    assert engine.member("amy").tier == "silver"
+    clock.set(utc(2028, 1, 1))
+    engine.run_due()
+    assert engine.member("amy").tier == "regular"
+
+
+def test_a_review_run_late_counts_the_window_current_when_it_runs(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Gold from November on a one-month rolling window, reviewed on 1 January but run on
+    10 February: December and January held nothing, but February's 5000 (spent while the
+    review was pending) keeps gold."""
+    clock = ManualClock(utc(2026, 11, 10, 12))
+    engine = gamify_engine(tier_program(window="rolling_months", months=1), clock=clock)
+    engine.track("amy", "purchase", amount=5000)
+    clock.set(utc(2027, 2, 5, 12))
+    assert engine.track("amy", "purchase", amount=5000).tier_change is None
+    clock.set(utc(2027, 2, 10, 12))
+    assert engine.run_due().reviews == 1
+    assert engine.member("amy").tier == "gold"
+
+
 def test_a_review_on_another_date_judges_the_window_ending_then(
     gamify_engine: EngineFactory,
 ) -> None:
