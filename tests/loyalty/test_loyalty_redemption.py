@@ -231,6 +231,21 @@ def test_a_refund_after_expiry_before_run_due_also_expires_the_rest(
     assert beauty.run_due().expired_points == 0
 
 
+def test_a_refund_at_the_lots_expiry_instant_expires_it_at_once(
+    beauty: Engine, clock: ManualClock
+) -> None:
+    """A lot is not spendable at its expiry instant: refunded at exactly 2027-02-01 00:00, the
+    lot due then comes back and expires in the same transaction, so no balance shows it."""
+    clock.set(sh(2026, 1, 10, 10))
+    beauty.track("amy", "purchase", amount=100)
+    clock.set(sh(2026, 12, 10, 10))
+    redemption = beauty.redeem("amy", 100)
+    clock.set(sh(2027, 2, 1))
+    beauty.refund(redemption)
+    assert beauty.balance("amy") == 0
+    assert beauty.run_due().expired_points == 0
+
+
 def test_refunding_twice_changes_nothing_the_second_time(
     beauty: Engine, clock: ManualClock
 ) -> None:
