@@ -271,3 +271,29 @@ def test_failed_window_reads_failed_between_events_and_fails_on_the_next_event(
     assert engine.challenge_progress("m", "c").status == "failed"
     assert len(seen) == 1 and completed == []
     assert engine.balance("m") == 50
+
+
+def test_a_late_event_from_inside_a_failed_window_starts_no_new_run(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A repeatable challenge over [1 March, 8 March) whose run failed when the window ended:
+    a workout dated 3 March that arrives on 9 March belongs to the failed run, whose outcome
+    stands, so no new run starts from it."""
+    window = {
+        "start": "2026-03-01T00:00:00+00:00",
+        "end": "2026-03-08T00:00:00+00:00",
+        "repeatable": True,
+        "conditions": [{"kind": "count", "action": "workout", "target": 2}],
+    }
+    engine = gamify_engine(program(window))
+    gamify_clock.set(dt.datetime(2026, 3, 2, 9, tzinfo=UTC))
+    engine.track("m", "workout")
+    gamify_clock.set(dt.datetime(2026, 3, 9, 9, tzinfo=UTC))
+    failed = engine.track("m", "workout")
+    assert [(c.name, c.status) for c in failed.challenges] == [("c", "failed")]
+    late = engine.track("m", "workout", at=dt.datetime(2026, 3, 3, 9, tzinfo=UTC))
+    assert late.challenges == []
+    progress = engine.challenge_progress("m", "c")
+    enrolled_at = dt.datetime(2026, 3, 2, 9, tzinfo=UTC)
+    assert (progress.status, progress.enrolled_at) == ("failed", enrolled_at)
+    assert [g.current for g in progress.conditions] == [1]

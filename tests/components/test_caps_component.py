@@ -127,6 +127,16 @@ def test_the_tightest_cap_binds_and_every_cap_counts_what_passed() -> None:
     assert flat(c) == {"buy_day|2026-05-04": 30}
 
 
+def test_an_award_that_fits_the_room_exactly_is_not_reported_as_capped() -> None:
+    """With 30 points of room left, an award of 30 is credited whole: nothing is cut, so no
+    cap is named as binding it."""
+    prog = program([{"name": "buy_day", "limit": 100, "period": "day", "action": "purchase"}])
+    _, c = apply(prog, "purchase", [award(prog, "spend", 70)], {}, MON)
+    out, c = apply(prog, "purchase", [award(prog, "spend", 30)], c, MON)
+    assert [(o.amount, o.cut, o.cap) for o in out] == [(30, 0, None)]
+    assert flat(c) == {"buy_day|2026-05-04": 100}
+
+
 def test_weekly_cap_weeks_start_on_monday_by_default() -> None:
     """With Monday weeks, Sunday 10 May and Monday 11 May fall in different weekly periods."""
     prog = program([{"name": "week", "limit": 100, "period": "week"}])
@@ -189,6 +199,16 @@ def test_a_late_event_counts_toward_its_own_period() -> None:
     assert used(c, "day", "2026-05-03") == 0
 
 
+def test_a_late_event_older_than_every_kept_period_keeps_them_oldest_first() -> None:
+    """Counters of earlier periods stay in their stored order, oldest first, when a late
+    event lands before all of them."""
+    prog = program([{"name": "day", "limit": 100, "period": "day"}])
+    _, c = apply(prog, "purchase", [award(prog, "spend", 30)], {}, date(2026, 5, 2))
+    _, c = apply(prog, "purchase", [award(prog, "spend", 20)], c, MON)
+    _, c = apply(prog, "purchase", [award(prog, "spend", 10)], c, date(2026, 5, 1))
+    assert c["day"] == ["2026-05-04", 20, ",2026-05-01=10,2026-05-02=30"]
+
+
 def test_prune_drops_periods_older_than_the_late_event_horizon() -> None:
     """Counters of periods that began before today − (late days + 31) are dropped, newer ones
     kept."""
@@ -196,6 +216,8 @@ def test_prune_drops_periods_older_than_the_late_event_horizon() -> None:
     assert prune(",2026-01-01=5,2026-03-01=5", date(2026, 5, 1), 60) == ",2026-03-01=5"
     assert prune(",w2026-01-05=5,w2026-02-02=1", date(2026, 5, 1), 60) == ",w2026-02-02=1"
     assert prune(",2026-01=5,2026-02=5", date(2026, 5, 1), 60) == ",2026-02=5"
+    # A period that begins on the horizon itself is kept.
+    assert prune(",2026-01-29=5,2026-01-30=7", date(2026, 5, 1), 60) == ",2026-01-30=7"
 
 
 def test_counters_of_periods_past_the_late_event_window_are_dropped() -> None:

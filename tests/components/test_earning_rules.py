@@ -107,6 +107,18 @@ def test_per_group_rule_pays_per_whole_group(bottles: Any, expected: dict[str, i
     assert paid(prog, "recycle", attributes=attributes) == expected
 
 
+def test_a_negative_count_gives_no_group_even_under_a_negative_formula() -> None:
+    """A negative attribute gives 0 groups, so the rule pays nothing: a formula that comes
+    out negative is not turned into an award by a negative group count."""
+    rule = {
+        "name": "bottles",
+        "action": "recycle",
+        "formula": "amount - 100",
+        "per": {"attribute": "bottles", "size": 5},
+    }
+    assert paid(program(rules=[rule]), "recycle", D(0), {"bottles": -10}) == {}
+
+
 @pytest.mark.parametrize("bottles", ["five", True, [10], float("nan"), 1e130])
 def test_a_per_group_attribute_that_is_no_countable_number_is_an_event_error(
     bottles: Any,
@@ -141,6 +153,9 @@ def conditional(conditions: Any) -> Program:
         ([{"attribute": "items", "op": "gte", "value": 3}], {"items": 3}, True),
         ([{"attribute": "items", "op": "lt", "value": 3}], {"items": 2.5}, True),
         ([{"attribute": "items", "op": "lte", "value": 3}], {"items": 4}, False),
+        ([{"attribute": "items", "op": "lte", "value": 3}], {"items": 3}, True),
+        ([{"attribute": "items", "op": "lt", "value": 3}], {"items": 3}, False),
+        ([{"attribute": "items", "op": "gte", "value": 3}], {"items": 2.5}, False),
         ([{"attribute": "store", "op": "in", "value": ["paris", "lyon"]}], {"store": "lyon"}, 1),
         ([{"attribute": "store", "op": "in", "value": ["paris", "lyon"]}], {"store": "nice"}, 0),
         ([{"attribute": "store", "op": "not_in", "value": ["paris"]}], {"store": "nice"}, True),

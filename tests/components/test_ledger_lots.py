@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gamify.components.ledger import expiry_for, spend_order, spendable, take
+from gamify.components.ledger import expiry_for, renewed_expiry, spend_order, spendable, take
 from gamify.program import Validity
 from gamify.store import Lot
 
@@ -104,3 +104,20 @@ def test_expiry_months_keeps_the_local_wall_time_across_dst() -> None:
     """'1 month' from 1 March 07:00 New York (EST) is 1 April 07:00 (EDT): 11:00 UTC, not 12:00."""
     got = expiry_for(Validity(policy="months", months=1), T0, "America/New_York")
     assert got == datetime(2026, 4, 1, 11, tzinfo=UTC)
+
+
+def test_renewal_keeps_a_month_end_expiry_at_a_month_end() -> None:
+    """A lot due at the end of January (1 February 00:00 local, Shanghai) renewed by 6 months
+    is due at the end of July."""
+    due = datetime(2026, 1, 31, 16, tzinfo=UTC)  # 2026-02-01 00:00 in Shanghai
+    got = renewed_expiry(due, 6, "Asia/Shanghai")
+    assert got == datetime(2026, 7, 31, 16, tzinfo=UTC)  # 2026-08-01 00:00 in Shanghai
+
+
+def test_renewal_of_an_expiry_during_the_first_day_of_a_month_keeps_its_time() -> None:
+    """A lot earned at 10:00 on 1 January under '2 months' is due at 10:00 on 1 March: not a
+    month end, so renewing it by 6 months keeps 10:00 (1 September), not midnight."""
+    earned = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    due = expiry_for(Validity(policy="months", months=2), earned, "UTC")
+    assert due == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert renewed_expiry(due, 6, "UTC") == datetime(2026, 9, 1, 10, tzinfo=UTC)

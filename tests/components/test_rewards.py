@@ -170,6 +170,19 @@ def test_split_payment_rounds_a_non_terminating_rest_up_to_a_cent() -> None:
     assert split_payment(D(1), 100, D("0.3"), D(7)) == (2, D("0.72"))
 
 
+def test_split_payment_is_exact_for_any_terminating_rest() -> None:
+    """At ratio 125 one point is worth 0.008, a terminating decimal: 9.992 remains of a 10
+    order, exact rather than rounded up to a cent."""
+    assert cash_due(D(10), 1, D(125)) == D("9.992")
+    assert split_payment(D(10), 1, D(1), D(125)) == (1, D("9.992"))
+
+
+def test_a_share_of_zero_lets_no_points_pay() -> None:
+    """A maximum share of 0 (an order points may not pay) is allowed: no points are used."""
+    assert max_points_for_order(D(200), D(0), D(100)) == 0
+    assert split_payment(D(200), 5000, D(0), D(100)) == (0, D(200))
+
+
 def test_split_payment_without_points() -> None:
     """No points: the whole order is cash."""
     assert split_payment(D("19.99"), 0, D("0.3"), D(100)) == (0, D("19.99"))

@@ -9,7 +9,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from gamify import Engine, ManualClock
+from gamify import Engine, ManualClock, open_store
 
 EngineFactory = Callable[..., Engine]
 
@@ -183,3 +183,24 @@ def test_a_zone_change_does_not_move_a_counted_day(
     gamify_clock.set(utc(2026, 3, 9, 18))
     late = pendulum.datetime(2026, 3, 9, 12, tz="Asia/Shanghai")
     assert engine.track("a", "check_in", at=late).total() == 0
+
+
+def test_a_cap_lowered_below_what_the_period_counted_credits_nothing(
+    gamify_engine: EngineFactory, gamify_clock: ManualClock
+) -> None:
+    """A daily cap lowered from 300 to 150 after 200 points of the day were credited leaves no
+    room: the day's next purchase credits nothing (all of it reported cut) and takes nothing
+    back from the balance."""
+    store = open_store("memory://")
+    try:
+        gamify_clock.set(utc(2026, 5, 4, 9))
+        before = gamify_engine(program([{"name": "buy_day", "limit": 300}]), store=store)
+        assert before.track("ana", "purchase", amount=200).total() == 200
+        after = gamify_engine(program([{"name": "buy_day", "limit": 150}]), store=store)
+        gamify_clock.set(utc(2026, 5, 4, 10))
+        outcome = after.track("ana", "purchase", amount=40)
+        assert outcome.total() == 0
+        assert [(h.cap, h.cut) for h in outcome.caps] == [("buy_day", 40)]
+        assert after.balance("ana") == 200
+    finally:
+        store.close()

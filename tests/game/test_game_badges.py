@@ -4,6 +4,7 @@ index.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from decimal import Decimal
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 import gamify
+from gamify.components import badges as badges_component
 from gamify.components.badges import BadgeFacts, LazyMapping
 from gamify.errors import ConfigurationError, NotFoundError
 from gamify.testing.plugin import EngineFactory
@@ -500,3 +502,55 @@ def test_a_repeatable_badge_awards_at_most_a_hundred_occurrences_per_check(
     second = engine.track("m", "workout", amount=1)
     assert [b.occurrence for b in second.badges] == list(range(101, 201))
     assert engine.badge_progress("m", "minute").held == 200
+
+
+def test_a_badge_named_twice_in_one_check_is_awarded_once() -> None:
+    """``evaluate`` checks each badge once however often it is named: 20 workouts give the
+    repeatable 'every_ten' occurrences 1 and 2, each once."""
+    prog = gamify.Program.model_validate(program())
+    facts = BadgeFacts(
+        member_id="m",
+        counts={"workout": 20},
+        sums={},
+        streaks={},
+        level=1,
+        tier_rank=0,
+        tier_ranks={},
+        earned={},
+        badges={},
+    )
+    due = badges_component.evaluate(prog, ["every_ten", "every_ten"], facts)
+    assert [(d.badge, d.occurrence) for d in due] == [("every_ten", 1), ("every_ten", 2)]
+
+
+def test_badges_held_in_full_are_no_longer_open() -> None:
+    """A one-off badge held, or a tiered badge with every tier reached, can give nothing more;
+    a tiered badge short of its last tier and a repeatable badge stay open."""
+    prog = gamify.Program.model_validate(program())
+    held = {"first": 1, "regular": 3, "minutes": 2, "every_ten": 5}
+    names = ["first", "regular", "minutes", "every_ten", "earner"]
+    assert badges_component.open_names(prog, names, held) == ["minutes", "every_ten", "earner"]
+    assert badges_component.exhausted(prog, "regular", 3)
+    assert not badges_component.exhausted(prog, "minutes", 2)
+
+
+def test_a_custom_badge_without_its_predicate_does_not_hold() -> None:
+    """A custom badge holds only when its registered predicate returns true: with no predicate
+    given, nothing is due."""
+    prog = gamify.Program.model_validate(program())
+    facts = BadgeFacts(
+        member_id="m",
+        counts={"workout": 1},
+        sums={},
+        streaks={},
+        level=1,
+        tier_rank=0,
+        tier_ranks={},
+        earned={},
+        badges={},
+        action="workout",
+    )
+    assert badges_component.evaluate(prog, ["night_owl"], facts) == []
+    with_predicate = dataclasses.replace(facts, predicates={"late": lambda _: True})
+    due = badges_component.evaluate(prog, ["night_owl"], with_predicate)
+    assert [(d.badge, d.reward) for d in due] == [("night_owl", {"points": 7})]

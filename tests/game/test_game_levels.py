@@ -135,6 +135,36 @@ def test_at_max_accrue_keeps_counting_xp(gamify_engine: EngineFactory) -> None:
     assert (profile.xp, profile.level) == (450, 3)
 
 
+def test_xp_already_past_the_maximum_under_stop_credits_nothing_more(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A member holding 500 XP when the program switches to ``at_max = "stop"`` at max level 3
+    (200 XP) gets no more XP: the event's 40 XP are reported cut, and nothing is taken back."""
+    store = gamify.open_store("memory://")
+    old = gamify_engine(program(max_level=3), store=store)
+    old.track("m", "quest", amount=500)
+    gamify_clock.advance(hours=1)
+    new = gamify_engine(program(max_level=3, at_max="stop"), store=store)
+    outcome = new.track("m", "quest", amount=40)
+    assert [(c.amount, c.capped) for c in outcome.credits if c.currency == "xp"] == [(0, 40)]
+    assert (new.member("m").xp, new.balance("m", "xp")) == (500, 500)
+
+
+def test_a_level_whose_reward_comes_to_zero_pays_nothing(gamify_engine: EngineFactory) -> None:
+    """A reward of ``50 * (level - 2)`` is 0 at level 2: that level_up carries no reward
+    (``{}``, positive amounts only) and writes no credit; level 3 pays 50."""
+    engine = gamify_engine(program(reward={"points": "50 * (level - 2)"}))
+    seen: list[gamify.DomainEvent] = []
+    engine.on("level_up", seen.append)
+    outcome = engine.track("m", "quest", amount=200)
+    assert [(e.payload["level"], e.payload["rewards"]) for e in seen] == [
+        (2, {}),
+        (3, {"points": 50}),
+    ]
+    assert [(u.level, u.reward) for u in outcome.level_ups] == [(2, 0), (3, 50)]
+    assert [(c.rule, c.amount) for c in outcome.credits if c.source == "level"] == [("level 3", 50)]
+
+
 # -- a change of curve ----------------------------------------------------------------------------
 
 

@@ -331,6 +331,22 @@ def test_a_repair_pays_the_milestones_and_tokens_the_joined_length_passes(
     assert outcome.streaks[0].milestones == []  # paid once, by the repair
 
 
+def test_a_repair_grants_no_token_the_current_run_already_earned(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Runs of 2 and 3 (every 3 days grants a token) joined make 5: the joined run reached a
+    multiple of 3 once, and the current run's token for it is already held, so the member
+    still holds one token, not two."""
+    spec = program(window_hours=96, cost=0)
+    spec["streaks"]["daily"]["freeze"] = {"every": 3, "max_tokens": 3}
+    engine = gamify_engine(spec)
+    work(engine, gamify_clock, 1, 2, 4, 5, 6)  # 3 March missed
+    assert engine.member("m").streaks[0].tokens == 1
+    gamify_clock.set(at(6, 12))
+    state = engine.repair_streak("m", "daily")
+    assert (state.length, state.tokens) == (5, 1)
+
+
 def ny(month: int, day: int, hour: int = 9, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, month, day, hour, minute, tzinfo=gamify.clock.zone("America/New_York"))
 

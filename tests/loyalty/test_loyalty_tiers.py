@@ -264,6 +264,41 @@ def test_retention_counts_from_the_upgrade(gamify_engine: EngineFactory) -> None
     assert engine.member("august").tier == "regular"
 
 
+def test_a_downgrade_at_a_review_starts_no_retention_period(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Retention counts from the upgrade: gold reached on 2025-06-01 with 13 months' retention
+    drops to silver at the 2027 review (2026 held 2500) and to regular at the 2028 one (2027
+    held nothing); the downgrade of 2027 shelters nothing."""
+    clock = ManualClock(utc(2025, 6, 1, 12))
+    engine = gamify_engine(tier_program(retention_months=13), clock=clock)
+    engine.track("amy", "purchase", amount=5000)
+    clock.set(utc(2026, 5, 10, 12))
+    engine.track("amy", "purchase", amount=2500)
+    clock.set(utc(2027, 1, 1))
+    engine.run_due()
+    assert engine.member("amy").tier == "silver"
+    clock.set(utc(2028, 1, 1))
+    engine.run_due()
+    assert engine.member("amy").tier == "regular"
+
+
+def test_a_review_run_late_counts_the_window_current_when_it_runs(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Gold from November on a one-month rolling window, reviewed on 1 January but run on
+    10 February: December and January held nothing, but February's 5000 (spent while the
+    review was pending) keeps gold."""
+    clock = ManualClock(utc(2026, 11, 10, 12))
+    engine = gamify_engine(tier_program(window="rolling_months", months=1), clock=clock)
+    engine.track("amy", "purchase", amount=5000)
+    clock.set(utc(2027, 2, 5, 12))
+    assert engine.track("amy", "purchase", amount=5000).tier_change is None
+    clock.set(utc(2027, 2, 10, 12))
+    assert engine.run_due().reviews == 1
+    assert engine.member("amy").tier == "gold"
+
+
 def test_a_review_on_another_date_judges_the_window_ending_then(
     gamify_engine: EngineFactory,
 ) -> None:
@@ -278,6 +313,41 @@ def test_a_review_on_another_date_judges_the_window_ending_then(
     assert engine.member("amy").tier == "silver"
     clock.set(utc(2027, 7, 1))
     engine.run_due()  # Jan-Jun 2027 holds nothing
+    assert engine.member("amy").tier == "regular"
+
+
+def test_retention_shelters_an_upgrade_made_less_than_its_months_before_the_review(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Six months' retention: an upgrade on 2026-07-15 is kept until 2027-01-15, so the review
+    of 1 January 2027, five and a half months after it, keeps gold; the 2028 one drops it."""
+    clock = ManualClock(utc(2026, 7, 15, 12))
+    engine = gamify_engine(
+        tier_program(window="rolling_months", months=1, retention_months=6), clock=clock
+    )
+    engine.track("july", "purchase", amount=5000)
+    clock.set(utc(2027, 1, 1))
+    assert engine.run_due().reviews == 1
+    assert engine.member("july").tier == "gold"
+    clock.set(utc(2028, 1, 1))
+    engine.run_due()
+    assert engine.member("july").tier == "regular"
+
+
+def test_a_rolling_window_judged_at_a_review_holds_exactly_its_months(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Rolling 3 months reviewed on 1 April judge January to March: 2500 spent in December
+    is outside both that window and the current one (February to April), so the member drops
+    to regular."""
+    clock = ManualClock(utc(2025, 12, 20, 12))
+    engine = gamify_engine(
+        tier_program(window="rolling_months", months=3, review_month=4), clock=clock
+    )
+    engine.track("amy", "purchase", amount=2500)
+    assert engine.member("amy").tier == "silver"
+    clock.set(utc(2026, 4, 1))
+    assert engine.run_due().reviews == 1
     assert engine.member("amy").tier == "regular"
 
 
@@ -329,6 +399,16 @@ def test_a_calendar_year_window_starts_afresh_on_1_january(
     clock.set(utc(2027, 1, 2, 12))
     assert engine.track("amy", "purchase", amount=600).tier_change is None
     assert engine.member("amy").tier == "regular"
+
+
+def test_a_calendar_year_window_counts_december(gamify_engine: EngineFactory) -> None:
+    """1500 in January and 600 in December 2026 reach silver on the December purchase."""
+    clock = ManualClock(utc(2026, 1, 10, 12))
+    engine = gamify_engine(tier_program(), clock=clock)
+    engine.track("amy", "purchase", amount=1500)
+    clock.set(utc(2026, 12, 31, 23, 59))
+    change = engine.track("amy", "purchase", amount=600).tier_change
+    assert change is not None and change.to_tier == "silver"
 
 
 def test_a_lifetime_window_adds_every_year_and_never_drops_at_a_review(
