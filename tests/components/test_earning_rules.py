@@ -256,6 +256,23 @@ def test_stacking_strategies(stacking: str, expected: int) -> None:
     assert paid(prog, facts=facts("vip"), at=START)["spend"] == expected
 
 
+def test_a_tier_multiplier_of_one_is_no_factor_even_under_highest() -> None:
+    """A trial tag at ×0.5 under highest: a member of a tier at ×1 earns 50, as a member of
+    no tier does (the tier's 1 does not outbid the tag); a tier at ×1.5 outbids it: 150."""
+    trial = {"name": "trial", "kind": "tag", "tag": "trial", "factor": "0.5"}
+    prog = multiplied("highest", multipliers=[trial])
+
+    def tiered(multiplier: str | None) -> MemberFacts:
+        tier = D(multiplier) if multiplier is not None else None
+        return MemberFacts(
+            tags=frozenset({"trial"}), birthday=None, local_day=AT.date(), tier_multiplier=tier
+        )
+
+    assert paid(prog, facts=tiered(None))["spend"] == 50
+    assert paid(prog, facts=tiered("1"))["spend"] == 50
+    assert paid(prog, facts=tiered("1.5"))["spend"] == 150
+
+
 def test_combine_by_hand() -> None:
     """combine() gives the product, 1 + the sum of excesses, or the maximum; no factor is 1."""
     factors = [D("1.2"), D("2.0")]
