@@ -1033,8 +1033,14 @@ class Engine:
     # Loyalty ----------------------------------------------------------------------------------
 
     def referral_code(self, member_id: str) -> str:
-        """The member's referral code: made on first request, unique, never changed."""
+        """The member's referral code: made on first request, unique, never changed.
+
+        Raises :class:`~gamify.errors.ConfigurationError` when the program has no
+        referral scheme, as :meth:`join` does: no code could be used.
+        """
         self._check_member_id(member_id)
+        if self.program.referral is None:
+            raise ConfigurationError("the program has no referral scheme")
 
         def run() -> str:
             with self._unit([member_id]) as uow:
@@ -1048,7 +1054,8 @@ class Engine:
         return self._retrying(run)
 
     def join(self, member_id: str, *, referral_code: str) -> Profile:
-        """Attach a new member to the referrer owning ``referral_code`` and pay the welcome reward.
+        """Attach a new member to the referrer owning ``referral_code``; the welcome reward
+        is paid now, or with the qualifying event under ``referee_reward_on = "qualify"``.
 
         Refused with :class:`~gamify.errors.ReferralError` for an unknown code,
         self-referral, a cycle, a second referrer, or a member who already

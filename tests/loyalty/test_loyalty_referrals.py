@@ -12,7 +12,7 @@ import pytest
 
 from gamify import Engine, ManualClock
 from gamify.components import referrals
-from gamify.errors import ProgramError, ReferralError
+from gamify.errors import ConfigurationError, ProgramError, ReferralError
 
 EngineFactory = Callable[..., Engine]
 UNAMBIGUOUS = set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
@@ -438,3 +438,14 @@ def test_when_the_welcome_is_paid_is_join_or_qualify(gamify_engine: EngineFactor
     """Another value is refused at load, naming the key."""
     with pytest.raises(ProgramError, match=r"referral\.referee_reward_on"):
         gamify_engine(capped_scheme(referee_reward_on="signup"))
+
+
+def test_a_program_without_a_scheme_gives_no_codes(gamify_engine: EngineFactory) -> None:
+    """No code could ever be used: asking for one is refused, as joining is, and makes no
+    member."""
+    plain = capped_scheme()
+    del plain["referral"]
+    engine = gamify_engine(plain)
+    with pytest.raises(ConfigurationError, match="no referral scheme"):
+        engine.referral_code("amy")
+    assert engine.store.get_member("amy") is None
