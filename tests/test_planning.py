@@ -786,6 +786,22 @@ def test_numbers_past_the_plan_range_are_refused(key: str, value: str) -> None:
         parse_plan(data)
 
 
+@pytest.mark.parametrize(
+    ("sales", "ok"),
+    [("1e18", True), ("1.5e18", False), ("9e18", False), ("1e-18", True), ("9e-19", False)],
+)
+def test_a_plan_number_lies_between_1e_18_and_1e18(sales: str, ok: bool) -> None:
+    """The bounds themselves are accepted; 1.5e18 is past 1e18, 9e-19 below 1e-18."""
+    data = small_plan_data()
+    data["budget"]["sales"] = sales
+    if ok:
+        assert parse_plan(data).budget.sales == D(sales)
+    else:
+        with pytest.raises(ProgramError, match="must lie between 1e-18 and 1e18") as info:
+            parse_plan(data)
+        assert info.value.key_path == "budget.sales"
+
+
 def test_a_plan_built_past_its_arithmetic_is_a_program_error() -> None:
     """A plan assembled in code without validation: its 28-digit arithmetic refuses."""
     plan = parse_plan(small_plan_data()).model_copy(update={"exchange_ratio_target": D("1e40")})
