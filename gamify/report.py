@@ -394,7 +394,8 @@ class Spending:
     """Net of refunds."""
     expired: int
     holders: int
-    """Members who held points in the window (a balance at its start, or credits in it)."""
+    """Members who held points in the window (a spendable or pending balance at its start,
+    or credits in it)."""
     spenders: int
     burn_rate: Decimal | None
     spender_share: Decimal | None
@@ -483,7 +484,8 @@ class _Member:
     def add(self, entry: LedgerEntry, currency: str, start: datetime, end: datetime) -> None:
         main, pending, debt = currency, f"{currency}:pending", f"{currency}:debt"
         if entry.at < start:
-            if entry.account == main:
+            # Pending points are held too: they mature and may be spent in the window.
+            if entry.account in (main, pending):
                 self.opening += entry.amount
             return
         if entry.at >= end:

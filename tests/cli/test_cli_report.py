@@ -930,6 +930,23 @@ def test_pending_points_count_for_their_action() -> None:
     assert (purchase.issued, purchase.members) == (100, 1)
 
 
+def test_points_pending_at_the_windows_start_are_held() -> None:
+    """a's 100 points of 10 January are pending until the 24th; the window starts on the 20th
+    and a spends 50 of them on 1 February: a held points and spent them."""
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, 12, tzinfo=UTC))
+    engine = Engine(pending_program(), store=store, clock=clock)
+    engine.track("a", "purchase", amount=100)
+    clock.set(datetime(2026, 2, 1, 12, tzinfo=UTC))
+    engine.redeem("a", 50)
+    spending = build_report(
+        store, now=NOW, since=date(2026, 1, 20), until=date(2027, 1, 1)
+    ).spending
+    assert (spending.issued, spending.spent) == (0, 50)
+    assert (spending.holders, spending.spenders) == (1, 1)
+    assert spending.spender_share == 1
+
+
 def test_calibrated_reports_read_core_amounts_with_the_calibrated_coefficient() -> None:
     """TWO_SEGMENTS predicts 42,000 points for a budget of 400: factor 100 / 105, coefficient
     0.9524. 10,200 purchase points are 10,200 of core amount at the plan's coefficient 1 (low,
