@@ -1062,3 +1062,19 @@ def test_planned_members_count_only_the_segments_that_plan_the_action() -> None:
     result = build_report(shop([("a", "check_in", None, JAN)]), now=NOW, plan=plan, **YEAR)
     check_in = {a.action: a for a in result.actions}["check_in"]
     assert (check_in.members, check_in.planned_members) == (1, 2)
+
+
+def test_calibrated_rules_that_all_round_to_zero_predict_nothing_for_any_segment() -> None:
+    """A target of 0.001 against a raw ratio of 100 gives a factor of 0.00001: the
+    coefficient 0.00001 and 5 x 0.00001 both round to 0, so the calibrated plan predicts 0
+    points and each segment's share of the maximum is 0."""
+    text = plan_text(budget=10, core=1000).replace(
+        "exchange_ratio_target = 100", "exchange_ratio_target = 0.001"
+    )
+    plan = parse_plan(tomllib.loads(text, parse_float=D))
+    result = build_report(
+        shop([("a", "purchase", 10, JAN)]), now=NOW, plan=plan, calibrated=True, **YEAR
+    )
+    assert result.issuance is not None
+    assert (result.issuance.predicted, result.issuance.actual) == (0, 10)
+    assert result.segments[0].issuance.maximum == 0
