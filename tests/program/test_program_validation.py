@@ -208,3 +208,98 @@ def test_tier_discount_is_a_price_factor_from_0_to_1(discount: Any, word: str) -
 def test_tier_discount_in_range_loads(discount: Any) -> None:
     tiers = {"action": "purchase", "levels": [{"name": "base", "discount": discount}]}
     Program.from_dict(base(tiers=tiers))
+
+
+# -- cross-field rules of tiers, referrals, campaigns, groups and challenges ----------------
+
+START = "2026-03-01T00:00:00+00:00"
+GOAL = [{"kind": "count", "action": "check_in", "target": 1}]
+
+
+def tiers(**changes: Any) -> dict[str, Any]:
+    section = {
+        "action": "purchase",
+        "levels": [{"name": "regular", "threshold": 0}, {"name": "silver", "threshold": 2000}],
+    }
+    return base(tiers={**section, **changes})
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path", "reason"),
+    [
+        (
+            tiers(levels=[{"name": "a", "threshold": 0}, {"name": "b", "threshold": 0}]),
+            "tiers",
+            "tier thresholds must be strictly increasing",
+        ),
+        (tiers(action=None), "tiers", "an 'amount' tier metric needs 'action'"),
+        (
+            tiers(levels=[{"name": "a", "threshold": 0}, {"name": "a", "threshold": 10}]),
+            "tiers",
+            "tier names must be unique",
+        ),
+        (
+            base(referral={"qualifying_action": "purchase", "bonus_after": 0, "bonus": 5}),
+            "referral.bonus_after",
+            "greater than or equal to 1",
+        ),
+        (
+            base(
+                multipliers=[
+                    {"name": "x", "kind": "campaign", "factor": 2, "start": START, "end": START}
+                ]
+            ),
+            "multipliers[0]",
+            "a campaign's 'end' must be after its 'start'",
+        ),
+        (
+            base(
+                rules=[
+                    {
+                        "name": "bottles",
+                        "action": "purchase",
+                        "fixed": 100,
+                        "per": {"attribute": "bottles", "size": 0},
+                    }
+                ]
+            ),
+            "rules[0].per.size",
+            "greater than 0",
+        ),
+        (
+            base(challenges={"sprint": {"start": START, "conditions": GOAL}}),
+            "challenges.sprint",
+            "a fixed window needs both 'start' and 'end'",
+        ),
+        (
+            base(
+                challenges={
+                    "sprint": {
+                        "days": 7,
+                        "start": START,
+                        "end": "2026-03-08T00:00:00+00:00",
+                        "conditions": GOAL,
+                    }
+                }
+            ),
+            "challenges.sprint",
+            "give either 'days' or 'start'/'end', not both",
+        ),
+    ],
+    ids=[
+        "equal tier thresholds",
+        "amount tiers without action",
+        "tier named twice",
+        "bonus after 0 referrals",
+        "campaign of no length",
+        "group of 0",
+        "window without end",
+        "days and a fixed window",
+    ],
+)
+def test_a_section_that_breaks_a_rule_is_refused(
+    data: dict[str, Any], key_path: str, reason: str
+) -> None:
+    err = refused(data)
+    assert err.key_path == key_path
+    assert reason in err.reason
