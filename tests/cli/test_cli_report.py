@@ -1078,3 +1078,50 @@ def test_calibrated_rules_that_all_round_to_zero_predict_nothing_for_any_segment
     assert result.issuance is not None
     assert (result.issuance.predicted, result.issuance.actual) == (0, 10)
     assert result.segments[0].issuance.maximum == 0
+
+
+def test_a_window_must_last_at_least_a_day(gamify_cli):
+    run = gamify_cli(
+        "report", "--store", "memory://", "--since", "2026-02-01", "--until", "2026-02-01"
+    )
+    assert run.exit_code == 2
+    assert "--until 2026-02-01 must be after --since 2026-02-01" in run.stderr
+
+
+def test_a_window_may_start_today(gamify_cli, store_url):
+    """Today is 1 February 2027 here: a report from today is empty, not refused."""
+    url = store_url(shop([("a", "purchase", 10, JAN)]))
+    run = gamify_cli("report", "--timezone", "UTC", "--store", url, "--since", "2027-02-01")
+    assert run.exit_code == 0, run.stderr
+    assert "to 2027-02-01 00:00 UTC (0.00 days)" in run.stdout
+
+
+def test_the_timezone_option_wins_over_the_programs_zone(gamify_cli, write, store_url):
+    program = write("p.toml", 'timezone = "Asia/Shanghai"\n[actions.purchase]\n')
+    run = gamify_cli(
+        "report", "--store", store_url(shop([("a", "purchase", 10, JAN)])),
+        "--program", program, "--timezone", "Europe/Paris", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["window"]["timezone"] == "Europe/Paris"
+
+
+def test_report_command_segment_ranges_unassigned_members_and_calibration(
+    gamify_cli, write, store_url
+):
+    """The top segment's range is open ('from 16,000'); a member in the gap below it is
+    counted as fitting no segment; --calibrated says so in the issuance title."""
+    text = TWO_SEGMENTS.replace('name = "low"\n', 'name = "low"\ncore_amount_max = 5000\n')
+    text = text.replace('name = "high"\n', 'name = "high"\ncore_amount_min = 16000\n')
+    store = shop([("a", "purchase", 1000, JAN), ("b", "purchase", 10_000, JAN)])
+    run = gamify_cli(
+        "report", "--timezone", "UTC", "--store", store_url(store),
+        "--plan", write("plan.toml", text), "--since", "2026-01-01", "--until", "2027-01-01",
+        "--calibrated",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    out = " ".join(run.stdout.split())
+    assert "Issuance against plan (prorated by 365.00 / 365 days, calibrated rules)" in out
+    assert "│ low │ 0 to 5,000 │" in out
+    assert "│ high │ from 16,000 │" in out
+    assert "\n1 members fit no segment\n" in run.stdout  # under the table, beside the alert
