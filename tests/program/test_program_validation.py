@@ -303,3 +303,129 @@ def test_a_section_that_breaks_a_rule_is_refused(
     err = refused(data)
     assert err.key_path == key_path
     assert reason in err.reason
+
+
+# -- names one section gives another --------------------------------------------------------
+
+DAILY = {"name": "daily", "action": "check_in", "fixed": 5}
+TIERS = {"action": "purchase", "levels": [{"name": "regular"}, {"name": "silver", "threshold": 9}]}
+COUNT = {"metric": "count", "action": "check_in", "threshold": 1}
+
+
+def challenge(**fields: Any) -> dict[str, Any]:
+    return base(challenges={"c": {"conditions": GOAL, **fields}})
+
+
+def goal(**fields: Any) -> dict[str, Any]:
+    return base(challenges={"c": {"conditions": [fields]}})
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path", "reason"),
+    [
+        (
+            base(rules=[{**DAILY, "currency": "coins"}]),
+            "rules[0].currency",
+            "unknown currency 'coins'",
+        ),
+        (base(rules=[DAILY, DAILY]), "rules[1].name", "duplicate rule name 'daily'"),
+        (
+            base(rules=[{"name": "r", "action": "check_in", "per_amount": 1}]),
+            "rules[0].per_amount",
+            "action 'check_in' carries no amount",
+        ),
+        (
+            base(
+                multipliers=[{"name": "m", "kind": "tag", "tag": "x", "factor": 2, "rules": ["r"]}]
+            ),
+            "multipliers[0].rules",
+            "unknown rule 'r'",
+        ),
+        (
+            base(tiers={**TIERS, "multiplier_rules": ["daily", "r"]}),
+            "tiers.multiplier_rules[1]",
+            "unknown rule 'r'",
+        ),
+        (
+            base(caps=[{"name": "c", "limit": 5, "currency": "coins"}]),
+            "caps[0].currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            base(referral={"qualifying_action": "dance"}),
+            "referral.qualifying_action",
+            "unknown action 'dance'",
+        ),
+        (
+            base(referral={"qualifying_action": "purchase", "currency": "coins"}),
+            "referral.currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            base(renewal={"actions": ["purchase", "dance"]}),
+            "renewal.actions[1]",
+            "unknown action 'dance'",
+        ),
+        (
+            base(tiers=TIERS, badges={"b": {"metric": "tier", "tier": "gold"}}),
+            "badges.b.tier",
+            "unknown tier 'gold'",
+        ),
+        (
+            base(badges={"b": {"metric": "earned", "currency": "coins", "threshold": 1}}),
+            "badges.b.currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            base(levels={"curve": "linear", "params": {"step": 10}, "currency": "coins"}),
+            "levels.currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            base(
+                streaks={"s": {"actions": ["check_in"]}},
+                rules=[
+                    DAILY,
+                    {"name": "r", "action": "purchase", "formula": "streak", "streak": "s"},
+                ],
+            ),
+            "rules[1].streak",
+            "streak 's' does not count action 'purchase'",
+        ),
+        (challenge(reward={"coins": 5}), "challenges.c.reward.coins", "unknown currency 'coins'"),
+        (challenge(badge="b"), "challenges.c.badge", "unknown badge 'b'"),
+        (
+            {**challenge(badge="b"), "badges": {"b": {**COUNT, "kind": "repeatable"}}},
+            "challenges.c.badge",
+            "a challenge awards a one-off badge",
+        ),
+        (
+            goal(kind="count", action="dance"),
+            "challenges.c.conditions[0].action",
+            "unknown action 'dance'",
+        ),
+        (
+            goal(kind="earned", currency="coins"),
+            "challenges.c.conditions[0].currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            goal(kind="streak", streak="s"),
+            "challenges.c.conditions[0].streak",
+            "unknown streak 's'",
+        ),
+        (goal(kind="badge", badge="b"), "challenges.c.conditions[0].badge", "unknown badge 'b'"),
+        (goal(kind="tier", tier="gold"), "challenges.c.conditions[0].tier", "unknown tier 'gold'"),
+        (
+            goal(kind="level", target=3),
+            "challenges.c.conditions[0].kind",
+            "a level condition needs a 'levels' section",
+        ),
+    ],
+)
+def test_a_name_no_section_declares_is_refused_where_it_is_used(
+    data: dict[str, Any], key_path: str, reason: str
+) -> None:
+    err = refused(data)
+    assert err.key_path == key_path
+    assert reason in err.reason
