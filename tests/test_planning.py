@@ -1018,3 +1018,13 @@ def test_a_yml_plan_loads(tmp_path: Path) -> None:
     """.yml is a YAML plan file as .yaml is."""
     text = json.dumps(small_plan_data(), default=str)  # this JSON is YAML too
     assert load_plan(write(tmp_path, "plan.yml", text)) == parse_plan(small_plan_data())
+
+
+def test_plan_file_numbers_keep_every_digit(tmp_path: Path) -> None:
+    """A float in TOML or JSON is read as the decimal written, even past a binary float's
+    17 digits."""
+    digits = "0.00500000000000000000001"
+    toml_text = SMALL_PLAN_TOML.replace("share_of_sales = 0.005", f"share_of_sales = {digits}")
+    json_text = json.dumps(small_plan_data(), default=str).replace('"0.005"', digits)
+    for path in (write(tmp_path, "plan.toml", toml_text), write(tmp_path, "plan.json", json_text)):
+        assert load_plan(path).budget.share_of_sales == D(digits)

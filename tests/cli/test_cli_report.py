@@ -164,6 +164,7 @@ def test_prorating_by_window_days():
     assert result.issuance.maximum == D(7300) * 59 / 365  # = 1,180
     assert result.issuance.predicted == D(730) * 59 / 365  # = 118
     assert result.issuance.actual == 300
+    assert result.segments[0].predicted_per_member == 118  # one member: 730 x 59 / 365
 
 
 def test_window_days_in_the_programs_zone():
@@ -869,6 +870,8 @@ def test_a_gap_between_explicit_ranges_leaves_members_unassigned(write) -> None:
     store = shop([("a", "purchase", 1000, JAN), ("b", "purchase", 10_000, JAN)])
     result = build_report(store, now=NOW, plan=plan, ranges=ranges, **YEAR)
     assert {s.name: s.members for s in result.segments} == {"low": 1, "high": 0}
+    low = result.segments[0]
+    assert (low.planned_members, low.actual_per_member) == (2, 1000)  # a's 1,000 over 1 found
     assert result.unassigned == 1
     (alert,) = [a for a in result.alerts if a.code == "unassigned_members"]
     assert alert.message == "1 members fit no segment's core-amount range"
@@ -1125,3 +1128,70 @@ def test_report_command_segment_ranges_unassigned_members_and_calibration(
     assert "│ low │ 0 to 5,000 │" in out
     assert "│ high │ from 16,000 │" in out
     assert "\n1 members fit no segment\n" in run.stdout  # under the table, beside the alert
+
+
+def test_a_segment_is_judged_like_the_total(write) -> None:
+    """The one segment issued 2,000 against a maximum of 1,000 and spent 100 of them (5 %):
+    its own issuance and burn rate alerts, scoped to it."""
+    store = shop([("a", "purchase", 2000, JAN)], redeem=[("a", 100, date(2026, 2, 1))])
+    result = build_report(store, now=NOW, plan=plan_of(budget=10, core=1000), **YEAR)
+    codes = {a.code for a in result.alerts if a.scope == "segment:all"}
+    assert codes == {"issuance_max_below_actual", "burn_rate_low"}
+
+
+def test_a_members_expired_points_count_in_their_segment() -> None:
+    """a (tagged low) earns 100 in January, spends 60, and 40 expire on 1 February."""
+    program = Program.from_dict(
+        {**PROGRAM.model_dump(mode="json"), "expiry": {"policy": "months_end", "months": 0}}
+    )
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, tzinfo=UTC))
+    engine = Engine(program, store=store, clock=clock)
+    engine.set_member("a", tags=["low"])
+    engine.track("a", "purchase", amount=100)
+    engine.redeem("a", 60)
+    clock.set(datetime(2026, 2, 10, tzinfo=UTC))
+    engine.run_due()
+    plan = parse_plan(tomllib.loads(TWO_SEGMENTS, parse_float=D))
+    low = build_report(store, now=NOW, plan=plan, **YEAR).segments[0]
+    assert (low.spending.expired, low.spending.expiry_rate) == (40, D("0.4"))
+
+
+def test_a_late_event_before_the_window_ends_makes_its_member_count() -> None:
+    """b is registered on 5 February (set_member), then reports a purchase dated 20 January:
+    b is a member of a January window, with the points of that purchase."""
+    store = shop([("a", "purchase", 100, JAN)])
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 2, 5, tzinfo=UTC)))
+    engine.set_member("b", tags=["new"])
+    engine.track("b", "purchase", amount=50, at=datetime(2026, 1, 20, tzinfo=UTC))
+    assert store.get_member("b").created_at == datetime(2026, 2, 5, tzinfo=UTC)
+    result = build_report(store, now=NOW, since=date(2026, 1, 1), until=date(2026, 2, 1))
+    assert result.members == 2
+    assert (result.spending.issued, result.spending.holders) == (150, 2)
+
+
+def test_a_window_that_ends_before_it_starts_is_empty() -> None:
+    window = report_window(date(2026, 3, 1), datetime(2026, 2, 1, tzinfo=UTC), "UTC")
+    assert (window.end, window.days) == (window.start, 0)
+
+
+def test_report_json_carries_the_store_net_spent_and_year_fraction(gamify_cli, store_url):
+    """73 days are 0.2 of a year; 400 spent less 100 refunded is 300 net."""
+    store = open_store("memory://")
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 1, 10, tzinfo=UTC)))
+    engine.track("a", "purchase", amount=1000)
+    engine.redeem("a", 300)
+    engine.refund(engine.redeem("a", 100))
+    run = gamify_cli(
+        "report", "--timezone", "UTC", "--store", store_url(store), "--json",
+        "--since", "2026-01-01", "--until", "2026-03-15",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    data = run.json()
+    assert data["store"] == "memory://built"
+    assert (data["flow"]["spent"], data["flow"]["refunded"], data["flow"]["net_spent"]) == (
+        400,
+        100,
+        300,
+    )
+    assert (D(data["window"]["days"]), D(data["window"]["year_fraction"])) == (73, D("0.2"))
