@@ -1028,3 +1028,12 @@ def test_plan_file_numbers_keep_every_digit(tmp_path: Path) -> None:
     json_text = json.dumps(small_plan_data(), default=str).replace('"0.005"', digits)
     for path in (write(tmp_path, "plan.toml", toml_text), write(tmp_path, "plan.json", json_text)):
         assert load_plan(path).budget.share_of_sales == D(digits)
+
+
+def test_a_core_action_without_a_rule_is_refused_at_core_action() -> None:
+    data = small_plan_data()
+    data["core_action"] = "sell"
+    with pytest.raises(ProgramError) as info:
+        parse_plan(data)
+    assert info.value.key_path == "core_action"
+    assert "the core action 'sell' has no rule in rules" in info.value.reason

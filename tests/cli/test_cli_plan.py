@@ -219,3 +219,10 @@ def test_economy_example_tables_name_the_plan_its_groups_costs_and_warnings(gami
         "! segment 'high_value': non-core share 6.50 % is more than 10 percentage points "
         "from its target 30.00 %" in text
     )
+
+
+def test_a_budget_per_active_member_is_named_so(gamify_cli, write):
+    """SMALL: 1 a member a month x 10 members x 12 months = 120 a year."""
+    run = gamify_cli("plan", write("plan.toml", SMALL))
+    assert run.exit_code == 0, run.stderr
+    assert "budget (yearly, an amount per active member): 120\n" in run.stdout
