@@ -266,3 +266,9 @@ def test_a_boolean_is_no_amount_of_money() -> None:
     """True is an int to Python, not a cash value."""
     with pytest.raises(TypeError, match="cash_value must be a Decimal, got bool"):
         points_price(cash_value=True, exchange_ratio=D(100))  # type: ignore[arg-type]
+
+
+def test_cash_due_keeps_every_digit_of_a_long_order_total() -> None:
+    """30 significant digits, more than the default decimal context holds."""
+    total = D("12345678901234567890.123456789")
+    assert cash_due(total, 1, D(100)) == D("12345678901234567890.113456789")

@@ -51,3 +51,33 @@ def test_a_long_amount_is_cut_to_120_characters() -> None:
     shown = str(info.value).removeprefix("invalid amount ").rsplit(": ", 1)[0]
     assert shown == "'" + "9" * 116 + "..."
     assert len(shown) == 120
+
+
+@pytest.mark.parametrize(
+    ("error", "bases"),
+    [
+        ("ProgramError", (ValueError,)),
+        ("CurveError", ("ProgramError", ValueError)),
+        ("FormulaError", (ValueError,)),
+        ("InvalidEventError", (ValueError,)),
+        ("UnknownActionError", ("InvalidEventError",)),
+        ("InvalidAmountError", ("InvalidEventError",)),
+        ("InvalidTimeError", ("InvalidEventError",)),
+        ("UnknownEventNameError", ("ConfigurationError", ValueError)),
+        ("SimulationError", ("ConfigurationError", ValueError)),
+        ("UnknownMemberError", (LookupError,)),
+        ("ReferralError", (ValueError,)),
+        ("NotFoundError", (LookupError,)),
+        ("ConcurrencyError", ("StoreError",)),
+        ("IdempotencyConflictError", ()),
+        ("InsufficientBalanceError", ()),
+        ("StreakRepairError", ()),
+    ],
+)
+def test_errors_follow_the_documented_tree(error: str, bases: tuple[Any, ...]) -> None:
+    """The tree drawn in gamify/errors.py: every error is a GamifyError, and the builtin
+    classes it names (ValueError, LookupError) catch it too."""
+    cls = getattr(gamify.errors, error)
+    assert issubclass(cls, gamify.GamifyError)
+    for base in bases:
+        assert issubclass(cls, getattr(gamify.errors, base) if isinstance(base, str) else base)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from gamify import Program, ProgramError
 from gamify.components.ledger import expiry_for
-from gamify.program import Validity
+from gamify.program import Condition, Validity
 
 
 def base(**extra: Any) -> dict[str, Any]:
@@ -429,3 +430,48 @@ def test_a_name_no_section_declares_is_refused_where_it_is_used(
     err = refused(data)
     assert err.key_path == key_path
     assert reason in err.reason
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path", "reason"),
+    [
+        (
+            base(rules=[{"name": "r", "action": "check_in"}]),
+            "rules[0]",
+            "a rule needs exactly one of 'fixed', 'per_amount' or 'formula'",
+        ),
+        (
+            base(multipliers=[{"name": "m", "kind": "tag", "factor": 2}]),
+            "multipliers[0]",
+            "a 'tag' multiplier needs 'tag'",
+        ),
+        (base(rules=[{**DAILY, "pending_days": 0}]), "rules[0].pending_days", "greater than"),
+        (
+            base(levels={"curve": "linear", "params": {"step": 10}, "max_level": 1}),
+            "levels.max_level",
+            "greater than or equal to 2",
+        ),
+    ],
+    ids=["rule without award", "tag multiplier without tag", "pending 0 days", "max level 1"],
+)
+def test_a_value_its_section_cannot_use_is_refused(
+    data: dict[str, Any], key_path: str, reason: str
+) -> None:
+    err = refused(data)
+    assert err.key_path == key_path
+    assert reason in err.reason
+
+
+def test_condition_shorthand_tests_every_attribute_it_names() -> None:
+    rule = {**DAILY, "conditions": {"channel": "app", "store": "paris"}}
+    (loaded,) = Program.from_dict(base(rules=[rule])).rules
+    assert [(c.attribute, c.op, c.value) for c in loaded.conditions] == [
+        ("channel", "eq", "app"),
+        ("store", "eq", "paris"),
+    ]
+
+
+def test_floats_in_a_list_of_values_are_read_through_their_text() -> None:
+    """9.99 in a list is Decimal("9.99"), as an amount of 9.99 is."""
+    condition = Condition(attribute="price", op="in", value=[9.99, 5])
+    assert condition.expected == (Decimal("9.99"), 5)
