@@ -44,7 +44,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
@@ -741,7 +741,8 @@ def _assign(
 
 
 def _pct(value: Decimal) -> str:
-    return f"{(value * 100).quantize(Decimal('0.1'))} %"
+    # Halves round up, as the command's own figures do: an alert repeats them.
+    return f"{(value * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} %"
 
 
 def _spending_alerts(spending: Spending, scope: str) -> list[Alert]:
@@ -811,7 +812,8 @@ def _alerts(report: Report) -> list[Alert]:
                 "info",
                 "earn_burn",
                 "total",
-                f"earn/burn ratio {earn_burn.quantize(Decimal('0.01'))} is outside {low}-{high}: "
+                f"earn/burn ratio {earn_burn.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)} "
+                f"is outside {low}-{high}: "
                 "the stock of unspent points is "
                 + ("growing" if earn_burn > high else "shrinking"),
             )

@@ -1195,3 +1195,20 @@ def test_report_json_carries_the_store_net_spent_and_year_fraction(gamify_cli, s
         300,
     )
     assert (D(data["window"]["days"]), D(data["window"]["year_fraction"])) == (73, D("0.2"))
+
+
+def test_alerts_round_halves_up_as_the_report_lines_do(gamify_cli, store_url) -> None:
+    """201 of 400 spent is a burn rate of 50.25 %, shown 50.3 %; 2,005 issued over 1,000
+    spent is an earn/burn ratio of 2.005, shown 2.01: the same in an alert as in the lines."""
+    burn = spending_report(earned=400, spent=201)
+    (high,) = [a.message for a in burn.alerts if a.code == "burn_rate_high"]
+    assert high.startswith("burn rate 50.3 % is above 50.0 %")
+    stock = spending_report(earned=2005, spent=1000)
+    (earn_burn,) = [a.message for a in stock.alerts if a.code == "earn_burn"]
+    assert earn_burn.startswith("earn/burn ratio 2.01 is outside 0.8-1.2")
+    store = shop([("a", "purchase", 2005, JAN)], redeem=[("a", 1000, date(2026, 3, 1))])
+    run = gamify_cli("report", "--timezone", "UTC", "--store", store_url(store))
+    assert run.exit_code == 0, run.stderr
+    out = " ".join(run.stdout.split())
+    assert "earn/burn ratio (issued / spent): 2.01 (steady stock 0.8-1.2)" in out
+    assert "i total: earn/burn ratio 2.01 is outside 0.8-1.2" in out
