@@ -226,3 +226,6 @@ def test_a_budget_per_active_member_is_named_so(gamify_cli, write):
     run = gamify_cli("plan", write("plan.toml", SMALL))
     assert run.exit_code == 0, run.stderr
     assert "budget (yearly, an amount per active member): 120\n" in run.stdout
+    assert "target exchange ratio: 100 points = 1 unit of money" in run.stdout
+    assert "Per action (plan values, yearly)" in run.stdout
+    assert run.stdout.rstrip().endswith("No warnings.")  # 20 % non-core against 20 %

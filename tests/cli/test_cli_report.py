@@ -451,6 +451,17 @@ def test_report_command_tables(gamify_cli, write, store_url):
         "Alerts",
     ):
         assert part in text, part
+    out = " ".join(text.split())
+    for part in (
+        "advice: more points were issued than the budget allows",
+        "│ purchase │ 2,000 │ 2,000 │ 0.0 % │ 1 │ 2 │",  # issued, predicted, deviation
+        "sum of per-action deviations: 0.3 % of the predicted points",  # 5 / 2,000
+        "expiry rate (expired / issued): 0.0 % (0; alarm above 40 %)",
+        "earn/burn ratio (issued / spent): 2.01 (steady stock 0.8-1.2)",  # 2,005 / 1,000
+        "! total: issuance max below actual",
+        "i total: earn/burn ratio 2.01",  # information, not a warning
+    ):
+        assert part in out, part
 
 
 def test_report_without_plan_and_since_defaults(gamify_cli, store_url):
@@ -1212,3 +1223,10 @@ def test_alerts_round_halves_up_as_the_report_lines_do(gamify_cli, store_url) ->
     out = " ".join(run.stdout.split())
     assert "earn/burn ratio (issued / spent): 2.01 (steady stock 0.8-1.2)" in out
     assert "i total: earn/burn ratio 2.01 is outside 0.8-1.2" in out
+
+
+def test_an_empty_store_without_a_plan_has_nothing_to_judge(gamify_cli, store_url):
+    run = gamify_cli("report", "--timezone", "UTC", "--store", store_url(shop([])))
+    assert run.exit_code == 0, run.stderr
+    assert "No plan given (--plan): issuance is not judged against a budget." in run.stdout
+    assert run.stdout.rstrip().endswith("No alerts.")
