@@ -44,7 +44,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
@@ -394,7 +394,8 @@ class Spending:
     """Net of refunds."""
     expired: int
     holders: int
-    """Members who held points in the window (a balance at its start, or credits in it)."""
+    """Members who held points in the window (a spendable or pending balance at its start,
+    or credits in it)."""
     spenders: int
     burn_rate: Decimal | None
     spender_share: Decimal | None
@@ -483,7 +484,8 @@ class _Member:
     def add(self, entry: LedgerEntry, currency: str, start: datetime, end: datetime) -> None:
         main, pending, debt = currency, f"{currency}:pending", f"{currency}:debt"
         if entry.at < start:
-            if entry.account == main:
+            # Pending points are held too: they mature and may be spent in the window.
+            if entry.account in (main, pending):
                 self.opening += entry.amount
             return
         if entry.at >= end:
@@ -739,7 +741,8 @@ def _assign(
 
 
 def _pct(value: Decimal) -> str:
-    return f"{(value * 100).quantize(Decimal('0.1'))} %"
+    # Halves round up, as the command's own figures do: an alert repeats them.
+    return f"{(value * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} %"
 
 
 def _spending_alerts(spending: Spending, scope: str) -> list[Alert]:
@@ -809,7 +812,8 @@ def _alerts(report: Report) -> list[Alert]:
                 "info",
                 "earn_burn",
                 "total",
-                f"earn/burn ratio {earn_burn.quantize(Decimal('0.01'))} is outside {low}-{high}: "
+                f"earn/burn ratio {earn_burn.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)} "
+                f"is outside {low}-{high}: "
                 "the stock of unspent points is "
                 + ("growing" if earn_burn > high else "shrinking"),
             )

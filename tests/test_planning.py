@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -714,8 +715,17 @@ def test_a_plan_takes_its_rules_from_a_program_file(tmp_path: Path) -> None:
             "action 'photo_review' has a rule paying per group ('photo_review') and one "
             "paying per action ('photo_bonus')",
         ),
+        (
+            (
+                'fixed = 50\nper = { attribute = "photos", size = 3 }',
+                'fixed = 50\nper = { attribute = "photos", size = 3 }\n[[rules]]\n'
+                'name = "photo_bonus"\naction = "photo_review"\nfixed = 10\n'
+                'per = { attribute = "photos", size = 5 }',
+            ),
+            "rule 'photo_bonus' pays per 5, another rule of 'photo_review' per 3",
+        ),
     ],
-    ids=["conditions", "formula", "mixed kinds", "grouped and ungrouped"],
+    ids=["conditions", "formula", "mixed kinds", "grouped and ungrouped", "two group sizes"],
 )
 def test_a_program_rule_a_plan_cannot_weigh_is_refused(
     tmp_path: Path, change: tuple[str, str], reason: str
@@ -730,6 +740,25 @@ def test_a_program_rule_a_plan_cannot_weigh_is_refused(
     assert info.value.file == str(path)
     assert info.value.key_path == "program"
     assert reason in info.value.reason
+
+
+def test_a_program_without_points_rules_gives_a_plan_no_rules(tmp_path: Path) -> None:
+    """Rules paying only XP leave the points budget nothing to weigh: named at program."""
+    xp_only = 'timezone = "UTC"\n[currencies.xp]\nspendable = false\n[actions.purchase]\n'
+    xp_only += '[[rules]]\nname = "xp"\naction = "purchase"\ncurrency = "xp"\nfixed = 1\n'
+    path = _plan_with_program(tmp_path, xp_only)
+    with pytest.raises(ProgramError) as info:
+        load_plan(path)
+    assert info.value.key_path == "program"
+    assert "the program has no earning rule paying 'points'" in info.value.reason
+
+
+def test_a_blank_program_path_is_refused(tmp_path: Path) -> None:
+    path = _plan_with_program(tmp_path, SHOP_PROGRAM)
+    path.write_text(path.read_text().replace('program = "shop.toml"', 'program = "  "'))
+    with pytest.raises(ProgramError, match="must be the path of a program file") as info:
+        load_plan(path)
+    assert info.value.key_path == "program"
 
 
 def test_a_plan_with_both_rules_and_a_program_is_refused(tmp_path: Path) -> None:
@@ -764,6 +793,22 @@ def test_numbers_past_the_plan_range_are_refused(key: str, value: str) -> None:
         parse_plan(data)
 
 
+@pytest.mark.parametrize(
+    ("sales", "ok"),
+    [("1e18", True), ("1.5e18", False), ("9e18", False), ("1e-18", True), ("9e-19", False)],
+)
+def test_a_plan_number_lies_between_1e_18_and_1e18(sales: str, ok: bool) -> None:
+    """The bounds themselves are accepted; 1.5e18 is past 1e18, 9e-19 below 1e-18."""
+    data = small_plan_data()
+    data["budget"]["sales"] = sales
+    if ok:
+        assert parse_plan(data).budget.sales == D(sales)
+    else:
+        with pytest.raises(ProgramError, match="must lie between 1e-18 and 1e18") as info:
+            parse_plan(data)
+        assert info.value.key_path == "budget.sales"
+
+
 def test_a_plan_built_past_its_arithmetic_is_a_program_error() -> None:
     """A plan assembled in code without validation: its 28-digit arithmetic refuses."""
     plan = parse_plan(small_plan_data()).model_copy(update={"exchange_ratio_target": D("1e40")})
@@ -784,3 +829,218 @@ def test_a_plan_key_given_twice_is_refused(tmp_path: Path) -> None:
     path.write_text('{"exchange_ratio_target": 100, "exchange_ratio_target": 50}')
     with pytest.raises(ProgramError, match="is given twice"):
         load_plan(path)
+
+
+# --------------------------------------------------------------------------- plan rules
+
+
+def _changed(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    data = small_plan_data()
+    change(data)
+    return data
+
+
+def _set(*path: str | int, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        *parents, last = path
+        target: Any = data
+        for key in parents:
+            target = target[key]
+        target[last] = value
+
+    return change
+
+
+PER_MEMBER_BUDGET = {"per_active_member": D(5)}
+CATALOG_ITEM = {"name": "mug", "cash_value": D(5)}
+
+
+@pytest.mark.parametrize(
+    ("change", "key_path", "reason"),
+    [
+        (_set("budget", "share_of_sales", value=D(0)), "budget.share_of_sales", "greater than 0"),
+        (
+            _set("budget", "period", value="month"),
+            "budget.period",
+            "belongs to a per_active_member budget",
+        ),
+        (
+            _set("budget", value={**PER_MEMBER_BUDGET, "sales": D(100)}),
+            "budget.sales",
+            "sales belongs to a share_of_sales budget",
+        ),
+        (
+            _set("budget", value={**PER_MEMBER_BUDGET, "active_members": 0}),
+            "budget.active_members",
+            "greater than 0",
+        ),
+        (
+            _set("rules", "buy", value={"per_amount": D(1), "per": 3}),
+            "rules.buy.per",
+            "only applies to fixed rules",
+        ),
+        (_set("rules", "review", "per", value=0), "rules.review.per", "greater than 0"),
+        (
+            _set("rules", "check_in", value={"per_amount": D(5)}),
+            "rules.check_in.per_amount",
+            "only the core action earns per amount",
+        ),
+        (
+            _set("completion_rates", "dance", value=D("0.5")),
+            "completion_rates.dance",
+            "no rule for action 'dance'",
+        ),
+        (
+            _set("segments", 0, "yearly_counts", "buy", value=D(3)),
+            "segments[0].yearly_counts.buy",
+            "planned by core amount, not by count",
+        ),
+        (_set("segments", 0, "members", value=0), "segments[0].members", "greater than 0"),
+        (
+            _set("segments", 0, "target_noncore_share", value=D("1.5")),
+            "segments[0].target_noncore_share",
+            "less than or equal to 1",
+        ),
+        (
+            _set("segments", 1, "name", value="a"),
+            "segments[1].name",
+            "duplicate segment name 'a'",
+        ),
+        (
+            _set("catalog", value=[{**CATALOG_ITEM, "max_discount": D(2)}]),
+            "catalog[0].price",
+            "max_discount needs the item's price",
+        ),
+        (
+            _set("catalog", value=[{**CATALOG_ITEM, "price": D(20), "max_discount": D(20)}]),
+            "catalog[0].max_discount",
+            "max_discount must be less than price",
+        ),
+        (
+            _set("catalog", value=[CATALOG_ITEM, {**CATALOG_ITEM, "cash_value": D(9)}]),
+            "catalog[1].name",
+            "duplicate reward name 'mug'",
+        ),
+    ],
+    ids=[
+        "share of sales 0",
+        "period of a share of sales",
+        "sales of a per-member budget",
+        "no active members",
+        "group size on a per-amount rule",
+        "group size 0",
+        "non-core per amount",
+        "rate of an unknown action",
+        "core action counted",
+        "segment of 0 members",
+        "target share above 1",
+        "segment named twice",
+        "discount without a price",
+        "discount equal to the price",
+        "reward named twice",
+    ],
+)
+def test_a_plan_that_breaks_a_rule_is_refused_at_its_key(
+    change: Callable[[dict[str, Any]], None], key_path: str, reason: str
+) -> None:
+    with pytest.raises(ProgramError) as info:
+        parse_plan(_changed(change))
+    assert info.value.key_path == key_path
+    assert reason in info.value.reason
+
+
+def test_an_error_counts_the_other_problems() -> None:
+    """The first problem is named; the rest are counted."""
+    data = small_plan_data()
+    del data["core_action"], data["exchange_ratio_target"]
+    with pytest.raises(ProgramError) as info:
+        parse_plan(data)
+    assert info.value.reason == "missing required key (and 1 more problem)"
+    del data["budget"]
+    with pytest.raises(ProgramError) as info:
+        parse_plan(data)
+    assert info.value.reason == "missing required key (and 2 more problems)"
+
+
+def test_a_plan_of_the_core_action_completion_rate() -> None:
+    """A completion rate for the core action weighs its predicted points, not its maximum.
+
+    buy at rate 0.8, segment a: max 1,500 a member as before, predicted 1,500 x 0.8 = 1,200
+    core + 500 non-core = 1,700 a member, 17,000 for its 10 members.
+    """
+    a = small_result(completion_rates={"buy": D("0.8"), "check_in": D("0.5"), "review": D("0.25")})
+    a = a.segments[0]
+    buy = a.actions[0]
+    assert (buy.completion_rate, buy.max_points_per_member) == (D("0.8"), D(1500))
+    assert buy.predicted_points_per_member == D(1200)
+    assert (a.max_points_per_member, a.predicted_points_per_member) == (D(2900), D(1700))
+    assert (a.max_points, a.predicted_points) == (D(29_000), D(17_000))
+
+
+def test_totals_per_member() -> None:
+    """Per member over all 15 members: max 88,000 / 15, predicted 70,000 / 15."""
+    total = small_result().total
+    assert total.max_points_per_member == D(88_000) / D(15)
+    assert total.predicted_points_per_member == D(70_000) / D(15)
+
+
+def test_a_segment_that_predicts_nothing_is_judged_against_a_zero_share() -> None:
+    """A segment of no core amount and no counts has a non-core share of 0: a target of
+    exactly 10 % is within the tolerance, 10.01 % is not."""
+    quiet = {
+        "name": "c",
+        "members": 1,
+        "core_amount_per_member": D(0),
+        "target_noncore_share": D("0.10"),
+    }
+    result = small_result(segments=[*small_plan_data()["segments"], quiet])
+    assert result.segments[2].predicted_points == 0
+    assert not result.segments[2].off_target
+    result = small_result(
+        segments=[*small_plan_data()["segments"], {**quiet, "target_noncore_share": D("0.1001")}]
+    )
+    assert result.segments[2].off_target
+
+
+def test_the_printed_factor_rounds_a_half_up() -> None:
+    """Budget 0.000875 x 100,000 = 87.5: raw ratio 70,000 / 87.5 = 800, factor 100 / 800 =
+    0.125, printed 0.13 (halves round up, as calibrated rule values do)."""
+    result = small_result(budget={"share_of_sales": D("0.000875"), "sales": D(100_000)})
+    assert result.raw_ratio == 800
+    assert result.calibration_factor == D("0.125")
+    assert result.calibration_factor_rounded == D("0.13")
+
+
+def test_a_segment_off_target_before_calibration_warns_once() -> None:
+    """Segment a (25 % non-core) against a 50 % target is off before and after calibration;
+    the warning names the plan's values, once."""
+    data = small_plan_data()
+    data["segments"][0]["target_noncore_share"] = D("0.5")
+    result = compute_plan(parse_plan(data))
+    assert result.segments[0].off_target and result.calibrated_segments[0].off_target
+    assert [(w.code, w.subject) for w in result.warnings] == [("noncore_share", "a")]
+
+
+def test_a_yml_plan_loads(tmp_path: Path) -> None:
+    """.yml is a YAML plan file as .yaml is."""
+    text = json.dumps(small_plan_data(), default=str)  # this JSON is YAML too
+    assert load_plan(write(tmp_path, "plan.yml", text)) == parse_plan(small_plan_data())
+
+
+def test_plan_file_numbers_keep_every_digit(tmp_path: Path) -> None:
+    """A float in TOML or JSON is read as the decimal written, even past a binary float's
+    17 digits."""
+    digits = "0.00500000000000000000001"
+    toml_text = SMALL_PLAN_TOML.replace("share_of_sales = 0.005", f"share_of_sales = {digits}")
+    json_text = json.dumps(small_plan_data(), default=str).replace('"0.005"', digits)
+    for path in (write(tmp_path, "plan.toml", toml_text), write(tmp_path, "plan.json", json_text)):
+        assert load_plan(path).budget.share_of_sales == D(digits)
+
+
+def test_a_core_action_without_a_rule_is_refused_at_core_action() -> None:
+    data = small_plan_data()
+    data["core_action"] = "sell"
+    with pytest.raises(ProgramError) as info:
+        parse_plan(data)
+    assert info.value.key_path == "core_action"
+    assert "the core action 'sell' has no rule in rules" in info.value.reason

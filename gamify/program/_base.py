@@ -27,6 +27,7 @@ MAX_HOURS = 24 * MAX_DAYS
 # The magnitudes a program's numbers may take (or 0). Beyond them, exact arithmetic on an
 # award runs for ever ("1e999999999" points) or leaves 28 digits.
 MAGNITUDE = 12
+_SMALLEST, _LARGEST = Decimal(f"1e-{MAGNITUDE}"), Decimal(f"1e{MAGNITUDE}")
 
 
 Expects = str | tuple[str, "Expects"] | None
@@ -85,7 +86,7 @@ def _outsized(value: Any) -> Decimal | None:
             isinstance(one, Decimal)
             and one.is_finite()
             and one
-            and not -MAGNITUDE <= one.adjusted() <= MAGNITUDE
+            and not _SMALLEST <= one.copy_abs() <= _LARGEST
         ):
             return one
     return None

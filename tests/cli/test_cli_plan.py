@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -203,3 +204,28 @@ def test_plan_accepts_the_report_segment_bounds(gamify_cli, write):
     assert (
         "segments[0].core_amount_max: core_amount_max must be above core_amount_min" in run.stderr
     )
+
+
+def test_economy_example_tables_name_the_plan_its_groups_costs_and_warnings(gamify_cli):
+    """The plan's name heads the tables; photo_review pays per group of 3; the total cost a
+    member is 997,240 / 10,000 = 99.72; the warning is printed in full."""
+    run = gamify_cli("plan", ECONOMY)
+    assert run.exit_code == 0, run.stderr
+    text = " ".join(run.stdout.split())
+    assert run.stdout.startswith("Plan: e-commerce shop\n")
+    assert re.search(r"photo_review │ fixed per 3 │ 50 │", text)
+    assert re.search(r"total │ 10,000 │ 99,724,000 │ 997,240.00 │ 99.72 │ 99.72 % │", text)
+    assert (
+        "! segment 'high_value': non-core share 6.50 % is more than 10 percentage points "
+        "from its target 30.00 %" in text
+    )
+
+
+def test_a_budget_per_active_member_is_named_so(gamify_cli, write):
+    """SMALL: 1 a member a month x 10 members x 12 months = 120 a year."""
+    run = gamify_cli("plan", write("plan.toml", SMALL))
+    assert run.exit_code == 0, run.stderr
+    assert "budget (yearly, an amount per active member): 120\n" in run.stdout
+    assert "target exchange ratio: 100 points = 1 unit of money" in run.stdout
+    assert "Per action (plan values, yearly)" in run.stdout
+    assert run.stdout.rstrip().endswith("No warnings.")  # 20 % non-core against 20 %

@@ -16,6 +16,7 @@ import gamify.cli._report as report_cli
 from gamify import Engine, ManualClock, Program, open_store
 from gamify.planning import Plan, parse_plan
 from gamify.report import (
+    Report,
     build_report,
     classify_issuance,
     core_ranges,
@@ -163,6 +164,7 @@ def test_prorating_by_window_days():
     assert result.issuance.maximum == D(7300) * 59 / 365  # = 1,180
     assert result.issuance.predicted == D(730) * 59 / 365  # = 118
     assert result.issuance.actual == 300
+    assert result.segments[0].predicted_per_member == 118  # one member: 730 x 59 / 365
 
 
 def test_window_days_in_the_programs_zone():
@@ -449,6 +451,17 @@ def test_report_command_tables(gamify_cli, write, store_url):
         "Alerts",
     ):
         assert part in text, part
+    out = " ".join(text.split())
+    for part in (
+        "advice: more points were issued than the budget allows",
+        "│ purchase │ 2,000 │ 2,000 │ 0.0 % │ 1 │ 2 │",  # issued, predicted, deviation
+        "sum of per-action deviations: 0.3 % of the predicted points",  # 5 / 2,000
+        "expiry rate (expired / issued): 0.0 % (0; alarm above 40 %)",
+        "earn/burn ratio (issued / spent): 2.01 (steady stock 0.8-1.2)",  # 2,005 / 1,000
+        "! total: issuance max below actual",
+        "i total: earn/burn ratio 2.01",  # information, not a warning
+    ):
+        assert part in out, part
 
 
 def test_report_without_plan_and_since_defaults(gamify_cli, store_url):
@@ -723,3 +736,498 @@ def test_an_action_planned_at_zero_that_issues_is_flagged():
         shop([("a", "purchase", 1000, JAN)]), now=NOW, plan=plan_of(budget=20, core=1000), **YEAR
     )
     assert not [a for a in quiet.alerts if a.scope.startswith("action:")]
+
+
+# --------------------------------------------------------------------------- thresholds and edges
+
+
+def spending_report(*, before: int = 0, earned: int, spent: int) -> Report:
+    """a earns ``before`` in January, ``earned`` on 10 March and spends ``spent`` on 20 March;
+    the window starts on 1 March, so only the last two are in it."""
+    events = [("a", "purchase", earned, date(2026, 3, 10))]
+    if before:
+        events.append(("a", "purchase", before, JAN))
+    store = shop(events, redeem=[("a", spent, date(2026, 3, 20))])
+    return build_report(store, now=NOW, since=date(2026, 3, 1), until=date(2027, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("spent", "message"),
+    [
+        (290, "burn rate 29.0 % is below 30.0 %"),
+        (300, None),
+        (500, None),
+        (510, "burn rate 51.0 % is above 50.0 %"),
+    ],
+)
+def test_burn_rate_from_30_to_50_percent_is_healthy(spent: int, message: str | None) -> None:
+    """Of 1,000 issued points: 300 and 500 spent are the healthy range's ends; 290 and 510
+    fall outside it."""
+    alerts = spending_report(earned=1000, spent=spent).alerts
+    burn = [a.message for a in alerts if a.code.startswith("burn_rate")]
+    assert len(burn) == (message is not None)
+    if message is not None:
+        assert burn[0].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("before", "earned", "spent", "message"),
+    [
+        (0, 1200, 1000, None),  # 1.2: the steady range's top
+        (0, 1250, 1000, "earn/burn ratio 1.25 is outside 0.8-1.2: the stock of unspent points "
+         "is growing"),
+        (1000, 800, 1000, None),  # 0.8, spending points held before the window
+        (1000, 750, 1000, "earn/burn ratio 0.75 is outside 0.8-1.2: the stock of unspent "
+         "points is shrinking"),
+    ],
+)  # fmt: skip
+def test_earn_burn_from_0_8_to_1_2_is_a_steady_stock(
+    before: int, earned: int, spent: int, message: str | None
+) -> None:
+    """Issued / spent in the window: 1,200 / 1,000 and 800 / 1,000 are the ends of the steady
+    range; more issued than spent grows the stock, less shrinks it."""
+    report = spending_report(before=before, earned=earned, spent=spent)
+    assert report.spending.earn_burn == D(earned) / D(spent)
+    found = [(a.level, a.message) for a in report.alerts if a.code == "earn_burn"]
+    assert found == ([] if message is None else [("info", message)])
+
+
+def test_half_of_the_holders_spending_is_healthy() -> None:
+    """1 of 2 holders spent: 50 % is healthy; 1 of 3 is not, and the alert says so."""
+    half = shop(
+        [("a", "purchase", 1000, JAN), ("b", "purchase", 1000, JAN)],
+        redeem=[("a", 400, date(2026, 2, 1))],
+    )
+    result = build_report(half, now=NOW, **YEAR)
+    assert result.spending.spender_share == D("0.5")
+    assert "spender_share_low" not in {a.code for a in result.alerts}
+    third = shop(
+        [("a", "purchase", 1000, JAN), ("b", "purchase", 1000, JAN), ("c", "purchase", 1, JAN)],
+        redeem=[("a", 400, date(2026, 2, 1))],
+    )
+    alerts = build_report(third, now=NOW, **YEAR).alerts
+    (low,) = [a.message for a in alerts if a.code == "spender_share_low"]
+    assert low.startswith("only 33.3 % of point holders spent points (healthy from 50.0 %)")
+
+
+def expired_share(spent: int) -> Report:
+    """a earns 100 in January (due at the end of the month) and spends ``spent`` of it;
+    the rest expires on 1 February."""
+    program = Program.from_dict(
+        {**PROGRAM.model_dump(mode="json"), "expiry": {"policy": "months_end", "months": 0}}
+    )
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, tzinfo=UTC))
+    engine = Engine(program, store=store, clock=clock)
+    engine.track("a", "purchase", amount=100)
+    engine.redeem("a", spent)
+    clock.set(datetime(2026, 2, 10, tzinfo=UTC))
+    engine.run_due()
+    return build_report(store, now=NOW, **YEAR)
+
+
+def test_an_expiry_rate_of_40_percent_is_no_alarm() -> None:
+    """60 of 100 spent, 40 expired: 40 % is the alarm's edge; 41 expired is above it."""
+    edge = expired_share(60)
+    assert edge.spending.expiry_rate == D("0.4")
+    assert "expiry_rate_high" not in {a.code for a in edge.alerts}
+    above = expired_share(59)
+    assert above.spending.expiry_rate == D("0.41")
+    (alarm,) = [a.message for a in above.alerts if a.code == "expiry_rate_high"]
+    assert alarm.startswith("expiry rate 41.0 % is above 40.0 %")
+
+
+@pytest.mark.parametrize(("amount", "alerted"), [(1100, False), (1101, True)])
+def test_an_action_10_percent_off_its_prediction_is_within(amount: int, alerted: bool) -> None:
+    """Predicted 1,000 purchase points: 1,100 issued is 10 % over, still within; 1,101 is not."""
+    result = build_report(
+        shop([("a", "purchase", amount, JAN)]), now=NOW, plan=plan_of(budget=20, core=1000), **YEAR
+    )
+    codes = {a.code for a in result.alerts if a.scope == "action:purchase"}
+    assert codes == ({"action_over_issued"} if alerted else set())
+
+
+def test_without_a_plan_no_action_is_judged() -> None:
+    """With nothing predicted there is no deviation and no action 'not in the plan'."""
+    result = build_report(shop([("a", "purchase", 1000, JAN)]), now=NOW, **YEAR)
+    assert [(a.action, a.issued, a.predicted) for a in result.actions] == [("purchase", 1000, None)]
+    assert not [a for a in result.alerts if a.scope.startswith("action:")]
+
+
+def test_a_core_range_holds_its_low_end_and_not_its_high_end() -> None:
+    """[low, high): 10,500 belongs to the segment above the midpoint, not to the one below."""
+    ranges = core_ranges(parse_plan(tomllib.loads(TWO_SEGMENTS, parse_float=D)))
+    assert ranges["low"].holds(D("10499.99")) and not ranges["low"].holds(D(10_500))
+    assert ranges["high"].holds(D(10_500)) and not ranges["high"].holds(D("10499.99"))
+    assert ranges["low"].holds(D(0))
+
+
+def test_a_segment_given_by_its_total_core_amount_splits_at_its_per_member_amount() -> None:
+    """high: 40,000 over 2 members is 20,000 each, so the split is still 10,500."""
+    text = TWO_SEGMENTS.replace(
+        "members = 2\ncore_amount_per_member = 20000", "members = 2\ntotal_core_amount = 40000"
+    )
+    ranges = core_ranges(parse_plan(tomllib.loads(text, parse_float=D)))
+    assert (ranges["low"].high, ranges["high"].low) == (10_500, 10_500)
+
+
+def test_a_gap_between_explicit_ranges_leaves_members_unassigned(write) -> None:
+    """low ends at 5,000 and high starts at 16,000: a member at 10,000 fits neither."""
+    text = TWO_SEGMENTS.replace('name = "low"\n', 'name = "low"\ncore_amount_max = 5000\n')
+    text = text.replace('name = "high"\n', 'name = "high"\ncore_amount_min = 16000\n')
+    plan, ranges = load_report_plan(write("plan.toml", text))
+    assert (ranges["low"].low, ranges["low"].high) == (None, 5000)
+    assert (ranges["high"].low, ranges["high"].high) == (16_000, None)
+    assert ranges["low"].explicit and ranges["high"].explicit
+    store = shop([("a", "purchase", 1000, JAN), ("b", "purchase", 10_000, JAN)])
+    result = build_report(store, now=NOW, plan=plan, ranges=ranges, **YEAR)
+    assert {s.name: s.members for s in result.segments} == {"low": 1, "high": 0}
+    low = result.segments[0]
+    assert (low.planned_members, low.actual_per_member) == (2, 1000)  # a's 1,000 over 1 found
+    assert result.unassigned == 1
+    (alert,) = [a for a in result.alerts if a.code == "unassigned_members"]
+    assert alert.message == "1 members fit no segment's core-amount range"
+
+
+def test_only_a_segment_that_states_a_bound_has_an_explicit_range() -> None:
+    text = TWO_SEGMENTS.replace('name = "high"\n', 'name = "high"\ncore_amount_min = 16000\n')
+    ranges = core_ranges(parse_plan(tomllib.loads(text, parse_float=D)))
+    assert (ranges["low"].explicit, ranges["high"].explicit) == (False, True)
+
+
+def test_a_partial_last_day_is_a_share_of_a_23_hour_day() -> None:
+    """29 March 2026 in Paris has 23 hours (from 23:00 UTC the day before); 10:30 UTC is
+    11.5 hours into it: half the day."""
+    window = report_window(
+        date(2026, 3, 29), datetime(2026, 3, 29, 10, 30, tzinfo=UTC), "Europe/Paris"
+    )
+    assert window.days == D("0.5")
+
+
+def test_outstanding_points_include_those_earned_before_the_window() -> None:
+    """a's 100 from January and b's 50 from June are both held at the window's end."""
+    store = shop([("a", "purchase", 100, JAN), ("b", "purchase", 50, date(2026, 6, 1))])
+    result = build_report(store, now=NOW, since=date(2026, 3, 1), until=date(2027, 1, 1))
+    assert result.flow.issued == 50
+    assert result.flow.outstanding == 150
+
+
+def test_an_action_counts_net_of_reversals_and_its_members_by_what_they_kept() -> None:
+    """a buys for 1,000; b for 300, which is taken back: purchase issued 1,000 + 300 - 300,
+    by one member."""
+    store = open_store("memory://")
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 1, 10, tzinfo=UTC)))
+    engine.track("a", "purchase", amount=1000)
+    engine.track("b", "purchase", amount=300, key="order")
+    engine.reverse("b", "order")
+    result = build_report(store, now=NOW, plan=plan_of(budget=20, core=1000), **YEAR)
+    purchase = {a.action: a for a in result.actions}["purchase"]
+    assert (purchase.issued, purchase.members) == (1000, 1)
+
+
+def pending_program() -> Program:
+    """PROGRAM with its purchase points pending for 14 days."""
+    data = PROGRAM.model_dump(mode="json")
+    data["rules"][0]["pending_days"] = 14
+    return Program.from_dict(data)
+
+
+def test_pending_points_count_for_their_action() -> None:
+    """A purchase credited as pending is issued by its rule, in total and per action."""
+    store = open_store("memory://")
+    engine = Engine(
+        pending_program(), store=store, clock=ManualClock(datetime(2026, 1, 10, tzinfo=UTC))
+    )
+    engine.track("a", "purchase", amount=100)
+    result = build_report(store, now=NOW, plan=plan_of(budget=1, core=100), **YEAR)
+    assert result.flow.issued == 100
+    purchase = {a.action: a for a in result.actions}["purchase"]
+    assert (purchase.issued, purchase.members) == (100, 1)
+
+
+def test_points_pending_at_the_windows_start_are_held() -> None:
+    """a's 100 points of 10 January are pending until the 24th; the window starts on the 20th
+    and a spends 50 of them on 1 February: a held points and spent them."""
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, 12, tzinfo=UTC))
+    engine = Engine(pending_program(), store=store, clock=clock)
+    engine.track("a", "purchase", amount=100)
+    clock.set(datetime(2026, 2, 1, 12, tzinfo=UTC))
+    engine.redeem("a", 50)
+    spending = build_report(
+        store, now=NOW, since=date(2026, 1, 20), until=date(2027, 1, 1)
+    ).spending
+    assert (spending.issued, spending.spent) == (0, 50)
+    assert (spending.holders, spending.spenders) == (1, 1)
+    assert spending.spender_share == 1
+
+
+def test_calibrated_reports_read_core_amounts_with_the_calibrated_coefficient() -> None:
+    """TWO_SEGMENTS predicts 42,000 points for a budget of 400: factor 100 / 105, coefficient
+    0.9524. 10,200 purchase points are 10,200 of core amount at the plan's coefficient 1 (low,
+    below 10,500) and 10,200 / 0.9524 = 10,709.8 at the calibrated one (high)."""
+    plan = parse_plan(tomllib.loads(TWO_SEGMENTS, parse_float=D))
+    store = shop([("m", "purchase", 10_200, JAN)])
+    plain = build_report(store, now=NOW, plan=plan, **YEAR)
+    assert {s.name: s.members for s in plain.segments} == {"low": 1, "high": 0}
+    calibrated = build_report(store, now=NOW, plan=plan, calibrated=True, **YEAR)
+    assert {s.name: s.members for s in calibrated.segments} == {"low": 0, "high": 1}
+
+
+def test_a_segments_issuance_leaves_adjustments_out_and_its_spending_weighs_them() -> None:
+    """As in the total: a's 100 rule points are issued; the 40 of goodwill are put in
+    circulation too, so the burn rate of the segment is 70 of 140."""
+    store = shop([("a", "purchase", 100, JAN)], redeem=[("a", 70, date(2026, 2, 1))])
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 2, 2, tzinfo=UTC)))
+    engine.set_member("a", tags=["low"])
+    engine.adjust("a", 40, reason="goodwill")
+    plan = parse_plan(tomllib.loads(TWO_SEGMENTS, parse_float=D))
+    low = build_report(store, now=NOW, plan=plan, **YEAR).segments[0]
+    assert low.issuance.actual == 100
+    assert (low.spending.issued, low.spending.spent) == (140, 70)
+    assert low.spending.burn_rate == D("0.5")
+
+
+def test_a_short_window_annualises_a_members_core_amount() -> None:
+    """Over the 73 days of 1 January to 15 March, 3,000 of purchases are 15,000 a year:
+    above the 10,500 split."""
+    plan = parse_plan(tomllib.loads(TWO_SEGMENTS, parse_float=D))
+    store = shop([("m", "purchase", 3000, JAN)])
+    result = build_report(
+        store, now=NOW, plan=plan, since=date(2026, 1, 1), until=date(2026, 3, 15)
+    )
+    assert result.window.days == 73
+    assert {s.name: s.members for s in result.segments} == {"low": 0, "high": 1}
+
+
+def test_a_members_window_is_half_open() -> None:
+    """a earns 100 at the window's first instant, 20 inside it and 1,000 at its end: the
+    member's segment counts 120, as the total does."""
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, tzinfo=UTC))
+    engine = Engine(PROGRAM, store=store, clock=clock)
+    engine.set_member("a", tags=["low"])
+    engine.track("a", "purchase", amount=100)
+    clock.set(datetime(2026, 1, 20, 12, tzinfo=UTC))
+    engine.track("a", "purchase", amount=20)
+    clock.set(datetime(2026, 2, 1, tzinfo=UTC))
+    engine.track("a", "purchase", amount=1000)
+    plan = parse_plan(tomllib.loads(TWO_SEGMENTS, parse_float=D))
+    result = build_report(
+        store, now=NOW, plan=plan, since=date(2026, 1, 10), until=date(2026, 2, 1)
+    )
+    assert result.flow.issued == 120
+    assert result.segments[0].issuance.actual == 120
+    assert result.segments[0].spending.issued == 120
+
+
+def test_a_reward_paid_on_a_purchase_is_no_core_amount() -> None:
+    """A 10,000-point badge on the first purchase: a member who bought for 900 is still a
+    900 a year member (low), though the segment issued 10,900 to them."""
+    data = PROGRAM.model_dump(mode="json")
+    data["badges"] = {
+        "first": {
+            "metric": "count",
+            "action": "purchase",
+            "threshold": 1,
+            "reward": {"points": 10_000},
+        }
+    }
+    store = open_store("memory://")
+    engine = Engine(
+        Program.from_dict(data), store=store, clock=ManualClock(datetime(2026, 1, 10, tzinfo=UTC))
+    )
+    engine.track("m", "purchase", amount=900)
+    plan = parse_plan(tomllib.loads(TWO_SEGMENTS, parse_float=D))
+    result = build_report(store, now=NOW, plan=plan, **YEAR)
+    low = {s.name: s for s in result.segments}["low"]
+    assert (low.members, low.issuance.actual) == (1, 10_900)
+
+
+def test_refunded_points_are_not_spent() -> None:
+    """a spends 400 of 1,000 and gets them back: 400 spent, 400 refunded, 0 net; a is not a
+    member who spent."""
+    store = open_store("memory://")
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 1, 10, tzinfo=UTC)))
+    engine.track("a", "purchase", amount=1000)
+    engine.refund(engine.redeem("a", 400))
+    result = build_report(store, now=NOW, **YEAR)
+    assert (result.flow.spent, result.flow.refunded, result.flow.net_spent) == (400, 400, 0)
+    assert (result.spending.spent, result.spending.spenders) == (0, 0)
+    assert result.spending.burn_rate == 0
+
+
+def test_the_window_starts_on_the_first_members_local_day() -> None:
+    """a registered on 1 January at 20:00 UTC, 04:00 on 2 January in Shanghai."""
+    store = open_store("memory://")
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 1, 1, 20, tzinfo=UTC)))
+    engine.track("a", "purchase", amount=10)
+    result = build_report(store, now=NOW, timezone="Asia/Shanghai")
+    assert result.window.since == date(2026, 1, 2)
+
+
+def test_planned_members_count_only_the_segments_that_plan_the_action() -> None:
+    """Only low (2 members) plans check-ins."""
+    text = TWO_SEGMENTS.replace(
+        'name = "low"\nmembers = 2\ncore_amount_per_member = 1000\ntarget_noncore_share = 0\n',
+        'name = "low"\nmembers = 2\ncore_amount_per_member = 1000\ntarget_noncore_share = 0\n'
+        "yearly_counts = { check_in = 10 }\n",
+    )
+    plan = parse_plan(tomllib.loads(text, parse_float=D))
+    result = build_report(shop([("a", "check_in", None, JAN)]), now=NOW, plan=plan, **YEAR)
+    check_in = {a.action: a for a in result.actions}["check_in"]
+    assert (check_in.members, check_in.planned_members) == (1, 2)
+
+
+def test_calibrated_rules_that_all_round_to_zero_predict_nothing_for_any_segment() -> None:
+    """A target of 0.001 against a raw ratio of 100 gives a factor of 0.00001: the
+    coefficient 0.00001 and 5 x 0.00001 both round to 0, so the calibrated plan predicts 0
+    points and each segment's share of the maximum is 0."""
+    text = plan_text(budget=10, core=1000).replace(
+        "exchange_ratio_target = 100", "exchange_ratio_target = 0.001"
+    )
+    plan = parse_plan(tomllib.loads(text, parse_float=D))
+    result = build_report(
+        shop([("a", "purchase", 10, JAN)]), now=NOW, plan=plan, calibrated=True, **YEAR
+    )
+    assert result.issuance is not None
+    assert (result.issuance.predicted, result.issuance.actual) == (0, 10)
+    assert result.segments[0].issuance.maximum == 0
+
+
+def test_a_window_must_last_at_least_a_day(gamify_cli):
+    run = gamify_cli(
+        "report", "--store", "memory://", "--since", "2026-02-01", "--until", "2026-02-01"
+    )
+    assert run.exit_code == 2
+    assert "--until 2026-02-01 must be after --since 2026-02-01" in run.stderr
+
+
+def test_a_window_may_start_today(gamify_cli, store_url):
+    """Today is 1 February 2027 here: a report from today is empty, not refused."""
+    url = store_url(shop([("a", "purchase", 10, JAN)]))
+    run = gamify_cli("report", "--timezone", "UTC", "--store", url, "--since", "2027-02-01")
+    assert run.exit_code == 0, run.stderr
+    assert "to 2027-02-01 00:00 UTC (0.00 days)" in run.stdout
+
+
+def test_the_timezone_option_wins_over_the_programs_zone(gamify_cli, write, store_url):
+    program = write("p.toml", 'timezone = "Asia/Shanghai"\n[actions.purchase]\n')
+    run = gamify_cli(
+        "report", "--store", store_url(shop([("a", "purchase", 10, JAN)])),
+        "--program", program, "--timezone", "Europe/Paris", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["window"]["timezone"] == "Europe/Paris"
+
+
+def test_report_command_segment_ranges_unassigned_members_and_calibration(
+    gamify_cli, write, store_url
+):
+    """The top segment's range is open ('from 16,000'); a member in the gap below it is
+    counted as fitting no segment; --calibrated says so in the issuance title."""
+    text = TWO_SEGMENTS.replace('name = "low"\n', 'name = "low"\ncore_amount_max = 5000\n')
+    text = text.replace('name = "high"\n', 'name = "high"\ncore_amount_min = 16000\n')
+    store = shop([("a", "purchase", 1000, JAN), ("b", "purchase", 10_000, JAN)])
+    run = gamify_cli(
+        "report", "--timezone", "UTC", "--store", store_url(store),
+        "--plan", write("plan.toml", text), "--since", "2026-01-01", "--until", "2027-01-01",
+        "--calibrated",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    out = " ".join(run.stdout.split())
+    assert "Issuance against plan (prorated by 365.00 / 365 days, calibrated rules)" in out
+    assert "│ low │ 0 to 5,000 │" in out
+    assert "│ high │ from 16,000 │" in out
+    assert "\n1 members fit no segment\n" in run.stdout  # under the table, beside the alert
+
+
+def test_a_segment_is_judged_like_the_total(write) -> None:
+    """The one segment issued 2,000 against a maximum of 1,000 and spent 100 of them (5 %):
+    its own issuance and burn rate alerts, scoped to it."""
+    store = shop([("a", "purchase", 2000, JAN)], redeem=[("a", 100, date(2026, 2, 1))])
+    result = build_report(store, now=NOW, plan=plan_of(budget=10, core=1000), **YEAR)
+    codes = {a.code for a in result.alerts if a.scope == "segment:all"}
+    assert codes == {"issuance_max_below_actual", "burn_rate_low"}
+
+
+def test_a_members_expired_points_count_in_their_segment() -> None:
+    """a (tagged low) earns 100 in January, spends 60, and 40 expire on 1 February."""
+    program = Program.from_dict(
+        {**PROGRAM.model_dump(mode="json"), "expiry": {"policy": "months_end", "months": 0}}
+    )
+    store = open_store("memory://")
+    clock = ManualClock(datetime(2026, 1, 10, tzinfo=UTC))
+    engine = Engine(program, store=store, clock=clock)
+    engine.set_member("a", tags=["low"])
+    engine.track("a", "purchase", amount=100)
+    engine.redeem("a", 60)
+    clock.set(datetime(2026, 2, 10, tzinfo=UTC))
+    engine.run_due()
+    plan = parse_plan(tomllib.loads(TWO_SEGMENTS, parse_float=D))
+    low = build_report(store, now=NOW, plan=plan, **YEAR).segments[0]
+    assert (low.spending.expired, low.spending.expiry_rate) == (40, D("0.4"))
+
+
+def test_a_late_event_before_the_window_ends_makes_its_member_count() -> None:
+    """b is registered on 5 February (set_member), then reports a purchase dated 20 January:
+    b is a member of a January window, with the points of that purchase."""
+    store = shop([("a", "purchase", 100, JAN)])
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 2, 5, tzinfo=UTC)))
+    engine.set_member("b", tags=["new"])
+    engine.track("b", "purchase", amount=50, at=datetime(2026, 1, 20, tzinfo=UTC))
+    assert store.get_member("b").created_at == datetime(2026, 2, 5, tzinfo=UTC)
+    result = build_report(store, now=NOW, since=date(2026, 1, 1), until=date(2026, 2, 1))
+    assert result.members == 2
+    assert (result.spending.issued, result.spending.holders) == (150, 2)
+
+
+def test_a_window_that_ends_before_it_starts_is_empty() -> None:
+    window = report_window(date(2026, 3, 1), datetime(2026, 2, 1, tzinfo=UTC), "UTC")
+    assert (window.end, window.days) == (window.start, 0)
+
+
+def test_report_json_carries_the_store_net_spent_and_year_fraction(gamify_cli, store_url):
+    """73 days are 0.2 of a year; 400 spent less 100 refunded is 300 net."""
+    store = open_store("memory://")
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(datetime(2026, 1, 10, tzinfo=UTC)))
+    engine.track("a", "purchase", amount=1000)
+    engine.redeem("a", 300)
+    engine.refund(engine.redeem("a", 100))
+    run = gamify_cli(
+        "report", "--timezone", "UTC", "--store", store_url(store), "--json",
+        "--since", "2026-01-01", "--until", "2026-03-15",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    data = run.json()
+    assert data["store"] == "memory://built"
+    assert (data["flow"]["spent"], data["flow"]["refunded"], data["flow"]["net_spent"]) == (
+        400,
+        100,
+        300,
+    )
+    assert (D(data["window"]["days"]), D(data["window"]["year_fraction"])) == (73, D("0.2"))
+
+
+def test_alerts_round_halves_up_as_the_report_lines_do(gamify_cli, store_url) -> None:
+    """201 of 400 spent is a burn rate of 50.25 %, shown 50.3 %; 2,005 issued over 1,000
+    spent is an earn/burn ratio of 2.005, shown 2.01: the same in an alert as in the lines."""
+    burn = spending_report(earned=400, spent=201)
+    (high,) = [a.message for a in burn.alerts if a.code == "burn_rate_high"]
+    assert high.startswith("burn rate 50.3 % is above 50.0 %")
+    stock = spending_report(earned=2005, spent=1000)
+    (earn_burn,) = [a.message for a in stock.alerts if a.code == "earn_burn"]
+    assert earn_burn.startswith("earn/burn ratio 2.01 is outside 0.8-1.2")
+    store = shop([("a", "purchase", 2005, JAN)], redeem=[("a", 1000, date(2026, 3, 1))])
+    run = gamify_cli("report", "--timezone", "UTC", "--store", store_url(store))
+    assert run.exit_code == 0, run.stderr
+    out = " ".join(run.stdout.split())
+    assert "earn/burn ratio (issued / spent): 2.01 (steady stock 0.8-1.2)" in out
+    assert "i total: earn/burn ratio 2.01 is outside 0.8-1.2" in out
+
+
+def test_an_empty_store_without_a_plan_has_nothing_to_judge(gamify_cli, store_url):
+    run = gamify_cli("report", "--timezone", "UTC", "--store", store_url(shop([])))
+    assert run.exit_code == 0, run.stderr
+    assert "No plan given (--plan): issuance is not judged against a budget." in run.stdout
+    assert run.stdout.rstrip().endswith("No alerts.")

@@ -267,3 +267,21 @@ def test_a_reward_has_one_price_in_every_document() -> None:
     assert {doc for doc, _ in prices["coupon_200_minus_50"]} == {"README.md", "docs/program.md"}
     differing = {name: found for name, found in prices.items() if len({p for _, p in found}) > 1}
     assert not differing
+
+
+def test_cash_due_is_exact_when_the_points_value_terminates() -> None:
+    """At ratio 250 one point is worth 0.004 (250 = 2 x 5^3, a terminating quotient): the cash
+    due is exactly 10 - 0.004 = 9.996, not rounded to a cent."""
+    assert cash_due(D(10), 1, D(250)) == D("9.996")
+
+
+def test_a_boolean_is_no_amount_of_money() -> None:
+    """True is an int to Python, not a cash value."""
+    with pytest.raises(TypeError, match="cash_value must be a Decimal, got bool"):
+        points_price(cash_value=True, exchange_ratio=D(100))  # type: ignore[arg-type]
+
+
+def test_cash_due_keeps_every_digit_of_a_long_order_total() -> None:
+    """30 significant digits, more than the default decimal context holds."""
+    total = D("12345678901234567890.123456789")
+    assert cash_due(total, 1, D(100)) == D("12345678901234567890.113456789")

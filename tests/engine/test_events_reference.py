@@ -261,3 +261,20 @@ def test_deliver_events_false_leaves_the_events_to_drain_outbox() -> None:
     assert worker.drain_outbox(limit=100) == 3
     assert [e.event_id for e in delivered] == [e.event_id for e in pending]
     assert worker.drain_outbox() == 0 and app.store.pending_outbox() == []
+
+
+def test_event_ids_are_32_hex_digits() -> None:
+    """A unique 128-bit id: 32 hex digits, whatever the counter behind it."""
+    engine = gamify.Engine(
+        {
+            "timezone": "UTC",
+            "actions": {"check_in": {"amount": "none"}},
+            "rules": [{"name": "daily", "action": "check_in", "fixed": 5}],
+        }
+    )
+    ids: list[str] = []
+    engine.on("credited", lambda event: ids.append(event.event_id))
+    engine.track("a", "check_in")
+    engine.track("a", "check_in")
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert all(re.fullmatch("[0-9a-f]{32}", event_id) for event_id in ids)

@@ -58,3 +58,26 @@ def test_names_for_the_servers_zone_are_no_zones(name: str) -> None:
     manual = ManualClock()
     with pytest.raises(InvalidTimeError):
         manual.advance(days=1, tz=name)
+
+
+@pytest.mark.parametrize(
+    ("fixed", "ok"),
+    [
+        ("1e12", True),
+        ("1.000001e12", False),
+        ("9e12", False),
+        ("1e-12", True),
+        ("9.9e-13", False),
+        (0, True),
+    ],
+)
+def test_a_number_lies_between_1e_12_and_1e12(fixed: str, ok: bool) -> None:
+    """docs/program.md: every number lies between 1e-12 and 1e12, or is 0; the bounds
+    themselves are accepted."""
+    rules = [{"name": "r", "action": "buy", "fixed": fixed}]
+    if ok:
+        assert program(rules=rules).rules[0].fixed is not None
+    else:
+        with pytest.raises(ProgramError) as refused:
+            program(rules=rules)
+        assert refused.value.key_path == "rules[0].fixed"

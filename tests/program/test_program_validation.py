@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from gamify import Program, ProgramError
 from gamify.components.ledger import expiry_for
-from gamify.program import Validity
+from gamify.program import Condition, Validity
 
 
 def base(**extra: Any) -> dict[str, Any]:
@@ -208,3 +209,269 @@ def test_tier_discount_is_a_price_factor_from_0_to_1(discount: Any, word: str) -
 def test_tier_discount_in_range_loads(discount: Any) -> None:
     tiers = {"action": "purchase", "levels": [{"name": "base", "discount": discount}]}
     Program.from_dict(base(tiers=tiers))
+
+
+# -- cross-field rules of tiers, referrals, campaigns, groups and challenges ----------------
+
+START = "2026-03-01T00:00:00+00:00"
+GOAL = [{"kind": "count", "action": "check_in", "target": 1}]
+
+
+def tiers(**changes: Any) -> dict[str, Any]:
+    section = {
+        "action": "purchase",
+        "levels": [{"name": "regular", "threshold": 0}, {"name": "silver", "threshold": 2000}],
+    }
+    return base(tiers={**section, **changes})
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path", "reason"),
+    [
+        (
+            tiers(levels=[{"name": "a", "threshold": 0}, {"name": "b", "threshold": 0}]),
+            "tiers",
+            "tier thresholds must be strictly increasing",
+        ),
+        (tiers(action=None), "tiers", "an 'amount' tier metric needs 'action'"),
+        (
+            tiers(levels=[{"name": "a", "threshold": 0}, {"name": "a", "threshold": 10}]),
+            "tiers",
+            "tier names must be unique",
+        ),
+        (
+            base(referral={"qualifying_action": "purchase", "bonus_after": 0, "bonus": 5}),
+            "referral.bonus_after",
+            "greater than or equal to 1",
+        ),
+        (
+            base(
+                multipliers=[
+                    {"name": "x", "kind": "campaign", "factor": 2, "start": START, "end": START}
+                ]
+            ),
+            "multipliers[0]",
+            "a campaign's 'end' must be after its 'start'",
+        ),
+        (
+            base(
+                rules=[
+                    {
+                        "name": "bottles",
+                        "action": "purchase",
+                        "fixed": 100,
+                        "per": {"attribute": "bottles", "size": 0},
+                    }
+                ]
+            ),
+            "rules[0].per.size",
+            "greater than 0",
+        ),
+        (
+            base(challenges={"sprint": {"start": START, "conditions": GOAL}}),
+            "challenges.sprint",
+            "a fixed window needs both 'start' and 'end'",
+        ),
+        (
+            base(
+                challenges={
+                    "sprint": {
+                        "days": 7,
+                        "start": START,
+                        "end": "2026-03-08T00:00:00+00:00",
+                        "conditions": GOAL,
+                    }
+                }
+            ),
+            "challenges.sprint",
+            "give either 'days' or 'start'/'end', not both",
+        ),
+    ],
+    ids=[
+        "equal tier thresholds",
+        "amount tiers without action",
+        "tier named twice",
+        "bonus after 0 referrals",
+        "campaign of no length",
+        "group of 0",
+        "window without end",
+        "days and a fixed window",
+    ],
+)
+def test_a_section_that_breaks_a_rule_is_refused(
+    data: dict[str, Any], key_path: str, reason: str
+) -> None:
+    err = refused(data)
+    assert err.key_path == key_path
+    assert reason in err.reason
+
+
+# -- names one section gives another --------------------------------------------------------
+
+DAILY = {"name": "daily", "action": "check_in", "fixed": 5}
+TIERS = {"action": "purchase", "levels": [{"name": "regular"}, {"name": "silver", "threshold": 9}]}
+COUNT = {"metric": "count", "action": "check_in", "threshold": 1}
+
+
+def challenge(**fields: Any) -> dict[str, Any]:
+    return base(challenges={"c": {"conditions": GOAL, **fields}})
+
+
+def goal(**fields: Any) -> dict[str, Any]:
+    return base(challenges={"c": {"conditions": [fields]}})
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path", "reason"),
+    [
+        (
+            base(rules=[{**DAILY, "currency": "coins"}]),
+            "rules[0].currency",
+            "unknown currency 'coins'",
+        ),
+        (base(rules=[DAILY, DAILY]), "rules[1].name", "duplicate rule name 'daily'"),
+        (
+            base(rules=[{"name": "r", "action": "check_in", "per_amount": 1}]),
+            "rules[0].per_amount",
+            "action 'check_in' carries no amount",
+        ),
+        (
+            base(
+                multipliers=[{"name": "m", "kind": "tag", "tag": "x", "factor": 2, "rules": ["r"]}]
+            ),
+            "multipliers[0].rules",
+            "unknown rule 'r'",
+        ),
+        (
+            base(tiers={**TIERS, "multiplier_rules": ["daily", "r"]}),
+            "tiers.multiplier_rules[1]",
+            "unknown rule 'r'",
+        ),
+        (
+            base(caps=[{"name": "c", "limit": 5, "currency": "coins"}]),
+            "caps[0].currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            base(referral={"qualifying_action": "dance"}),
+            "referral.qualifying_action",
+            "unknown action 'dance'",
+        ),
+        (
+            base(referral={"qualifying_action": "purchase", "currency": "coins"}),
+            "referral.currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            base(renewal={"actions": ["purchase", "dance"]}),
+            "renewal.actions[1]",
+            "unknown action 'dance'",
+        ),
+        (
+            base(tiers=TIERS, badges={"b": {"metric": "tier", "tier": "gold"}}),
+            "badges.b.tier",
+            "unknown tier 'gold'",
+        ),
+        (
+            base(badges={"b": {"metric": "earned", "currency": "coins", "threshold": 1}}),
+            "badges.b.currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            base(levels={"curve": "linear", "params": {"step": 10}, "currency": "coins"}),
+            "levels.currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            base(
+                streaks={"s": {"actions": ["check_in"]}},
+                rules=[
+                    DAILY,
+                    {"name": "r", "action": "purchase", "formula": "streak", "streak": "s"},
+                ],
+            ),
+            "rules[1].streak",
+            "streak 's' does not count action 'purchase'",
+        ),
+        (challenge(reward={"coins": 5}), "challenges.c.reward.coins", "unknown currency 'coins'"),
+        (challenge(badge="b"), "challenges.c.badge", "unknown badge 'b'"),
+        (
+            {**challenge(badge="b"), "badges": {"b": {**COUNT, "kind": "repeatable"}}},
+            "challenges.c.badge",
+            "a challenge awards a one-off badge",
+        ),
+        (
+            goal(kind="count", action="dance"),
+            "challenges.c.conditions[0].action",
+            "unknown action 'dance'",
+        ),
+        (
+            goal(kind="earned", currency="coins"),
+            "challenges.c.conditions[0].currency",
+            "unknown currency 'coins'",
+        ),
+        (
+            goal(kind="streak", streak="s"),
+            "challenges.c.conditions[0].streak",
+            "unknown streak 's'",
+        ),
+        (goal(kind="badge", badge="b"), "challenges.c.conditions[0].badge", "unknown badge 'b'"),
+        (goal(kind="tier", tier="gold"), "challenges.c.conditions[0].tier", "unknown tier 'gold'"),
+        (
+            goal(kind="level", target=3),
+            "challenges.c.conditions[0].kind",
+            "a level condition needs a 'levels' section",
+        ),
+    ],
+)
+def test_a_name_no_section_declares_is_refused_where_it_is_used(
+    data: dict[str, Any], key_path: str, reason: str
+) -> None:
+    err = refused(data)
+    assert err.key_path == key_path
+    assert reason in err.reason
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path", "reason"),
+    [
+        (
+            base(rules=[{"name": "r", "action": "check_in"}]),
+            "rules[0]",
+            "a rule needs exactly one of 'fixed', 'per_amount' or 'formula'",
+        ),
+        (
+            base(multipliers=[{"name": "m", "kind": "tag", "factor": 2}]),
+            "multipliers[0]",
+            "a 'tag' multiplier needs 'tag'",
+        ),
+        (base(rules=[{**DAILY, "pending_days": 0}]), "rules[0].pending_days", "greater than"),
+        (
+            base(levels={"curve": "linear", "params": {"step": 10}, "max_level": 1}),
+            "levels.max_level",
+            "greater than or equal to 2",
+        ),
+    ],
+    ids=["rule without award", "tag multiplier without tag", "pending 0 days", "max level 1"],
+)
+def test_a_value_its_section_cannot_use_is_refused(
+    data: dict[str, Any], key_path: str, reason: str
+) -> None:
+    err = refused(data)
+    assert err.key_path == key_path
+    assert reason in err.reason
+
+
+def test_condition_shorthand_tests_every_attribute_it_names() -> None:
+    rule = {**DAILY, "conditions": {"channel": "app", "store": "paris"}}
+    (loaded,) = Program.from_dict(base(rules=[rule])).rules
+    assert [(c.attribute, c.op, c.value) for c in loaded.conditions] == [
+        ("channel", "eq", "app"),
+        ("store", "eq", "paris"),
+    ]
+
+
+def test_floats_in_a_list_of_values_are_read_through_their_text() -> None:
+    """9.99 in a list is Decimal("9.99"), as an amount of 9.99 is."""
+    condition = Condition(attribute="price", op="in", value=[9.99, 5])
+    assert condition.expected == (Decimal("9.99"), 5)
