@@ -42,6 +42,7 @@ from decimal import (
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
+from gamify._numbers import sized
 from gamify.errors import FormulaError
 
 if TYPE_CHECKING:
@@ -346,7 +347,7 @@ class _Compiler:
             raise _Rejected(f"forbidden literal: {value!r} is not a number (allowed: {_ALLOWED})")
         if not number.is_finite():
             raise _Rejected(f"the number {self._segment(node)} is not finite")
-        if number and not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+        if not sized(number, MAX_EXPONENT):
             raise _Rejected(
                 f"the number {self._segment(node)} is out of range "
                 f"(1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT})"

@@ -51,6 +51,7 @@ from pydantic import (
     model_validator,
 )
 
+from gamify._numbers import sized
 from gamify.components import rewards
 from gamify.errors import ProgramError
 from gamify.program import Program
@@ -116,13 +117,12 @@ class _Model(BaseModel):
 def _sized(value: Decimal) -> Decimal:
     """A plan's number between 1e-18 and 1e18 (or 0): exact arithmetic on 1e999999999 would
     run for ever, and no budget, amount or rate comes near either end."""
-    if value and not _SMALLEST <= value.copy_abs() <= _LARGEST:
+    if not sized(value, _MAGNITUDE):
         raise ValueError(f"must lie between 1e-{_MAGNITUDE} and 1e{_MAGNITUDE}, not {value}")
     return value
 
 
 _MAGNITUDE = 18
-_SMALLEST, _LARGEST = Decimal(f"1e-{_MAGNITUDE}"), Decimal(f"1e{_MAGNITUDE}")
 _Share = Annotated[Decimal, Field(ge=0, le=1), AfterValidator(_sized)]
 _Positive = Annotated[Decimal, Field(gt=0), AfterValidator(_sized)]
 _NonNegative = Annotated[Decimal, Field(ge=0), AfterValidator(_sized)]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gamify._numbers import sized
 from gamify.cli._output import (
     BadInput,
     bad_input,
@@ -74,7 +75,7 @@ def _number(text: str, what: str) -> Decimal:
         raise BadInput(f"{what}: {text.strip()!r} is not a number") from None
     if not value.is_finite():
         raise BadInput(f"{what}: {text.strip()!r} is not a finite number")
-    if value and not -30 <= value.adjusted() <= 30:
+    if not sized(value, 30):
         raise BadInput(f"{what}: {text.strip()!r} must lie between 1e-30 and 1e30")
     return value
 

@@ -37,6 +37,7 @@ from decimal import ROUND_FLOOR, Context, Decimal
 from fractions import Fraction
 from types import MappingProxyType
 
+from gamify._numbers import sized
 from gamify.errors import CurveError
 
 __all__ = ["FAMILIES", "PARAMETERS", "LevelCurve", "LevelRow", "build_curve"]
@@ -224,7 +225,7 @@ def _to_decimal(family: str, name: str, value: object) -> Decimal:
         raise CurveError(
             f"parameter {name!r} of curve family {family!r} must be a finite number, not {value!r}"
         )
-    if number and not -30 <= number.adjusted() <= 30:  # exact thresholds of 1e-99999 never end
+    if not sized(number, 30):  # exact thresholds of 1e-99999 never end
         raise CurveError(
             f"parameter {name!r} of curve family {family!r} must lie between 1e-30 and 1e30, "
             f"not {value!r}"

@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from gamify._numbers import sized
 from gamify.clock import zone
 
 # Durations a program may set: a century. Longer ones cannot be added to a date.
@@ -27,7 +28,6 @@ MAX_HOURS = 24 * MAX_DAYS
 # The magnitudes a program's numbers may take (or 0). Beyond them, exact arithmetic on an
 # award runs for ever ("1e999999999" points) or leaves 28 digits.
 MAGNITUDE = 12
-_SMALLEST, _LARGEST = Decimal(f"1e-{MAGNITUDE}"), Decimal(f"1e{MAGNITUDE}")
 
 
 Expects = str | tuple[str, "Expects"] | None
@@ -82,12 +82,7 @@ def _outsized(value: Any) -> Decimal | None:
     else:
         values = (value,)
     for one in values:
-        if (
-            isinstance(one, Decimal)
-            and one.is_finite()
-            and one
-            and not _SMALLEST <= one.copy_abs() <= _LARGEST
-        ):
+        if isinstance(one, Decimal) and one.is_finite() and not sized(one, MAGNITUDE):
             return one
     return None
 

@@ -19,6 +19,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
         (["--family", "linear", "-p", "step=100", "--xp-per-day", "1e-5000"], "--xp-per-day"),
         (["--family", "linear", "-p", "step=100", "--xp-per-day", "1e-999999999"], "1e-30"),
         (["--family", "linear", "-p", "step=1e-99999999"], "between 1e-30 and 1e30"),
+        (["--family", "linear", "-p", "step=9e30"], "between 1e-30 and 1e30"),
         (["--family", "exponential", "-p", "base=1", "-p", "r=1e999999999"], "1e30"),
     ],
 )

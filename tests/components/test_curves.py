@@ -460,6 +460,8 @@ def test_linear_curves_round_trip(step: Decimal, max_level: int) -> None:
         ("polynomial", {"a": 1, "p": Decimal("1e400")}),
         ("exponential", {"base": 1, "r": Decimal("1e-400")}),
         ("linear", {"step": Decimal("1e-99999999")}),
+        ("linear", {"step": Decimal("9e30")}),  # the size is compared, not only its exponent
+        ("linear", {"step": Decimal("9e-31")}),
     ],
 )
 def test_parameters_beyond_what_can_be_computed_are_a_curve_error(

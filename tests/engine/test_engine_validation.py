@@ -589,6 +589,14 @@ def test_text_with_a_lone_surrogate_is_refused_on_every_store(
             {"rules": [{"name": "r", "action": "check_in", "formula": "1e999999999"}]},
             "out of range (1e-30 to 1e30)",
         ),
+        (  # the size itself is compared, not only its exponent
+            {"rules": [{"name": "r", "action": "check_in", "formula": "9e30"}]},
+            "out of range (1e-30 to 1e30)",
+        ),
+        (
+            {"rules": [{"name": "r", "action": "check_in", "formula": "amount * 9e-31"}]},
+            "out of range (1e-30 to 1e30)",
+        ),
         (
             {"multipliers": [{"name": "x", "kind": "tag", "tag": "x", "factor": "1e28"}]},
             "factor: must lie between 1e-12 and 1e12",

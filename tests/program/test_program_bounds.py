@@ -81,3 +81,14 @@ def test_a_number_lies_between_1e_12_and_1e12(fixed: str, ok: bool) -> None:
         with pytest.raises(ProgramError) as refused:
             program(rules=rules)
         assert refused.value.key_path == "rules[0].fixed"
+
+
+def test_the_stated_formula_bounds_themselves_are_accepted() -> None:
+    """Exactly 1e30 and 1e-30 in a formula, the ends its error names, load."""
+    Program.from_dict(
+        {
+            "timezone": "UTC",
+            "actions": {"check_in": {"amount": "none"}},
+            "rules": [{"name": "r", "action": "check_in", "formula": "1e30 * 1e-30"}],
+        }
+    )
