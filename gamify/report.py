@@ -74,6 +74,7 @@ __all__ = [
     "classify_issuance",
     "currency_flows",
     "load_report_plan",
+    "members_text",
     "ratio",
     "report_window",
 ]
@@ -352,6 +353,11 @@ class Window:
         return ratio(self.days, _DAYS_PER_YEAR)
 
 
+def members_text(count: int) -> str:
+    """``1 member``, ``2,345 members``."""
+    return f"{count:,} member" if count == 1 else f"{count:,} members"
+
+
 def _utc(at: datetime) -> datetime:
     """``at`` as a plain stdlib datetime in UTC (pendulum's subclass does its own arithmetic)."""
     u = at.astimezone(UTC)
@@ -567,6 +573,8 @@ def build_report(
     ``until``/``now``'s day for an empty store). Raises ProgramError when the
     plan predicts nothing (see :func:`gamify.planning.compute_plan`).
     """
+    if since is not None and until is not None and since >= until:
+        raise InvalidTimeError(f"since ({since}) must come before until ({until})")
     tz = ZoneInfo(timezone)
     # A window never reaches past now: the plan is prorated over days that happened.
     end = min(local_midnight(until, tz.key), _utc(now)) if until is not None else _utc(now)
@@ -828,7 +836,7 @@ def _alerts(report: Report) -> list[Alert]:
                     f"action:{action.action}",
                     f"action {action.action!r} issued {_pct(abs(action.deviation))} "
                     f"{'more' if action.deviation > 0 else 'less'} than predicted "
-                    f"({action.members} members did it"
+                    f"({members_text(action.members)} did it"
                     + (
                         f", {action.planned_members} planned)"
                         if action.planned_members is not None
@@ -844,7 +852,7 @@ def _alerts(report: Report) -> list[Alert]:
                     "action_planned_zero",
                     f"action:{action.action}",
                     f"action {action.action!r} issued {action.issued:,} points but the plan "
-                    f"predicts none for it ({action.members} members did it): plan its count "
+                    f"predicts none for it ({members_text(action.members)} did it): plan its count "
                     "and completion rate, or stop its rule",
                 )
             )
@@ -876,7 +884,8 @@ def _alerts(report: Report) -> list[Alert]:
                 "info",
                 "unassigned_members",
                 "total",
-                f"{report.unassigned} members fit no segment's core-amount range",
+                f"{members_text(report.unassigned)} {'fits' if report.unassigned == 1 else 'fit'} "
+                "no segment's core-amount range",
             )
         )
     return out

@@ -37,6 +37,7 @@ from gamify.report import (
     Spending,
     build_report,
     load_report_plan,
+    members_text,
 )
 from gamify.simulation import load_program
 from gamify.store import Store
@@ -244,7 +245,7 @@ def _render(result: Report, store: str) -> None:
     end = window.end.astimezone(zone).strftime("%Y-%m-%d %H:%M")
     out.print(
         f"Economy report for {store}: {result.currency}, from {window.since} 00:00 to {end} "
-        f"{window.timezone} ({fmt_decimal(window.days)} days), {result.members:,} members"
+        f"{window.timezone} ({fmt_decimal(window.days)} days), {members_text(result.members)}"
     )
     flow = result.flow
     out.print(
@@ -348,7 +349,8 @@ def _render(result: Report, store: str) -> None:
             )
         out.print(table)
         if result.unassigned:
-            out.print(f"{result.unassigned:,} members fit no segment")
+            verb = "fits" if result.unassigned == 1 else "fit"
+            out.print(f"{members_text(result.unassigned)} {verb} no segment")
         out.print()
 
     if result.alerts:

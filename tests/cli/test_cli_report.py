@@ -13,7 +13,7 @@ import pytest
 from freezegun import freeze_time
 
 import gamify.cli._report as report_cli
-from gamify import Engine, ManualClock, Program, open_store
+from gamify import Engine, InvalidTimeError, ManualClock, Program, open_store
 from gamify.planning import Plan, parse_plan
 from gamify.report import (
     Report,
@@ -21,6 +21,7 @@ from gamify.report import (
     classify_issuance,
     core_ranges,
     load_report_plan,
+    members_text,
     report_window,
 )
 from gamify.store import Store
@@ -886,7 +887,7 @@ def test_a_gap_between_explicit_ranges_leaves_members_unassigned(write) -> None:
     assert (low.planned_members, low.actual_per_member) == (2, 1000)  # a's 1,000 over 1 found
     assert result.unassigned == 1
     (alert,) = [a for a in result.alerts if a.code == "unassigned_members"]
-    assert alert.message == "1 members fit no segment's core-amount range"
+    assert alert.message == "1 member fits no segment's core-amount range"
 
 
 def test_only_a_segment_that_states_a_bound_has_an_explicit_range() -> None:
@@ -1139,7 +1140,7 @@ def test_report_command_segment_ranges_unassigned_members_and_calibration(
     assert "Issuance against plan (prorated by 365.00 / 365 days, calibrated rules)" in out
     assert "│ low │ 0 to 5,000 │" in out
     assert "│ high │ from 16,000 │" in out
-    assert "\n1 members fit no segment\n" in run.stdout  # under the table, beside the alert
+    assert "\n1 member fits no segment\n" in run.stdout  # under the table, beside the alert
 
 
 def test_a_segment_is_judged_like_the_total(write) -> None:
@@ -1231,3 +1232,20 @@ def test_an_empty_store_without_a_plan_has_nothing_to_judge(gamify_cli, store_ur
     assert run.exit_code == 0, run.stderr
     assert "No plan given (--plan): issuance is not judged against a budget." in run.stdout
     assert run.stdout.rstrip().endswith("No alerts.")
+
+
+@pytest.mark.parametrize("until", [date(2026, 3, 1), date(2026, 2, 1)])
+def test_a_window_ending_before_it_starts_is_refused_by_name(until: date) -> None:
+    """build_report with since on or after until says so, rather than that no member was
+    registered before until."""
+    store = shop([("a", "purchase", 100, JAN)])
+    with pytest.raises(InvalidTimeError, match=r"since \(2026-03-01\) must come before until"):
+        build_report(store, now=NOW, since=date(2026, 3, 1), until=until)
+
+
+def test_one_member_reads_in_the_singular() -> None:
+    assert (members_text(1), members_text(0), members_text(2345)) == (
+        "1 member",
+        "0 members",
+        "2,345 members",
+    )
