@@ -755,9 +755,7 @@ class Engine:
                 self._commit(uow, step)
                 return result, step.changes.outbox
 
-        result, messages = self._retrying(run)
-        self._publish(messages)
-        return result
+        return self._write(run)
 
     def _check_points(self, call: str) -> None:
         """Redemption and expiry reminders work on the spendable currency named points;
@@ -818,9 +816,7 @@ class Engine:
         :class:`~gamify.errors.IdempotencyConflictError`.
         """
         event = self._check(member_id, action, at, amount, key, attributes, self._now())
-        outcome, messages = self._retrying(lambda: self._track_once(event, self._lock_set(event)))
-        self._publish(messages)
-        return outcome
+        return self._write(lambda: self._track_once(event, self._lock_set(event)))
 
     def track_many(self, events: Iterable[Event | Mapping[str, Any]]) -> list[Outcome]:
         """Track a batch as one transaction; an invalid event fails the call and writes nothing."""
@@ -859,9 +855,7 @@ class Engine:
                     messages.extend(sent)
             return outcomes, messages
 
-        outcomes, messages = self._retrying(run)
-        self._publish(messages)
-        return outcomes
+        return self._write(run)
 
     def redeem(
         self,
@@ -901,13 +895,11 @@ class Engine:
         now = self._now()
         # What the caller asked for: a retry replays even after the reward's price changed.
         fingerprint = _fingerprint("redeem", points, reason, _canonical_amount(total))
-        result, messages = self._retrying(
+        return self._write(
             lambda: self._redeem_once(
                 member_id, points, reward, total, key, reason, now, fingerprint
             )
         )
-        self._publish(messages)
-        return result
 
     def refund(self, redemption: Redemption | str, member_id: str | None = None) -> Redemption:
         """Give back exactly the lots a redemption spent (an expired lot comes back expired)."""
@@ -925,9 +917,7 @@ class Engine:
         if _text_problem(redemption_id) is not None:  # no store holds such an id
             raise NotFoundError(f"member {member!r} has no redemption {redemption_id!r}")
         now = self._now()
-        result, messages = self._retrying(lambda: self._refund_once(member, redemption_id, now))
-        self._publish(messages)
-        return result
+        return self._write(lambda: self._refund_once(member, redemption_id, now))
 
     def adjust(
         self,
@@ -1015,9 +1005,7 @@ class Engine:
                 self._commit(uow, step)
                 return adjustment, step.changes.outbox
 
-        result, messages = self._retrying(run)
-        self._publish(messages)
-        return result
+        return self._write(run)
 
     def _check_adjustable(self, currency: str) -> None:
         _named(self.program.currencies, currency, "currency")
@@ -1173,9 +1161,7 @@ class Engine:
                 self._commit(uow, step)
                 return result, step.changes.outbox
 
-        result, messages = self._retrying(run)
-        self._publish(messages)
-        return result
+        return self._write(run)
 
     def run_due(self) -> DueReport:
         """Expire due lots, mature pending points and run due tier reviews, for every member.
@@ -1469,6 +1455,12 @@ class Engine:
         if len(member_ids) == 1:  # nearly every unit: one member, already in order
             return self.store.unit_of_work(member_ids)
         return self.store.unit_of_work(sorted(set(member_ids)))
+
+    def _write(self, run: Callable[[], tuple[_T, list[OutboxMessage]]]) -> _T:
+        """Run a write (retried as :meth:`_retrying` says), then deliver its domain events."""
+        result, messages = self._retrying(run)
+        self._publish(messages)
+        return result
 
     def _retrying(self, run: Callable[[], _T]) -> _T:
         # A unique-key race (two first events with one key) resolves on the
