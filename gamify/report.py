@@ -50,7 +50,7 @@ from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
 from gamify._time import local_midnight
-from gamify.errors import InvalidTimeError, NotFoundError
+from gamify.errors import InvalidTimeError, NotFoundError, ProgramError
 from gamify.planning import Plan, PlanResult, SegmentIssuance, compute_plan, load_plan
 from gamify.store import LedgerEntry, Store
 
@@ -294,7 +294,10 @@ def load_report_plan(path: str | os.PathLike[str]) -> tuple[Plan, dict[str, Core
     which also validates the segments' ``core_amount_min`` / ``core_amount_max``.
     """
     plan = load_plan(path)
-    return plan, core_ranges(plan)
+    try:
+        return plan, core_ranges(plan)
+    except ProgramError as exc:
+        raise ProgramError(exc.reason, file=os.fspath(path), key_path=exc.key_path) from None
 
 
 def core_ranges(plan: Plan) -> dict[str, CoreRange]:
@@ -324,6 +327,29 @@ def core_ranges(plan: Plan) -> dict[str, CoreRange]:
             high[below] = split
         if low[above] is None:
             low[above] = split
+    # Bounds given by hand can contradict each other or the midpoints: every range must
+    # hold some amount, and a member must fit one segment only.
+    for _, index in order:
+        start, end = low[index], high[index]
+        if start is not None and end is not None and start >= end:
+            given = plan.segments[index]
+            key = "core_amount_min" if given.core_amount_min is not None else "core_amount_max"
+            raise ProgramError(
+                f"segment {given.name!r} holds no core amount: its range "
+                f"{_range_text(start, end)} is empty beside its neighbours'",
+                key_path=f"segments[{index}].{key}",
+            )
+    for (_, below), (_, above) in itertools.combinations(order, 2):
+        top, bottom = high[below], low[above]
+        if top is None or bottom is None or top > bottom:
+            fault = above if plan.segments[above].core_amount_min is not None else below
+            key = "core_amount_min" if fault == above else "core_amount_max"
+            raise ProgramError(
+                f"the core-amount range of segment {plan.segments[below].name!r} "
+                f"({_range_text(low[below], top)}) overlaps that of segment "
+                f"{plan.segments[above].name!r} ({_range_text(bottom, high[above])})",
+                key_path=f"segments[{fault}].{key}",
+            )
     return {
         segment.name: CoreRange(
             segment.name,
@@ -333,6 +359,10 @@ def core_ranges(plan: Plan) -> dict[str, CoreRange]:
         )
         for index, segment in enumerate(plan.segments)
     }
+
+
+def _range_text(low: Decimal | None, high: Decimal | None) -> str:
+    return f"[{low if low is not None else 0}, {high if high is not None else 'no limit'})"
 
 
 # --------------------------------------------------------------------------- window

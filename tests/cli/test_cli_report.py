@@ -13,7 +13,7 @@ import pytest
 from freezegun import freeze_time
 
 import gamify.cli._report as report_cli
-from gamify import Engine, InvalidTimeError, ManualClock, Program, open_store
+from gamify import Engine, InvalidTimeError, ManualClock, Program, ProgramError, open_store
 from gamify.planning import Plan, parse_plan
 from gamify.report import (
     Report,
@@ -1249,3 +1249,47 @@ def test_one_member_reads_in_the_singular() -> None:
         "0 members",
         "2,345 members",
     )
+
+
+@pytest.mark.parametrize(
+    ("low_extra", "high_extra", "key", "message"),
+    [
+        # low reaches 16,000 while high starts at 12,000: a member of 14,000 fits both.
+        (
+            "core_amount_max = 16000\n",
+            "core_amount_min = 12000\n",
+            "segments[1].core_amount_min",
+            "range of segment 'low' ([0, 16000)) overlaps that of segment 'high' ([12000, "
+            "no limit))",
+        ),
+        # low starts at 12,000 but the midpoint 10,500 ends it: it could hold no one.
+        (
+            "core_amount_min = 12000\n",
+            "",
+            "segments[0].core_amount_min",
+            "segment 'low' holds no core amount: its range [12000, 10500) is empty",
+        ),
+    ],
+)
+def test_contradicting_core_amount_bounds_are_refused_with_their_key(
+    write, low_extra: str, high_extra: str, key: str, message: str
+) -> None:
+    """Ranges given by hand must leave each segment some amounts and no member in two."""
+    text = TWO_SEGMENTS.replace('name = "low"\n', 'name = "low"\n' + low_extra).replace(
+        'name = "high"\n', 'name = "high"\n' + high_extra
+    )
+    path = write("plan.toml", text)
+    with pytest.raises(ProgramError) as caught:
+        load_report_plan(path)
+    assert caught.value.key_path == key
+    assert caught.value.file == str(path)
+    assert message in caught.value.reason
+
+
+def test_a_gap_between_bounds_given_by_hand_is_allowed(write) -> None:
+    """low ends at 5,000 and high starts at 16,000: members between fit no segment (the
+    report says how many), which is no contradiction."""
+    text = TWO_SEGMENTS.replace('name = "low"\n', 'name = "low"\ncore_amount_max = 5000\n')
+    text = text.replace('name = "high"\n', 'name = "high"\ncore_amount_min = 16000\n')
+    _, ranges = load_report_plan(write("plan.toml", text))
+    assert (ranges["low"].high, ranges["high"].low) == (5000, 16000)
