@@ -7,6 +7,7 @@ keys, a table per area, a required IANA ``timezone``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -108,6 +109,12 @@ class Program(Model):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise from_validation_error(exc, file) from None
+        except UnicodeEncodeError as exc:  # a lone surrogate, which pydantic cannot read
+            raise ProgramError(
+                f"text that is not valid Unicode: {exc.object[exc.start : exc.end]!r} "
+                f"in {exc.object!r}",
+                file=file,
+            ) from None
 
     @cached_property
     def week_start_index(self) -> int:
@@ -166,6 +173,12 @@ class Program(Model):
         def fail(reason: str, where: str) -> ProgramError:
             return ProgramError(reason, key_path=where)
 
+        for where, name in self._names():
+            if not name or not name.isprintable():
+                # Names are kept in ledger reasons, badge awards and states; PostgreSQL
+                # cannot store a NUL, and a control character reads as nothing.
+                reason = "a name is non-empty text without control characters"
+                raise fail(f"{reason}, not {name!r}", where)
         names: set[str] = set()
         for i, rule in enumerate(self.rules):
             if rule.action not in self.actions:
@@ -202,6 +215,31 @@ class Program(Model):
             if cap.currency not in self.currencies:
                 raise fail(f"unknown currency {cap.currency!r}", f"caps[{i}].currency")
         return self
+
+    def _names(self) -> Iterator[tuple[str, str]]:
+        """Every name the program gives, with its key path."""
+        sections: dict[str, Mapping[str, Any]] = {
+            "currencies": self.currencies,
+            "actions": self.actions,
+            "streaks": self.streaks,
+            "badges": self.badges,
+            "catalog": self.catalog,
+            "challenges": self.challenges,
+        }
+        for section, table in sections.items():
+            for key in table:
+                yield f"{section}.{key}", key
+        for i, rule in enumerate(self.rules):
+            yield f"rules[{i}].name", rule.name
+        for i, multiplier in enumerate(self.multipliers):
+            yield f"multipliers[{i}].name", multiplier.name
+        for i, cap in enumerate(self.caps):
+            yield f"caps[{i}].name", cap.name
+        for key, badge in self.badges.items():
+            for i, tier in enumerate(badge.tiers):
+                yield f"badges.{key}.tiers[{i}].name", tier.name
+        for i, level in enumerate(self.tiers.levels if self.tiers is not None else ()):
+            yield f"tiers.levels[{i}].name", level.name
 
     def _check_loyalty(self, fail: Any) -> None:
         if (

@@ -92,3 +92,44 @@ def test_the_stated_formula_bounds_themselves_are_accepted() -> None:
             "rules": [{"name": "r", "action": "check_in", "formula": "1e30 * 1e-30"}],
         }
     )
+
+
+@pytest.mark.parametrize(
+    ("edit", "key_path"),
+    [
+        (lambda p: p["actions"].update({"check\x00in": {"amount": "none"}}), "actions.check\x00in"),
+        (lambda p: p["rules"][0].update(name=""), "rules[0].name"),
+        (lambda p: p["rules"][0].update(name="tab\tbed"), "rules[0].name"),
+        (lambda p: p.update(badges={"b\ud800": {"metric": "level", "threshold": 2}}), None),
+        (
+            lambda p: p.update(
+                badges={
+                    "steps": {
+                        "kind": "tiered",
+                        "metric": "count",
+                        "action": "check_in",
+                        "tiers": [{"name": "gold\n", "threshold": 1}],
+                    }
+                }
+            ),
+            "badges.steps.tiers[0].name",
+        ),
+    ],
+)
+def test_names_with_control_characters_are_refused_at_load(
+    edit: Any, key_path: str | None
+) -> None:
+    """Names end up in ledger reasons and member state: a NUL cannot be stored on
+    PostgreSQL and a control character reads as nothing, so the file is refused there."""
+    program: dict[str, Any] = {
+        "timezone": "UTC",
+        "actions": {"check_in": {"amount": "none"}},
+        "rules": [{"name": "r", "action": "check_in", "fixed": 5}],
+        "levels": {"curve": "linear", "params": {"step": 100}},
+    }
+    edit(program)
+    refused = r"without control characters|not valid Unicode"
+    with pytest.raises(ProgramError, match=refused) as caught:
+        Program.from_dict(program)
+    if key_path is not None:
+        assert caught.value.key_path == key_path
