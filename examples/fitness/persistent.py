@@ -1,8 +1,8 @@
 """The fitness app on a SQLite file: the app's own tables and gamify's in one transaction.
 
-The app owns ``User``, ``Workout`` and ``Simulation`` (SQLModel). Each workout is inserted and
-tracked in the same session, so the award commits (or rolls back) with the
-workout row; domain events (a level-up, a new badge) arrive after the commit.
+The app owns ``User``, ``Workout`` and ``Simulation`` (SQLModel). Each
+workout is inserted and tracked in the same session, so the award commits (or
+rolls back) with the workout row; domain events (a level-up, a new badge) arrive after the commit.
 Each run simulates the next week and continues from what the file holds.
 """
 
@@ -127,10 +127,9 @@ def run_persistent(path: str | Path, days: int = DAYS_PER_RUN, seed: int = 7) ->
                 f"+{outcome.total('points'):>3} points  +{outcome.total('xp'):>3} XP  "
                 f"streak {streak}"
             )
-
-    with Session(app_db) as session:
-        session.merge(Simulation(id=1, last_day=start + timedelta(days=days - 1)))
-        session.commit()
+        with Session(app_db) as session:  # a run stopped midway resumes after this day
+            session.merge(Simulation(id=1, last_day=day))
+            session.commit()
 
     print("\nStored state:")
     for user in users:
