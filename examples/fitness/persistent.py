@@ -1,8 +1,9 @@
 """The fitness app on a SQLite file: the app's own tables and gamify's in one transaction.
 
-The app owns ``User`` and ``Workout`` (SQLModel). Each workout is inserted and
-tracked in the same session, so the award commits (or rolls back) with the
-workout row; domain events (a level-up, a new badge) arrive after the commit.
+The app owns ``User``, ``Workout`` and ``Simulation`` (SQLModel). Each
+workout is inserted and tracked in the same session, so the award commits (or
+rolls back) with the workout row; domain events (a level-up, a new badge)
+arrive after the commit.
 Each run simulates the next week and continues from what the file holds.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pendulum
 from gamify_adapters.sql import begin_immediate
 from sqlalchemy import Engine as SQLEngine
-from sqlmodel import Field, Session, SQLModel, create_engine, func, select
+from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 import gamify
 
@@ -42,6 +43,14 @@ class Workout(SQLModel, table=True):
     minutes: int
 
 
+class Simulation(SQLModel, table=True):
+    """The last day the simulation covered (one row): a day may pass without a workout."""
+
+    __tablename__ = "app_simulation"
+    id: int | None = Field(default=None, primary_key=True)
+    last_day: date
+
+
 USERS = [
     ("ana", "Europe/Lisbon", 0.9),
     ("ben", "Asia/Shanghai", 0.6),
@@ -57,11 +66,13 @@ def _app_engine(path: Path) -> SQLEngine:
 
 
 def _next_day(session: Session) -> date:
-    """The day after the last stored workout: a second run continues the story."""
-    last = session.exec(select(func.max(Workout.at))).one()
-    if last is None:
-        return FIRST_DAY
-    return pendulum.instance(last, tz="UTC").date() + timedelta(days=1)
+    """The day after the last simulated day: a second run continues the story.
+
+    Not the day after the last workout: the last day may have had none, and a
+    workout's UTC date is the day before its local date east of UTC.
+    """
+    done = session.get(Simulation, 1)
+    return FIRST_DAY if done is None else done.last_day + timedelta(days=1)
 
 
 def run_persistent(path: str | Path, days: int = DAYS_PER_RUN, seed: int = 7) -> None:
@@ -117,6 +128,9 @@ def run_persistent(path: str | Path, days: int = DAYS_PER_RUN, seed: int = 7) ->
                 f"+{outcome.total('points'):>3} points  +{outcome.total('xp'):>3} XP  "
                 f"streak {streak}"
             )
+        with Session(app_db) as session:  # a run stopped midway resumes after this day
+            session.merge(Simulation(id=1, last_day=day))
+            session.commit()
 
     print("\nStored state:")
     for user in users:

@@ -188,3 +188,31 @@ def test_fitness_app_demo_prints_the_reference_days(monkeypatch: pytest.MonkeyPa
     text = out.getvalue()
     assert "streak_7" in text and "rest day" in text
     assert app.main([]) == 0
+
+
+def test_fitness_app_demo_summary_and_notes_follow_the_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The demo's closing line and notes say what the reference days give: after day 40 the
+    balance and XP of the reference, level 14 (1322 XP, at least 1300), a longest run of 28
+    (days 13 to 40), badges first_workout and streak_7 only (no run reached 30); a level-up
+    note names the level and its 50 x n reward; ben's first week totals 450 points
+    (62 + 14 + 12 + 2 x 14 + 16 + 200 + 18 + 100)."""
+    path = FITNESS.with_name("app.py")
+    spec = importlib.util.spec_from_file_location("fitness_app", path)
+    assert spec is not None and spec.loader is not None
+    app = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "fitness_app", app)  # dataclasses look their module up
+    spec.loader.exec_module(app)
+    out = io.StringIO()
+    app.run_demo(out)
+    text = out.getvalue()
+    last = reference()[-1]
+    assert (last.balance, last.total_xp) == (6872, 1322)
+    assert (
+        "After 40 days: 6872 points, 1322 XP, level 14, longest streak 28 days; "
+        "badges: first_workout, streak_7"
+    ) in text
+    assert "level 2 (+100)" in text and "level 14 (+700)" in text
+    assert "challenge first_week" in text
+    assert "status completed; 450 points in all" in text
