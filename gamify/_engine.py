@@ -2063,7 +2063,7 @@ class Engine:
         alive_after = max(step.at, now)
         for lot in uow.lots(step.member.member_id, "points"):
             if (
-                lot.status == "open"
+                lot.status in ("open", "pending")  # pending points would expire unspent
                 and lot.expires_at is not None
                 and alive_after < lot.expires_at < horizon
             ):

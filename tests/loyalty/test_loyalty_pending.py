@@ -200,3 +200,30 @@ def test_immediate_rules_are_spendable_at_once(gamify_engine: EngineFactory) -> 
     engine = gamify_engine(shop(), clock=clock)
     assert engine.track("amy", "trial_report").credits[0].pending_until is None
     assert engine.redeem("amy", 150).points == 150
+
+
+def test_a_pending_lot_due_within_the_window_is_renewed(gamify_store_target: Any) -> None:
+    """Points of 25 January, pending for 14 days but due at the end of January (a rule valid
+    to the end of its month), would expire before they ever matured. A trial report on 28
+    January renews every lot due within 30 days, the pending one too: it runs to the end
+    of July and matures on 8 February."""
+    program = shop(renewal={"actions": ["trial_report"], "within_days": 30, "months": 6})
+    program["rules"][0]["validity"] = {"policy": "months_end", "months": 0}
+    clock = ManualClock(sh(2027, 1, 25, 10))
+    store = gamify_store_target.open()
+    try:
+        check_pending_renewal(Engine(program, store=store, clock=clock), clock)
+    finally:
+        store.close()
+
+
+def check_pending_renewal(engine: Engine, clock: ManualClock) -> None:
+    credit = engine.track("amy", "purchase", amount=100).credits[0]
+    assert (credit.pending_until, credit.expires_at) == (sh(2027, 2, 8, 10), sh(2027, 2, 1))
+    clock.set(sh(2027, 1, 28, 10))
+    engine.track("amy", "trial_report")
+    pending = next(lot for lot in engine.store.member_lots("amy", "points") if lot.amount == 100)
+    assert (pending.status, pending.expires_at) == ("pending", sh(2027, 8, 1))
+    clock.set(sh(2027, 2, 8, 10))
+    engine.run_due()
+    assert engine.balance("amy") == 250
