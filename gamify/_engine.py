@@ -1089,7 +1089,8 @@ class Engine:
         return self.member(member_id)
 
     def expiring(self, member_id: str, *, within: timedelta) -> list[ExpiringLot]:
-        """The member's points lots that expire within ``within`` from now, soonest first."""
+        """The member's spendable points lots that expire within ``within`` from now, soonest
+        first (pending points, not yet spendable, are not listed)."""
         if not isinstance(within, timedelta) or within <= timedelta(0):
             raise InvalidEventError(f"within must be a positive timedelta, not {within!r}")
         self._check_member_id(member_id)
