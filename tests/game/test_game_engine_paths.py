@@ -1,0 +1,188 @@
+"""How the engine joins streaks, levels and badges within one call: domain events,
+the ``streak`` formula name, rewards that feed further levels and badges, zones, and
+repairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import gamify
+from gamify.testing.plugin import EngineFactory
+
+
+def at(day: int, hour: int = 9, month: int = 3) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, tzinfo=dt.UTC)
+
+
+def repair_program(cost: int = 30) -> dict[str, Any]:
+    """Workouts pay 10 points; a daily streak with a badge at 3 days, repairable for 48
+    hours at ``cost`` points.
+    """
+    return {
+        "timezone": "UTC",
+        "actions": {"workout": {}},
+        "rules": [{"name": "workout_points", "action": "workout", "fixed": 10}],
+        "streaks": {
+            "daily": {"actions": ["workout"], "repair": {"window_hours": 48, "cost": cost}}
+        },
+        "badges": {"three_days": {"metric": "streak", "streak": "daily", "threshold": 3}},
+    }
+
+
+def test_streak_extended_fires_once_per_counted_day(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A second workout on the same day fires no ``streak_extended``; the next day's does."""
+    engine = gamify_engine(repair_program())
+    seen: list[gamify.DomainEvent] = []
+    engine.on("streak_extended", seen.append)
+    for day, hour in ((2, 9), (2, 18), (3, 9)):
+        gamify_clock.set(at(day, hour))
+        engine.track("m", "workout")
+    assert [(e.at, e.payload["length"]) for e in seen] == [(at(2), 1), (at(3), 2)]
+
+
+def test_formula_streak_reads_the_first_declared_streak_of_the_action(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Without a ``streak`` key, ``streak`` is the first streak in file order that counts
+    the action: on Tuesday after Monday the daily run is 2 while the weekly one is 1.
+    """
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"workout": {}},
+            "rules": [{"name": "by_streak", "action": "workout", "formula": "streak"}],
+            "streaks": {
+                "daily": {"actions": ["workout"]},
+                "weekly": {"actions": ["workout"], "period": "week"},
+            },
+        }
+    )
+    paid = []
+    for day in (2, 3):  # Monday 2 and Tuesday 3 March 2026
+        gamify_clock.set(at(day))
+        paid.append(engine.track("m", "workout").credits[0].amount)
+    assert paid == [1, 2]
+
+
+def test_a_badge_reward_in_xp_levels_up_and_awards_a_level_badge_in_the_same_event(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """The workout pays 10 XP, ``first`` pays 40 more: 50 XP reaches level 2 (linear step
+    50), and the badge on level 2 follows in that same outcome.
+    """
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"workout": {}},
+            "rules": [{"name": "xp", "action": "workout", "currency": "xp", "fixed": 10}],
+            "levels": {"curve": "linear", "params": {"step": 50}},
+            "badges": {
+                "first": {
+                    "metric": "count",
+                    "action": "workout",
+                    "threshold": 1,
+                    "reward": {"xp": 40},
+                },
+                "level_2": {"metric": "level", "threshold": 2},
+            },
+        }
+    )
+    gamify_clock.set(at(2))
+    outcome = engine.track("m", "workout")
+    assert [u.level for u in outcome.level_ups] == [2]
+    assert sorted(b.badge for b in outcome.badges) == ["first", "level_2"]
+    profile = engine.member("m")
+    assert (profile.xp, profile.level) == (50, 2)
+
+
+def test_a_badge_reward_counts_toward_a_badge_on_earned_points_in_the_same_event(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """The workout pays 10 points and ``first`` 100 more: 110 earned reaches ``rich`` (100)."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"workout": {}},
+            "rules": [{"name": "points", "action": "workout", "fixed": 10}],
+            "badges": {
+                "first": {
+                    "metric": "count",
+                    "action": "workout",
+                    "threshold": 1,
+                    "reward": {"points": 100},
+                },
+                "rich": {"metric": "earned", "currency": "points", "threshold": 100},
+            },
+        }
+    )
+    gamify_clock.set(at(2))
+    outcome = engine.track("m", "workout")
+    assert sorted(b.badge for b in outcome.badges) == ["first", "rich"]
+    assert engine.balance("m") == 110
+
+
+def test_badge_progress_reads_the_streak_in_the_members_zone(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A Shanghai member works out on 2 March (10:00 local). At 01:00 local on 4 March
+    (17:00 UTC on 3 March) their 3 March has passed empty: the run reads 0, though the
+    program's UTC day 3 March is not over.
+    """
+    engine = gamify_engine(repair_program())
+    engine.set_member("m", timezone="Asia/Shanghai")
+    gamify_clock.set(at(2, 2))
+    engine.track("m", "workout")
+    gamify_clock.set(at(3, 17))
+    assert engine.member("m").streaks[0].length == 0
+    assert engine.badge_progress("m", "three_days").current == 0
+
+
+def test_a_repair_that_joins_runs_awards_the_streak_badge(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Two days, 4 March missed, one day: the repair joins them into 3 days, which earns
+    the badge on a 3-day streak.
+    """
+    engine = gamify_engine(repair_program())
+    for day in (2, 3, 5):
+        gamify_clock.set(at(day))
+        engine.track("m", "workout")
+    gamify_clock.set(at(5, 12))
+    assert engine.repair_streak("m", "daily").length == 3
+    assert [b.badge for b in engine.member("m").badges] == ["three_days"]
+    assert engine.badge_progress("m", "three_days").held == 1
+
+
+def test_a_repair_costing_one_point_spends_it(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    engine = gamify_engine(repair_program(cost=1))
+    for day in (2, 4):
+        gamify_clock.set(at(day))
+        engine.track("m", "workout")
+    gamify_clock.set(at(4, 12))
+    engine.repair_streak("m", "daily")
+    assert engine.balance("m") == 2 * 10 - 1
+
+
+def test_streak_history_keeps_the_latest_fifty_runs(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """51 one-day runs, each broken by a missed day (the last one read after its break):
+    the history lists the latest 50, oldest first.
+    """
+    engine = gamify_engine(repair_program())
+    start = at(1, month=1)
+    for n in range(51):
+        gamify_clock.set(start + dt.timedelta(days=2 * n))
+        engine.track("m", "workout")
+    gamify_clock.set(start + dt.timedelta(days=2 * 51))
+    runs = engine.streak_history("m", "daily")
+    assert len(runs) == 50
+    assert runs[0].start.date() == (start + dt.timedelta(days=2)).date()
+    assert runs[-1].start.date() == (start + dt.timedelta(days=100)).date()
+    assert {r.length for r in runs} == {1}
