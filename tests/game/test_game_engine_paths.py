@@ -186,3 +186,116 @@ def test_streak_history_keeps_the_latest_fifty_runs(
     assert runs[0].start.date() == (start + dt.timedelta(days=2)).date()
     assert runs[-1].start.date() == (start + dt.timedelta(days=100)).date()
     assert {r.length for r in runs} == {1}
+
+
+def test_events_dated_in_the_past_count_in_their_own_days(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Logged on 10 March for 2, 4 and 5 March: 3 March was missed, so the run breaks on
+    4 March and reaches 2 on 5 March, paying its milestone; the events carry those dates.
+    """
+    spec = repair_program()
+    spec["streaks"]["daily"]["milestones"] = [{"length": 2, "reward": {"points": 5}}]
+    engine = gamify_engine(spec)
+    seen: list[gamify.DomainEvent] = []
+    engine.on("*", seen.append)
+    gamify_clock.set(at(10))
+    outcomes = [engine.track("m", "workout", at=at(day)) for day in (2, 4, 5)]
+    assert [(o.streaks[0].length, o.streaks[0].broken) for o in outcomes] == [
+        (1, False),
+        (1, True),
+        (2, False),
+    ]
+    assert [c.amount for c in outcomes[2].credits if c.source == "streak"] == [5]
+    streak_events = [(e.name, e.at) for e in seen if e.name.startswith("streak_")]
+    assert streak_events == [
+        ("streak_extended", at(2)),
+        ("streak_broken", at(4)),
+        ("streak_extended", at(4)),
+        ("streak_extended", at(5)),
+        ("streak_milestone", at(5)),
+    ]
+
+
+def test_a_predicate_on_an_event_dated_in_the_past_sees_the_streak_of_that_time(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Workouts on 2 and 3 March; a stretch logged on 6 March for 3 March evening sees the
+    run at 2, as it stood then (by 6 March it would read 0).
+    """
+    seen: list[int] = []
+
+    def watch(facts: gamify.BadgeFacts) -> bool:
+        seen.append(facts.streaks.get("daily", 0))
+        return False
+
+    spec = repair_program()
+    spec["actions"]["stretch"] = {}
+    spec["badges"] = {"watch": {"metric": "custom", "predicate": "watch", "actions": ["stretch"]}}
+    engine = gamify_engine(spec, predicates={"watch": watch})
+    for day in (2, 3):
+        gamify_clock.set(at(day))
+        engine.track("m", "workout")
+    gamify_clock.set(at(6))
+    engine.track("m", "stretch", at=at(3, 20))
+    assert seen == [2]
+
+
+def test_at_max_stop_cuts_a_credit_one_past_the_maximum(gamify_engine: EngineFactory) -> None:
+    """Max level 2 at 100 XP under ``stop``: 99 XP, then 2 more pay 1 and cut 1."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"quest": {"amount": "required"}},
+            "rules": [{"name": "quest_xp", "action": "quest", "currency": "xp", "per_amount": 1}],
+            "levels": {
+                "curve": "linear",
+                "params": {"step": 100},
+                "max_level": 2,
+                "at_max": "stop",
+            },
+        }
+    )
+    engine.track("m", "quest", amount=99)
+    outcome = engine.track("m", "quest", amount=2)
+    assert [(c.amount, c.capped) for c in outcome.credits] == [(1, 1)]
+    assert (engine.member("m").xp, engine.member("m").level) == (100, 2)
+
+
+def test_at_max_stop_cuts_points_when_levels_follow_points(gamify_engine: EngineFactory) -> None:
+    """Levels on points, max level 2 at 100 points under ``stop``: 150 points pay 100."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"purchase": {"amount": "required"}},
+            "rules": [{"name": "purchase_points", "action": "purchase", "per_amount": 1}],
+            "levels": {
+                "currency": "points",
+                "curve": "linear",
+                "params": {"step": 100},
+                "max_level": 2,
+                "at_max": "stop",
+            },
+        }
+    )
+    outcome = engine.track("m", "purchase", amount=150)
+    assert [(c.amount, c.capped) for c in outcome.credits] == [(100, 50)]
+    assert (engine.balance("m"), engine.member("m").level) == (100, 2)
+
+
+def test_streak_repaired_reports_the_repaired_length(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A 5-day run long broken, then 9 March, 10 March missed, 11 March: the repair joins
+    1 + 1 = 2 days; ``streak_repaired`` reports 2, not the longest run (5).
+    """
+    engine = gamify_engine(repair_program(cost=0))
+    seen: list[gamify.DomainEvent] = []
+    engine.on("streak_repaired", seen.append)
+    for day in (2, 3, 4, 5, 6, 9, 11):
+        gamify_clock.set(at(day))
+        engine.track("m", "workout")
+    gamify_clock.set(at(11, 12))
+    state = engine.repair_streak("m", "daily")
+    assert (state.length, state.longest) == (2, 5)
+    assert [e.payload["length"] for e in seen] == [2]
