@@ -8,7 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 import gamify
+from gamify.errors import InvalidEventError
 from gamify.testing.plugin import EngineFactory
 
 
@@ -299,3 +302,15 @@ def test_streak_repaired_reports_the_repaired_length(
     state = engine.repair_streak("m", "daily")
     assert (state.length, state.longest) == (2, 5)
     assert [e.payload["length"] for e in seen] == [2]
+
+
+@pytest.mark.parametrize("member", ["", "   ", None, 42, "m" * 1000])
+def test_the_badge_list_refuses_a_malformed_member_id(
+    gamify_engine: EngineFactory, member: Any
+) -> None:
+    """``badges`` refuses the member ids that ``badge_progress`` and ``track`` refuse."""
+    engine = gamify_engine(repair_program())
+    with pytest.raises(InvalidEventError, match="member id"):
+        engine.badges(member)
+    with pytest.raises(InvalidEventError, match="member id"):
+        engine.badge_progress(member, "three_days")
