@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import gamify
-from gamify.errors import InvalidEventError
+from gamify.errors import IdempotencyConflictError, InvalidEventError
 from gamify.testing.plugin import EngineFactory
 
 
@@ -314,3 +314,60 @@ def test_the_badge_list_refuses_a_malformed_member_id(
         engine.badges(member)
     with pytest.raises(InvalidEventError, match="member id"):
         engine.badge_progress(member, "three_days")
+
+
+def test_one_repair_key_on_two_streaks_is_a_conflict(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A repair key names one repair: reused for another streak it is refused, and nothing
+    more is spent.
+    """
+    spec = repair_program(cost=5)
+    spec["streaks"]["stretching"] = {
+        "actions": ["workout"],
+        "repair": {"window_hours": 48, "cost": 5},
+    }
+    engine = gamify_engine(spec)
+    for day in (2, 4):
+        gamify_clock.set(at(day))
+        engine.track("m", "workout")
+    gamify_clock.set(at(4, 12))
+    assert engine.repair_streak("m", "daily", key="r1").length == 2
+    with pytest.raises(IdempotencyConflictError):
+        engine.repair_streak("m", "stretching", key="r1")
+    assert engine.balance("m") == 2 * 10 - 5
+    assert [s.length for s in engine.member("m").streaks] == [2, 1]
+
+
+def test_a_repair_spends_the_currency_the_program_names(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A repair costing 3 gems takes gems and leaves points alone."""
+    spec = repair_program(cost=3)
+    spec["currencies"] = {"points": {}, "gems": {}}
+    spec["rules"].append({"name": "gems", "action": "workout", "currency": "gems", "fixed": 4})
+    spec["streaks"]["daily"]["repair"]["currency"] = "gems"
+    engine = gamify_engine(spec)
+    for day in (2, 4):
+        gamify_clock.set(at(day))
+        engine.track("m", "workout")
+    gamify_clock.set(at(4, 12))
+    engine.repair_streak("m", "daily")
+    assert (engine.balance("m"), engine.balance("m", "gems")) == (20, 2 * 4 - 3)
+
+
+def test_a_secret_badge_in_progress_stays_hidden(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """A secret badge at 1 of 3 workouts is not listed; at 3 it is."""
+    spec = repair_program()
+    spec["badges"] = {
+        "hidden": {"metric": "count", "action": "workout", "threshold": 3, "secret": True}
+    }
+    engine = gamify_engine(spec)
+    engine.track("m", "workout")
+    assert engine.badge_progress("m", "hidden").current == 1
+    assert engine.badges("m") == []
+    engine.track("m", "workout")
+    engine.track("m", "workout")
+    assert [b.badge for b in engine.badges("m")] == ["hidden"]
