@@ -630,6 +630,7 @@ class Engine:
 
     def badges(self, member_id: str) -> list[BadgeProgress]:
         """Every badge with the member's progress; secret badges only once earned."""
+        self._check_member_id(member_id)
         record = self.store.get_member(member_id)
         out: list[BadgeProgress] = []
         for name, badge in self.program.badges.items():
