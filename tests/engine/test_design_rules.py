@@ -378,14 +378,11 @@ def test_set_member_refuses_a_zone_that_is_not_iana(
     assert engine.store.get_member("m") is None
 
 
-def test_a_rule_named_with_empty_text_keeps_its_own_lot_terms(
-    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
-) -> None:
-    """A rule's pending days and validity are its own whatever its name, even "": they are
-    not mistaken for the terms of rewards, which no rule pays."""
-    gamify_clock.set(utc(2026, 3, 2, 9))
-    engine = gamify_engine(
-        {**BUY, "rules": [{"name": "", "action": "buy", "per_amount": 1, "pending_days": 14}]}
-    )
-    credit = engine.track("m", "buy", amount=5).credits[0]
-    assert credit.pending_until == utc(2026, 3, 16, 9)
+def test_a_rule_named_with_empty_text_is_refused_at_load(gamify_engine: EngineFactory) -> None:
+    """A rule's name is kept in its ledger reasons and lots: "" says nothing and could be
+    mistaken for the terms of rewards, which no rule pays, so the file is refused."""
+    with pytest.raises(gamify.ProgramError, match="non-empty text") as caught:
+        gamify_engine(
+            {**BUY, "rules": [{"name": "", "action": "buy", "per_amount": 1, "pending_days": 14}]}
+        )
+    assert caught.value.key_path == "rules[0].name"
