@@ -143,6 +143,7 @@ def test_earned_condition_counts_what_other_challenges_pay_in_the_same_event(
     assert statuses(outcome) == {"first": "completed", "big": "active", "after_big": "active"}
     outcome = engine.track("m", "buy", amount=990)  # 990 -> big (2000) pays 1000 -> after_big
     assert statuses(outcome) == {"big": "completed", "after_big": "completed"}
+    assert sorted(c.name for c in outcome.challenges) == ["after_big", "big"]  # each once
     assert progress(engine, "after_big") == ("completed", [("earned", 3000, 3000)])
     assert engine.balance("m") == 10 + 1000 + 990 + 1000 + 1000
 
