@@ -2144,8 +2144,9 @@ class Engine:
         paid: Sequence[Credit],
         states: list[ChallengeState],
     ) -> None:
-        """Count rewards paid after the challenges ran toward active runs' earned conditions,
-        completing those they fill (``states`` gets their new state)."""
+        """Count rewards paid after the challenges ran toward active runs' earned conditions
+        and judge state conditions again (a paid reward may raise a level or grant a badge),
+        completing the runs now met (``states`` gets their new state)."""
         stored: dict[str, Any] = step.state.get("challenges", {})
         earned: dict[str, int] = {}
         for credit in paid:
@@ -2157,7 +2158,11 @@ class Engine:
                 spec is None
                 or run["status"] != "active"
                 or (spec.actions and ev.action not in spec.actions)
-                or not any(g.kind == "earned" and g.currency in earned for g in spec.conditions)
+                or ev.at < datetime.fromisoformat(run["since"])  # a late event judges nothing
+                or not any(
+                    g.kind not in ("count", "earned") or g.currency in earned
+                    for g in spec.conditions
+                )
             ):
                 continue
             run = challenges.observe(spec, run, "", ev.at, step.member.timezone, earned)

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pendulum
+import pytest
 
 import gamify
 from gamify.components.badges import BadgeFacts
@@ -143,6 +144,7 @@ def test_earned_condition_counts_what_other_challenges_pay_in_the_same_event(
     assert statuses(outcome) == {"first": "completed", "big": "active", "after_big": "active"}
     outcome = engine.track("m", "buy", amount=990)  # 990 -> big (2000) pays 1000 -> after_big
     assert statuses(outcome) == {"big": "completed", "after_big": "completed"}
+    assert sorted(c.name for c in outcome.challenges) == ["after_big", "big"]  # each once
     assert progress(engine, "after_big") == ("completed", [("earned", 3000, 3000)])
     assert engine.balance("m") == 10 + 1000 + 990 + 1000 + 1000
 
@@ -159,6 +161,26 @@ def test_level_condition(gamify_engine: EngineFactory, gamify_clock: gamify.Manu
     outcome = engine.track("m", "workout")  # 240: level 3
     assert [u.level for u in outcome.level_ups] == [3]
     assert statuses(outcome) == {"c": "completed"}
+
+
+@pytest.mark.parametrize("order", [("first", "c"), ("c", "first")])
+def test_level_reached_through_another_challenges_reward_completes_in_that_event(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock, order: tuple[str, str]
+) -> None:
+    """The first workout pays 60 XP and completes ``first``, which pays 100 XP: 160 XP is
+    level 2, so ``c`` (level 2) completes in that same event, whichever is listed first."""
+    specs = {
+        "first": {**goal(kind="count", action="workout", target=1), "reward": {"xp": 100}},
+        "c": goal(kind="level", target=2),
+    }
+    engine = gamify_engine(program(**{name: specs[name] for name in order}))
+    gamify_clock.set(START)
+    outcome = engine.track("m", "workout")
+    assert [u.level for u in outcome.level_ups] == [2]
+    assert statuses(outcome) == {"first": "completed", "c": "completed"}
+    assert sorted(c.name for c in outcome.challenges) == ["c", "first"]
+    assert progress(engine, "c") == ("completed", [("level", 2, 2)])
+    assert engine.balance("m") == 10 + 1000
 
 
 def test_state_condition_is_judged_on_current_state(

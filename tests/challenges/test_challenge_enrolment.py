@@ -179,3 +179,24 @@ def test_enroll_rejects_a_blank_member_id(
     engine = gamify_engine(program(count=workouts(1, enrolment="explicit")))
     with pytest.raises(InvalidEventError):
         engine.enroll("  ", "count")
+
+
+def test_enrolling_again_in_a_repeatable_challenge_keeps_its_completions(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """Two workouts complete ``twice``; enrolling again starts a run at zero and keeps the
+    one completion, and completing that run makes two."""
+    engine = gamify_engine(program(twice=workouts(2, enrolment="explicit", repeatable=True)))
+    gamify_clock.set(START)
+    engine.enroll("m", "twice")
+    engine.track("m", "workout")
+    engine.track("m", "workout")
+    assert engine.challenge_progress("m", "twice").completions == 1
+    gamify_clock.advance(dt.timedelta(hours=1))
+    again = engine.enroll("m", "twice")
+    assert (again.status, again.completions, current(engine, "twice")) == ("active", 1, [0])
+    engine.track("m", "workout")
+    engine.track("m", "workout")
+    done = engine.challenge_progress("m", "twice")
+    assert (done.status, done.completions) == ("completed", 2)
+    assert engine.balance("m") == 4 * 10 + 2 * 100

@@ -73,6 +73,8 @@ def test_limit_counts_rows_not_ranks(
     """``limit=3`` returns three rows even though a fourth member shares the third row's rank."""
     assert rows(tied.leaderboard(limit=limit)) == expected
     assert rows(tied.leaderboard(limit=limit, period="week")) == expected
+    window = (START, START + dt.timedelta(seconds=1))
+    assert rows(tied.leaderboard(limit=limit, period=window)) == expected
 
 
 def test_default_limit_is_ten(
@@ -257,3 +259,29 @@ def test_rewards_count_as_earned(
     window = (START, START + dt.timedelta(seconds=1))
     for period in ("all", "day", "week", "month", window):
         assert rows(engine.leaderboard(period=period)) == [(1, "a", 125), (2, "b", 80)]
+
+
+@pytest.mark.parametrize("period", ["all", "week"])
+def test_a_member_reversed_to_zero_leaves_a_board_already_read(
+    gamify_engine: EngineFactory,
+    gamify_clock: gamify.ManualClock,
+    gamify_store_target: Any,
+    period: str,
+) -> None:
+    """Nine members earn 10 to 90 and the board is read; m5's only credit (50) is then
+    reversed: the next read lists the other eight, ranks close up, and m5 has no rank."""
+    store = gamify_store_target.open()
+    try:
+        engine = gamify_engine(program(), store=store)
+        gamify_clock.set(START)
+        for i in range(1, 10):
+            engine.track(f"m{i}", "earn", amount=10 * i, key=f"k{i}")
+        assert len(engine.leaderboard(period=period, limit=100)) == 9
+        engine.reverse("m5", "k5")
+        expected = [(1, "m9", 90), (2, "m8", 80), (3, "m7", 70), (4, "m6", 60)]
+        expected += [(5, "m4", 40), (6, "m3", 30), (7, "m2", 20), (8, "m1", 10)]
+        assert rows(engine.leaderboard(period=period, limit=100)) == expected
+        assert engine.rank("m5", period=period) is None
+        assert one(engine.rank("m4", period=period)) == (5, "m4", 40)
+    finally:
+        store.close()
