@@ -504,13 +504,11 @@ def test_a_repeatable_badge_awards_at_most_a_hundred_occurrences_per_check(
     assert engine.badge_progress("m", "minute").held == 200
 
 
-def test_a_badge_named_twice_in_one_check_is_awarded_once() -> None:
-    """``evaluate`` checks each badge once however often it is named: 20 workouts give the
-    repeatable 'every_ten' occurrences 1 and 2, each once."""
-    prog = gamify.Program.model_validate(program())
-    facts = BadgeFacts(
+def new_member_facts(counts: dict[str, int], action: str | None = None) -> BadgeFacts:
+    """The facts of a member at level 1 with no tier, streak, earning or badge."""
+    return BadgeFacts(
         member_id="m",
-        counts={"workout": 20},
+        counts=counts,
         sums={},
         streaks={},
         level=1,
@@ -518,7 +516,15 @@ def test_a_badge_named_twice_in_one_check_is_awarded_once() -> None:
         tier_ranks={},
         earned={},
         badges={},
+        action=action,
     )
+
+
+def test_a_badge_named_twice_in_one_check_is_awarded_once() -> None:
+    """``evaluate`` checks each badge once however often it is named: 20 workouts give the
+    repeatable 'every_ten' occurrences 1 and 2, each once."""
+    prog = gamify.Program.model_validate(program())
+    facts = new_member_facts(counts={"workout": 20})
     due = badges_component.evaluate(prog, ["every_ten", "every_ten"], facts)
     assert [(d.badge, d.occurrence) for d in due] == [("every_ten", 1), ("every_ten", 2)]
 
@@ -538,18 +544,7 @@ def test_a_custom_badge_without_its_predicate_does_not_hold() -> None:
     """A custom badge holds only when its registered predicate returns true: with no predicate
     given, nothing is due."""
     prog = gamify.Program.model_validate(program())
-    facts = BadgeFacts(
-        member_id="m",
-        counts={"workout": 1},
-        sums={},
-        streaks={},
-        level=1,
-        tier_rank=0,
-        tier_ranks={},
-        earned={},
-        badges={},
-        action="workout",
-    )
+    facts = new_member_facts(counts={"workout": 1}, action="workout")
     assert badges_component.evaluate(prog, ["night_owl"], facts) == []
     with_predicate = dataclasses.replace(facts, predicates={"late": lambda _: True})
     due = badges_component.evaluate(prog, ["night_owl"], with_predicate)
