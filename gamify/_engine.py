@@ -2158,11 +2158,13 @@ class Engine:
                 spec is None
                 or run["status"] != "active"
                 or (spec.actions and ev.action not in spec.actions)
-                or ev.at < datetime.fromisoformat(run["since"])  # a late event judges nothing
+                # Counts cannot move here; earned totals move by what was paid; state
+                # conditions (level, tier, streak, badge, custom) may have moved with it.
                 or not any(
-                    g.kind not in ("count", "earned") or g.currency in earned
+                    (g.currency in earned) if g.kind == "earned" else g.kind != "count"
                     for g in spec.conditions
                 )
+                or ev.at < datetime.fromisoformat(run["since"])  # a late event judges nothing
             ):
                 continue
             run = challenges.observe(spec, run, "", ev.at, step.member.timezone, earned)

@@ -77,6 +77,7 @@ __all__ = [
     "members_text",
     "ratio",
     "report_window",
+    "unassigned_text",
 ]
 
 ISSUANCE_TOLERANCE = Decimal("0.10")
@@ -339,16 +340,16 @@ def core_ranges(plan: Plan) -> dict[str, CoreRange]:
                 f"{_range_text(start, end)} is empty beside its neighbours'",
                 key_path=f"segments[{index}].{key}",
             )
-    for (_, below), (_, above) in itertools.combinations(order, 2):
+    # Neighbours suffice: with every range non-empty, ordered neighbours order them all.
+    # Only a minimum given above a maximum given below can overlap (a split fills both).
+    for (_, below), (_, above) in itertools.pairwise(order):
         top, bottom = high[below], low[above]
-        if top is None or bottom is None or top > bottom:
-            fault = above if plan.segments[above].core_amount_min is not None else below
-            key = "core_amount_min" if fault == above else "core_amount_max"
+        if top is not None and bottom is not None and top > bottom:
             raise ProgramError(
                 f"the core-amount range of segment {plan.segments[below].name!r} "
                 f"({_range_text(low[below], top)}) overlaps that of segment "
                 f"{plan.segments[above].name!r} ({_range_text(bottom, high[above])})",
-                key_path=f"segments[{fault}].{key}",
+                key_path=f"segments[{above}].core_amount_min",
             )
     return {
         segment.name: CoreRange(
@@ -386,6 +387,11 @@ class Window:
 def members_text(count: int) -> str:
     """``1 member``, ``2,345 members``."""
     return f"{count:,} member" if count == 1 else f"{count:,} members"
+
+
+def unassigned_text(count: int) -> str:
+    """``1 member fits no segment``, ``3 members fit no segment``."""
+    return f"{members_text(count)} {'fits' if count == 1 else 'fit'} no segment"
 
 
 def _utc(at: datetime) -> datetime:
@@ -914,8 +920,7 @@ def _alerts(report: Report) -> list[Alert]:
                 "info",
                 "unassigned_members",
                 "total",
-                f"{members_text(report.unassigned)} {'fits' if report.unassigned == 1 else 'fit'} "
-                "no segment's core-amount range",
+                f"{unassigned_text(report.unassigned)}'s core-amount range",
             )
         )
     return out

@@ -38,6 +38,7 @@ from gamify.report import (
     build_report,
     load_report_plan,
     members_text,
+    unassigned_text,
 )
 from gamify.simulation import load_program
 from gamify.store import Store
@@ -349,8 +350,7 @@ def _render(result: Report, store: str) -> None:
             )
         out.print(table)
         if result.unassigned:
-            verb = "fits" if result.unassigned == 1 else "fit"
-            out.print(f"{members_text(result.unassigned)} {verb} no segment")
+            out.print(unassigned_text(result.unassigned))
         out.print()
 
     if result.alerts:

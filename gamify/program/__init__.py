@@ -7,6 +7,7 @@ keys, a table per area, a required IANA ``timezone``.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -174,7 +175,8 @@ class Program(Model):
             return ProgramError(reason, key_path=where)
 
         for where, name in self._names():
-            if not name or not name.isprintable():
+            # Cc: control characters; Cs: lone surrogates, which no store can encode.
+            if not name or any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
                 # Names are kept in ledger reasons, badge awards and states; PostgreSQL
                 # cannot store a NUL, and a control character reads as nothing.
                 reason = "a name is non-empty text without control characters"

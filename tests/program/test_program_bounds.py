@@ -133,3 +133,15 @@ def test_names_with_control_characters_are_refused_at_load(
         Program.from_dict(program)
     if key_path is not None:
         assert caught.value.key_path == key_path
+
+
+def test_names_with_spaces_of_any_script_load() -> None:
+    """Only control characters are refused: a full-width space or a no-break space is text."""
+    program = Program.from_dict(
+        {
+            "timezone": "Asia/Shanghai",
+            "actions": {"早起\u3000打卡": {"amount": "none"}},
+            "rules": [{"name": "check\u00a0in", "action": "早起\u3000打卡", "fixed": 5}],
+        }
+    )
+    assert [rule.name for rule in program.rules] == ["check\u00a0in"]
