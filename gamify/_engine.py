@@ -1807,9 +1807,7 @@ class Engine:
         out: list[LevelUp] = []
         for level, paid in change.reached:
             self._reward(uow, step, paid, f"level {level}", "level")
-            out.append(
-                built(LevelUp, level=level, reward=sum(paid.values()), rewards=_paid(paid))
-            )
+            out.append(built(LevelUp, level=level, reward=sum(paid.values()), rewards=_paid(paid)))
             self._announce(step, "level_up", member.member_id, step.at, level=level, rewards=paid)
         return out
 

@@ -285,9 +285,7 @@ def test_a_pool_with_no_free_connection_is_a_concurrency_error(
     store = gamify_sql_target.open(
         engine_options={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.05}
     )
-    engine = Engine(
-        Program.from_dict(PROGRAM), store=store, clock=ManualClock(NOW), max_retries=1
-    )
+    engine = Engine(Program.from_dict(PROGRAM), store=store, clock=ManualClock(NOW), max_retries=1)
     engine.track("alice", "purchase", amount=3)
     calls: list[Callable[[], object]] = [lambda: engine.balance("alice")]
     if gamify_sql_target.kind == "postgres":  # SQLite's writers queue on the file's lock

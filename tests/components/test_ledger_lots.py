@@ -21,8 +21,7 @@ def lot(
     pending: datetime | None = None,
     status: str = "open",
 ) -> Lot:
-    return Lot(name, "m", "points", remaining, remaining, earned, expires, pending,
-               status=status)  # type: ignore[arg-type]
+    return Lot(name, "m", "points", remaining, remaining, earned, expires, pending, status=status)  # type: ignore[arg-type]
 
 
 def test_spend_order_is_earliest_expiry_first_then_earliest_earned_never_expiring_last() -> None:
@@ -35,7 +34,11 @@ def test_spend_order_is_earliest_expiry_first_then_earliest_earned_never_expirin
         lot("forever-new", 10, earned=T0),
     ]
     assert [x.lot_id for x in spend_order(lots)] == [
-        "april-early", "april-late", "june", "forever-old", "forever-new",
+        "april-early",
+        "april-late",
+        "june",
+        "forever-old",
+        "forever-new",
     ]
 
 

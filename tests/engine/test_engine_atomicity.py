@@ -110,8 +110,9 @@ def test_a_failing_batch_writes_none_of_its_events(
     events: list[DomainEvent] = []
     engine.on("*", events.append)
     with pytest.raises(Boom):
-        engine.track_many([Event("carol", "check_in"), Event("dave", "check_in"),
-                           Event("erin", "check_in")])
+        engine.track_many(
+            [Event("carol", "check_in"), Event("dave", "check_in"), Event("erin", "check_in")]
+        )
     assert [everything(engine, m)[:4] for m in ("carol", "dave", "erin")] == [
         (None, {}, [], [])
     ] * 3
@@ -202,9 +203,7 @@ def test_an_event_that_credits_nothing_announces_nothing(gamify_engine: EngineFa
     assert names == []
 
 
-def test_a_failed_event_announces_nothing(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_event_announces_nothing(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the store refuses an event, no subscriber hears of it."""
     names: list[str] = []
     engine.on("*", lambda e: names.append(e.name))

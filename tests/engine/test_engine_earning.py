@@ -23,11 +23,14 @@ SHOP: dict[str, Any] = {
     },
     "rules": [
         {"name": "spend", "action": "purchase", "per_amount": 1},
-        {"name": "app_bonus", "action": "purchase", "fixed": 20,
-         "conditions": {"channel": "app"}},
+        {"name": "app_bonus", "action": "purchase", "fixed": 20, "conditions": {"channel": "app"}},
         {"name": "daily", "action": "check_in", "fixed": 5},
-        {"name": "bottles", "action": "recycle", "fixed": 100,
-         "per": {"attribute": "bottles", "size": 5}},
+        {
+            "name": "bottles",
+            "action": "recycle",
+            "fixed": 100,
+            "per": {"attribute": "bottles", "size": 5},
+        },
     ],
 }
 
@@ -69,9 +72,7 @@ def test_condition_on_an_attribute_adds_its_rule(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(("bottles", "points"), [(4, 0), (5, 100), (7, 100), (10, 200)])
-def test_per_group_rule_pays_per_whole_group(
-    engine: Engine, bottles: int, points: int
-) -> None:
+def test_per_group_rule_pays_per_whole_group(engine: Engine, bottles: int, points: int) -> None:
     """'100 per 5 bottles': 7 bottles pay 100, 10 pay 200, 4 pay nothing."""
     engine.track("alice", "recycle", attributes={"bottles": bottles})
     assert engine.balance("alice") == points
@@ -159,9 +160,17 @@ def test_campaign_boundaries_are_half_open(
     """Double points are on at the campaign's exact start instant and off at its exact end
     instant."""
     engine = gamify_engine(
-        shop(multipliers=[{"name": "double", "kind": "campaign", "factor": 2,
-                           "start": CAMPAIGN_START.isoformat(),
-                           "end": CAMPAIGN_END.isoformat()}])
+        shop(
+            multipliers=[
+                {
+                    "name": "double",
+                    "kind": "campaign",
+                    "factor": 2,
+                    "start": CAMPAIGN_START.isoformat(),
+                    "end": CAMPAIGN_END.isoformat(),
+                }
+            ]
+        )
     )
     gamify_clock.set(at)
     assert engine.track("alice", "purchase", amount=100).total() == points
@@ -172,9 +181,17 @@ def test_campaign_boundary_given_in_a_local_zone(
 ) -> None:
     """A campaign starting at 00:00 Shanghai time starts at 16:00 UTC the day before."""
     engine = gamify_engine(
-        shop(multipliers=[{"name": "double", "kind": "campaign", "factor": 2,
-                           "start": "2026-11-27T00:00:00+08:00",
-                           "end": "2026-11-30T00:00:00+08:00"}])
+        shop(
+            multipliers=[
+                {
+                    "name": "double",
+                    "kind": "campaign",
+                    "factor": 2,
+                    "start": "2026-11-27T00:00:00+08:00",
+                    "end": "2026-11-30T00:00:00+08:00",
+                }
+            ]
+        )
     )
     gamify_clock.set(utc(2026, 11, 26, 15, 59, 59))
     assert engine.track("a", "purchase", amount=100).total() == 100
@@ -229,8 +246,13 @@ def test_stacking_of_a_tag_and_a_campaign(
             stacking=stacking,
             multipliers=[
                 {"name": "vip", "kind": "tag", "tag": "vip", "factor": "1.2"},
-                {"name": "double", "kind": "campaign", "factor": 2,
-                 "start": CAMPAIGN_START.isoformat(), "end": CAMPAIGN_END.isoformat()},
+                {
+                    "name": "double",
+                    "kind": "campaign",
+                    "factor": 2,
+                    "start": CAMPAIGN_START.isoformat(),
+                    "end": CAMPAIGN_END.isoformat(),
+                },
             ],
         )
     )
@@ -238,9 +260,10 @@ def test_stacking_of_a_tag_and_a_campaign(
     engine.set_member("alice", tags=["vip"])
     outcome = engine.track("alice", "purchase", amount=100)
     assert outcome.total() == points
-    assert outcome.credits[0].multiplier == {"compound": Decimal("2.4"),
-                                             "additive": Decimal("2.2"),
-                                             "highest": Decimal(2)}[stacking]
+    assert (
+        outcome.credits[0].multiplier
+        == {"compound": Decimal("2.4"), "additive": Decimal("2.2"), "highest": Decimal(2)}[stacking]
+    )
 
 
 def test_cap_applies_after_the_multiplier(
@@ -249,11 +272,16 @@ def test_cap_applies_after_the_multiplier(
     """100 points doubled to 200 under a 150 per-event cap credit 150 and report 50 cut, not 200."""
     engine = gamify_engine(
         shop(
-            multipliers=[{"name": "double", "kind": "campaign", "factor": 2,
-                          "start": CAMPAIGN_START.isoformat(),
-                          "end": CAMPAIGN_END.isoformat()}],
-            caps=[{"name": "per_purchase", "limit": 150, "period": "event",
-                   "action": "purchase"}],
+            multipliers=[
+                {
+                    "name": "double",
+                    "kind": "campaign",
+                    "factor": 2,
+                    "start": CAMPAIGN_START.isoformat(),
+                    "end": CAMPAIGN_END.isoformat(),
+                }
+            ],
+            caps=[{"name": "per_purchase", "limit": 150, "period": "event", "action": "purchase"}],
         )
     )
     gamify_clock.set(CAMPAIGN_START + timedelta(hours=1))

@@ -84,8 +84,6 @@ def test_a_batch_locks_its_members_and_their_referrers_up_front_in_id_order(
     asked: list[list[str]] = []
     real = engine.store.batch
     monkeypatch.setattr(engine.store, "batch", lambda ids=(): asked.append(list(ids)) or real(ids))
-    engine.track_many(
-        [{"member_id": m, "action": "purchase", "amount": 10} for m in ("y", "a")]
-    )
+    engine.track_many([{"member_id": m, "action": "purchase", "amount": 10} for m in ("y", "a")])
     assert asked == [["a", "b", "y", "z"]]
     assert {m: engine.balance(m) for m in "abyz"} == {"a": 40, "b": 50, "y": 40, "z": 50}

@@ -25,10 +25,18 @@ SHOP: dict[str, Any] = {
     "actions": {"signup": {}, "purchase": {}, "promo": {}},
     "rules": [
         {"name": "welcome", "action": "signup", "fixed": 100},  # never expires
-        {"name": "spend", "action": "purchase", "per_amount": 1,
-         "validity": {"policy": "months", "months": 12}},
-        {"name": "flash", "action": "promo", "fixed": 100,
-         "validity": {"policy": "months_end", "months": 0}},
+        {
+            "name": "spend",
+            "action": "purchase",
+            "per_amount": 1,
+            "validity": {"policy": "months", "months": 12},
+        },
+        {
+            "name": "flash",
+            "action": "promo",
+            "fixed": 100,
+            "validity": {"policy": "months_end", "months": 0},
+        },
     ],
 }
 

@@ -38,10 +38,18 @@ PROGRAM = Program.model_validate(
         "rules": [
             {"name": "spend", "action": "purchase", "per_amount": "1.5"},
             {"name": "app", "action": "purchase", "fixed": 10, "conditions": {"channel": "app"}},
-            {"name": "daily", "action": "check_in", "fixed": 5,
-             "validity": {"policy": "months", "months": 1}},
-            {"name": "review", "action": "review", "fixed": 20,
-             "validity": {"policy": "months_end", "months": 0}},
+            {
+                "name": "daily",
+                "action": "check_in",
+                "fixed": 5,
+                "validity": {"policy": "months", "months": 1},
+            },
+            {
+                "name": "review",
+                "action": "review",
+                "fixed": 20,
+                "validity": {"policy": "months_end", "months": 0},
+            },
             {"name": "review_xp", "action": "review", "currency": "xp", "fixed": 3},
         ],
         "multipliers": [{"name": "vip", "kind": "tag", "tag": "vip", "factor": "1.25"}],
@@ -113,8 +121,13 @@ class LedgerMachine(RuleBasedStateMachine):
         key=track_keys,
     )
     def track(
-        self, member: str, action: str, amount: Decimal, as_float: bool,
-        channel: str | None, key: str | None,
+        self,
+        member: str,
+        action: str,
+        amount: Decimal,
+        as_float: bool,
+        channel: str | None,
+        key: str | None,
     ) -> None:
         event = event_for(action, amount, as_float, channel)
         first = self.tracked.get((member, key)) if key is not None else None
@@ -184,8 +197,11 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def replay_a_tracked_key(self, data: st.DataObject) -> None:
         (member, key), (_, first) = data.draw(st.sampled_from(sorted(self.tracked.items())))
-        event = {"action": first.action, "amount": first.amount,
-                 "attributes": dict(self.tracked[(member, key)][0][2])}
+        event = {
+            "action": first.action,
+            "amount": first.amount,
+            "attributes": dict(self.tracked[(member, key)][0][2]),
+        }
         before = self.state_of(member)
         assert self.engine.track(member, key=key, **event) == first
         assert self.state_of(member) == before

@@ -43,5 +43,12 @@ def test_the_quickstart_figures_follow_its_rules(capsys: pytest.CaptureFixture[s
     assert "only 93 spendable" in out
     history = out[out.index("History, newest first:") :].splitlines()[1:]
     assert [line.split()[2] for line in history] == [
-        "-8", "-42", "+30", "+31", "+10", "+20", "+10", "+42",
+        "-8",
+        "-42",
+        "+30",
+        "+31",
+        "+10",
+        "+20",
+        "+10",
+        "+42",
     ]

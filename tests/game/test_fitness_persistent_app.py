@@ -15,7 +15,11 @@ def run(db: Path) -> str:
     """One run of ``app.py --db``, as the README shows it."""
     done = subprocess.run(
         [sys.executable, str(APP), "--db", str(db)],
-        cwd=db.parent, capture_output=True, text=True, timeout=120, check=False,
+        cwd=db.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

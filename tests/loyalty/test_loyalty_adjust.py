@@ -27,8 +27,12 @@ SHOP: dict[str, Any] = {
     "rules": [
         {"name": "spend", "action": "purchase", "per_amount": 1},
         {"name": "spend_xp", "action": "purchase", "per_amount": 1, "currency": "xp"},
-        {"name": "flash", "action": "promo", "fixed": 100,
-         "validity": {"policy": "months_end", "months": 0}},
+        {
+            "name": "flash",
+            "action": "promo",
+            "fixed": 100,
+            "validity": {"policy": "months_end", "months": 0},
+        },
     ],
     "expiry": {"policy": "months_end", "months": 12},
     "levels": {"curve": "linear", "params": {"step": 100}},

@@ -31,7 +31,11 @@ def output() -> str:
     """The app's output, run as documented from the repository root."""
     run = subprocess.run(
         [sys.executable, "examples/beauty_store/app.py"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     return run.stdout
@@ -58,17 +62,25 @@ def test_the_app_tells_the_story_of_the_year(output: str) -> None:
 
 def test_customer_care_adjustments_are_paid_once(output: str) -> None:
     """Each adjustment, sent twice with one key, moves the balance once."""
-    assert "chen +300 points ('goodwill: delivery 5 days late', ticket-0803, sent twice): " \
+    assert (
+        "chen +300 points ('goodwill: delivery 5 days late', ticket-0803, sent twice): "
         "balance 2687 -> 2987" in output
-    assert "lin -50 points ('promotion paid by mistake', ticket-0804, sent twice): " \
+    )
+    assert (
+        "lin -50 points ('promotion paid by mistake', ticket-0804, sent twice): "
         "balance 2581 -> 2531" in output
+    )
 
 
 def test_the_app_runs_from_another_directory(tmp_path: Path) -> None:
     """The program file is found next to the app, whatever the working directory."""
     run = subprocess.run(
         [sys.executable, str(APP)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     assert "== Profiles at the end ==" in run.stdout

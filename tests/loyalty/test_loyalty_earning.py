@@ -68,9 +68,7 @@ def test_the_birthday_double_compounds_with_the_tier_multiplier(
     assert str(outcome.credits[0].multiplier) == "2.4"
 
 
-def test_the_per_purchase_cap_applies_after_multipliers(
-    beauty: Engine, clock: ManualClock
-) -> None:
+def test_the_per_purchase_cap_applies_after_multipliers(beauty: Engine, clock: ManualClock) -> None:
     """A gold member (1.5) buying 2000 in their birthday month would earn 6000; the cap keeps
     5000 and reports the 1000 it cut."""
     beauty.set_member("amy", birthday=MARCH_BIRTHDAY)

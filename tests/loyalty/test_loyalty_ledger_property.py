@@ -16,30 +16,36 @@ from gamify.errors import NotFoundError
 
 MEMBERS = ("amy", "bob")
 
-PROGRAM = Program.from_dict({
-    "timezone": "Asia/Shanghai",
-    "currencies": {"points": {"spendable": True}, "xp": {"spendable": False}},
-    "actions": {"purchase": {"amount": "required"}, "trial_report": {"amount": "none"}},
-    "rules": [
-        {"name": "purchase_points", "action": "purchase", "per_amount": 1, "pending_days": 3},
-        {"name": "purchase_xp", "action": "purchase", "per_amount": 1, "currency": "xp"},
-        {"name": "report_points", "action": "trial_report", "fixed": 150,
-         "validity": {"policy": "months_end", "months": 0}},
-    ],
-    "levels": {"curve": "linear", "params": {"step": 300}},
-    "caps": [{"name": "per_purchase", "period": "event", "action": "purchase", "limit": 500}],
-    "expiry": {"policy": "months", "months": 1},
-    "renewal": {"actions": ["purchase"], "within_days": 10, "months": 1},
-    "tiers": {
-        "metric": "amount",
-        "action": "purchase",
-        "levels": [
-            {"name": "regular", "threshold": 0},
-            {"name": "silver", "threshold": 1000, "multiplier": 1.5},
+PROGRAM = Program.from_dict(
+    {
+        "timezone": "Asia/Shanghai",
+        "currencies": {"points": {"spendable": True}, "xp": {"spendable": False}},
+        "actions": {"purchase": {"amount": "required"}, "trial_report": {"amount": "none"}},
+        "rules": [
+            {"name": "purchase_points", "action": "purchase", "per_amount": 1, "pending_days": 3},
+            {"name": "purchase_xp", "action": "purchase", "per_amount": 1, "currency": "xp"},
+            {
+                "name": "report_points",
+                "action": "trial_report",
+                "fixed": 150,
+                "validity": {"policy": "months_end", "months": 0},
+            },
         ],
-    },
-    "referral": {"qualifying_action": "purchase", "referee_reward": 30, "referrer_fixed": 50},
-})
+        "levels": {"curve": "linear", "params": {"step": 300}},
+        "caps": [{"name": "per_purchase", "period": "event", "action": "purchase", "limit": 500}],
+        "expiry": {"policy": "months", "months": 1},
+        "renewal": {"actions": ["purchase"], "within_days": 10, "months": 1},
+        "tiers": {
+            "metric": "amount",
+            "action": "purchase",
+            "levels": [
+                {"name": "regular", "threshold": 0},
+                {"name": "silver", "threshold": 1000, "multiplier": 1.5},
+            ],
+        },
+        "referral": {"qualifying_action": "purchase", "referee_reward": 30, "referrer_fixed": 50},
+    }
+)
 
 member = st.sampled_from(MEMBERS)
 operation = st.one_of(
@@ -49,7 +55,9 @@ operation = st.one_of(
     st.tuples(st.just("redeem"), member, st.integers(1, 600)),
     st.tuples(st.just("reverse"), st.integers(0, 30)),
     st.tuples(st.just("refund"), st.integers(0, 30)),
-    st.tuples(st.just("run_due"),),
+    st.tuples(
+        st.just("run_due"),
+    ),
     st.tuples(st.just("adjust"), member, st.integers(-400, 400).filter(bool)),
 )
 
@@ -66,8 +74,11 @@ def check_ledger(engine: Engine) -> None:
         assert all(v >= 0 for v in balances.values()), balances
         lots = engine.store.member_lots(m, "points")
         assert all(lot.expires_at is None or lot.expires_at > now for lot in lots if lot.remaining)
-        assert all(lot.pending_until is None or lot.pending_until > now
-                   for lot in lots if lot.status == "pending")
+        assert all(
+            lot.pending_until is None or lot.pending_until > now
+            for lot in lots
+            if lot.status == "pending"
+        )
         xp = sum(e.amount for e in engine.store.history(m) if e.account == "xp")
         profile = engine.member(m)
         assert profile.xp == xp

@@ -398,9 +398,7 @@ def test_a_welcome_on_qualifying_pays_nothing_on_joining(
     purchase of 49 qualifies nothing; the purchase of 50 pays bob his 30 beside his 50, amy
     her 50, and the welcome only once."""
     clock = ManualClock(sh(2026, 3, 2, 10))
-    engine = gamify_engine(
-        capped_scheme(min_amount=50, referee_reward_on="qualify"), clock=clock
-    )
+    engine = gamify_engine(capped_scheme(min_amount=50, referee_reward_on="qualify"), clock=clock)
     events: list[Any] = []
     engine.on("referral_joined", events.append)
     refer(engine, "amy", "bob")

@@ -83,7 +83,8 @@ def test_a_reversal_before_maturity_cancels_the_pending_points(
     clock.set(sh(2026, 3, 12, 10))
     reversal = engine.reverse("amy", "o1")
     assert sorted((c.currency, c.amount) for c in reversal.credits) == [
-        ("points", -250), ("xp", -250)
+        ("points", -250),
+        ("xp", -250),
     ]
     assert (reversal.debt, reversal.level_down) == (0, 1)
     profile = engine.member("amy")
@@ -165,7 +166,9 @@ def test_debt_is_settled_first_by_points_that_mature_later(
     engine.run_due()
     profile = engine.member("amy")
     assert (profile.balances["points"], profile.debt["points"], profile.pending["points"]) == (
-        130, 0, 0
+        130,
+        0,
+        0,
     )
     # The matured lot holds only what the debt left: 130 can be spent, 131 cannot.
     assert [lot.points for lot in engine.expiring("amy", within=timedelta(days=800))] == [130]
@@ -259,9 +262,13 @@ def test_a_reversal_revokes_no_referral_reward(gamify_engine: EngineFactory) -> 
     """Reversing the referee's qualifying purchase leaves the referrer's 50 and the referee's
     welcome 30."""
     clock = ManualClock(ORDER_AT)
-    program = shop(referral={
-        "qualifying_action": "purchase", "referee_reward": 30, "referrer_fixed": 50,
-    })
+    program = shop(
+        referral={
+            "qualifying_action": "purchase",
+            "referee_reward": 30,
+            "referrer_fixed": 50,
+        }
+    )
     engine = gamify_engine(program, clock=clock)
     engine.join("bob", referral_code=engine.referral_code("amy"))
     engine.track("bob", "purchase", amount=100, key="o1")

@@ -116,9 +116,7 @@ def test_the_stated_formula_bounds_themselves_are_accepted() -> None:
         ),
     ],
 )
-def test_names_with_control_characters_are_refused_at_load(
-    edit: Any, key_path: str | None
-) -> None:
+def test_names_with_control_characters_are_refused_at_load(edit: Any, key_path: str | None) -> None:
     """Names end up in ledger reasons and member state: a NUL cannot be stored on
     PostgreSQL and a control character reads as nothing, so the file is refused there."""
     program: dict[str, Any] = {

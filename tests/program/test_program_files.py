@@ -552,9 +552,7 @@ def test_numbers_read_exactly_as_the_page_says(tmp_path: Path, suffix: str) -> N
             f'[[rules]]\nname = "{n}"\naction = "a"\nper_amount = {v}\n' for n, v in rules
         )
     else:
-        body = ", ".join(
-            f'{{"name": "{n}", "action": "a", "per_amount": {v}}}' for n, v in rules
-        )
+        body = ", ".join(f'{{"name": "{n}", "action": "a", "per_amount": {v}}}' for n, v in rules)
         text = f'{{"timezone": "UTC", "actions": {{"a": {{}}}}, "rules": [{body}]}}'
     path = tmp_path / f"numbers{suffix}"
     path.write_text(text, encoding="utf-8")

@@ -126,10 +126,12 @@ def double_points(gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 def batch() -> list[gamify.Outcome]:
     """'A first program': a batch of an Event and a mapping, in one transaction."""
     engine = gamify.Engine(gamify.Program.from_dict(tomllib.loads(SHOP)))
-    return engine.track_many([
-        gamify.Event("alice", "check_in", key="visit-7"),
-        {"member_id": "bob", "action": "purchase", "amount": "5.50", "key": "order-1002"},
-    ])
+    return engine.track_many(
+        [
+            gamify.Event("alice", "check_in", key="visit-7"),
+            {"member_id": "bob", "action": "purchase", "amount": "5.50", "key": "order-1002"},
+        ]
+    )
 
 
 def events() -> tuple[list[str], list[str]]:
