@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
 from datetime import timedelta
 from decimal import Decimal
@@ -226,6 +227,12 @@ def shared_memory_store() -> tuple[int, int, int]:
     app.track("alice", "check_in")
     elsewhere = gamify.Engine(program, store="memory://")
     return app.balance("alice"), worker.balance("alice"), elsewhere.balance("alice")
+
+
+async def tracked_from_async_code(engine: gamify.Engine, user_id: str, workout_id: str) -> int:
+    """docs/storage.md: async code awaits the engine's call in a worker thread."""
+    outcome = await asyncio.to_thread(engine.track, user_id, "check_in", key=workout_id)
+    return outcome.total()
 
 
 def app_session(folder: Path) -> int:

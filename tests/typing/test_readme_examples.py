@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from readme_examples import (
+    SHOP,
     app_session,
     badges,
     batch,
@@ -20,9 +23,10 @@ from readme_examples import (
     loyalty,
     shared_memory_store,
     storage,
+    tracked_from_async_code,
 )
 
-from gamify import ManualClock
+from gamify import Engine, ManualClock, Program
 from gamify.testing.plugin import EngineFactory
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +46,14 @@ def test_the_badge_examples_run() -> None:
 def test_the_plugin_example_runs(gamify_engine: EngineFactory, gamify_clock: ManualClock) -> None:
     """The README's plugin test, with its fixtures annotated as the README says."""
     double_points(gamify_engine, gamify_clock)
+
+
+def test_the_async_example_runs() -> None:
+    """The awaited track applies once; its key replays the same outcome."""
+    engine = Engine(Program.from_dict(tomllib.loads(SHOP)))
+    first = asyncio.run(tracked_from_async_code(engine, "alice", "w-1"))
+    again = asyncio.run(tracked_from_async_code(engine, "alice", "w-1"))
+    assert (first, again, engine.balance("alice")) == (5, 5, 5)
 
 
 def test_the_batch_example_runs() -> None:
