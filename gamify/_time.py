@@ -61,16 +61,6 @@ def period_start(period: str, day: date, first_weekday: int = 0) -> date:
     raise ValueError(f"unknown period {period!r}")
 
 
-def next_period_start(period: str, day: date, first_weekday: int = 0) -> date:
-    """The first local day of the period after the one holding ``day``."""
-    start = period_start(period, day, first_weekday)
-    if period == "day":
-        return start + timedelta(days=1)
-    if period == "week":
-        return start + timedelta(days=7)
-    return (pendulum.date(start.year, start.month, 1).add(months=1)).replace()
-
-
 @lru_cache(maxsize=4096)  # streak breaks and expiry dates ask for the same few midnights
 def local_midnight(day: date, tz: str) -> datetime:
     """The instant (UTC) at which local ``day`` begins in ``tz``: the first of two

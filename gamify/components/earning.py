@@ -174,28 +174,6 @@ def combine(factors: Sequence[Decimal], stacking: str) -> Decimal:
     return result
 
 
-def active_factors(program: Program, rule: Rule, facts: MemberFacts, at: datetime) -> list[Decimal]:
-    """The factors of every multiplier active on ``rule`` for this member at ``at``."""
-    spendable = program.currencies[rule.currency].spendable
-    out: list[Decimal] = []
-    if facts.tier_multiplier is not None and facts.tier_multiplier != ONE:
-        listed = program.tiers.multiplier_rules if program.tiers is not None else None
-        if (rule.name in listed) if listed is not None else spendable:
-            out.append(facts.tier_multiplier)
-    for mult in program.multipliers:
-        if not applies_to(mult, rule, spendable):
-            continue
-        if mult.kind == "tag":
-            on = mult.tag in facts.tags
-        elif mult.kind == "campaign":
-            on = mult.active(at)
-        else:
-            on = facts.birthday is not None and facts.birthday.month == facts.local_day.month
-        if on:
-            out.append(mult.factor)
-    return out
-
-
 # A per-program plan of what each action's rules need (conditions, which
 # multipliers may act on them, campaign windows in UTC), built once: reading the
 # program model afresh for every event was a third of the earning cost.

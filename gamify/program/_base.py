@@ -142,8 +142,3 @@ def _not_negative(value: int) -> int:
 
 Rewards = dict[str, Annotated[int, AfterValidator(_not_negative)]]
 """What a reward pays: a whole amount (0 or more) per currency."""
-
-
-def dec(value: Any) -> Decimal:
-    """Convert an int, str, float (through its repr) or Decimal to Decimal."""
-    return Decimal(_to_decimal(value)) if not isinstance(value, Decimal) else value
