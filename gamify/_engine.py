@@ -592,9 +592,26 @@ class Engine:
             debt=debt,
             xp=self._level_xp(record, accounts),
             level=record.level,
+            next_level_xp=self._next_level_xp(record.level),
             tier=record.tier,
+            tier_value=self._tier_value(record, now),
             referrer=record.referrer,
         )
+
+    def _next_level_xp(self, level: int) -> int | None:
+        spec = self.program.levels
+        if spec is None or level >= spec.level_curve.max_level:
+            return None
+        return spec.level_curve.xp_for_level(level + 1)
+
+    def _tier_value(self, record: MemberRecord, now: datetime) -> Decimal | None:
+        spec = self.program.tiers
+        if spec is None:
+            return None
+        state = record.state
+        total = Decimal(state.get("tier_total", "0"))
+        day = _time.local_date(now, record.timezone)
+        return tiers.value_at(spec, state.get("tierm", {}), total, day)
 
     def _level_xp(self, record: MemberRecord, accounts: Mapping[str, int]) -> int:
         """What the level reads: the lifetime credits of the levels' currency (points, say,

@@ -207,7 +207,11 @@ class Profile(_Frozen):
     """A member's state: balances, XP, level, tier, streaks and badges.
 
     ``xp`` is what the level reads: the lifetime credits of the levels' currency (the
-    ``xp`` balance in the usual program)."""
+    ``xp`` balance in the usual program). ``next_level_xp`` is the ``xp`` at which the
+    next level is reached (None at the maximum level, or without levels).
+    ``tier_value`` is what the tier reads now: the qualifying amount or points earned
+    in the current window (None without tiers); a tier upgrades once it reaches the
+    next tier's threshold."""
 
     member_id: str
     timezone: str
@@ -218,7 +222,9 @@ class Profile(_Frozen):
     debt: dict[str, int] = {}
     xp: int = 0
     level: int = 1
+    next_level_xp: int | None = None
     tier: str | None = None
+    tier_value: Decimal | None = None
     streaks: list[StreakState] = Field(default_factory=list)
     badges: list[BadgeAwarded] = Field(default_factory=list)
     referrer: str | None = None

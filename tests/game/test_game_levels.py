@@ -371,3 +371,38 @@ def test_rewards_in_several_currencies_are_reported_by_currency(
     assert engine.track("m", "quest", amount=100, key="q-1") == outcome
     profile = {(b.badge, b.tier): b.rewards for b in engine.member("m").badges}
     assert profile == awarded
+
+
+def test_the_profile_shows_the_xp_of_the_next_level(gamify_engine: EngineFactory) -> None:
+    """For a progress bar: 250 XP is level 3, and level 4 comes at 300; at the maximum level
+    there is no next one; a member never tracked is at level 1 with level 2 at 100."""
+    engine = gamify_engine(program(max_level=5))
+    engine.set_member("new", timezone="UTC")
+    assert (engine.member("new").level, engine.member("new").next_level_xp) == (1, 100)
+    engine.track("m", "quest", amount=250)
+    profile = engine.member("m")
+    assert (profile.xp, profile.level, profile.next_level_xp) == (250, 3, 300)
+    engine.track("m", "quest", amount=1000)
+    profile = engine.member("m")
+    assert (profile.level, profile.next_level_xp) == (5, None)
+
+
+def test_a_kept_level_on_a_harder_curve_shows_the_next_level_of_that_curve(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Level 3 kept on a curve of 1,000 XP a level: the next level comes at 3,000 XP, above
+    the member's 250."""
+    store = gamify.open_store("memory://")
+    gamify_engine(program(), store=store).track("m", "quest", amount=250)
+    harder = gamify_engine(program(params={"step": 1000}), store=store)
+    profile = harder.member("m")
+    assert (profile.xp, profile.level, profile.next_level_xp) == (250, 3, 3000)
+
+
+def test_a_program_without_levels_shows_no_next_level(gamify_engine: EngineFactory) -> None:
+    plain = program()
+    del plain["levels"]
+    engine = gamify_engine(plain)
+    engine.track("m", "quest", amount=250)
+    profile = engine.member("m")
+    assert (profile.level, profile.next_level_xp) == (1, None)

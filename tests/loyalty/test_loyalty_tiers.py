@@ -670,3 +670,64 @@ def test_a_calendar_year_is_read_in_the_members_zone_at_the_review(
     clock.set(sh(2027, 1, 1, 0, 0, 1))
     engine.run_due()  # judges 2026: nothing spent
     assert engine.member("mei").tier == "regular"
+
+
+# The profile's tier value ----------------------------------------------------------------
+
+
+def test_the_profile_shows_what_the_tier_reads_in_the_members_local_year(
+    gamify_engine: EngineFactory,
+) -> None:
+    """A purchase at 23:30 on 31 December in Shanghai (15:30 UTC) counts in that year's
+    window; at 07:30 on 1 January local time (still 31 December in UTC) the new year's
+    window is empty, while the tier, kept until the review, stays silver."""
+    clock = ManualClock(sh(2026, 12, 31, 23, 30))
+    engine = gamify_engine(tier_program(), clock=clock)
+    engine.set_member("amy", timezone="Asia/Shanghai")
+    engine.track("amy", "purchase", amount=2400)
+    profile = engine.member("amy")
+    assert (profile.tier, profile.tier_value) == ("silver", 2400)
+    clock.set(sh(2027, 1, 1, 7, 30))
+    assert clock.now().date() == pendulum.date(2026, 12, 31)  # UTC is still in 2026
+    assert engine.member("amy").tier_value == 0
+    clock.set(sh(2027, 1, 1, 7, 40))
+    engine.track("amy", "purchase", amount=300)
+    assert engine.member("amy").tier_value == 300
+
+
+def test_the_tier_value_follows_a_rolling_window_and_a_reversal(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Three months' rolling window: March's purchase drops out in June; a reversed
+    purchase no longer counts."""
+    clock = ManualClock(utc(2026, 3, 10, 12))
+    engine = gamify_engine(tier_program(window="rolling_months", months=3), clock=clock)
+    engine.track("bo", "purchase", amount=700)
+    clock.set(utc(2026, 5, 10, 12))
+    engine.track("bo", "purchase", amount=400, key="may")
+    assert engine.member("bo").tier_value == 1100
+    engine.reverse("bo", "may")
+    assert engine.member("bo").tier_value == 700
+    clock.set(utc(2026, 6, 1, 0))
+    assert engine.member("bo").tier_value == 0
+
+
+def test_the_tier_value_counts_points_earned_when_that_is_the_metric(
+    gamify_engine: EngineFactory,
+) -> None:
+    """With metric points_earned the value is the rule points of the window."""
+    clock = ManualClock(utc(2026, 3, 10, 12))
+    program = tier_program(metric="points_earned")
+    engine = gamify_engine(program, clock=clock)
+    engine.track("cy", "purchase", amount=120)
+    engine.track("cy", "check_in")
+    assert engine.member("cy").tier_value == 125
+
+
+def test_a_program_without_tiers_shows_no_tier_value(gamify_engine: EngineFactory) -> None:
+    program = tier_program()
+    del program["tiers"]
+    engine = gamify_engine(program, clock=ManualClock(utc(2026, 3, 10, 12)))
+    engine.track("di", "purchase", amount=50)
+    profile = engine.member("di")
+    assert (profile.tier, profile.tier_value) == (None, None)
