@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -173,7 +174,7 @@ def _render(result: SimulationResult, elapsed: float) -> None:
     out = console()
     out.print(
         f"{result.program}: {result.members:,} members over {result.days} days "
-        f"({result.start} to {result.end}, seed {result.seed}); "
+        f"({result.start} to {result.end - timedelta(days=1)}, seed {result.seed}); "
         f"{result.events:,} events, {result.redemptions:,} redemptions in {elapsed:.1f} s"
     )
     out.print(

@@ -268,6 +268,13 @@ def test_human_output_has_tables(gamify_cli, write):
         assert title in run.stdout
 
 
+def test_human_output_names_the_first_and_the_last_simulated_day(gamify_cli, write):
+    """Ten days from 2 March run to 11 March, the day of the last snapshot."""
+    run = gamify_cli("simulate", write("gym.toml", PROGRAM + EVERY_DAY), "-n", "2", "-d", "10")
+    assert "over 10 days (2026-03-02 to 2026-03-11, seed" in run.stdout
+    assert "│  10 │ 2026-03-11 │" in run.stdout
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
