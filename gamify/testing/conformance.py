@@ -1264,6 +1264,88 @@ class StoreContract:
         store.ack_outbox([first.event_id, third.event_id])
         assert store.pending_outbox() == []
 
+    def test_drain_outbox_delivers_oldest_first_then_removes(self, store: Store) -> None:
+        """A drain hands up to ``limit`` events, oldest first, to its delivery in one call,
+        then removes them; with none left (or a limit of 0 or less) it calls nothing."""
+        events = [message("alice", amount=i) for i in range(3)]
+        self.apply(store, Changes(outbox=events[:2]), ["alice"])
+        self.apply(store, Changes(outbox=events[2:]), ["alice"])
+        batches: list[list[OutboxMessage]] = []
+        assert store.drain_outbox(0, batches.append) == 0
+        assert store.drain_outbox(-1, batches.append) == 0
+        assert store.drain_outbox(2, batches.append) == 2
+        assert batches == [events[:2]]
+        assert store.pending_outbox() == events[2:]
+        assert store.drain_outbox(100, batches.append) == 1
+        assert store.drain_outbox(100, batches.append) == 0
+        assert batches == [events[:2], events[2:]]
+        assert store.pending_outbox() == []
+
+    @pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
+    def test_a_drain_whose_delivery_raises_removes_nothing(
+        self, store: Store, failure: type[BaseException]
+    ) -> None:
+        """An error out of the delivery (a bug, or the process stopping) reaches the caller
+        and leaves every event taken in the outbox: the next drain delivers them."""
+        events = [message("alice", amount=i) for i in range(3)]
+        self.apply(store, Changes(outbox=events), ["alice"])
+
+        def fail(batch: list[OutboxMessage]) -> None:
+            raise failure("delivery stopped")
+
+        with pytest.raises(failure):
+            store.drain_outbox(2, fail)
+        assert store.pending_outbox() == events
+        batches: list[list[OutboxMessage]] = []
+        assert store.drain_outbox(100, batches.append) == 3
+        assert batches == [events]
+        assert store.pending_outbox() == []
+
+    def test_a_drain_meanwhile_never_gets_the_events_being_delivered(self, store: Store) -> None:
+        """While one drain is delivering, a second one (another thread) gets only the other
+        events: it skips the first one's events or waits for it to finish."""
+        events = [message("alice", amount=i) for i in range(5)]
+        self.apply(store, Changes(outbox=events), ["alice"])
+        inside, release = threading.Event(), threading.Event()
+        first: list[OutboxMessage] = []
+        second: list[OutboxMessage] = []
+
+        def deliver_slowly(batch: list[OutboxMessage]) -> None:
+            first.extend(batch)
+            inside.set()
+            assert release.wait(300)
+
+        with ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(store.drain_outbox, 2, deliver_slowly)
+            assert inside.wait(300)
+            other = pool.submit(store.drain_outbox, 100, second.extend)
+            release.set()
+            assert slow.result(timeout=300) == 2
+            assert other.result(timeout=300) == 3
+        assert first == events[:2]
+        assert second == events[2:]
+        assert store.pending_outbox() == []
+
+    def test_sixteen_threads_draining_deliver_each_event_once(self, store: Store) -> None:
+        """Sixteen threads drain one store in small batches until it is empty: every event
+        is delivered exactly once."""
+        events = [message(f"m{i:02d}", amount=i) for i in range(48)]
+        self.apply(store, Changes(outbox=events), sorted({e.member_id for e in events}))
+        delivered: list[str] = []
+        lock = threading.Lock()
+
+        def deliver(batch: list[OutboxMessage]) -> None:
+            with lock:
+                delivered.extend(m.event_id for m in batch)
+
+        def drain() -> None:
+            while store.drain_outbox(2, deliver):
+                pass
+
+        self._in_threads(16, drain)
+        assert sorted(delivered) == sorted(e.event_id for e in events)  # none twice
+        assert store.pending_outbox() == []
+
     # Through the engine ----------------------------------------------------------------------
 
     @staticmethod
