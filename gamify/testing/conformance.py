@@ -1349,7 +1349,7 @@ class StoreContract:
     # Through the engine ----------------------------------------------------------------------
 
     @staticmethod
-    def engine(store: Store) -> Engine:
+    def engine(store: Store, *, deliver_events: bool = True) -> Engine:
         from gamify import Engine, ManualClock, Program
 
         program = Program.model_validate(
@@ -1363,7 +1363,7 @@ class StoreContract:
                 ],
             }
         )
-        return Engine(program, store=store, clock=ManualClock(T0))
+        return Engine(program, store=store, clock=ManualClock(T0), deliver_events=deliver_events)
 
     def test_engine_track_redeem_refund(self, store: Store) -> None:
         """Through the engine: a purchase earns, a redemption spends, a refund gives it back."""
@@ -1427,3 +1427,37 @@ class StoreContract:
         assert engine.balance("bob") == 7
         assert sorted(seen) == ["alice", "bob"]
         assert store.pending_outbox() == []
+
+    def test_engine_drain_holds_no_lock_that_writes_need(self, store: Store) -> None:
+        """While a drain's subscribers run, the store takes writes from other threads: a
+        drain holds none of the locks units of work take (SQLite's write lock, the memory
+        store's lock). Here a subscriber records a check-in for each purchase, in a thread
+        of its own; the check-ins' events wait for the next drain."""
+        from gamify import DomainEvent
+
+        worker = self.engine(store, deliver_events=False)
+        worker.track("alice", "purchase", amount=10)
+        worker.track("bob", "purchase", amount=20)
+        recorded: list[str] = []
+
+        def record(event: DomainEvent) -> None:
+            if event.payload["action"] != "purchase":
+                return
+            writer = threading.Thread(
+                target=worker.track,
+                args=(event.member_id, "check_in"),
+                kwargs={"key": f"seen-{event.event_id}"},
+                daemon=True,  # a writer stuck behind the drain must not keep pytest alive
+            )
+            writer.start()
+            writer.join(timeout=300)
+            if not writer.is_alive():
+                recorded.append(event.member_id)
+
+        worker.on("credited", record)
+        assert worker.drain_outbox(10) == 2
+        assert recorded == ["alice", "bob"]
+        assert (worker.balance("alice"), worker.balance("bob")) == (15, 25)
+        assert worker.drain_outbox(10) == 2
+        assert worker.drain_outbox(10) == 0
+        assert recorded == ["alice", "bob"]
