@@ -1461,3 +1461,25 @@ class StoreContract:
         assert worker.drain_outbox(10) == 2
         assert worker.drain_outbox(10) == 0
         assert recorded == ["alice", "bob"]
+
+    def test_engine_drain_counts_an_event_whose_subscriber_raises_as_delivered(
+        self, store: Store
+    ) -> None:
+        """An ``Exception`` from a subscriber during a drain is logged and goes no further:
+        the other subscribers receive the event, and it is removed like any other."""
+        from gamify import DomainEvent
+
+        worker = self.engine(store, deliver_events=False)
+        worker.track("alice", "purchase", amount=10)
+        worker.track("bob", "purchase", amount=20)
+        seen: list[str] = []
+
+        def fail(event: DomainEvent) -> None:
+            raise RuntimeError("the push service is down")
+
+        worker.on("credited", fail)
+        worker.on("*", lambda event: seen.append(event.member_id))
+        assert worker.drain_outbox(10) == 2
+        assert seen == ["alice", "bob"]
+        assert store.pending_outbox() == []
+        assert worker.drain_outbox(10) == 0
