@@ -1364,13 +1364,17 @@ class Engine:
         return record.tier if record is not None else None
 
     def drain_outbox(self, limit: int = 100) -> int:
-        """Deliver domain events left in the outbox (for workers); returns how many."""
+        """Deliver domain events left in the outbox (for workers); returns how many.
+
+        The store takes up to ``limit`` events, oldest first, that no other drain holds,
+        and removes them once they are delivered (see :meth:`~gamify.store.Store.drain_outbox`).
+        """
         _check_limit(limit)
-        messages = self.store.pending_outbox(limit)
+        return self.store.drain_outbox(limit, self._deliver_all)
+
+    def _deliver_all(self, messages: list[OutboxMessage]) -> None:
         for msg in messages:
             self._dispatcher.deliver(msg)
-        self.store.ack_outbox([m.event_id for m in messages])
-        return len(messages)
 
     # Internals: validation --------------------------------------------------------------
 

@@ -415,6 +415,21 @@ class Store(abc.ABC):
         """Mark domain events as delivered."""
 
     @abc.abstractmethod
+    def drain_outbox(self, limit: int, deliver: Callable[[list[OutboxMessage]], None]) -> int:
+        """Take up to ``limit`` domain events, oldest first, deliver them with
+        ``deliver(messages)`` and remove them; returns how many (``deliver`` is not called
+        when there are none, nor for a ``limit`` of 0 or less).
+
+        Taking, delivering and removing are one step: if ``deliver`` raises, the error
+        goes on to the caller and every event taken stays in the outbox for a later
+        drain (delivery is at least once). Drains running at the same time on one store
+        object (threads) never receive the same event: a second drain takes the next
+        events or waits for the first to finish. Whether drains in other processes may
+        receive an event twice is the adapter's to say (the SQL store: never on
+        PostgreSQL, which locks the rows a drain took; possible on SQLite).
+        """
+
+    @abc.abstractmethod
     def member_ids(self) -> Iterator[str]:
         """Every member id, ascending."""
 

@@ -3,7 +3,9 @@
 It is a real adapter, not a mock: it passes the same conformance suite as the
 SQL adapter and enforces the same invariants (no negative balance, unique
 idempotency keys and awards, all-or-nothing units of work). One re-entrant
-lock serialises units of work; an undo log rolls a failed one back.
+lock serialises units of work; an undo log rolls a failed one back. Outbox
+drains take turns on a second lock, so threads draining one store never
+deliver an event twice.
 
 Everything is kept as plain tuples and bytes rather than objects: ledger
 entries, lots and idempotency results, which grow with every event, and
@@ -123,6 +125,9 @@ class MemoryStore(Store):
         # currency -> member -> (all, day key, day, week key, week, month key, month)
         self._earned: dict[str, dict[str, Row]] = {}
         self._outbox: dict[str, OutboxMessage] = {}
+        # Outbox drains take turns on a lock of their own: the units of work's lock is
+        # never held while subscribers run.
+        self._drain_lock = threading.Lock()
         # Time indexes for due(): (instant, lot or member id) heaps. An entry may
         # go stale (a lot closed or renewed); due() drops those as it meets them.
         self._expiry_index: list[tuple[datetime, str]] = []
@@ -540,6 +545,15 @@ class MemoryStore(Store):
         with self._lock:
             for event_id in event_ids:
                 self._outbox.pop(event_id, None)
+
+    def drain_outbox(self, limit: int, deliver: Callable[[list[OutboxMessage]], None]) -> int:
+        # One drain at a time: a second one waits, then finds the first one's events gone.
+        with self._drain_lock:
+            messages = self.pending_outbox(limit)
+            if messages:
+                deliver(messages)
+                self.ack_outbox([m.event_id for m in messages])
+            return len(messages)
 
     def member_ids(self) -> Iterator[str]:
         with self._lock:

@@ -1264,10 +1264,92 @@ class StoreContract:
         store.ack_outbox([first.event_id, third.event_id])
         assert store.pending_outbox() == []
 
+    def test_drain_outbox_delivers_oldest_first_then_removes(self, store: Store) -> None:
+        """A drain hands up to ``limit`` events, oldest first, to its delivery in one call,
+        then removes them; with none left (or a limit of 0 or less) it calls nothing."""
+        events = [message("alice", amount=i) for i in range(3)]
+        self.apply(store, Changes(outbox=events[:2]), ["alice"])
+        self.apply(store, Changes(outbox=events[2:]), ["alice"])
+        batches: list[list[OutboxMessage]] = []
+        assert store.drain_outbox(0, batches.append) == 0
+        assert store.drain_outbox(-1, batches.append) == 0
+        assert store.drain_outbox(2, batches.append) == 2
+        assert batches == [events[:2]]
+        assert store.pending_outbox() == events[2:]
+        assert store.drain_outbox(100, batches.append) == 1
+        assert store.drain_outbox(100, batches.append) == 0
+        assert batches == [events[:2], events[2:]]
+        assert store.pending_outbox() == []
+
+    @pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
+    def test_a_drain_whose_delivery_raises_removes_nothing(
+        self, store: Store, failure: type[BaseException]
+    ) -> None:
+        """An error out of the delivery (a bug, or the process stopping) reaches the caller
+        and leaves every event taken in the outbox: the next drain delivers them."""
+        events = [message("alice", amount=i) for i in range(3)]
+        self.apply(store, Changes(outbox=events), ["alice"])
+
+        def fail(batch: list[OutboxMessage]) -> None:
+            raise failure("delivery stopped")
+
+        with pytest.raises(failure):
+            store.drain_outbox(2, fail)
+        assert store.pending_outbox() == events
+        batches: list[list[OutboxMessage]] = []
+        assert store.drain_outbox(100, batches.append) == 3
+        assert batches == [events]
+        assert store.pending_outbox() == []
+
+    def test_a_drain_meanwhile_never_gets_the_events_being_delivered(self, store: Store) -> None:
+        """While one drain is delivering, a second one (another thread) gets only the other
+        events: it skips the first one's events or waits for it to finish."""
+        events = [message("alice", amount=i) for i in range(5)]
+        self.apply(store, Changes(outbox=events), ["alice"])
+        inside, release = threading.Event(), threading.Event()
+        first: list[OutboxMessage] = []
+        second: list[OutboxMessage] = []
+
+        def deliver_slowly(batch: list[OutboxMessage]) -> None:
+            first.extend(batch)
+            inside.set()
+            assert release.wait(300)
+
+        with ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(store.drain_outbox, 2, deliver_slowly)
+            assert inside.wait(300)
+            other = pool.submit(store.drain_outbox, 100, second.extend)
+            release.set()
+            assert slow.result(timeout=300) == 2
+            assert other.result(timeout=300) == 3
+        assert first == events[:2]
+        assert second == events[2:]
+        assert store.pending_outbox() == []
+
+    def test_sixteen_threads_draining_deliver_each_event_once(self, store: Store) -> None:
+        """Sixteen threads drain one store in small batches until it is empty: every event
+        is delivered exactly once."""
+        events = [message(f"m{i:02d}", amount=i) for i in range(48)]
+        self.apply(store, Changes(outbox=events), sorted({e.member_id for e in events}))
+        delivered: list[str] = []
+        lock = threading.Lock()
+
+        def deliver(batch: list[OutboxMessage]) -> None:
+            with lock:
+                delivered.extend(m.event_id for m in batch)
+
+        def drain() -> None:
+            while store.drain_outbox(2, deliver):
+                pass
+
+        self._in_threads(16, drain)
+        assert sorted(delivered) == sorted(e.event_id for e in events)  # none twice
+        assert store.pending_outbox() == []
+
     # Through the engine ----------------------------------------------------------------------
 
     @staticmethod
-    def engine(store: Store) -> Engine:
+    def engine(store: Store, *, deliver_events: bool = True) -> Engine:
         from gamify import Engine, ManualClock, Program
 
         program = Program.model_validate(
@@ -1281,7 +1363,7 @@ class StoreContract:
                 ],
             }
         )
-        return Engine(program, store=store, clock=ManualClock(T0))
+        return Engine(program, store=store, clock=ManualClock(T0), deliver_events=deliver_events)
 
     def test_engine_track_redeem_refund(self, store: Store) -> None:
         """Through the engine: a purchase earns, a redemption spends, a refund gives it back."""
@@ -1345,3 +1427,59 @@ class StoreContract:
         assert engine.balance("bob") == 7
         assert sorted(seen) == ["alice", "bob"]
         assert store.pending_outbox() == []
+
+    def test_engine_drain_holds_no_lock_that_writes_need(self, store: Store) -> None:
+        """While a drain's subscribers run, the store takes writes from other threads: a
+        drain holds none of the locks units of work take (SQLite's write lock, the memory
+        store's lock). Here a subscriber records a check-in for each purchase, in a thread
+        of its own; the check-ins' events wait for the next drain."""
+        from gamify import DomainEvent
+
+        worker = self.engine(store, deliver_events=False)
+        worker.track("alice", "purchase", amount=10)
+        worker.track("bob", "purchase", amount=20)
+        recorded: list[str] = []
+
+        def record(event: DomainEvent) -> None:
+            if event.payload["action"] != "purchase":
+                return
+            writer = threading.Thread(
+                target=worker.track,
+                args=(event.member_id, "check_in"),
+                kwargs={"key": f"seen-{event.event_id}"},
+                daemon=True,  # a writer stuck behind the drain must not keep pytest alive
+            )
+            writer.start()
+            writer.join(timeout=300)
+            if not writer.is_alive():
+                recorded.append(event.member_id)
+
+        worker.on("credited", record)
+        assert worker.drain_outbox(10) == 2
+        assert recorded == ["alice", "bob"]
+        assert (worker.balance("alice"), worker.balance("bob")) == (15, 25)
+        assert worker.drain_outbox(10) == 2
+        assert worker.drain_outbox(10) == 0
+        assert recorded == ["alice", "bob"]
+
+    def test_engine_drain_counts_an_event_whose_subscriber_raises_as_delivered(
+        self, store: Store
+    ) -> None:
+        """An ``Exception`` from a subscriber during a drain is logged and goes no further:
+        the other subscribers receive the event, and it is removed like any other."""
+        from gamify import DomainEvent
+
+        worker = self.engine(store, deliver_events=False)
+        worker.track("alice", "purchase", amount=10)
+        worker.track("bob", "purchase", amount=20)
+        seen: list[str] = []
+
+        def fail(event: DomainEvent) -> None:
+            raise RuntimeError("the push service is down")
+
+        worker.on("credited", fail)
+        worker.on("*", lambda event: seen.append(event.member_id))
+        assert worker.drain_outbox(10) == 2
+        assert seen == ["alice", "bob"]
+        assert store.pending_outbox() == []
+        assert worker.drain_outbox(10) == 0

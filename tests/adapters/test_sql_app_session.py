@@ -601,3 +601,34 @@ def test_a_worker_on_its_own_store_drains_what_app_sessions_committed(
         db.dispose()
         app_store.close()
         worker_store.close()
+
+
+def test_a_drain_inside_an_app_session_removes_its_events_with_the_commit(
+    gamify_sql_target: StoreTarget,
+) -> None:
+    """``engine.using(session).drain_outbox()`` takes, delivers and deletes in the app's
+    transaction: a rollback brings the events back for a later drain (delivered again: at
+    least once), a commit removes them, and meanwhile (PostgreSQL) other drains skip them."""
+    store = gamify_sql_target.open()
+    engine = gamify.Engine(PROGRAM, store=store, clock=ManualClock(NOW), deliver_events=False)
+    engine.track("alice", "purchase", amount=5)
+    engine.track("bob", "purchase", amount=7)
+    seen: list[str] = []
+    engine.on("*", lambda event: seen.append(event.member_id))
+    db = begin_immediate(create_engine(gamify_sql_target.url))
+    try:
+        with Session(db) as session:
+            assert engine.using(session).drain_outbox(1) == 1
+            session.rollback()
+        assert [m.member_id for m in store.pending_outbox()] == ["alice", "bob"]
+        with Session(db) as session:
+            assert engine.using(session).drain_outbox(100) == 2
+            if gamify_sql_target.kind == "postgres":
+                assert engine.drain_outbox(100) == 0  # the session holds them
+            session.commit()
+    finally:
+        db.dispose()
+    assert seen == ["alice", "alice", "bob"]
+    assert store.pending_outbox() == []
+    assert engine.drain_outbox(100) == 0
+    store.close()

@@ -320,5 +320,15 @@ class BoundSQLStore(SQLReads):
             finally:
                 cur.close()
 
+    def drain_outbox(self, limit: int, deliver: Callable[[list[OutboxMessage]], None]) -> int:
+        """Takes, delivers and deletes in the app's transaction: on PostgreSQL the rows stay
+        locked (other drains skip them) until the app commits, and a rollback brings them
+        back for a later drain."""
+        messages = self._read(lambda cur: self.queries.pending_outbox(cur, limit, claim=True))
+        if messages:
+            deliver(messages)
+            self.ack_outbox([m.event_id for m in messages])
+        return len(messages)
+
     def bind(self, session: Any, *, on_commit: Callable[[list[OutboxMessage]], None]) -> Store:
         return self.parent.bind(session, on_commit=on_commit)

@@ -843,10 +843,14 @@ class Queries:
         rows = [(str(a), str(k), act, int(total)) for a, k, act, total in cur.fetchall()]
         return sorted(rows, key=lambda r: (r[0], r[1], r[2] or ""))
 
-    def pending_outbox(self, cur: Cursor, limit: int) -> list[OutboxMessage]:
+    def pending_outbox(
+        self, cur: Cursor, limit: int, *, claim: bool = False
+    ) -> list[OutboxMessage]:
+        """The oldest ``limit`` events; with ``claim``, locked to the end of the transaction
+        (PostgreSQL), skipping those that another transaction holds."""
         if limit <= 0:
             return []
-        cur.execute(self.sql.pending_outbox, (limit,))
+        cur.execute(self.sql.claim_outbox if claim else self.sql.pending_outbox, (limit,))
         return [self.message(row) for row in cur.fetchall()]
 
     def ack_outbox(self, cur: Cursor, event_ids: Sequence[str]) -> None:

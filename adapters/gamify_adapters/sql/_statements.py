@@ -316,6 +316,10 @@ class Statements:
             (True, True): q(f"{totals} WHERE at >= ? AND at < ?{group}"),
         }
         self.pending_outbox = q(f"SELECT {OUTBOX_COLUMNS} FROM {o} ORDER BY id LIMIT ?")
+        # A drain's rows, locked to its commit on PostgreSQL; another drain skips them.
+        self.claim_outbox = self.pending_outbox + (
+            " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+        )
         self.ack_outbox = q(f"DELETE FROM {o} WHERE event_id {in_ids}")
         self.first_member_ids = q(f"SELECT member_id FROM {m} ORDER BY member_id LIMIT ?")
         self.next_member_ids = q(

@@ -61,12 +61,19 @@ _T = TypeVar("_T")
 
 # One writer lock per SQLite file in this process, shared by every store on it.
 _FILE_LOCKS: dict[str, threading.RLock] = {}
+# One outbox-drain lock per SQLite file in this process, likewise.
+_DRAIN_LOCKS: dict[str, threading.Lock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
 
 
 def _file_lock(path: str) -> threading.RLock:
     with _FILE_LOCKS_GUARD:
         return _FILE_LOCKS.setdefault(path, threading.RLock())
+
+
+def _drain_lock(path: str) -> threading.Lock:
+    with _FILE_LOCKS_GUARD:
+        return _DRAIN_LOCKS.setdefault(path, threading.Lock())
 
 
 @dataclass
@@ -128,6 +135,7 @@ class SQLStore(SQLReads):
         self._bound: int | None = None  # connections the pool lends at most (None: no bound)
         self._write_lock: AbstractContextManager[Any] = nullcontext()
         self._read_lock: AbstractContextManager[Any] = nullcontext()
+        self._drain_lock: AbstractContextManager[Any] = threading.Lock()  # SQLite's drains
         # The driver stays in autocommit: the store writes BEGIN and COMMIT itself.
         options: dict[str, Any] = {**(engine_options or {}), "isolation_level": "AUTOCOMMIT"}
         try:
@@ -179,6 +187,7 @@ class SQLStore(SQLReads):
                     f"the folder {folder!r} does not exist"
                 )
             self._write_lock = _file_lock(path)
+            self._drain_lock = _drain_lock(path)
             if "poolclass" not in options and "max_overflow" not in options:
                 options["max_overflow"] = -1  # see _take
                 self._reuse = True
@@ -420,6 +429,58 @@ class SQLStore(SQLReads):
         # A delete is a write: on SQLite it waits for the write lock like a unit of work.
         with self.batch():
             super().ack_outbox(event_ids)
+
+    def drain_outbox(self, limit: int, deliver: Callable[[list[OutboxMessage]], None]) -> int:
+        """PostgreSQL: one transaction of its own takes the rows (``FOR UPDATE SKIP
+        LOCKED``), delivers, deletes them and commits; a drain meanwhile skips them, and an
+        error rolls back, so the rows wait for the next drain.
+
+        SQLite: a transaction there holds the database's write lock, which no drain may keep
+        while subscribers run. The drains of one process take turns (a lock per file): each
+        reads, delivers, then deletes in a short write. Drains in other processes may read
+        the same rows meanwhile and deliver them again.
+        """
+        if self.dialect == "sqlite":
+            with self._drain_lock:
+                messages = self.pending_outbox(limit)
+                if messages:
+                    deliver(messages)
+                    self.ack_outbox([m.event_id for m in messages])
+                return len(messages)
+        if limit <= 0:
+            return 0
+        sql = self.queries.sql
+        connection = self._take()
+        discard = False
+        try:
+            cur = connection.driver_connection.cursor()
+            try:
+                with translated():
+                    cur.execute(sql.begin)
+                try:
+                    with translated():
+                        messages = self.queries.pending_outbox(cur, limit, claim=True)
+                    if messages:
+                        deliver(messages)
+                        with translated():
+                            self.queries.ack_outbox(cur, [m.event_id for m in messages])
+                    with translated():
+                        cur.execute(sql.commit)
+                except BaseException:
+                    try:
+                        cur.execute(sql.rollback)
+                    except Exception:
+                        discard = True
+                    raise
+            finally:
+                with suppress(Exception):
+                    cur.close()
+        except StoreError:
+            discard = True  # as after a refused unit of work (see _end)
+            raise
+        finally:
+            self._give(connection, discard=discard)
+        return len(messages)
 
     # App sessions ------------------------------------------------------------------------------
 
