@@ -620,8 +620,14 @@ class Engine:
         out: list[BadgeAwarded] = []
         for name, held in sorted(record.state.get("badges", {}).items()):
             badge = self.program.badges.get(name)
-            if badge is None:  # the program dropped it; the member keeps the award
-                out.append(BadgeAwarded(badge=name))
+            if badge is None:  # the program dropped it; the member keeps every award
+                tiers_held = record.state.get("badge_tiers", {}).get(name)
+                if tiers_held:
+                    out.extend(BadgeAwarded(badge=name, tier=t) for t in tiers_held)
+                else:
+                    out.extend(
+                        BadgeAwarded(badge=name, occurrence=n) for n in range(1, max(held, 1) + 1)
+                    )
             elif badge.kind == "tiered":
                 recorded = record.state.get("badge_tiers", {}).get(name)
                 tiers_now = {t.name: t for t in badge.tiers}
