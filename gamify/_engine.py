@@ -697,7 +697,9 @@ class Engine:
         """The member's finished runs of ``streak``, oldest first (the latest 50 are kept).
 
         A run is finished once a period passed that no event or token covers, as the
-        profile reads it (length 0), even before the next event writes it down."""
+        profile reads it (length 0), even before the next event writes it down. For a
+        streak the program no longer has, the member's stored runs are returned, the last
+        one finished."""
         if not isinstance(streak, str):
             raise NotFoundError(f"unknown streak {streak!r}")
         self._check_member_id(member_id)

@@ -5,8 +5,8 @@ and returns the awards due, given how many times each was already awarded
 (``held``: tiers reached for tiered badges, occurrences for repeatable ones,
 1 for a one-off badge held). A tier of a tiered badge is known by its name: the
 names held are recorded beside the count (see :func:`tiers_held`), so a program that
-inserts, reorders or renames tiers never awards a held tier twice. Each reads the program's badges through plain-data plans
-made once per program.
+inserts, reorders or renames tiers never awards a held tier twice. Each reads the
+program's badges through plain-data plans made once per program.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 import gamify
 from gamify import Engine, ManualClock
 from gamify.errors import GamifyError, NotFoundError, UnknownActionError
+from gamify.store import Changes
 
 START = pendulum.datetime(2026, 3, 2, 9, tz="UTC")  # a Monday
 NOW = START.add(days=2, hours=1)  # the third day, when v2 takes over
@@ -297,6 +298,23 @@ def remove_challenge(p: dict[str, Any]) -> None:
     del p["challenges"]["first_week"]
 
 
+def add_things(p: dict[str, Any]) -> None:
+    p["currencies"]["stars"] = {"spendable": False}
+    p["actions"]["share"] = {"amount": "none"}
+    p["rules"].append(
+        {"name": "workout_stars", "action": "workout", "currency": "stars", "fixed": 1}
+    )
+    p["streaks"]["weekly_workout"] = {"actions": ["workout"], "period": "week"}
+    p["badges"]["workouts"]["tiers"].insert(2, {"name": "steel", "threshold": 4})
+    p["badges"]["four_workouts"] = {"metric": "count", "action": "workout", "threshold": 4}
+    p["tiers"]["levels"].append({"name": "platinum", "threshold": 1000, "multiplier": 3})
+    p["challenges"]["second_week"] = {
+        "enrolment": "auto",
+        "days": 7,
+        "conditions": [{"kind": "count", "action": "workout", "target": 2}],
+    }
+
+
 def change_timezone(p: dict[str, Any]) -> None:
     p["timezone"] = "Asia/Shanghai"
 
@@ -336,6 +354,7 @@ EDITS: dict[str, Callable[[], dict[str, Any]]] = {
         "tiers_removed": remove_tiers,
         "referral_removed": remove_referral,
         "challenges_removed": remove_challenge,
+        "things_added": add_things,
         "timezone_changed": change_timezone,
     }.items()
 }
@@ -553,6 +572,8 @@ def test_a_renamed_action_counts_afresh_but_streaks_continue(world: World) -> No
     e = v2(world, "action_renamed")
     progress = e.badge_progress("ann", "workouts")
     assert (progress.current, progress.target, progress.held) == (0, 10, 2)
+    # A challenge run keeps what it counted, condition by condition.
+    assert e.challenge_progress("ann", "first_week").conditions[0].current == 3
     world.clock.set(NOW.add(days=1))
     outcome = e.track("ann", "training")
     assert outcome.streaks[0].length == 4
@@ -582,6 +603,8 @@ def test_a_dropped_currency_is_kept_and_shown(world: World) -> None:
         e.adjust("ann", -6, reason="retired", currency="gems")
     with pytest.raises(NotFoundError, match="'gems'"):
         e.leaderboard("gems")
+    with pytest.raises(NotFoundError, match="'gems'"):
+        e.rank("ann", "gems")
     assert [h.account for h in e.history("ann")].count("gems") == 4  # a gift, 3 badges
 
 
@@ -695,6 +718,7 @@ def test_a_dropped_badge_is_kept_and_no_longer_awarded(world: World) -> None:
     e = v2(world, "badge_removed")
     assert ("workouts", "bronze", 1) in held_badges(e)
     assert ("workouts", "silver", 1) in held_badges(e)
+    assert all(b.reward == 0 for b in e.member("ann").badges if b.badge == "workouts")
     with pytest.raises(NotFoundError, match="'workouts'"):
         e.badge_progress("ann", "workouts")
     assert e.track("ann", "workout").badges == []
@@ -720,7 +744,8 @@ def test_a_renamed_badge_tier_is_a_new_tier(world: World) -> None:
 
 def test_a_dropped_badge_tier_is_kept(world: World) -> None:
     e = v2(world, "badge_tiers_dropped")  # silver only
-    assert [t for b, t, _ in held_badges(e) if b == "workouts"] == ["bronze", "silver"]
+    workouts = [b for b in e.member("ann").badges if b.badge == "workouts"]
+    assert [(b.tier, b.reward) for b in workouts] == [("bronze", 0), ("silver", 40)]
     assert e.badge_progress("ann", "workouts").complete
     assert e.track("ann", "workout").badges == []
 
@@ -731,6 +756,29 @@ def test_a_raised_threshold_keeps_held_awards(world: World) -> None:
     progress = e.badge_progress("ann", "big_spender")
     assert (progress.held, progress.target) == (3, 4000)  # the 4th at 4 x 1000
     assert e.track("ann", "purchase", amount=1000).badges == []
+
+
+def test_state_that_records_no_tier_names_reads_as_the_first_tiers(world: World) -> None:
+    """State written before tier names were kept records only how many tiers are held."""
+    with world.store.unit_of_work(["ann"]) as uow:
+        ann = uow.load_member("ann")
+        assert ann is not None
+        del ann.state["badge_tiers"]
+        uow.apply(Changes(members=[ann]))
+    e = v2(world, "badge_tiers_renamed")
+    assert [t for b, t, _ in held_badges(e) if b == "workouts"] == ["starter", "regular"]
+    assert e.track("ann", "workout").badges == []
+
+
+def test_a_badge_whose_kind_changes_keeps_its_count(world: World) -> None:
+    e = v2(world, "badge_kind_changed")
+    first = e.badge_progress("ann", "first_workout")  # one-off, now repeatable
+    assert (first.held, first.target) == (1, 2)
+    awarded = e.track("ann", "workout").badges  # the 4th workout: occurrences 2 to 4
+    assert [(b.badge, b.occurrence) for b in awarded] == [("first_workout", n) for n in (2, 3, 4)]
+    spender = e.badge_progress("ann", "big_spender")  # repeatable, now one-off
+    assert (spender.held, spender.complete) == (3, True)
+    assert [o for b, _, o in held_badges(e) if b == "big_spender"] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(
@@ -796,6 +844,29 @@ def test_a_dropped_challenge_keeps_its_runs_for_a_program_that_brings_it_back(
     assert e.track("ann", "workout").challenges == []  # not counted
     back = v2(world, "unchanged").challenge_progress("ann", "first_week")
     assert (back.status, back.conditions[0].current) == ("active", 3)
+
+
+def test_what_a_program_adds_starts_at_the_next_event(world: World) -> None:
+    e = v2(world, "things_added")
+    assert e.member("ann").tier == "gold"
+    outcome = e.track("ann", "workout")  # the 4th
+    assert paid(outcome)["workout_stars"] == 1
+    assert {(s.name, s.length) for s in outcome.streaks} == {
+        ("daily_workout", 3),
+        ("weekly_workout", 1),
+    }
+    assert {(b.badge, b.tier) for b in outcome.badges} == {
+        ("workouts", "steel"),
+        ("four_workouts", None),
+    }
+    assert outcome.tier_change is None
+    assert e.challenge_progress("ann", "second_week").conditions[0].current == 1
+
+
+def test_a_currency_adjusted_to_zero_before_it_is_removed_is_gone(world: World) -> None:
+    world.v1.adjust("ann", -6, reason="gems retired", currency="gems")
+    e = v2(world, "currency_removed")
+    assert "gems" not in e.member("ann").balances
 
 
 def test_members_keep_their_zone_when_the_program_zone_changes(world: World) -> None:
