@@ -207,7 +207,8 @@ class Profile(_Frozen):
     """A member's state: balances, XP, level, tier, streaks and badges.
 
     ``xp`` is what the level reads: the lifetime credits of the levels' currency (the
-    ``xp`` balance in the usual program)."""
+    ``xp`` balance in the usual program). ``balances``, ``pending`` and ``debt`` also
+    list a currency the program no longer declares while the member holds some."""
 
     member_id: str
     timezone: str

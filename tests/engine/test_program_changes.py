@@ -5,8 +5,9 @@ Each case builds the same members under program v1 (points, XP, gems, lots with 
 and pending lots, caps used today, streak runs and freeze tokens, one-off, tiered and
 repeatable badges, a tier and its review date, a referral, challenge enrolments and
 leaderboard totals), then builds engine v2 from an edited copy of v1's dict on the same
-store object and runs every read and every write. The doc section "Changing a running
-program" (docs/program.md) states what the assertions below check.
+store object and runs every read and every write, on the memory store, a SQLite file
+and PostgreSQL (with GAMIFY_PG_URL). The doc section "Changing a running program"
+(docs/program.md) states what the assertions below check.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import copy
 import functools
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 import pytest
@@ -25,6 +25,9 @@ import gamify
 from gamify import Engine, ManualClock
 from gamify.errors import GamifyError, NotFoundError, UnknownActionError
 from gamify.store import Changes
+
+if TYPE_CHECKING:
+    from conftest import StoreTarget  # tests/conftest.py
 
 START = pendulum.datetime(2026, 3, 2, 9, tz="UTC")  # a Monday
 NOW = START.add(days=2, hours=1)  # the third day, when v2 takes over
@@ -400,10 +403,10 @@ class World:
         return Engine(program, store=self.store, clock=self.clock)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[gamify.Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'g.db'}"
-    opened = gamify.open_store(url)
+@pytest.fixture
+def store(gamify_store_target: StoreTarget) -> Iterator[gamify.Store]:
+    """The memory store, a SQLite file, PostgreSQL (when GAMIFY_PG_URL is set)."""
+    opened = gamify_store_target.open()
     yield opened
     opened.close()
 
