@@ -1912,12 +1912,29 @@ class Engine:
     ) -> list[BadgeAwarded]:
         held = step.state.get("badges", {})
         program = self.program
+        self._name_held_tiers(uow, step, names)
         open_names = badges.open_names(program, names, held, step.state.get("badge_tiers"))
         if not open_names:
             return []
         self._check_predicates(open_names)
         due = badges.evaluate(program, open_names, self._badge_facts(step, ev))
         return self._grant_badges(uow, step, due) if due else []
+
+    def _name_held_tiers(self, uow: UnitOfWork, step: _Step, names: Iterable[str]) -> None:
+        """Record the names of the tiers held of tiered badges whose state keeps only how
+        many (written before the names were kept), from the store's award records."""
+        held = step.state.get("badges", {})
+        named: dict[str, list[str]] = step.state.get("badge_tiers", {})
+        for name in set(names):
+            badge = self.program.badges[name]
+            if badge.kind != "tiered" or not held.get(name) or name in named:
+                continue
+            found = uow.award_tiers(step.member.member_id, name)
+            if found is None:  # the store cannot say: the first tiers of the list are read
+                continue
+            order = {t.name: i for i, t in enumerate(badge.tiers)}
+            named = {**named, name: sorted(found, key=lambda t: (order.get(t, len(order)), t))}
+            step.state["badge_tiers"] = named
 
     def _grant_badges(
         self, uow: UnitOfWork, step: _Step, due: Sequence[BadgeDue]

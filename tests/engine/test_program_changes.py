@@ -761,16 +761,20 @@ def test_a_raised_threshold_keeps_held_awards(world: World) -> None:
     assert e.track("ann", "purchase", amount=1000).badges == []
 
 
-def test_state_that_records_no_tier_names_reads_as_the_first_tiers(world: World) -> None:
-    """State written before tier names were kept records only how many tiers are held."""
+def test_state_without_tier_names_reads_them_from_the_award_records(world: World) -> None:
+    """State written before tier names were kept records only how many tiers are held:
+    read as the first tiers of the list until an event checks the badge, which reads the
+    names from the store's award records."""
     with world.store.unit_of_work(["ann"]) as uow:
         ann = uow.load_member("ann")
         assert ann is not None
         del ann.state["badge_tiers"]
         uow.apply(Changes(members=[ann]))
-    e = v2(world, "badge_tiers_renamed")
-    assert [t for b, t, _ in held_badges(e) if b == "workouts"] == ["starter", "regular"]
-    assert e.track("ann", "workout").badges == []
+    e = v2(world, "badge_tier_inserted")
+    assert [t for b, t, _ in held_badges(e) if b == "workouts"] == ["copper", "bronze"]
+    outcome = e.track("ann", "workout")  # silver is not awarded again
+    assert [(b.badge, b.tier) for b in outcome.badges] == [("workouts", "copper")]
+    assert [t for b, t, _ in held_badges(e) if b == "workouts"] == ["bronze", "silver", "copper"]
 
 
 def test_a_badge_whose_kind_changes_keeps_its_count(world: World) -> None:
