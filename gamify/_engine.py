@@ -555,9 +555,10 @@ class Engine:
         record, accounts = self.store.member_snapshot(member_id)
         if record is None:
             raise UnknownMemberError(member_id)
-        balances = {c: accounts.get(c, 0) for c in self.program.currencies}
-        pending = {c: accounts.get(f"{c}:pending", 0) for c in self._spendable}
-        debt = {c: accounts.get(f"{c}:debt", 0) for c in self._spendable}
+        dropped = self._dropped_currencies(accounts)
+        balances = {c: accounts.get(c, 0) for c in [*self.program.currencies, *dropped]}
+        pending = {c: accounts.get(f"{c}:pending", 0) for c in [*self._spendable, *dropped]}
+        debt = {c: accounts.get(f"{c}:debt", 0) for c in [*self._spendable, *dropped]}
         now = self._now()
         streak_states = record.state.get("streaks", {})
         return Profile(
@@ -613,6 +614,17 @@ class Engine:
         day = _time.local_date(now, record.timezone)
         return tiers.value_at(spec, state.get("tierm", {}), total, day)
 
+    def _dropped_currencies(self, accounts: Mapping[str, int]) -> list[str]:
+        """Currencies the program no longer declares that the member still holds (a balance,
+        pending points or debt): kept in the store, and shown."""
+        return sorted(
+            {
+                account.partition(":")[0]
+                for account, amount in accounts.items()
+                if amount and account.partition(":")[0] not in self.program.currencies
+            }
+        )
+
     def _level_xp(self, record: MemberRecord, accounts: Mapping[str, int]) -> int:
         """What the level reads: the lifetime credits of the levels' currency (points, say,
         whose balance spends go down), else the ``xp`` balance."""
@@ -625,10 +637,22 @@ class Engine:
         out: list[BadgeAwarded] = []
         for name, held in sorted(record.state.get("badges", {}).items()):
             badge = self.program.badges.get(name)
-            if badge is None:  # the program dropped it; the member keeps the award
-                out.append(BadgeAwarded(badge=name))
+            if badge is None:  # the program dropped it; the member keeps every award
+                tiers_held = record.state.get("badge_tiers", {}).get(name)
+                if tiers_held:
+                    out.extend(BadgeAwarded(badge=name, tier=t) for t in tiers_held)
+                else:
+                    out.extend(
+                        BadgeAwarded(badge=name, occurrence=n) for n in range(1, max(held, 1) + 1)
+                    )
             elif badge.kind == "tiered":
-                for t in badge.tiers[:held]:
+                recorded = record.state.get("badge_tiers", {}).get(name)
+                tiers_now = {t.name: t for t in badge.tiers}
+                for tier_name in badges.tiers_held(self.program, name, held, recorded):
+                    t = tiers_now.get(tier_name)
+                    if t is None:  # a tier the program dropped; the member keeps it
+                        out.append(BadgeAwarded(badge=name, tier=tier_name))
+                        continue
                     paid = _paid({**badge.reward, **t.reward})
                     out.append(
                         BadgeAwarded(
@@ -641,7 +665,8 @@ class Engine:
                     BadgeAwarded(
                         badge=name, occurrence=n, reward=sum(paid.values()), rewards=dict(paid)
                     )
-                    for n in range(1, (held if badge.kind == "repeatable" else 1) + 1)
+                    # Every award held: a badge made one-off since keeps its occurrences.
+                    for n in range(1, max(held, 1) + 1)
                 )
         return out
 
@@ -672,8 +697,10 @@ class Engine:
         self._check_predicates([name])
         step = _Step(record, self._now(), None, None)
         held = record.state.get("badges", {}).get(name, 0)
-        current, target = badges.progress(self.program, name, self._badge_facts(step, None), held)
-        complete = badges.exhausted(self.program, name, held)
+        recorded = record.state.get("badge_tiers", {}).get(name)
+        facts = self._badge_facts(step, None)
+        current, target = badges.progress(self.program, name, facts, held, recorded)
+        complete = badges.exhausted(self.program, name, held, recorded)
         return BadgeProgress(
             badge=name,
             current=current,
@@ -687,15 +714,26 @@ class Engine:
         """The member's finished runs of ``streak``, oldest first (the latest 50 are kept).
 
         A run is finished once a period passed that no event or token covers, as the
-        profile reads it (length 0), even before the next event writes it down."""
-        _named(self.program.streaks, streak, "streak")
+        profile reads it (length 0), even before the next event writes it down. For a
+        streak the program no longer has, the member's stored runs are returned, the last
+        one finished."""
+        if not isinstance(streak, str):
+            raise NotFoundError(f"unknown streak {streak!r}")
         self._check_member_id(member_id)
         record = self.store.get_member(member_id)
+        state = record.state.get("streaks", {}).get(streak) if record is not None else None
+        spec = self.program.streaks.get(streak)
+        if spec is None:
+            if state is None:
+                raise NotFoundError(f"unknown streak {streak!r}")
+            # A streak the program dropped: its runs are kept, the last one finished.
+            runs = streaks.past_runs(state)
+            if state["len"] > 0:
+                runs = [*runs, (state["start"], int(state["len"]))][-streaks.MAX_RUNS :]
+            return [StreakRun(start=datetime.fromisoformat(s), length=n) for s, n in runs]
         if record is None:
             raise UnknownMemberError(member_id)
-        state = record.state.get("streaks", {}).get(streak)
         runs = streaks.past_runs(state)
-        spec = self.program.streaks[streak]
         if (
             state
             and state["len"] > 0
@@ -787,10 +825,15 @@ class Engine:
 
     def balance(self, member_id: str, currency: str = "points") -> int:
         """The member's balance of ``currency`` (the spendable one for points); 0 if unknown."""
-        if not isinstance(currency, str) or currency not in self.program.currencies:
+        if not isinstance(currency, str):
             raise NotFoundError(f"unknown currency {currency!r}")
         self._check_member_id(member_id)
-        return self.store.get_balances(member_id).get(currency, 0)
+        accounts = self.store.get_balances(member_id)
+        if currency not in self.program.currencies and (
+            currency not in self._dropped_currencies(accounts)
+        ):
+            raise NotFoundError(f"unknown currency {currency!r}")
+        return accounts.get(currency, 0)
 
     def history(self, member_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
         """The member's ledger entries, newest first, with their reasons."""
@@ -1191,16 +1234,17 @@ class Engine:
         report = DueReport()
         while True:
             work = self.store.due(now, limit=500)
-            members = sorted(
-                {lot.member_id for lot in (*work.expiring_lots, *work.maturing_lots)}
-                | set(work.reviews)
-            )
-            if not members:
+            # Lots mature and expire at the instants they were written with, also those of
+            # a currency the program no longer declares.
+            currencies: dict[str, set[str]] = {m: set() for m in work.reviews}
+            for lot in (*work.expiring_lots, *work.maturing_lots):
+                currencies.setdefault(lot.member_id, set()).add(lot.currency)
+            if not currencies:
                 return report
             progressed = False
-            for member_id in members:
+            for member_id in sorted(currencies):
                 messages, changed = self._retrying(
-                    functools.partial(self._due_for, member_id, now, report)
+                    functools.partial(self._due_for, member_id, now, report, currencies[member_id])
                 )
                 progressed = progressed or changed
                 self._publish(messages)
@@ -1634,6 +1678,7 @@ class Engine:
         )
         streak_results = self._record_streaks(step, ev, context, changed)
 
+        placed = self._place_dropped_tier(step, day, changed)
         tier = self._tier(member)
         facts = earning.MemberFacts(
             tags=member.tags,
@@ -1676,6 +1721,9 @@ class Engine:
                     length=milestone.length,
                 )
         tier_change = self._update_tier(step, ev, day, changed)
+        if placed is not None:
+            to_tier = tier_change.to_tier if tier_change is not None else placed.to_tier
+            tier_change = placed.model_copy(update={"to_tier": to_tier})
         referral_rewards = self._qualify_referral(uow, step, ev)
         if settings.renewal is not None and ev.action in settings.renewal.actions:
             self._renew_lots(uow, step, ev.now)
@@ -1841,6 +1889,7 @@ class Engine:
             facts.tier_rank = self._tier_rank(step.member.tier)
             facts.earned = state.get("earned", {})
             facts.badges = state.get("badges", {})
+            facts.badge_tiers = state.get("badge_tiers", {})
             return facts
         program = self.program
         sums: dict[str, str] = state.get("sums", {})
@@ -1872,6 +1921,7 @@ class Engine:
             tier_ranks=self._tier_ranks,
             earned=state.get("earned", {}),
             badges=state.get("badges", {}),
+            badge_tiers=state.get("badge_tiers", {}),
             action=ev.action if ev else None,
             attributes=ev.attributes if ev else {},
             predicates=self._predicates,
@@ -1883,20 +1933,45 @@ class Engine:
     ) -> list[BadgeAwarded]:
         held = step.state.get("badges", {})
         program = self.program
-        open_names = badges.open_names(program, names, held)
+        self._name_held_tiers(uow, step, names)
+        open_names = badges.open_names(program, names, held, step.state.get("badge_tiers"))
         if not open_names:
             return []
         self._check_predicates(open_names)
         due = badges.evaluate(program, open_names, self._badge_facts(step, ev))
         return self._grant_badges(uow, step, due) if due else []
 
+    def _name_held_tiers(self, uow: UnitOfWork, step: _Step, names: Iterable[str]) -> None:
+        """Record the names of the tiers held of tiered badges whose state keeps only how
+        many (written before the names were kept), from the store's award records."""
+        held = step.state.get("badges", {})
+        named: dict[str, list[str]] = step.state.get("badge_tiers", {})
+        for name in set(names):
+            badge = self.program.badges[name]
+            if badge.kind != "tiered" or not held.get(name) or name in named:
+                continue
+            found = uow.award_tiers(step.member.member_id, name)
+            if found is None:  # the store cannot say: the first tiers of the list are read
+                continue
+            order = {t.name: i for i, t in enumerate(badge.tiers)}
+            named = {**named, name: sorted(found, key=lambda t: (order.get(t, len(order)), t))}
+            step.state["badge_tiers"] = named
+
     def _grant_badges(
         self, uow: UnitOfWork, step: _Step, due: Sequence[BadgeDue]
     ) -> list[BadgeAwarded]:
         """Record each award (unique in the store), pay its reward and announce it."""
         held = dict(step.state.get("badges", {}))
+        named = dict(step.state.get("badge_tiers", {}))
         out: list[BadgeAwarded] = []
         for award in due:
+            if award.tier:
+                # Tiers are known by name: a program that inserts, reorders or renames
+                # tiers then never awards a held one again.
+                have = badges.tiers_held(
+                    self.program, award.badge, held.get(award.badge, 0), named.get(award.badge)
+                )
+                named[award.badge] = [*have, award.tier]
             held[award.badge] = held.get(award.badge, 0) + 1
             step.changes.awards.append(
                 Award(step.member.member_id, award.badge, award.tier, award.occurrence, step.at)
@@ -1923,6 +1998,8 @@ class Engine:
                 occurrence=award.occurrence,
             )
         step.state["badges"] = held
+        if named:
+            step.state["badge_tiers"] = named
         return out
 
     def _check_predicates(self, names: Iterable[str]) -> None:
@@ -1942,6 +2019,21 @@ class Engine:
         if spec is None:
             return None
         return spec.levels[self._tier_ranks.get(member.tier or "", 0)]
+
+    def _place_dropped_tier(
+        self, step: _Step, day: date, changed: set[tuple[str, str]] | None
+    ) -> TierChange | None:
+        """Place a member whose tier the program no longer has (removed or renamed) in the
+        tier their qualifying value reaches on local ``day``, as a review would judge it."""
+        spec = self._settings.tiers
+        member = step.member
+        if spec is None or member.tier is None or member.tier in self._tier_ranks:
+            return None
+        state = step.state
+        index = tiers.place(
+            spec, state.get("tierm", {}), Decimal(state.get("tier_total", "0")), day
+        )
+        return self._set_tier(step, index, upgraded=True, changed=changed)
 
     def _update_tier(
         self, step: _Step, ev: _Checked, day: date, changed: set[tuple[str, str]]
@@ -2536,10 +2628,14 @@ class Engine:
             )
         return picks
 
-    def _settle_due_lots(self, uow: UnitOfWork, step: _Step, report: DueReport) -> None:
-        """Expire the member's lots past expiry and mature pending lots due by ``step.at``."""
+    def _settle_due_lots(
+        self, uow: UnitOfWork, step: _Step, report: DueReport, also: Iterable[str] = ()
+    ) -> None:
+        """Expire the member's lots past expiry and mature pending lots due by ``step.at``,
+        of the spendable currencies and those of ``also`` (due lots of currencies the
+        program no longer declares)."""
         member_id = step.member.member_id
-        for currency in self._spendable:
+        for currency in [*self._spendable, *sorted(set(also) - set(self._spendable))]:
             for lot in uow.lots(member_id, currency):
                 if (
                     lot.status == "pending"
@@ -2612,7 +2708,7 @@ class Engine:
                     )
 
     def _due_for(
-        self, member_id: str, now: datetime, report: DueReport
+        self, member_id: str, now: datetime, report: DueReport, currencies: Iterable[str] = ()
     ) -> tuple[list[OutboxMessage], bool]:
         """One member's share of ``run_due``, in one unit of work."""
         with self._unit([member_id]) as uow:
@@ -2620,10 +2716,12 @@ class Engine:
             if member is None:
                 return [], False
             step = _Step(member, now, None, None)
-            self._settle_due_lots(uow, step, report)
+            self._settle_due_lots(uow, step, report, currencies)
             review_at = member.review_at
             if self.program.tiers is not None and review_at is not None and review_at <= now:
                 self._review_tier(step, review_at, report)
+            elif review_at is not None and review_at <= now:
+                member.review_at = None  # the program has no tiers now: nothing to review
             if (
                 not step.changes.entries
                 and not step.changes.outbox
@@ -2641,6 +2739,14 @@ class Engine:
         member = step.member
         state = step.state
         day = _time.local_date(review_at, member.timezone)
+        if member.tier not in self._tier_ranks:  # a tier the program dropped
+            at, step.at = step.at, review_at
+            placed = self._place_dropped_tier(step, day, None)
+            step.at = at
+            report.reviews += 1
+            if placed is not None:
+                report.tier_changes.append(placed)
+            return
         buckets = state.get("tierm", {})
         total = Decimal(state.get("tier_total", "0"))
         current = self._tier_ranks.get(member.tier or "", 0)
@@ -2686,16 +2792,15 @@ class Engine:
         lots = {lot.lot_id: lot for lot in uow.get_lots([e.lot_id for e in earned if e.lot_id])}
         credits: list[Credit] = []
         debt = 0
-        xp_back = False
+        xp_back = 0  # what the level's currency loses
         for entry in earned:
             currency = entry.account.removesuffix(":pending")
             lot = lots.get(entry.lot_id or "")
             if lot is not None:
                 lot = self._as_left(step, lot)
             # The level follows the lifetime credits of its currency, with lots or without.
-            xp_back = xp_back or (
-                self.program.levels is not None and currency == self.program.levels.currency
-            )
+            if self.program.levels is not None and currency == self.program.levels.currency:
+                xp_back += entry.amount
             if lot is None:  # a currency without lots (XP): take the credit back
                 self._entry(step, currency, -entry.amount, "reverse", "reversal")
             elif lot.status == "pending":
@@ -2735,6 +2840,7 @@ class Engine:
                 xp,
                 step.state.get("level_paid", 1),
                 allow_down=True,
+                taken=xp_back,
             )
             if change.down_to is not None:
                 member.level = level_down = change.down_to

@@ -211,7 +211,8 @@ class Profile(_Frozen):
     next level is reached (None at the maximum level, or without levels).
     ``tier_value`` is what the tier reads now: the qualifying amount or points earned
     in the current window (None without tiers); a tier upgrades once it reaches the
-    next tier's threshold."""
+    next tier's threshold. ``balances``, ``pending`` and ``debt`` also list a currency
+    the program no longer declares while the member holds some."""
 
     member_id: str
     timezone: str

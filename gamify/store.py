@@ -293,6 +293,12 @@ class UnitOfWork(abc.ABC):
     def entries_for_key(self, member_id: str, key: str) -> list[LedgerEntry]:
         """Ledger entries written by the event with this idempotency key, oldest first."""
 
+    def award_tiers(self, member_id: str, badge: str) -> list[str] | None:
+        """The tier names of the tiered ``badge`` awarded to the member, as the award
+        records hold them, or None when the store cannot say (the default). Asked once
+        per member and badge whose state does not name the tiers held yet."""
+        return None
+
     @abc.abstractmethod
     def apply(self, changes: Changes) -> None:
         """Write every change, or raise and write nothing.

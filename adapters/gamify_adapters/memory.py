@@ -623,5 +623,9 @@ class _MemoryUnit(UnitOfWork):
         # would cost every keyed event a write.
         return [LedgerEntry(*row) for row in self._s._ledger.get(member_id, ()) if row[_KEY] == key]
 
+    def award_tiers(self, member_id: str, badge: str) -> list[str] | None:
+        # A scan of every award: asked once per member and badge, for old state only.
+        return [a[2] for a in self._s._awards if a[0] == member_id and a[1] == badge and a[2]]
+
     def apply(self, changes: Changes) -> None:
         self._s._apply(changes)

@@ -3,14 +3,16 @@
 Pure: :func:`evaluate` checks the named badges against a :class:`BadgeFacts`
 and returns the awards due, given how many times each was already awarded
 (``held``: tiers reached for tiered badges, occurrences for repeatable ones,
-1 for a one-off badge held). Each reads the program's badges through plain-data plans
-made once per program.
+1 for a one-off badge held). A tier of a tiered badge is known by its name: the
+names held are recorded beside the count (see :func:`tiers_held`), so a program that
+inserts, reorders or renames tiers never awards a held tier twice. Each reads the
+program's badges through plain-data plans made once per program.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -26,6 +28,7 @@ __all__ = [
     "exhausted",
     "open_names",
     "progress",
+    "tiers_held",
 ]
 
 Predicate = Callable[["BadgeFacts"], bool]
@@ -78,6 +81,8 @@ class BadgeFacts:
     earned: Mapping[str, int]
     badges: Mapping[str, int]
     action: str | None = None
+    # Tiered badge -> the names of the tiers held, where the member's state records them.
+    badge_tiers: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # Any, as engine.track takes them: a predicate compares JSON values without casts.
     attributes: Mapping[str, Any] = field(default_factory=dict)
     predicates: Mapping[str, Predicate] = field(default_factory=dict)
@@ -171,15 +176,52 @@ def _plans(program: Program) -> dict[str, _Plan]:
     }
 
 
-def exhausted(program: Program, name: str, held: int) -> bool:
+def tiers_held(
+    program: Program, name: str, held: int, recorded: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The names of the tiers of badge ``name`` the member holds: as ``recorded``, or, for
+    state that keeps only how many (``held``, written before the names were kept), the
+    first ``held`` tiers of the program's list."""
+    if recorded is not None:
+        return tuple(recorded)
+    return tuple(tier[0] for tier in _plans(program)[name].tiers[:held])
+
+
+def _is_open(plan: _Plan, held: int, have: Sequence[str] | None) -> bool:
+    if plan.kind == "tiered" and have is not None:
+        return any(tier[0] not in have for tier in plan.tiers)
+    return held < plan.most
+
+
+def exhausted(
+    program: Program, name: str, held: int, recorded: Sequence[str] | None = None
+) -> bool:
     """Whether nothing more can be awarded: a one-off badge held, every tier reached."""
-    return held >= _plans(program)[name].most
+    plan = _plans(program)[name]
+    have = tiers_held(program, name, held, recorded) if plan.kind == "tiered" else None
+    return not _is_open(plan, held, have)
 
 
-def open_names(program: Program, names: Iterable[str], held: Mapping[str, int]) -> list[str]:
-    """The badges of ``names`` that can still be awarded, given how many times each is held."""
+def open_names(
+    program: Program,
+    names: Iterable[str],
+    held: Mapping[str, int],
+    tiers: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
+    """The badges of ``names`` that can still be awarded, given how many times each is held
+    (and, for tiered badges, the names of the tiers held where ``tiers`` records them)."""
     plans = _plans(program)
-    return [name for name in names if held.get(name, 0) < plans[name].most]
+    recorded = tiers or {}
+    out: list[str] = []
+    for name in names:
+        plan, count = plans[name], held.get(name, 0)
+        if plan.kind == "tiered":
+            have = tiers_held(program, name, count, recorded.get(name))
+            if _is_open(plan, count, have):
+                out.append(name)
+        elif count < plan.most:
+            out.append(name)
+    return out
 
 
 def evaluate(program: Program, names: Iterable[str], facts: BadgeFacts) -> list[Due]:
@@ -194,17 +236,24 @@ def evaluate(program: Program, names: Iterable[str], facts: BadgeFacts) -> list[
         seen.add(name)
         plan = plans[name]
         held = held_by_name.get(name, 0)
+        if plan.kind == "tiered":
+            have = tiers_held(program, name, held, facts.badge_tiers.get(name))
+            if not _is_open(plan, held, have):
+                continue
+            current = plan.read(facts, plan.key)
+            for tier_name, threshold, reward in plan.tiers:
+                if tier_name in have:
+                    continue
+                if current < threshold:
+                    break
+                out.append(Due(name, tier_name, 1, reward))
+            continue
         if held >= plan.most:
             continue
         current = plan.read(facts, plan.key)
         if plan.kind == "one_off":
             if current >= plan.target:
                 out.append(Due(name, "", 1, plan.reward))
-        elif plan.kind == "tiered":
-            for tier_name, threshold, reward in plan.tiers[held:]:
-                if current < threshold:
-                    break
-                out.append(Due(name, tier_name, 1, reward))
         else:
             # At most MAX_OCCURRENCES a call: the rest come with the next change of the value.
             try:
@@ -216,12 +265,20 @@ def evaluate(program: Program, names: Iterable[str], facts: BadgeFacts) -> list[
     return out
 
 
-def progress(program: Program, name: str, facts: BadgeFacts, held: int) -> tuple[Decimal, Decimal]:
+def progress(
+    program: Program,
+    name: str,
+    facts: BadgeFacts,
+    held: int,
+    recorded: Sequence[str] | None = None,
+) -> tuple[Decimal, Decimal]:
     """(current, target) toward the next award of the badge ``name``."""
     plan = _plans(program)[name]
     current = Decimal(plan.read(facts, plan.key))
     if plan.kind == "tiered":
-        return current, plan.tiers[min(held, len(plan.tiers) - 1)][1]
+        have = tiers_held(program, name, held, recorded)
+        missing = [tier[1] for tier in plan.tiers if tier[0] not in have]
+        return current, missing[0] if missing else plan.tiers[-1][1]
     if plan.kind == "repeatable":
         return current, plan.target * (held + 1)
     return current, plan.target

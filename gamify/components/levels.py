@@ -25,18 +25,33 @@ class LevelChange:
 
 
 def progress(
-    spec: Levels, level: int, xp: int, paid: int, *, allow_down: bool = False
+    spec: Levels,
+    level: int,
+    xp: int,
+    paid: int,
+    *,
+    allow_down: bool = False,
+    taken: int | None = None,
 ) -> LevelChange:
     """Move from ``level`` to where ``xp`` stands on the curve.
 
     Levels never go down on their own (a harder curve keeps them); only a
-    reversal that took XP back (``allow_down``) lowers them.
+    reversal that took XP back (``allow_down``) lowers them. Given the XP ``taken``,
+    the level drops by the levels that XP spans on the curve, so a level held above the
+    curve (kept through a curve change) drops no further than that; without it, to where
+    ``xp`` stands.
     """
     target = spec.level_curve.level_for_xp(max(xp, 0))
     if target < level:
         if not allow_down:
             return LevelChange(level, [], paid)
-        return LevelChange(target, [], paid, down_to=target)
+        down = target
+        if taken is not None:
+            before = spec.level_curve.level_for_xp(max(xp + taken, 0))
+            down = max(target, level - max(before - target, 0))
+        if down >= level:
+            return LevelChange(level, [], paid)
+        return LevelChange(down, [], paid, down_to=down)
     reached: list[tuple[int, dict[str, int]]] = []
     for n in range(level + 1, target + 1):
         rewards: dict[str, int] = {}

@@ -15,7 +15,15 @@ import pendulum
 from gamify import _time
 from gamify.program import Tiers
 
-__all__ = ["add", "next_review", "previous_review", "review", "value_at", "value_before"]
+__all__ = [
+    "add",
+    "next_review",
+    "place",
+    "previous_review",
+    "review",
+    "value_at",
+    "value_before",
+]
 
 ZERO = Decimal(0)
 
@@ -97,3 +105,12 @@ def review(
     ):
         return current
     return best
+
+
+def place(spec: Tiers, buckets: Mapping[str, str], total: Decimal, day: date) -> int:
+    """The tier index for a member whose tier the program no longer has, judged on local
+    ``day`` as a review would judge it: the best of the ended and the current window."""
+    return max(
+        spec.qualify(value_before(spec, buckets, total, day)),
+        spec.qualify(value_at(spec, buckets, total, day)),
+    )

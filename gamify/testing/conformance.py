@@ -682,6 +682,28 @@ class StoreContract:
             same = Award("carol", "runner", "", 1, T0)
             self.apply(store, Changes(awards=[same, same]), ["carol"])
 
+    def test_award_tiers_lists_the_tiers_of_one_badge(self, store: Store) -> None:
+        """``award_tiers`` names the tiers awarded of one member's badge (one-off and
+        repeatable awards have no tier); a store may answer None (it cannot say)."""
+        self.apply(
+            store,
+            Changes(
+                awards=[
+                    Award("alice", "runner", "gold", 1, T0),
+                    Award("alice", "runner", "bronze", 1, T0),
+                    Award("alice", "runner", "", 1, T0),
+                    Award("alice", "walker", "silver", 1, T0),
+                    Award("bob", "runner", "silver", 1, T0),
+                ]
+            ),
+            ["alice", "bob"],
+        )
+        with store.unit_of_work(["alice"]) as uow:
+            found = uow.award_tiers("alice", "runner")
+            if found is not None:
+                assert sorted(found) == ["bronze", "gold"]
+                assert uow.award_tiers("alice", "swimmer") == []
+
     # Atomicity -------------------------------------------------------------------------------
 
     def test_exception_after_apply_leaves_nothing(self, store: Store) -> None:

@@ -406,6 +406,12 @@ class Queries:
         self.run(cur, pending, self.sql.entries_for_key, (member_id, key))
         return [self.entry(row) for row in cur.fetchall()]
 
+    def award_tiers(
+        self, cur: Cursor, member_id: str, badge: str, pending: Pending | None = None
+    ) -> list[str]:
+        self.run(cur, pending, self.sql.award_tiers, (member_id, badge))
+        return [str(row[0]) for row in cur.fetchall()]
+
     # The write -----------------------------------------------------------------------------
 
     def apply(
@@ -933,6 +939,10 @@ class SQLUnit(UnitOfWork):
     def entries_for_key(self, member_id: str, key: str) -> list[LedgerEntry]:
         with translated():
             return self._q.entries_for_key(self._cur, member_id, key, self._pending)
+
+    def award_tiers(self, member_id: str, badge: str) -> list[str] | None:
+        with translated():
+            return self._q.award_tiers(self._cur, member_id, badge, self._pending)
 
     def apply(self, changes: Changes) -> None:
         self._fetched.clear()  # rows read along may be about to change

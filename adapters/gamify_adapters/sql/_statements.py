@@ -193,6 +193,9 @@ class Statements:
         self.entries_for_key = q(
             f"SELECT {ENTRY_COLUMNS} FROM {e} WHERE member_id = ? AND key = ? ORDER BY id"
         )
+        self.award_tiers = q(
+            f"SELECT tier FROM {a} WHERE member_id = ? AND badge = ? AND tier <> '' ORDER BY tier"
+        )
 
         # Units of work: writes ----------------------------------------------------------
         # Unique records are inserted with DO NOTHING and counted, so a duplicate never

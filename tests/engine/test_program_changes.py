@@ -1,0 +1,883 @@
+"""Changing a running program: an engine built from an edited program meets the state
+members earned under the old one, on the same store.
+
+Each case builds the same members under program v1 (points, XP, gems, lots with expiry
+and pending lots, caps used today, streak runs and freeze tokens, one-off, tiered and
+repeatable badges, a tier and its review date, a referral, challenge enrolments and
+leaderboard totals), then builds engine v2 from an edited copy of v1's dict on the same
+store object and runs every read and every write, on the memory store, a SQLite file
+and PostgreSQL (with GAMIFY_PG_URL). The doc section "Changing a running program"
+(docs/program.md) states what the assertions below check.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+import pytest
+
+import gamify
+from gamify import Engine, ManualClock
+from gamify.errors import GamifyError, NotFoundError, UnknownActionError
+from gamify.store import Changes
+
+if TYPE_CHECKING:
+    from conftest import StoreTarget  # tests/conftest.py
+
+START = pendulum.datetime(2026, 3, 2, 9, tz="UTC")  # a Monday
+NOW = START.add(days=2, hours=1)  # the third day, when v2 takes over
+
+V1: dict[str, Any] = {
+    "timezone": "UTC",
+    "currencies": {
+        "points": {"spendable": True},
+        "xp": {"spendable": False},
+        "gems": {"spendable": True},
+    },
+    "actions": {
+        "purchase": {"amount": "required"},
+        "check_in": {"amount": "none"},
+        "workout": {"amount": "none"},
+        "gift": {"amount": "none"},
+    },
+    "rules": [
+        {"name": "purchase_points", "action": "purchase", "per_amount": 1, "pending_days": 14},
+        {
+            "name": "check_in_points",
+            "action": "check_in",
+            "fixed": 5,
+            "validity": {"policy": "months", "months": 3},
+        },
+        {"name": "workout_points", "action": "workout", "fixed": 10},
+        {"name": "workout_xp", "action": "workout", "currency": "xp", "fixed": 120},
+        {"name": "gift_gems", "action": "gift", "currency": "gems", "fixed": 3},
+    ],
+    "caps": [{"name": "daily_check_in", "action": "check_in", "period": "day", "limit": 10}],
+    "expiry": {"policy": "months_end", "months": 12},
+    "levels": {
+        "curve": "linear",
+        "params": {"step": 100},
+        "max_level": 20,
+        "reward": {"points": "10 * level"},
+    },
+    "streaks": {
+        "daily_workout": {
+            "actions": ["workout"],
+            "period": "day",
+            "milestones": [{"length": 3, "reward": {"points": 30}}],
+            "freeze": {"every": 2, "max_tokens": 2},
+            "repair": {"window_hours": 48},
+        },
+    },
+    "badges": {
+        "first_workout": {"metric": "count", "action": "workout", "threshold": 1},
+        "workouts": {
+            "kind": "tiered",
+            "metric": "count",
+            "action": "workout",
+            "tiers": [
+                {"name": "bronze", "threshold": 2, "reward": {"points": 20}},
+                {"name": "silver", "threshold": 3, "reward": {"points": 40}},
+                {"name": "gold", "threshold": 10, "reward": {"points": 100}},
+            ],
+        },
+        "big_spender": {
+            "kind": "repeatable",
+            "metric": "sum",
+            "action": "purchase",
+            "threshold": 100,
+            "reward": {"gems": 1},
+        },
+        "streak_3": {"metric": "streak", "streak": "daily_workout", "threshold": 3},
+        "gold_member": {"metric": "tier", "tier": "gold"},
+    },
+    "tiers": {
+        "metric": "amount",
+        "action": "purchase",
+        "window": "calendar_year",
+        "multiplier_rules": ["workout_points"],
+        "levels": [
+            {"name": "regular", "threshold": 0},
+            {"name": "silver", "threshold": 100, "multiplier": 1.5},
+            {"name": "gold", "threshold": 300, "multiplier": 2},
+        ],
+    },
+    "referral": {
+        "qualifying_action": "purchase",
+        "referee_reward": 30,
+        "referrer_fixed": 50,
+    },
+    "redemption": {"exchange_ratio": 100},
+    "catalog": {"mug": {"cash_value": 1}},
+    "challenges": {
+        "first_week": {
+            "enrolment": "auto",
+            "days": 7,
+            "reward": {"points": 200},
+            "conditions": [{"kind": "count", "action": "workout", "target": 5}],
+        },
+        "spring": {
+            "enrolment": "explicit",
+            "start": "2026-03-01T00:00:00+00:00",
+            "end": "2026-06-01T00:00:00+00:00",
+            "reward": {"points": 300},
+            "conditions": [
+                {"kind": "count", "action": "check_in", "target": 20},
+                {"kind": "streak", "streak": "daily_workout", "target": 10},
+            ],
+        },
+    },
+}
+
+
+# The edits, each a function of v1's dict ----------------------------------------------------
+
+
+def edit(change: Callable[[dict[str, Any]], None]) -> Callable[[], dict[str, Any]]:
+    def v2() -> dict[str, Any]:
+        program = copy.deepcopy(V1)
+        change(program)
+        return program
+
+    return v2
+
+
+def _drop_action(p: dict[str, Any], action: str) -> None:
+    del p["actions"][action]
+    p["rules"] = [r for r in p["rules"] if r["action"] != action]
+    p["caps"] = [c for c in p["caps"] if c["action"] != action]
+
+
+def remove_gift(p: dict[str, Any]) -> None:
+    _drop_action(p, "gift")
+
+
+def rename_workout(p: dict[str, Any]) -> None:
+    p["actions"]["training"] = p["actions"].pop("workout")
+    for rule in p["rules"]:
+        if rule["action"] == "workout":
+            rule["action"] = "training"
+    p["streaks"]["daily_workout"]["actions"] = ["training"]
+    for name in ("first_workout", "workouts"):
+        p["badges"][name]["action"] = "training"
+    p["challenges"]["first_week"]["conditions"][0]["action"] = "training"
+
+
+def remove_rule(p: dict[str, Any]) -> None:
+    p["rules"] = [r for r in p["rules"] if r["name"] != "purchase_points"]
+
+
+def change_award(p: dict[str, Any]) -> None:
+    p["rules"][2]["fixed"] = 25  # workout_points
+
+
+def remove_gems(p: dict[str, Any]) -> None:
+    remove_gift(p)
+    del p["currencies"]["gems"]
+    p["badges"]["big_spender"]["reward"] = {"points": 1}
+
+
+def lower_cap(p: dict[str, Any]) -> None:
+    p["caps"][0]["limit"] = 5
+
+
+def remove_cap(p: dict[str, Any]) -> None:
+    p["caps"] = []
+
+
+def expiry_never(p: dict[str, Any]) -> None:
+    p["expiry"] = {"policy": "never"}
+    p["rules"][1].pop("validity")
+
+
+def expiry_shorter(p: dict[str, Any]) -> None:
+    p["expiry"] = {"policy": "months", "months": 1}
+
+
+def remove_pending(p: dict[str, Any]) -> None:
+    p["rules"][0].pop("pending_days")
+
+
+def curve_keep(p: dict[str, Any]) -> None:
+    p["levels"]["params"] = {"step": 50}
+
+
+def curve_recompute(p: dict[str, Any]) -> None:
+    p["levels"]["params"] = {"step": 50}
+    p["levels"]["on_curve_change"] = "recompute"
+
+
+def curve_harder_recompute(p: dict[str, Any]) -> None:
+    p["levels"]["params"] = {"step": 1000}
+    p["levels"]["on_curve_change"] = "recompute"
+
+
+def max_level_lowered(p: dict[str, Any]) -> None:
+    p["levels"]["max_level"] = 2
+    p["levels"]["at_max"] = "stop"
+
+
+def remove_levels(p: dict[str, Any]) -> None:
+    del p["levels"]
+
+
+def remove_streak(p: dict[str, Any]) -> None:
+    del p["streaks"]["daily_workout"]
+    del p["badges"]["streak_3"]
+    p["challenges"]["spring"]["conditions"].pop()
+
+
+def streak_weekly(p: dict[str, Any]) -> None:
+    p["streaks"]["daily_workout"]["period"] = "week"
+
+
+def remove_freeze(p: dict[str, Any]) -> None:
+    del p["streaks"]["daily_workout"]["freeze"]
+
+
+def remove_repair(p: dict[str, Any]) -> None:
+    del p["streaks"]["daily_workout"]["repair"]
+
+
+def remove_badge(p: dict[str, Any]) -> None:
+    del p["badges"]["workouts"]
+
+
+def badge_tiers_inserted(p: dict[str, Any]) -> None:
+    p["badges"]["workouts"]["tiers"].insert(
+        0, {"name": "copper", "threshold": 1, "reward": {"points": 5}}
+    )
+
+
+def badge_tiers_renamed(p: dict[str, Any]) -> None:
+    tiers = p["badges"]["workouts"]["tiers"]
+    tiers[0]["name"], tiers[1]["name"] = "starter", "regular"
+
+
+def badge_tiers_dropped(p: dict[str, Any]) -> None:
+    p["badges"]["workouts"]["tiers"] = p["badges"]["workouts"]["tiers"][1:2]  # silver only
+
+
+def badge_threshold_raised(p: dict[str, Any]) -> None:
+    p["badges"]["first_workout"]["threshold"] = 50
+    p["badges"]["big_spender"]["threshold"] = 1000
+
+
+def badge_kind_changed(p: dict[str, Any]) -> None:
+    p["badges"]["first_workout"]["kind"] = "repeatable"
+    p["badges"]["big_spender"]["kind"] = "one_off"
+
+
+def remove_tier(p: dict[str, Any]) -> None:
+    p["tiers"]["levels"].pop()  # gold
+    del p["badges"]["gold_member"]
+
+
+def rename_tier(p: dict[str, Any]) -> None:
+    p["tiers"]["levels"][2]["name"] = "platinum"
+    p["badges"]["gold_member"]["tier"] = "platinum"
+
+
+def tier_multiplier_changed(p: dict[str, Any]) -> None:
+    p["tiers"]["levels"][2]["multiplier"] = 3
+
+
+def remove_tiers(p: dict[str, Any]) -> None:
+    del p["tiers"]
+    del p["badges"]["gold_member"]
+
+
+def remove_referral(p: dict[str, Any]) -> None:
+    del p["referral"]
+
+
+def remove_challenge(p: dict[str, Any]) -> None:
+    del p["challenges"]["spring"]
+    del p["challenges"]["first_week"]
+
+
+def add_things(p: dict[str, Any]) -> None:
+    p["currencies"]["stars"] = {"spendable": False}
+    p["actions"]["share"] = {"amount": "none"}
+    p["rules"].append(
+        {"name": "workout_stars", "action": "workout", "currency": "stars", "fixed": 1}
+    )
+    p["streaks"]["weekly_workout"] = {"actions": ["workout"], "period": "week"}
+    p["badges"]["workouts"]["tiers"].insert(2, {"name": "steel", "threshold": 4})
+    p["badges"]["four_workouts"] = {"metric": "count", "action": "workout", "threshold": 4}
+    p["tiers"]["levels"].append({"name": "platinum", "threshold": 1000, "multiplier": 3})
+    p["challenges"]["second_week"] = {
+        "enrolment": "auto",
+        "days": 7,
+        "conditions": [{"kind": "count", "action": "workout", "target": 2}],
+    }
+
+
+def change_timezone(p: dict[str, Any]) -> None:
+    p["timezone"] = "Asia/Shanghai"
+
+
+EDITS: dict[str, Callable[[], dict[str, Any]]] = {
+    name: edit(change)
+    for name, change in {
+        "unchanged": lambda p: None,
+        "action_removed": remove_gift,
+        "action_renamed": rename_workout,
+        "rule_removed": remove_rule,
+        "rule_award_changed": change_award,
+        "currency_removed": remove_gems,
+        "cap_lowered": lower_cap,
+        "cap_removed": remove_cap,
+        "expiry_never": expiry_never,
+        "expiry_shorter": expiry_shorter,
+        "pending_removed": remove_pending,
+        "curve_keep": curve_keep,
+        "curve_recompute": curve_recompute,
+        "curve_harder_recompute": curve_harder_recompute,
+        "max_level_lowered": max_level_lowered,
+        "levels_removed": remove_levels,
+        "streak_removed": remove_streak,
+        "streak_day_to_week": streak_weekly,
+        "freeze_removed": remove_freeze,
+        "repair_removed": remove_repair,
+        "badge_removed": remove_badge,
+        "badge_tier_inserted": badge_tiers_inserted,
+        "badge_tiers_renamed": badge_tiers_renamed,
+        "badge_tiers_dropped": badge_tiers_dropped,
+        "badge_threshold_raised": badge_threshold_raised,
+        "badge_kind_changed": badge_kind_changed,
+        "tier_removed": remove_tier,
+        "tier_renamed": rename_tier,
+        "tier_multiplier_changed": tier_multiplier_changed,
+        "tiers_removed": remove_tiers,
+        "referral_removed": remove_referral,
+        "challenges_removed": remove_challenge,
+        "things_added": add_things,
+        "timezone_changed": change_timezone,
+    }.items()
+}
+
+
+# v1 state, built once per case ----------------------------------------------------------------
+
+
+class World:
+    """The store, the clock and the v1 engine after the members' history."""
+
+    def __init__(self, store: gamify.Store) -> None:
+        self.store = store
+        self.clock = ManualClock(START)
+        self.v1 = Engine(V1, store=store, clock=self.clock)
+        self.redemption_id = ""
+        self._history()
+
+    def _history(self) -> None:
+        e, clock = self.v1, self.clock
+        code = e.referral_code("ann")
+        # Day 1: a workout, a purchase (pending 14 days; silver), gems, a referral.
+        e.track("ann", "workout", key="w1")
+        e.track("ann", "purchase", amount=150, key="p1")
+        e.track("ann", "gift", key="g1")
+        e.join("bob", referral_code=code)
+        e.track("bob", "purchase", amount=50, key="b1")
+        e.join("dan", referral_code=code)  # joined, not yet qualified
+        e.enroll("ann", "spring")
+        # Day 2: a workout (bronze, a freeze token) and a purchase (gold).
+        clock.set(START.add(days=1))
+        e.track("ann", "workout", key="w2")
+        e.track("ann", "purchase", amount=200, key="p2")
+        self.redemption_id = e.redeem("ann", 15, key="r1").redemption_id
+        # Day 3: a workout (streak 3, silver) and check-ins filling today's cap.
+        clock.set(START.add(days=2))
+        e.track("ann", "workout", key="w3")
+        e.track("ann", "check_in", key="c1")
+        e.track("ann", "check_in", key="c2")
+        clock.set(NOW)
+
+    def v2(self, program: dict[str, Any]) -> Engine:
+        return Engine(program, store=self.store, clock=self.clock)
+
+
+@pytest.fixture
+def store(gamify_store_target: StoreTarget) -> Iterator[gamify.Store]:
+    """The memory store, a SQLite file, PostgreSQL (when GAMIFY_PG_URL is set)."""
+    opened = gamify_store_target.open()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def world(store: gamify.Store) -> World:
+    return World(store)
+
+
+def test_v1_state_is_what_the_cases_expect(world: World) -> None:
+    ann = world.v1.member("ann")
+    assert ann.tier == "gold"
+    assert ann.level == 4  # 360 XP on a 100-per-level curve
+    assert ann.pending == {"points": 350, "gems": 0}
+    assert {s.name: (s.length, s.tokens) for s in ann.streaks} == {"daily_workout": (3, 1)}
+    assert [(b.badge, b.tier, b.occurrence) for b in ann.badges] == [
+        ("big_spender", None, 1),
+        ("big_spender", None, 2),
+        ("big_spender", None, 3),
+        ("first_workout", None, 1),
+        ("gold_member", None, 1),
+        ("streak_3", None, 1),
+        ("workouts", "bronze", 1),
+        ("workouts", "silver", 1),
+    ]
+    assert ann.balances["gems"] == 6
+    assert world.v1.challenge_progress("ann", "spring").status == "active"
+    assert world.v1.challenge_progress("ann", "first_week").status == "active"
+    assert world.v1.track("ann", "check_in").caps[0].cut == 5  # the cap is used up today
+
+
+# Every read and every write, on every edit ----------------------------------------------------
+
+
+def _reads(e: Engine, member: str) -> None:
+    if e.store.get_member(member) is None:  # carol joins only under a referral scheme
+        return
+    e.member(member)
+    for currency in e.program.currencies:
+        e.balance(member, currency)
+        e.leaderboard(currency)
+        e.leaderboard(currency, period=(START, NOW + timedelta(days=1)))
+        e.rank(member, currency)
+    e.history(member)
+    e.badges(member)
+    for badge in e.program.badges:
+        e.badge_progress(member, badge)
+    for streak in e.program.streaks:
+        e.streak_history(member, streak)
+    e.expiring(member, within=timedelta(days=800))
+    for challenge in e.program.challenges:
+        e.challenge_progress(member, challenge)
+    if e.program.tiers is not None:
+        for tier in e.program.tiers.levels:
+            e.leaderboard("points", tier=tier.name)
+
+
+def _typed(call: Callable[[], object]) -> object:
+    """Run a call; only a gamify error may stop it."""
+    try:
+        return call()
+    except GamifyError as exc:
+        return exc
+
+
+def _writes(e: Engine, world: World) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for action in ("workout", "training", "check_in", "purchase", "gift"):
+        out[action] = _typed(
+            functools.partial(e.track, "ann", action, amount=10 if action == "purchase" else None)
+        )
+    out["track_many"] = _typed(
+        lambda: e.track_many(
+            [{"member_id": "bob", "action": a} for a in ("check_in",) if a in e.program.actions]
+        )
+    )
+    out["replay"] = _typed(lambda: e.track("ann", "workout", key="w1"))
+    out["redeem"] = _typed(lambda: e.redeem("ann", 1))
+    out["redeem_reward"] = _typed(lambda: e.redeem("ann", reward="mug"))
+    out["refund"] = _typed(lambda: e.refund(world.redemption_id, "ann"))
+    out["reverse"] = _typed(lambda: e.reverse("ann", "p2"))
+    out["reverse_gift"] = _typed(lambda: e.reverse("ann", "g1"))
+    out["reverse_workout"] = _typed(lambda: e.reverse("ann", "w1"))
+    out["adjust"] = _typed(lambda: e.adjust("ann", 7, reason="goodwill"))
+    out["adjust_gems"] = _typed(lambda: e.adjust("ann", -1, reason="fix", currency="gems"))
+    out["join"] = _typed(lambda: e.join("carol", referral_code=e.referral_code("ann")))
+    out["enroll"] = _typed(lambda: e.enroll("bob", "spring"))
+    out["repair"] = _typed(lambda: e.repair_streak("ann", "daily_workout"))
+    return out
+
+
+def _consistent(e: Engine, member: str) -> None:
+    """Every account equals the sum of its entries; no spendable balance is negative."""
+    if e.store.get_member(member) is None:
+        return
+    accounts = e.store.get_balances(member)
+    sums: dict[str, int] = {}
+    for entry in e.history(member):
+        sums[entry.account] = sums.get(entry.account, 0) + entry.amount
+    assert {a: v for a, v in accounts.items() if v} == {a: v for a, v in sums.items() if v}
+    assert all(v >= 0 for v in accounts.values()), accounts
+
+
+MEMBERS = ("ann", "bob", "carol", "dan")
+
+
+def _no_store_failure(outcomes: dict[str, object]) -> None:
+    """A call may be refused (a typed error naming what is missing), never fail in the store
+    (a duplicate award retried until it gives up, say)."""
+    failed = {k: v for k, v in outcomes.items() if isinstance(v, gamify.errors.StoreError)}
+    assert not failed
+
+
+@pytest.mark.parametrize("name", list(EDITS))
+def test_every_read_and_write_survives_the_edit(name: str, store: gamify.Store) -> None:
+    world = World(store)
+    e = world.v2(EDITS[name]())
+    for member in MEMBERS:
+        _reads(e, member)
+    _no_store_failure(_writes(e, world))
+    # Days later, then a year later: pending points mature, lots expire, tiers are reviewed.
+    for later in (timedelta(days=3), timedelta(days=20), timedelta(days=400)):
+        world.clock.set(NOW + later)
+        e.run_due()
+        assert e.run_due() == gamify.DueReport()  # nothing left due
+        for member in MEMBERS:
+            _reads(e, member)
+            _consistent(e, member)
+        _no_store_failure(_writes(e, world))
+    for member in MEMBERS:
+        _consistent(e, member)
+
+
+# What the doc promises, edit by edit ----------------------------------------------------------
+
+
+def v2(world: World, name: str) -> Engine:
+    return world.v2(EDITS[name]())
+
+
+def held_badges(e: Engine, member: str = "ann") -> list[tuple[str, str | None, int]]:
+    return [(b.badge, b.tier, b.occurrence) for b in e.member(member).badges]
+
+
+def paid(outcome: gamify.Outcome) -> dict[str, int]:
+    """What an outcome credited, by rule or reward."""
+    return {c.rule: c.amount for c in outcome.credits}
+
+
+def test_a_key_from_before_the_change_replays_and_reverses(world: World) -> None:
+    """Replays return the first outcome and reverse takes back exactly what the event wrote,
+    even when its action, rule or currency is gone."""
+    e = v2(world, "action_renamed")
+    first = world.v1.track("ann", "workout", key="w1")
+    assert e.track("ann", "workout", key="w1") == first
+    with pytest.raises(UnknownActionError, match="'workout'"):
+        e.track("ann", "workout", key="new")
+    reversal = v2(world, "currency_removed").reverse("ann", "g1")
+    assert [(c.currency, c.amount) for c in reversal.credits] == [("gems", -3)]
+    reversal = v2(world, "rule_removed").reverse("ann", "p2")
+    assert [(c.rule, c.amount) for c in reversal.credits] == [("purchase_points", -200)]
+    assert world.v1.member("ann").pending["points"] == 150
+
+
+def test_a_renamed_action_counts_afresh_but_streaks_continue(world: World) -> None:
+    e = v2(world, "action_renamed")
+    progress = e.badge_progress("ann", "workouts")
+    assert (progress.current, progress.target, progress.held) == (0, 10, 2)
+    # A challenge run keeps what it counted, condition by condition.
+    assert e.challenge_progress("ann", "first_week").conditions[0].current == 3
+    world.clock.set(NOW.add(days=1))
+    outcome = e.track("ann", "training")
+    assert outcome.streaks[0].length == 4
+    assert outcome.badges == []  # first_workout is held already
+    assert e.badge_progress("ann", "workouts").current == 1
+
+
+def test_new_rules_pay_new_events_and_past_credits_stay(world: World) -> None:
+    e = v2(world, "rule_award_changed")
+    before = e.history("ann")
+    assert paid(e.track("ann", "workout"))["workout_points"] == 50  # 25, x2 for gold
+    assert e.history("ann")[-len(before) :] == before
+    e = v2(world, "rule_removed")
+    assert "purchase_points" not in paid(e.track("ann", "purchase", amount=80))
+    world.clock.set(NOW.add(days=20))
+    e.run_due()
+    assert e.member("ann").pending["points"] == 0  # what the dropped rule left pending matured
+
+
+def test_a_dropped_currency_is_kept_and_shown(world: World) -> None:
+    e = v2(world, "currency_removed")
+    assert e.member("ann").balances["gems"] == 6
+    assert e.balance("ann", "gems") == 6
+    with pytest.raises(NotFoundError, match="'gems'"):
+        e.balance("bob", "gems")  # bob never held any
+    with pytest.raises(NotFoundError, match="'gems'"):
+        e.adjust("ann", -6, reason="retired", currency="gems")
+    with pytest.raises(NotFoundError, match="'gems'"):
+        e.leaderboard("gems")
+    with pytest.raises(NotFoundError, match="'gems'"):
+        e.rank("ann", "gems")
+    assert [h.account for h in e.history("ann")].count("gems") == 4  # a gift, 3 badges
+
+
+def test_lots_of_a_dropped_currency_still_expire(world: World) -> None:
+    e = v2(world, "currency_removed")
+    world.clock.set(pendulum.datetime(2027, 4, 1, tz="UTC"))  # the end of March 2027
+    e.run_due()
+    expired = [h.amount for h in e.history("ann") if (h.account, h.kind) == ("gems", "expire")]
+    assert sum(expired) == -6
+    assert "gems" not in e.member("ann").balances  # nothing left to show
+    with pytest.raises(NotFoundError, match="unknown currency 'gems'"):
+        e.balance("ann", "gems")
+
+
+def test_a_lowered_cap_counts_what_was_used_today(world: World) -> None:
+    outcome = v2(world, "cap_lowered").track("ann", "check_in")
+    assert outcome.total() == 0
+    assert [(c.cap, c.cut) for c in outcome.caps] == [("daily_check_in", 5)]
+    assert world.v1.balance("ann") == v2(world, "cap_removed").balance("ann")  # nothing taken
+    assert v2(world, "cap_removed").track("ann", "check_in").total() == 5
+
+
+def test_lots_keep_the_expiry_and_maturity_they_were_written_with(world: World) -> None:
+    def lots(e: Engine) -> list[tuple[str | None, Any]]:
+        return [(lot.rule, lot.expires_at) for lot in e.expiring("ann", within=timedelta(days=800))]
+
+    before = lots(world.v1)
+    assert len(before) == 11  # spendable points lots of day 1 to 3, one per credit
+    e = v2(world, "expiry_never")
+    assert lots(e) == before
+    new = e.track("ann", "workout").credits[0]
+    assert (new.rule, new.expires_at) == ("workout_points", None)  # new credits: new terms
+    e = v2(world, "pending_removed")
+    outcome = e.track("ann", "purchase", amount=40)
+    assert outcome.credits[0].pending_until is None  # a new purchase is spendable at once
+    assert e.member("ann").pending["points"] == 350  # the old ones wait for their instant
+    world.clock.set(START.add(days=14))
+    e.run_due()
+    assert e.member("ann").pending["points"] == 200
+    world.clock.set(START.add(days=15))
+    e.run_due()
+    assert e.member("ann").pending["points"] == 0
+
+
+def test_levels_stay_through_a_curve_change_until_xp_moves_them(world: World) -> None:
+    e = v2(world, "curve_keep")
+    assert e.member("ann").level == 4  # 360 XP is level 8 on the new curve
+    outcome = e.track("ann", "workout")
+    assert [u.level for u in outcome.level_ups] == [5, 6, 7, 8, 9, 10]  # 480 XP, rewards paid
+    assert paid(outcome)["level 5"] == 50
+
+
+def test_recompute_reads_the_level_again_at_the_next_event_never_lower(world: World) -> None:
+    e = v2(world, "curve_harder_recompute")
+    assert e.track("ann", "check_in").level_ups == []
+    assert e.member("ann").level == 4
+    outcome = v2(world, "curve_recompute").track("ann", "check_in")
+    assert [u.level for u in outcome.level_ups] == [5, 6, 7, 8]
+
+
+def test_a_reversal_after_a_harder_curve_lowers_only_what_its_xp_spans(world: World) -> None:
+    assert v2(world, "unchanged").reverse("ann", "w3").level_down == 3  # 240 XP: level 3
+    e = v2(world, "curve_harder_recompute")  # where 120 XP is level 1
+    reversal = e.reverse("ann", "w2")  # used to drop to level 1
+    assert reversal.level_down is None
+    assert e.member("ann").level == 3
+
+
+def test_levels_above_a_lowered_maximum_are_kept(world: World) -> None:
+    e = v2(world, "max_level_lowered")  # max level 2, XP stops there
+    assert e.member("ann").level == 4
+    outcome = e.track("ann", "workout")
+    assert outcome.level_ups == []
+    xp = next(c for c in outcome.credits if c.currency == "xp")
+    assert (xp.amount, xp.capped) == (0, 120)
+    e = v2(world, "levels_removed")
+    assert e.member("ann").level == 4
+    assert e.track("ann", "workout").level_ups == []
+
+
+def test_a_dropped_streak_is_kept_and_its_runs_still_read(world: World) -> None:
+    e = v2(world, "streak_removed")
+    assert e.member("ann").streaks == []
+    assert [(r.start, r.length) for r in e.streak_history("ann", "daily_workout")] == [(START, 3)]
+    with pytest.raises(NotFoundError, match="'daily_workout'"):
+        e.repair_streak("ann", "daily_workout")
+    with pytest.raises(NotFoundError, match="'daily_workout'"):
+        e.streak_history("bob", "daily_workout")  # bob never had it
+    assert e.track("ann", "workout").streaks == []
+
+
+def test_a_run_keeps_its_length_when_the_period_changes(world: World) -> None:
+    e = v2(world, "streak_day_to_week")
+    same_week = e.track("ann", "workout").streaks[0]
+    assert (same_week.length, same_week.extended) == (3, False)
+    world.clock.set(NOW.add(days=5))  # the next Monday
+    assert e.track("ann", "workout").streaks[0].length == 4
+
+
+def test_freeze_tokens_held_still_cover_a_miss_when_freezes_are_removed(world: World) -> None:
+    e = v2(world, "freeze_removed")
+    assert e.member("ann").streaks[0].tokens == 1
+    world.clock.set(NOW.add(days=2))  # a day missed
+    streak = e.track("ann", "workout").streaks[0]
+    assert (streak.length, streak.frozen_periods, streak.tokens) == (4, 1, 0)  # none granted
+    with pytest.raises(gamify.errors.StreakRepairError, match="cannot be repaired"):
+        v2(world, "repair_removed").repair_streak("ann", "daily_workout")
+
+
+def test_a_dropped_badge_is_kept_and_no_longer_awarded(world: World) -> None:
+    e = v2(world, "badge_removed")
+    assert ("workouts", "bronze", 1) in held_badges(e)
+    assert ("workouts", "silver", 1) in held_badges(e)
+    assert all(b.reward == 0 for b in e.member("ann").badges if b.badge == "workouts")
+    with pytest.raises(NotFoundError, match="'workouts'"):
+        e.badge_progress("ann", "workouts")
+    assert e.track("ann", "workout").badges == []
+
+
+def test_a_tier_inserted_below_held_ones_is_awarded_and_none_twice(world: World) -> None:
+    e = v2(world, "badge_tier_inserted")
+    outcome = e.track("ann", "workout")  # used to give up: silver was awarded again
+    assert [(b.badge, b.tier, b.reward) for b in outcome.badges] == [("workouts", "copper", 5)]
+    tiers = [t for b, t, _ in held_badges(e) if b == "workouts"]
+    assert tiers == ["bronze", "silver", "copper"]
+    progress = e.badge_progress("ann", "workouts")
+    assert (progress.current, progress.target, progress.complete) == (4, 10, False)
+
+
+def test_a_renamed_badge_tier_is_a_new_tier(world: World) -> None:
+    e = v2(world, "badge_tiers_renamed")
+    outcome = e.track("ann", "workout")
+    assert [(b.tier, b.reward) for b in outcome.badges] == [("starter", 20), ("regular", 40)]
+    tiers = [t for b, t, _ in held_badges(e) if b == "workouts"]
+    assert tiers == ["bronze", "silver", "starter", "regular"]
+
+
+def test_a_dropped_badge_tier_is_kept(world: World) -> None:
+    e = v2(world, "badge_tiers_dropped")  # silver only
+    workouts = [b for b in e.member("ann").badges if b.badge == "workouts"]
+    assert [(b.tier, b.reward) for b in workouts] == [("bronze", 0), ("silver", 40)]
+    assert e.badge_progress("ann", "workouts").complete
+    assert e.track("ann", "workout").badges == []
+
+
+def test_a_raised_threshold_keeps_held_awards(world: World) -> None:
+    e = v2(world, "badge_threshold_raised")
+    assert ("first_workout", None, 1) in held_badges(e)
+    progress = e.badge_progress("ann", "big_spender")
+    assert (progress.held, progress.target) == (3, 4000)  # the 4th at 4 x 1000
+    assert e.track("ann", "purchase", amount=1000).badges == []
+
+
+def test_state_without_tier_names_reads_them_from_the_award_records(world: World) -> None:
+    """State written before tier names were kept records only how many tiers are held:
+    read as the first tiers of the list until an event checks the badge, which reads the
+    names from the store's award records."""
+    with world.store.unit_of_work(["ann"]) as uow:
+        ann = uow.load_member("ann")
+        assert ann is not None
+        del ann.state["badge_tiers"]
+        uow.apply(Changes(members=[ann]))
+    e = v2(world, "badge_tier_inserted")
+    assert [t for b, t, _ in held_badges(e) if b == "workouts"] == ["copper", "bronze"]
+    outcome = e.track("ann", "workout")  # silver is not awarded again
+    assert [(b.badge, b.tier) for b in outcome.badges] == [("workouts", "copper")]
+    assert [t for b, t, _ in held_badges(e) if b == "workouts"] == ["bronze", "silver", "copper"]
+
+
+def test_a_badge_whose_kind_changes_keeps_its_count(world: World) -> None:
+    e = v2(world, "badge_kind_changed")
+    first = e.badge_progress("ann", "first_workout")  # one-off, now repeatable
+    assert (first.held, first.target) == (1, 2)
+    awarded = e.track("ann", "workout").badges  # the 4th workout: occurrences 2 to 4
+    assert [(b.badge, b.occurrence) for b in awarded] == [("first_workout", n) for n in (2, 3, 4)]
+    spender = e.badge_progress("ann", "big_spender")  # repeatable, now one-off
+    assert (spender.held, spender.complete) == (3, True)
+    assert [o for b, _, o in held_badges(e) if b == "big_spender"] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("name", "placed", "factor"), [("tier_removed", "silver", 1.5), ("tier_renamed", "platinum", 2)]
+)
+def test_a_member_whose_tier_is_gone_is_placed_at_the_next_event(
+    world: World, name: str, placed: str, factor: float
+) -> None:
+    e = v2(world, name)
+    assert e.member("ann").tier == "gold"  # as stored, until the next event
+    outcome = e.track("ann", "workout")
+    assert outcome.tier_change is not None
+    assert (outcome.tier_change.from_tier, outcome.tier_change.to_tier) == ("gold", placed)
+    assert paid(outcome)["workout_points"] == 10 * factor
+    assert e.member("ann").tier == placed
+
+
+def test_a_member_whose_tier_is_gone_is_placed_at_the_review(world: World) -> None:
+    e = v2(world, "tier_removed")
+    world.clock.set(pendulum.datetime(2027, 1, 1, tz="UTC"))
+    report = e.run_due()
+    assert [(c.from_tier, c.to_tier) for c in report.tier_changes] == [("gold", "silver")]
+    assert e.member("ann").tier == "silver"  # 2026's 350 reaches silver
+
+
+def test_tier_multipliers_apply_to_new_events_only(world: World) -> None:
+    e = v2(world, "tier_multiplier_changed")
+    before = {h.entry_id: h.amount for h in e.history("ann")}
+    assert paid(e.track("ann", "workout"))["workout_points"] == 30
+    assert all(before[h.entry_id] == h.amount for h in e.history("ann") if h.entry_id in before)
+
+
+def test_without_tiers_the_stored_tier_is_inert_and_reviews_are_dropped(world: World) -> None:
+    e = v2(world, "tiers_removed")
+    assert e.member("ann").tier == "gold"
+    assert paid(e.track("ann", "workout"))["workout_points"] == 10
+    world.clock.set(pendulum.datetime(2027, 1, 2, tz="UTC"))
+    e.run_due()
+    assert e.store.get_member("ann").review_at is None
+    assert e.member("ann").tier == "gold"
+
+
+def test_without_a_referral_scheme_links_stay_and_pay_nothing(world: World) -> None:
+    e = v2(world, "referral_removed")
+    assert e.member("dan").referrer == "ann"
+    before = e.balance("ann")
+    assert e.track("dan", "purchase", amount=100).referral_rewards == []
+    assert e.balance("ann") == before
+    with pytest.raises(gamify.ConfigurationError, match="no referral scheme"):
+        e.referral_code("ann")
+    with pytest.raises(gamify.ConfigurationError, match="no referral scheme"):
+        e.join("erin", referral_code=world.v1.referral_code("ann"))
+
+
+def test_a_dropped_challenge_keeps_its_runs_for_a_program_that_brings_it_back(
+    world: World,
+) -> None:
+    e = v2(world, "challenges_removed")
+    with pytest.raises(NotFoundError, match="'first_week'"):
+        e.challenge_progress("ann", "first_week")
+    with pytest.raises(NotFoundError, match="'spring'"):
+        e.enroll("bob", "spring")
+    assert e.track("ann", "workout").challenges == []  # not counted
+    back = v2(world, "unchanged").challenge_progress("ann", "first_week")
+    assert (back.status, back.conditions[0].current) == ("active", 3)
+
+
+def test_what_a_program_adds_starts_at_the_next_event(world: World) -> None:
+    e = v2(world, "things_added")
+    assert e.member("ann").tier == "gold"
+    outcome = e.track("ann", "workout")  # the 4th
+    assert paid(outcome)["workout_stars"] == 1
+    assert {(s.name, s.length) for s in outcome.streaks} == {
+        ("daily_workout", 3),
+        ("weekly_workout", 1),
+    }
+    assert {(b.badge, b.tier) for b in outcome.badges} == {
+        ("workouts", "steel"),
+        ("four_workouts", None),
+    }
+    assert outcome.tier_change is None
+    assert e.challenge_progress("ann", "second_week").conditions[0].current == 1
+
+
+def test_a_currency_adjusted_to_zero_before_it_is_removed_is_gone(world: World) -> None:
+    world.v1.adjust("ann", -6, reason="gems retired", currency="gems")
+    e = v2(world, "currency_removed")
+    assert "gems" not in e.member("ann").balances
+
+
+def test_members_keep_their_zone_when_the_program_zone_changes(world: World) -> None:
+    e = v2(world, "timezone_changed")
+    assert e.member("ann").timezone == "UTC"
+    e.track("erin", "check_in")
+    assert e.member("erin").timezone == "Asia/Shanghai"
