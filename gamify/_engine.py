@@ -208,6 +208,7 @@ class _Settings:
     renewal: Renewal | None
     has_challenges: bool
     badges_by_input: dict[tuple[str, str], tuple[str, ...]]
+    tiered_badges: dict[str, tuple[str, ...]]  # tiered badge -> its tiers' names, in order
     formula_actions: frozenset[str]
     streaks_by_action: dict[str, tuple[str, ...]]
     amounts: dict[str, str]  # action -> "required", "optional" or "none"
@@ -236,6 +237,11 @@ class _Settings:
             renewal=program.renewal,
             has_challenges=bool(program.challenges),
             badges_by_input=program.badges_by_input,
+            tiered_badges={
+                name: tuple(t.name for t in badge.tiers)
+                for name, badge in program.badges.items()
+                if badge.kind == "tiered"
+            },
             formula_actions=program.formula_actions,
             streaks_by_action=program.streaks_by_action,
             amounts={name: spec.amount for name, spec in program.actions.items()},
@@ -1678,7 +1684,9 @@ class Engine:
         )
         streak_results = self._record_streaks(step, ev, context, changed)
 
-        placed = self._place_dropped_tier(step, day, changed)
+        placed = None
+        if member.tier is not None and member.tier not in self._tier_ranks:
+            placed = self._place_dropped_tier(step, day, changed)
         tier = self._tier(member)
         facts = earning.MemberFacts(
             tags=member.tags,
@@ -1933,7 +1941,7 @@ class Engine:
     ) -> list[BadgeAwarded]:
         held = step.state.get("badges", {})
         program = self.program
-        self._name_held_tiers(uow, step, names)
+        self._name_held_tiers(uow, step)
         open_names = badges.open_names(program, names, held, step.state.get("badge_tiers"))
         if not open_names:
             return []
@@ -1941,21 +1949,24 @@ class Engine:
         due = badges.evaluate(program, open_names, self._badge_facts(step, ev))
         return self._grant_badges(uow, step, due) if due else []
 
-    def _name_held_tiers(self, uow: UnitOfWork, step: _Step, names: Iterable[str]) -> None:
-        """Record the names of the tiers held of tiered badges whose state keeps only how
-        many (written before the names were kept), from the store's award records."""
-        held = step.state.get("badges", {})
-        named: dict[str, list[str]] = step.state.get("badge_tiers", {})
-        for name in set(names):
-            badge = self.program.badges[name]
-            if badge.kind != "tiered" or not held.get(name) or name in named:
+    def _name_held_tiers(self, uow: UnitOfWork, step: _Step) -> None:
+        """Record the names of the tiers held of tiered badges, once, for state written
+        before the names were kept (it counts the tiers held), from the store's award
+        records. Later awards add their tier's name as they are granted."""
+        state = step.state
+        if "badge_tiers" in state or not state.get("badges"):
+            return
+        tiered = self._settings.tiered_badges
+        named: dict[str, list[str]] = {}
+        for name, held in state["badges"].items():
+            if name not in tiered or not held:
                 continue
             found = uow.award_tiers(step.member.member_id, name)
             if found is None:  # the store cannot say: the first tiers of the list are read
                 continue
-            order = {t.name: i for i, t in enumerate(badge.tiers)}
-            named = {**named, name: sorted(found, key=lambda t: (order.get(t, len(order)), t))}
-            step.state["badge_tiers"] = named
+            order = {t: i for i, t in enumerate(tiered[name])}
+            named[name] = sorted(found, key=lambda t: (order.get(t, len(order)), t))
+        state["badge_tiers"] = named
 
     def _grant_badges(
         self, uow: UnitOfWork, step: _Step, due: Sequence[BadgeDue]

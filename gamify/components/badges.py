@@ -157,6 +157,7 @@ class _Plan:
     target: Decimal
     most: int  # awards it can give: 1 (one-off), one per tier, or no limit (repeatable)
     tiers: tuple[tuple[str, Decimal, Mapping[str, int]], ...]  # name, threshold, reward
+    tier_names: tuple[str, ...]
     reward: Mapping[str, int]
 
 
@@ -170,6 +171,7 @@ def _plans(program: Program) -> dict[str, _Plan]:
             target=badge.threshold if badge.threshold is not None else Decimal(1),
             most={"one_off": 1, "tiered": len(badge.tiers)}.get(badge.kind, sys.maxsize),
             tiers=tuple((t.name, t.threshold, {**badge.reward, **t.reward}) for t in badge.tiers),
+            tier_names=tuple(t.name for t in badge.tiers),
             reward=badge.reward,
         )
         for name, badge in program.badges.items()
@@ -178,28 +180,29 @@ def _plans(program: Program) -> dict[str, _Plan]:
 
 def tiers_held(
     program: Program, name: str, held: int, recorded: Sequence[str] | None
-) -> tuple[str, ...]:
+) -> Sequence[str]:
     """The names of the tiers of badge ``name`` the member holds: as ``recorded``, or, for
     state that keeps only how many (``held``, written before the names were kept), the
     first ``held`` tiers of the program's list."""
     if recorded is not None:
-        return tuple(recorded)
-    return tuple(tier[0] for tier in _plans(program)[name].tiers[:held])
+        return recorded
+    return _plans(program)[name].tier_names[:held]
 
 
-def _is_open(plan: _Plan, held: int, have: Sequence[str] | None) -> bool:
-    if plan.kind == "tiered" and have is not None:
-        return any(tier[0] not in have for tier in plan.tiers)
-    return held < plan.most
+def _is_open(plan: _Plan, held: int, recorded: Sequence[str] | None) -> bool:
+    """Whether the badge can award more: fewer awards held than it gives (then some tier
+    of the program's list is not held, whatever the names), or, with the names of the
+    tiers held recorded, a tier of the list not among them (inserted or renamed)."""
+    if held < plan.most:
+        return True
+    return recorded is not None and any(t not in recorded for t in plan.tier_names)
 
 
 def exhausted(
     program: Program, name: str, held: int, recorded: Sequence[str] | None = None
 ) -> bool:
     """Whether nothing more can be awarded: a one-off badge held, every tier reached."""
-    plan = _plans(program)[name]
-    have = tiers_held(program, name, held, recorded) if plan.kind == "tiered" else None
-    return not _is_open(plan, held, have)
+    return not _is_open(_plans(program)[name], held, recorded)
 
 
 def open_names(
@@ -212,16 +215,12 @@ def open_names(
     (and, for tiered badges, the names of the tiers held where ``tiers`` records them)."""
     plans = _plans(program)
     recorded = tiers or {}
-    out: list[str] = []
-    for name in names:
-        plan, count = plans[name], held.get(name, 0)
-        if plan.kind == "tiered":
-            have = tiers_held(program, name, count, recorded.get(name))
-            if _is_open(plan, count, have):
-                out.append(name)
-        elif count < plan.most:
-            out.append(name)
-    return out
+    return [
+        name
+        for name in names
+        if (count := held.get(name, 0)) < (plan := plans[name]).most
+        or (plan.tier_names and _is_open(plan, count, recorded.get(name)))
+    ]
 
 
 def evaluate(program: Program, names: Iterable[str], facts: BadgeFacts) -> list[Due]:
@@ -237,9 +236,10 @@ def evaluate(program: Program, names: Iterable[str], facts: BadgeFacts) -> list[
         plan = plans[name]
         held = held_by_name.get(name, 0)
         if plan.kind == "tiered":
-            have = tiers_held(program, name, held, facts.badge_tiers.get(name))
-            if not _is_open(plan, held, have):
+            recorded = facts.badge_tiers.get(name)
+            if held >= plan.most and not _is_open(plan, held, recorded):
                 continue
+            have = recorded if recorded is not None else plan.tier_names[:held]
             current = plan.read(facts, plan.key)
             for tier_name, threshold, reward in plan.tiers:
                 if tier_name in have:
