@@ -435,6 +435,21 @@ class Store(abc.ABC):
         PostgreSQL, which locks the rows a drain took; possible on SQLite).
         """
 
+    def _drain_in_turns(
+        self,
+        lock: AbstractContextManager[Any],
+        limit: int,
+        deliver: Callable[[list[OutboxMessage]], None],
+    ) -> int:
+        """A :meth:`drain_outbox` for stores whose drains take turns on ``lock``: read the
+        oldest events, deliver them, then acknowledge them, all while holding it."""
+        with lock:
+            messages = self.pending_outbox(limit)
+            if messages:
+                deliver(messages)
+                self.ack_outbox([m.event_id for m in messages])
+            return len(messages)
+
     @abc.abstractmethod
     def member_ids(self) -> Iterator[str]:
         """Every member id, ascending."""

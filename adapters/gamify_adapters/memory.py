@@ -548,12 +548,7 @@ class MemoryStore(Store):
 
     def drain_outbox(self, limit: int, deliver: Callable[[list[OutboxMessage]], None]) -> int:
         # One drain at a time: a second one waits, then finds the first one's events gone.
-        with self._drain_lock:
-            messages = self.pending_outbox(limit)
-            if messages:
-                deliver(messages)
-                self.ack_outbox([m.event_id for m in messages])
-            return len(messages)
+        return self._drain_in_turns(self._drain_lock, limit, deliver)
 
     def member_ids(self) -> Iterator[str]:
         with self._lock:

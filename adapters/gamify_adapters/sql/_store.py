@@ -441,12 +441,7 @@ class SQLStore(SQLReads):
         the same rows meanwhile and deliver them again.
         """
         if self.dialect == "sqlite":
-            with self._drain_lock:
-                messages = self.pending_outbox(limit)
-                if messages:
-                    deliver(messages)
-                    self.ack_outbox([m.event_id for m in messages])
-                return len(messages)
+            return self._drain_in_turns(self._drain_lock, limit, deliver)
         if limit <= 0:
             return 0
         sql = self.queries.sql
