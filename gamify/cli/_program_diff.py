@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -113,6 +113,11 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
         "still returns them and repair_streak raises NotFoundError.",
         True,
     ),
+    ("streaks", "renamed"): (
+        "A renamed streak is a new streak: it starts at 1 at each member's next event; runs "
+        "of the old name are kept but no longer counted.",
+        True,
+    ),
     ("streaks", "changed:period"): (
         "A run keeps its length as a number of periods (a daily run of 3 becomes a weekly "
         "run of 3); the next event counts in the new period.",
@@ -133,6 +138,11 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
     ("badges", "removed"): (
         "Members keep it, listed without a reward; it is no longer awarded and "
         "badge_progress raises NotFoundError.",
+        True,
+    ),
+    ("badges", "renamed"): (
+        "A renamed badge is a new badge: members who qualify earn it and its reward again at "
+        "their next event that moves its metric, and keep the old one.",
         True,
     ),
     ("badges", "changed:threshold"): ("Awards held stay.", False),
@@ -207,6 +217,11 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
     ("challenges", "removed"): (
         "Runs are kept and no longer counted; challenge_progress and enroll raise "
         "NotFoundError (a program that brings it back finds the stored runs).",
+        True,
+    ),
+    ("challenges", "renamed"): (
+        "A renamed challenge is a new challenge (an automatic one enrols members at their "
+        "next event); runs of the old name are kept and no longer counted.",
         True,
     ),
     ("simulation", "added"): ("Read by gamify simulate only: members are not affected.", False),
@@ -504,16 +519,18 @@ def _json_value(value: Any) -> Any:
         return [_json_value(v) for v in value]
     if isinstance(value, Formula):
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):  # TOML dates and times, in `benefits`
         return value.isoformat()
-    return value
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _show(value: Any) -> str:
     """A value as ``program check`` prints it; ``-`` for one not set."""
     if value is None:
         return "-"
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     return _text(value) or "-"
 

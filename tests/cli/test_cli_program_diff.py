@@ -801,6 +801,31 @@ def test_a_renamed_badge_tier_pays_again(gamify_cli, pair):
     assert changes[("currencies", "coins", "added")]["renamed"] is None
 
 
+@pytest.mark.parametrize(
+    ("section", "edit", "old_name", "new_name"),
+    [
+        ("badges", "badges", "first_purchase", "first_order"),
+        ("streaks", "streaks", "daily", "every_day"),
+        ("challenges", "challenges", "first_week", "week_one"),
+    ],
+)
+def test_a_renamed_badge_streak_or_challenge_is_new_and_flagged(
+    gamify_cli, pair, section, edit, old_name, new_name
+):
+    """A badge, streak or challenge renamed with its settings kept is a new one that
+    starts afresh (a badge pays again): both sides flagged with the rename's effect."""
+
+    def rename(data: dict[str, Any]) -> None:
+        data[edit][new_name] = data[edit].pop(old_name)
+
+    changes = _changes(gamify_cli("program", "diff", *pair(rename), "--json"))
+    removed = changes[(section, old_name, "removed")]
+    added = changes[(section, new_name, "added")]
+    assert (removed["renamed"], added["renamed"]) == (new_name, old_name)
+    assert removed["effect"] == added["effect"] == _effect(section, "renamed")
+    assert removed["attention"] is added["attention"] is True
+
+
 def test_one_change_of_several_fields_joins_their_effects(gamify_cli, pair):
     """A streak whose period changes and whose repair goes: one change, both fields, both
     effects, flagged for the period."""
@@ -892,6 +917,36 @@ def test_json_shape(gamify_cli, pair):
             "renamed": None,
         }
     ]
+
+
+def test_dates_and_times_are_json_text(gamify_cli, write):
+    """A campaign's end and a TOML time in a tier's benefits print as ISO text."""
+    text = """
+timezone = "UTC"
+[actions.buy]
+[[multipliers]]
+name = "launch"
+kind = "campaign"
+factor = 2
+start = 2026-01-01T00:00:00Z
+end = 2026-02-01T00:00:00Z
+[tiers]
+action = "buy"
+levels = [{ name = "base", benefits = { opens = 09:00:00 } }]
+"""
+    old = write("old.toml", text)
+    new = write("new.toml", text.replace("2026-02-01", "2026-03-01").replace("09:00", "10:00"))
+    changes = _changes(gamify_cli("program", "diff", old, new, "--json"))
+    assert changes[("multipliers", "launch", "changed")]["fields"] == {
+        "end": {"old": "2026-02-01T00:00:00+00:00", "new": "2026-03-01T00:00:00+00:00"}
+    }
+    benefits = changes[("tier levels", "base", "changed")]
+    assert benefits["fields"] == {
+        "benefits": {"old": {"opens": "09:00:00"}, "new": {"opens": "10:00:00"}}
+    }
+    assert benefits["effect"] == _effect("tier levels", "changed:benefits")
+    human = _text(gamify_cli("program", "diff", old, new))
+    assert "end: 2026-02-01T00:00:00+00:00 →" in human
 
 
 def test_simulation_segments_are_compared_and_affect_no_member(gamify_cli, write):
