@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from gamify.cli import _curve, _plan, _program, _report, _simulate
+from gamify.cli import _curve, _plan, _program, _program_diff, _report, _simulate
 
 __all__ = ["app", "main"]
 
@@ -98,9 +98,12 @@ def _options(
 
 
 program_app = typer.Typer(
-    help="Validate and summarise program files.", no_args_is_help=True, rich_markup_mode=None
+    help="Validate, summarise and compare program files.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 program_app.command("check")(_program.check)
+program_app.command("diff")(_program_diff.diff)
 app.add_typer(program_app, name="program")
 
 curve_app = typer.Typer(
