@@ -130,7 +130,7 @@ class Program(Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise from_validation_error(exc, file) from None
+            raise from_validation_error(exc, file, data) from None
         except UnicodeEncodeError as exc:  # a lone surrogate, which pydantic cannot read
             raise ProgramError(
                 f"text that is not valid Unicode: {exc.object[exc.start : exc.end]!r} "
