@@ -762,7 +762,9 @@ fitting_amounts = st.one_of(
 unfitting_amounts = st.sampled_from([-1, "abc", float("nan"), float("inf"), True, 10**16, [1]])
 attribute_values = st.one_of(
     st.none(),
-    st.sampled_from(["app", "web", "five", "12", True, -3, 0, 7, 10**20, "日本"]),
+    st.sampled_from(["app", "web", "five", "12", True, -3, 0, 7, 10**20, "日本", "٣"]),
+    # Text that reads as a decimal that is no finite number.
+    st.sampled_from(["NaN", "sNaN", "-nan", "Infinity", "1e999999999", "-1e-999999999"]),
     st.decimals(min_value=-10, max_value=1000, places=2, allow_nan=False),
     st.sampled_from([1.5, float("nan"), float("inf"), [1, 2], {"a": 1}]),
 )
