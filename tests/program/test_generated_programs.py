@@ -675,17 +675,19 @@ WRONG_VALUES = (
 
 @st.composite
 def broken_programs(draw: Any) -> tuple[dict[str, Any], str, Path]:
-    """A valid program with one thing broken: (data, what was done, where)."""
+    """A valid program with one thing broken: (data, what was done, where). What was done:
+    replace (a value of the wrong kind or size), rename (a name or flag changed, which may
+    leave a reference dangling), unknown_key, drop (a key or item removed), extend (an item
+    of the wrong kind added to a list)."""
     program = _copy(draw(programs()))
     places = _places(program)
     path = draw(st.sampled_from(places))
     kind = draw(st.sampled_from(["replace", "unknown_key", "dangling", "drop", "extend"]))
     target = _get(program, path)
     if kind == "unknown_key" and isinstance(target, dict):
-        target[draw(st.sampled_from(["bogus", "Timezone", "amount ", "日本"]))] = draw(
-            st.sampled_from(WRONG_VALUES)
-        )
-        return program, kind, path
+        key = draw(st.sampled_from(["bogus", "Timezone", "amount ", "日本"]))
+        target[key] = draw(st.sampled_from(WRONG_VALUES))
+        return program, kind, (*path, key)
     if kind == "drop" and path and isinstance(target, dict | list) and target:
         key = draw(
             st.sampled_from(list(target) if isinstance(target, dict) else range(len(target)))
@@ -700,8 +702,12 @@ def broken_programs(draw: Any) -> tuple[dict[str, Any], str, Path]:
     parent, last = _get(program, path[:-1]), path[-1]
     if kind == "dangling" and isinstance(target, str):
         parent[last] = target + "_unknown"
-    else:
-        parent[last] = draw(st.sampled_from(WRONG_VALUES))
+        return program, "rename", path
+    parent[last] = draw(st.sampled_from(WRONG_VALUES))
+    if type(parent[last]) is type(target) and isinstance(target, str | bool):
+        # A name others refer to, or a flag others rely on (a spendable currency): the
+        # error may be reported where it is used.
+        return program, "rename", path
     return program, "replace", path
 
 
@@ -712,6 +718,15 @@ def _key_path(path: Path) -> str:
     return out
 
 
+def _related(one: str, other: str) -> bool:
+    """Whether one key path lies inside the other (or they are equal)."""
+
+    def within(inner: str, outer: str) -> bool:
+        return not outer or inner == outer or inner.startswith((f"{outer}.", f"{outer}["))
+
+    return within(one, other) or within(other, one)
+
+
 def _resolves(data: Any, key_path: str) -> bool:
     """Whether ``key_path`` names a place in ``data``, or a missing key of a table in it."""
     parts: list[str | int] = []
@@ -720,7 +735,7 @@ def _resolves(data: Any, key_path: str) -> bool:
     node = data
     for i, part in enumerate(parts):
         inside_table = isinstance(node, dict) and part in node
-        inside_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        inside_list = isinstance(node, list | tuple) and isinstance(part, int) and part < len(node)
         if inside_table or inside_list:
             node = node[part]
         else:
@@ -1111,10 +1126,10 @@ def test_a_broken_program_raises_only_program_error(broken: tuple[Any, str, Path
             return
         assert exc.key_path, f"no key path for {exc}"
         assert _resolves(data, exc.key_path), f"{exc.key_path!r} names nothing in the data"
-        if kind == "unknown_key":
-            # An unknown key is refused at it, or at its table when the table is free-form.
-            where = _key_path(path)
-            assert exc.key_path.startswith(where) or where.startswith(exc.key_path), exc
+        if kind in ("replace", "unknown_key", "extend"):
+            # A value of the wrong kind or size, an unknown key, an item too many: refused
+            # at that place, inside it, or at a table holding it (a rule over several keys).
+            assert _related(exc.key_path, _key_path(path)), exc
 
 
 @settings(
