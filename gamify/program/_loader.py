@@ -105,18 +105,21 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
 
 
 def as_written(loc: Sequence[int | str], data: Any) -> list[int | str]:
-    """``loc`` as the file wrote it: a table that stands for a list (``conditions = {
-    channel = "app" }``, short for a list of tests) is named by its key, not by the
-    position of the list item it became."""
+    """``loc`` as the file wrote it: a table's keys as keys, even when they are numbers,
+    and a table that stands for a list (``conditions = { channel = "app" }``, short for a
+    list of tests) named by its key, not by the position of the list item it became."""
     out: list[int | str] = []
     node = data
     for part in loc:
-        if isinstance(part, int) and isinstance(node, dict):
+        if part == "[key]":  # pydantic's mark of a table's key: the key itself is the place
+            continue
+        if isinstance(part, int) and isinstance(node, dict) and part not in node:
             keys = list(node)
             if part < len(keys):
                 # The item's own fields (attribute, value) are that key and its value.
                 return [*out, str(keys[part])]
-        out.append(part)
+        # A table's key that is no text (YAML reads ``1:`` as a number) is named as written.
+        out.append(str(part) if isinstance(node, dict) else part)
         in_table = isinstance(node, dict) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         node = node[part] if in_table or in_list else None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -148,9 +148,7 @@ def instants() -> Any:
     offsets = st.sampled_from([0, 60, 330, 345, -210, 765, -660, 840])
 
     def shifted(at: datetime, minutes: int) -> Any:
-        local = at.astimezone(pendulum.timezone("UTC")).astimezone(
-            pendulum.FixedTimezone(minutes * 60)
-        )
+        local = at.astimezone(timezone(timedelta(minutes=minutes)))
         return st.sampled_from([local, local.isoformat()])
 
     return st.tuples(moment, offsets).flatmap(lambda t: shifted(*t))

@@ -492,3 +492,13 @@ def test_an_error_in_the_condition_shorthand_names_its_key(
     rule = {**DAILY, "conditions": conditions}
     err = refused(base(rules=[rule]))
     assert err.key_path == key_path
+
+
+def test_a_name_that_is_no_text_is_reported_at_its_key(tmp_path: Any) -> None:
+    """YAML reads ``1:`` as a number: the error names that key as the file wrote it."""
+    path = tmp_path / "shop.yaml"
+    path.write_text("timezone: UTC\nactions:\n  buy: {}\n  1: {}\n", encoding="utf-8")
+    with pytest.raises(ProgramError) as info:
+        Program.load(path)
+    assert info.value.key_path == "actions.1"
+    assert "valid string" in info.value.reason
