@@ -118,8 +118,11 @@ def as_written(loc: Sequence[int | str], data: Any) -> list[int | str]:
             if part < len(keys):
                 # The item's own fields (attribute, value) are that key and its value.
                 return [*out, str(keys[part])]
-        # A table's key that is no text (YAML reads ``1:`` as a number) is named as written.
-        out.append(str(part) if isinstance(node, dict) else part)
+        if isinstance(node, dict):
+            # A table's key that is no text (YAML reads ``1:`` as a number, ``true:`` as a
+            # boolean, which pydantic reports as 1) is named as written.
+            part = str(next((key for key in node if key == part), part))
+        out.append(part)
         in_table = isinstance(node, dict) and part in node
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         node = node[part] if in_table or in_list else None

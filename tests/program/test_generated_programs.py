@@ -683,9 +683,9 @@ def broken_programs(draw: Any) -> tuple[dict[str, Any], str, Path]:
     kind = draw(st.sampled_from(["replace", "unknown_key", "dangling", "drop", "extend"]))
     target = _get(program, path)
     if kind == "unknown_key" and isinstance(target, dict):
-        key = draw(st.sampled_from(["bogus", "Timezone", "amount ", "日本"]))
+        key = draw(st.sampled_from(["bogus", "Timezone", "amount ", "日本", 1, True]))
         target[key] = draw(st.sampled_from(WRONG_VALUES))
-        return program, kind, (*path, key)
+        return program, kind, (*path, str(key))  # a key that is no text is named as text
     if kind == "drop" and path and isinstance(target, dict | list) and target:
         key = draw(
             st.sampled_from(list(target) if isinstance(target, dict) else range(len(target)))

@@ -494,11 +494,17 @@ def test_an_error_in_the_condition_shorthand_names_its_key(
     assert err.key_path == key_path
 
 
-def test_a_name_that_is_no_text_is_reported_at_its_key(tmp_path: Any) -> None:
-    """YAML reads ``1:`` as a number: the error names that key as the file wrote it."""
+@pytest.mark.parametrize(
+    ("text", "key_path"),
+    [("actions:\n  buy: {}\n  1: {}\n", "actions.1"), ("true: 1\n", "True")],
+)
+def test_a_key_that_is_no_text_is_reported_as_written(
+    tmp_path: Any, text: str, key_path: str
+) -> None:
+    """YAML reads ``1:`` as a number and ``true:`` as a boolean: the error names that key
+    as the file wrote it, not as a list position (``actions[1].[key]``) or as 1."""
     path = tmp_path / "shop.yaml"
-    path.write_text("timezone: UTC\nactions:\n  buy: {}\n  1: {}\n", encoding="utf-8")
+    path.write_text("timezone: UTC\n" + text, encoding="utf-8")
     with pytest.raises(ProgramError) as info:
         Program.load(path)
-    assert info.value.key_path == "actions.1"
-    assert "valid string" in info.value.reason
+    assert info.value.key_path == key_path
