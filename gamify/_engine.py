@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from gamify import _time
 from gamify._events import Dispatcher, DomainEvent, log, message, new_id
+from gamify._numbers import MAX_CREDIT
 from gamify._outcome import (
     Adjustment,
     BadgeAwarded,
@@ -98,8 +99,6 @@ __all__ = ["Engine", "Event"]
 
 ZERO = Decimal(0)
 MAX_AMOUNT = Decimal(10) ** 15  # beyond any real order; keeps awards inside 64-bit integers
-# The most one credit may pay: balances stay far inside the 64-bit integers SQL stores keep.
-MAX_CREDIT = 10**15
 _T = TypeVar("_T")
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+# The most one credit may pay: balances stay far inside the 64-bit integers SQL stores keep.
+MAX_CREDIT = 10**15
+
 
 def sized(value: Decimal, magnitude: int) -> bool:
     """Whether ``value`` is 0 or lies between 1e-``magnitude`` and 1e``magnitude`` in size.

@@ -80,6 +80,8 @@ def _matches(cond: _Test, attributes: Mapping[str, Any], amount: Decimal | None)
             a, b = Decimal(str(actual)), Decimal(str(expected))
         except (ArithmeticError, ValueError):
             return False
+        if a.is_nan() or b.is_nan():  # "NaN" reads as a decimal but is no number to compare
+            return False
         return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[cond.op]
     if cond.op == "in":
         return actual in expected

@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from gamify.errors import ProgramError
+from gamify._formula import Formula
+from gamify._numbers import MAX_CREDIT
+from gamify.errors import FormulaError, ProgramError
 from gamify.program._base import MAX_DAYS, Model, TimeZoneName
 from gamify.program._loader import from_validation_error, read_mapping
 from gamify.program.challenges import Challenge, Goal
@@ -68,6 +70,25 @@ def _default_currencies() -> dict[str, Currency]:
     return {"points": Currency(spendable=True), "xp": Currency(spendable=False)}
 
 
+def _level_reward_problem(formula: Formula, max_level: int) -> str | None:
+    """Why ``formula`` cannot pay every level from 2 to ``max_level``, if it cannot.
+
+    It reads only ``level``, so each level's reward is known now; one that fails, or
+    is more than one credit may pay, would refuse every event that reaches that level.
+    """
+    for level in range(2, max_level + 1):
+        try:
+            value = int(formula.evaluate({"level": level}))
+        except FormulaError as exc:
+            return f"fails at level {level}: {exc}"
+        if value >= MAX_CREDIT:
+            return (
+                f"{formula.text!r} pays {value:,} at level {level}, more than one "
+                f"credit may pay ({MAX_CREDIT - 1:,})"
+            )
+    return None
+
+
 class Program(Model):
     """A gamification and loyalty program."""
 
@@ -109,7 +130,7 @@ class Program(Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise from_validation_error(exc, file) from None
+            raise from_validation_error(exc, file, data) from None
         except UnicodeEncodeError as exc:  # a lone surrogate, which pydantic cannot read
             raise ProgramError(
                 f"text that is not valid Unicode: {exc.object[exc.start : exc.end]!r} "
@@ -326,6 +347,9 @@ class Program(Model):
                         "(a level reward reads only 'level')",
                         f"levels.reward.{currency}",
                     )
+                problem = _level_reward_problem(formula, self.levels.level_curve.max_level)
+                if problem is not None:
+                    raise fail(problem, f"levels.reward.{currency}")
         for name, streak in self.streaks.items():
             for i, action in enumerate(streak.actions):
                 if action not in self.actions:

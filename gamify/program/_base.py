@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from gamify._numbers import sized
+from gamify._numbers import MAX_CREDIT, sized
 from gamify.clock import zone
 
 # Durations a program may set: a century. Longer ones cannot be added to a date.
@@ -134,11 +134,17 @@ Number = Annotated[
 """An exact decimal; floats in files are read through their text, never as binary floats."""
 
 
-def _not_negative(value: int) -> int:
+def _payable(value: int) -> int:
     if value < 0:
         raise ValueError("must not be negative")
+    if value >= MAX_CREDIT:
+        # The engine refuses such a credit: the event that earns it would always fail.
+        raise ValueError(f"must be at most {MAX_CREDIT - 1:,}, the most one credit may pay")
     return value
 
 
-Rewards = dict[str, Annotated[int, AfterValidator(_not_negative)]]
+RewardAmount = Annotated[int, AfterValidator(_payable)]
+"""A whole amount a reward pays: from 0 to what one credit may pay."""
+
+Rewards = dict[str, RewardAmount]
 """What a reward pays: a whole amount (0 or more) per currency."""

@@ -104,11 +104,37 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def from_validation_error(exc: ValidationError, file: str | None) -> ProgramError:
-    """The first pydantic error as a ProgramError (file, key path, reason)."""
+def as_written(loc: Sequence[int | str], data: Any) -> list[int | str]:
+    """``loc`` as the file wrote it: a table's keys as keys, even when they are numbers,
+    and a table that stands for a list (``conditions = { channel = "app" }``, short for a
+    list of tests) named by its key, not by the position of the list item it became."""
+    out: list[int | str] = []
+    node = data
+    for part in loc:
+        if part == "[key]":  # pydantic's mark of a table's key: the key itself is the place
+            continue
+        if isinstance(part, int) and isinstance(node, dict) and part not in node:
+            keys = list(node)
+            if part < len(keys):
+                # The item's own fields (attribute, value) are that key and its value.
+                return [*out, str(keys[part])]
+        if isinstance(node, dict):
+            # A table's key that is no text (YAML reads ``1:`` as a number, ``true:`` as a
+            # boolean, which pydantic reports as 1) is named as written.
+            part = str(next((key for key in node if key == part), part))
+        out.append(part)
+        in_table = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        node = node[part] if in_table or in_list else None
+    return out
+
+
+def from_validation_error(exc: ValidationError, file: str | None, data: Any = None) -> ProgramError:
+    """The first pydantic error as a ProgramError (file, key path, reason); ``data``, the
+    mapping validated, lets the key path follow how the file wrote it."""
     first = exc.errors(include_url=False)[0]
     loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-    path = key_path(loc)
+    path = key_path(as_written(loc, data))
     reason = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] in ("model_type", "dict_type"):
         # Pydantic names its model class ("instance of Action"); a file has tables.

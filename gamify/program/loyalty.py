@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from gamify.errors import ProgramError
-from gamify.program._base import MAX_DAYS, MAX_MONTHS, Model
+from gamify.program._base import MAX_DAYS, MAX_MONTHS, Model, RewardAmount
 
 
 class Tier(Model):
@@ -81,15 +81,15 @@ class Referral(Model):
     """
 
     currency: str = "points"
-    referee_reward: int = Field(default=0, ge=0)
+    referee_reward: RewardAmount = Field(default=0, ge=0)
     referee_reward_on: Literal["join", "qualify"] = "join"
     qualifying_action: str
     min_amount: Decimal = Decimal(0)
-    referrer_fixed: int = Field(default=0, ge=0)
+    referrer_fixed: RewardAmount = Field(default=0, ge=0)
     referrer_share: Decimal = Field(default=Decimal(0), ge=0)
     referrer_cap: int | None = Field(default=None, ge=0)
     bonus_after: int | None = Field(default=None, ge=1)
-    bonus: int = Field(default=0, ge=0)
+    bonus: RewardAmount = Field(default=0, ge=0)
     max_rewarded: int | None = Field(default=None, ge=0)
     cap_period: Literal["month", "year"] = "year"
 

@@ -156,6 +156,12 @@ def conditional(conditions: Any) -> Program:
         ([{"attribute": "items", "op": "lte", "value": 3}], {"items": 3}, True),
         ([{"attribute": "items", "op": "lt", "value": 3}], {"items": 3}, False),
         ([{"attribute": "items", "op": "gte", "value": 3}], {"items": 2.5}, False),
+        # Text that reads as NaN is not a number: the comparison fails, it does not raise.
+        ([{"attribute": "items", "op": "gt", "value": 3}], {"items": "NaN"}, False),
+        ([{"attribute": "items", "op": "lte", "value": 3}], {"items": "sNaN"}, False),
+        ([{"attribute": "items", "op": "lt", "value": 3}], {"items": "-nan"}, False),
+        ([{"attribute": "items", "op": "gte", "value": 3}], {"items": D("NaN")}, False),
+        ([{"attribute": "items", "op": "gt", "value": 3}], {"items": "Infinity"}, True),
         ([{"attribute": "store", "op": "in", "value": ["paris", "lyon"]}], {"store": "lyon"}, 1),
         ([{"attribute": "store", "op": "in", "value": ["paris", "lyon"]}], {"store": "nice"}, 0),
         ([{"attribute": "store", "op": "not_in", "value": ["paris"]}], {"store": "nice"}, True),

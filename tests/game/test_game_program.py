@@ -156,3 +156,25 @@ def test_a_level_reward_naming_anything_but_level_is_refused_at_load(tmp_path: A
     assert "unknown name 'lvl'" in caught.value.reason
     ok = program(levels={"params": {"step": 100}, "reward": {"points": "max(50 * level, 1)"}})
     assert gamify.Program.from_dict(ok).levels is not None
+
+
+@pytest.mark.parametrize(
+    ("formula", "reason"),
+    [
+        ("level * 1e12", "pays 1,000,000,000,000,000 at level 1000"),
+        ("1e30 / (level - 2)", "at level 2: "),
+        ("100 // (50 - level)", "at level 50: "),
+    ],
+)
+def test_a_level_reward_is_evaluated_for_every_level_at_load(formula: str, reason: str) -> None:
+    """A level reward reads only ``level``, so every level it can pay is known at load: one
+    that fails or pays more than one credit may (999,999,999,999,999) would make the
+    event that reaches the level fail, for every member, so the file is refused."""
+    levels = {"params": {"step": 1}, "max_level": 1000, "reward": {"points": formula}}
+    with pytest.raises(ProgramError) as caught:
+        gamify.Program.from_dict(program(levels=levels))
+    assert caught.value.key_path == "levels.reward.points"
+    assert reason in caught.value.reason
+    levels["max_level"] = 999
+    if formula == "level * 1e12":  # level 999 pays 999e12: it still fits
+        assert gamify.Program.from_dict(program(levels=levels)).levels is not None

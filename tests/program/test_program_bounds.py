@@ -3,6 +3,7 @@ refused with the key's path."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -143,3 +144,45 @@ def test_names_with_spaces_of_any_script_load() -> None:
         }
     )
     assert [rule.name for rule in program.rules] == ["check\u00a0in"]
+
+
+def _badge(n: int) -> dict[str, Any]:
+    badge = {"metric": "count", "action": "buy", "threshold": 1, "reward": {"points": n}}
+    return {"badges": {"first": badge}}
+
+
+def _milestone(n: int) -> dict[str, Any]:
+    milestone = {"length": 1, "reward": {"points": n}}
+    return {"streaks": {"daily": {"actions": ["buy"], "milestones": [milestone]}}}
+
+
+def _challenge(n: int) -> dict[str, Any]:
+    goal = {"kind": "count", "action": "buy"}
+    return {"challenges": {"once": {"conditions": [goal], "reward": {"points": n}}}}
+
+
+def _referral(key: str) -> Any:
+    return lambda n: {"referral": {"qualifying_action": "buy", "bonus_after": 1, key: n}}
+
+
+REWARD_PLACES = [
+    ("badges.first.reward.points", _badge),
+    ("streaks.daily.milestones[0].reward.points", _milestone),
+    ("challenges.once.reward.points", _challenge),
+    ("referral.referee_reward", _referral("referee_reward")),
+    ("referral.referrer_fixed", _referral("referrer_fixed")),
+    ("referral.bonus", _referral("bonus")),
+]
+
+
+@pytest.mark.parametrize(("key_path", "sections"), REWARD_PLACES)
+def test_a_reward_is_at_most_what_one_credit_may_pay(
+    key_path: str, sections: Callable[[int], dict[str, Any]]
+) -> None:
+    """The engine refuses to credit 10**15 or more at once: a reward that large could never
+    be paid, and every event that earns it would be refused, so the program is refused."""
+    assert program(**sections(10**15 - 1))
+    with pytest.raises(ProgramError) as refused:
+        program(**sections(10**15))
+    assert refused.value.key_path == key_path
+    assert "999,999,999,999,999" in refused.value.reason

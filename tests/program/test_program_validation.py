@@ -475,3 +475,36 @@ def test_floats_in_a_list_of_values_are_read_through_their_text() -> None:
     """9.99 in a list is Decimal("9.99"), as an amount of 9.99 is."""
     condition = Condition(attribute="price", op="in", value=[9.99, 5])
     assert condition.expected == (Decimal("9.99"), 5)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "key_path"),
+    [
+        ({"channel": "app", "store": Decimal("1e-13")}, "rules[0].conditions.store"),
+        ({"channel": "app", 5: "x"}, "rules[0].conditions.5"),
+    ],
+)
+def test_an_error_in_the_condition_shorthand_names_its_key(
+    conditions: dict[Any, Any], key_path: str
+) -> None:
+    """``conditions = { store = ... }`` holds no list: the error names the table's key, not
+    the list position the shorthand stands for."""
+    rule = {**DAILY, "conditions": conditions}
+    err = refused(base(rules=[rule]))
+    assert err.key_path == key_path
+
+
+@pytest.mark.parametrize(
+    ("text", "key_path"),
+    [("actions:\n  buy: {}\n  1: {}\n", "actions.1"), ("true: 1\n", "True")],
+)
+def test_a_key_that_is_no_text_is_reported_as_written(
+    tmp_path: Any, text: str, key_path: str
+) -> None:
+    """YAML reads ``1:`` as a number and ``true:`` as a boolean: the error names that key
+    as the file wrote it, not as a list position (``actions[1].[key]``) or as 1."""
+    path = tmp_path / "shop.yaml"
+    path.write_text("timezone: UTC\n" + text, encoding="utf-8")
+    with pytest.raises(ProgramError) as info:
+        Program.load(path)
+    assert info.value.key_path == key_path
