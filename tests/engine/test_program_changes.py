@@ -25,6 +25,7 @@ import gamify
 from gamify import Engine, ManualClock
 from gamify.errors import GamifyError, NotFoundError, UnknownActionError
 from gamify.store import Changes
+from gamify.testing import assert_ledger_consistent
 
 if TYPE_CHECKING:
     from conftest import StoreTarget  # tests/conftest.py
@@ -502,12 +503,7 @@ def _consistent(e: Engine, member: str) -> None:
     """Every account equals the sum of its entries; no spendable balance is negative."""
     if e.store.get_member(member) is None:
         return
-    accounts = e.store.get_balances(member)
-    sums: dict[str, int] = {}
-    for entry in e.history(member):
-        sums[entry.account] = sums.get(entry.account, 0) + entry.amount
-    assert {a: v for a, v in accounts.items() if v} == {a: v for a, v in sums.items() if v}
-    assert all(v >= 0 for v in accounts.values()), accounts
+    assert_ledger_consistent(e.store, member)
 
 
 MEMBERS = ("ann", "bob", "carol", "dan")
