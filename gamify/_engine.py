@@ -308,6 +308,11 @@ def _text_problem(value: str, *, limit: int | None = MAX_ID_LENGTH) -> str | Non
     return None
 
 
+def _tier_metric(state: Mapping[str, Any]) -> tuple[Mapping[str, str], Decimal]:
+    """The tier metric as a member's state keeps it: monthly buckets and the lifetime total."""
+    return state.get("tierm", {}), Decimal(state.get("tier_total", "0"))
+
+
 def _named(table: Mapping[str, _V], name: object, what: str) -> _V:
     """The program's ``what`` called ``name``; anything else (a list too) is not found."""
     found = table.get(name) if isinstance(name, str) else None
@@ -614,10 +619,8 @@ class Engine:
         spec = self.program.tiers
         if spec is None:
             return None
-        state = record.state
-        total = Decimal(state.get("tier_total", "0"))
-        day = _time.local_date(now, record.timezone)
-        return tiers.value_at(spec, state.get("tierm", {}), total, day)
+        buckets, total = _tier_metric(record.state)
+        return tiers.value_at(spec, buckets, total, _time.local_date(now, record.timezone))
 
     def _dropped_currencies(self, accounts: Mapping[str, int]) -> list[str]:
         """Currencies the program no longer declares that the member still holds (a balance,
@@ -1683,9 +1686,7 @@ class Engine:
         )
         streak_results = self._record_streaks(step, ev, context, changed)
 
-        placed = None
-        if member.tier is not None and member.tier not in self._tier_ranks:
-            placed = self._place_dropped_tier(step, day, changed)
+        placed = self._place_dropped_tier(step, day, changed)
         tier = self._tier(member)
         facts = earning.MemberFacts(
             tags=member.tags,
@@ -2039,10 +2040,7 @@ class Engine:
         member = step.member
         if spec is None or member.tier is None or member.tier in self._tier_ranks:
             return None
-        state = step.state
-        index = tiers.place(
-            spec, state.get("tierm", {}), Decimal(state.get("tier_total", "0")), day
-        )
+        index = tiers.place(spec, *_tier_metric(step.state), day)
         return self._set_tier(step, index, upgraded=True, changed=changed)
 
     def _update_tier(
@@ -2065,7 +2063,7 @@ class Engine:
         if not amount:
             return None
         self._add_tier_metric(step, day, amount)
-        value = tiers.value_at(spec, step.state["tierm"], Decimal(step.state["tier_total"]), day)
+        value = tiers.value_at(spec, *_tier_metric(step.state), day)
         reached = spec.qualify(value)
         if reached <= current:
             return None
@@ -2749,16 +2747,7 @@ class Engine:
         member = step.member
         state = step.state
         day = _time.local_date(review_at, member.timezone)
-        if member.tier not in self._tier_ranks:  # a tier the program dropped
-            at, step.at = step.at, review_at
-            placed = self._place_dropped_tier(step, day, None)
-            step.at = at
-            report.reviews += 1
-            if placed is not None:
-                report.tier_changes.append(placed)
-            return
-        buckets = state.get("tierm", {})
-        total = Decimal(state.get("tier_total", "0"))
+        buckets, total = _tier_metric(state)
         current = self._tier_ranks.get(member.tier or "", 0)
         since = state.get("tier_since")
         # The current window as of the review, and as of now when run_due runs late (a new
@@ -2767,17 +2756,22 @@ class Engine:
             tiers.value_at(spec, buckets, total, day),
             tiers.value_at(spec, buckets, total, _time.local_date(step.at, member.timezone)),
         )
-        index = tiers.review(
-            spec,
-            current,
-            tiers.value_before(spec, buckets, total, day),
-            ongoing,
-            datetime.fromisoformat(since) if since else None,
-            review_at,
-            member.timezone,
-        )
+        before = tiers.value_before(spec, buckets, total, day)
+        dropped = member.tier not in self._tier_ranks  # a tier the program no longer has
+        if dropped:  # placed where the values reach, as at an event
+            index = max(spec.qualify(before), spec.qualify(ongoing))
+        else:
+            index = tiers.review(
+                spec,
+                current,
+                before,
+                ongoing,
+                datetime.fromisoformat(since) if since else None,
+                review_at,
+                member.timezone,
+            )
         report.reviews += 1
-        if index != current:
+        if index != current or dropped:
             at, step.at = step.at, review_at
             report.tier_changes.append(self._set_tier(step, index, upgraded=False, changed=None))
             step.at = at
