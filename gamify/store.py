@@ -404,7 +404,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def earned_between(self, currency: str, start: datetime, end: datetime) -> dict[str, int]:
         """Per member, what was earned of ``currency`` in [start, end) from the ledger:
-        entries of :data:`EARNED_KINDS` on the currency's account and its pending one."""
+        entries of :data:`EARNED_KINDS` on the currency's account and its pending one.
+
+        A ``reverse`` entry counts at the instant of the event it takes back (the
+        member's ``earn`` entry with the same key), whenever it was booked, so a window
+        nets out a reversed event wholly or not at all, as the period totals do. One
+        without such an entry counts in no window."""
 
     @abc.abstractmethod
     def ledger_totals(

@@ -29,7 +29,7 @@ from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from gamify.errors import InsufficientBalanceError, StoreError
 from gamify.store import (
@@ -473,13 +473,26 @@ class MemoryStore(Store):
         self._period_members = None
         self._time_index = None
 
-    @staticmethod
-    def _index_entry(index: dict[str, TimeIndex], row: Row) -> None:
+    def _index_entry(self, index: dict[str, TimeIndex], row: Row) -> None:
         currency = _earning_currency(row)
-        if currency is not None:
+        counted_at = self._counted_at(row)
+        if currency is not None and counted_at is not None:
             index.setdefault(currency, TimeIndex()).add(
-                row[_ENTRY_AT], row[_ENTRY_MEMBER], row[_ENTRY_AMOUNT]
+                counted_at, row[_ENTRY_MEMBER], row[_ENTRY_AMOUNT]
             )
+
+    def _counted_at(self, row: Row) -> datetime | None:
+        """The instant whose windows an entry counts in: a reversal's is that of the event
+        it takes back (its member's earn entry with the same key; None if there is none)."""
+        if row[_ENTRY_KIND] != "reverse":
+            return cast(datetime, row[_ENTRY_AT])
+        key = row[_KEY]
+        if key is None:
+            return None
+        for other in reversed(self._ledger.get(row[_ENTRY_MEMBER], ())):  # reversals are rare
+            if other[_KEY] == key and other[_ENTRY_KIND] == "earn":
+                return cast(datetime, other[_ENTRY_AT])
+        return None
 
     def leaderboard(
         self, currency: str, period: str, *, limit: int, tier: str | None = None
@@ -512,9 +525,10 @@ class MemoryStore(Store):
                 for entries in self._ledger.values():  # built once, then kept up to date
                     for row in entries:
                         currency_of = _earning_currency(row)
-                        if currency_of is not None:
+                        counted_at = self._counted_at(row)
+                        if currency_of is not None and counted_at is not None:
                             rows.setdefault(currency_of, []).append(
-                                (row[_ENTRY_AT], row[_ENTRY_MEMBER], row[_ENTRY_AMOUNT])
+                                (counted_at, row[_ENTRY_MEMBER], row[_ENTRY_AMOUNT])
                             )
                 self._time_index = {name: TimeIndex(found) for name, found in rows.items()}
             index = self._time_index.get(currency)

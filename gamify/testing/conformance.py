@@ -1221,7 +1221,8 @@ class StoreContract:
                 entries=[
                     entry("alice", 10, when=start),
                     entry("alice", 5, when=at(2), kind="reward"),
-                    entry("alice", -3, when=at(2), kind="reverse"),
+                    entry("alice", 3, when=at(2), key="k"),
+                    entry("alice", -3, when=at(2), kind="reverse", key="k"),
                     entry("alice", -4, when=at(2), kind="spend"),
                     entry("alice", 4, when=at(2), kind="refund"),
                     entry("alice", 8, "points:pending", when=at(2)),
@@ -1229,15 +1230,50 @@ class StoreContract:
                     entry("alice", 100, when=end),
                     entry("alice", 100, when=start - timedelta(microseconds=1)),
                     entry("bob", 6, when=at(2)),
-                    entry("carol", 6, when=at(2)),
-                    entry("carol", -6, when=at(2), kind="reverse"),
+                    entry("carol", 6, when=at(2), key="c"),
+                    entry("carol", -6, when=at(2), kind="reverse", key="c"),
                 ]
             ),
         )
-        # 10 + 5 - 3 + 8 pending: spends and refunds do not count.
-        assert store.earned_between("points", start, end) == {"alice": 20, "bob": 6}
+        # 10 + 5 + 3 - 3 + 8 pending: spends and refunds do not count.
+        assert store.earned_between("points", start, end) == {"alice": 23, "bob": 6}
         assert store.earned_between("xp", start, end) == {"alice": 7}
         assert store.earned_between("points", end, at(4)) == {"alice": 100}
+
+    def test_earned_between_counts_a_reversal_in_the_window_of_its_event(
+        self, store: Store
+    ) -> None:
+        """A reverse entry counts at the instant of the member's earn entry with its key (in
+        either account), not when it was booked; one without such an entry counts nowhere."""
+        self.apply(
+            store,
+            Changes(
+                entries=[
+                    entry("alice", 30, when=at(1), key="a1"),
+                    entry("alice", 20, "points:pending", when=at(1), key="a1"),
+                    entry("alice", 5, when=at(1), key="a1", kind="reward"),
+                    entry("alice", 7, when=at(1), key="a2"),
+                    entry("bob", 30, when=at(1), key="a1"),  # another member's same key
+                    entry("bob", 9, when=at(3)),
+                ]
+            ),
+        )
+        # Booked two days later: the claw-back, the cancelled pending part, and a reverse
+        # entry whose key names no event of the member.
+        self.apply(
+            store,
+            Changes(
+                entries=[
+                    entry("alice", -30, when=at(3), kind="reverse", key="a1"),
+                    entry("alice", -20, "points:pending", when=at(3), kind="reverse", key="a1"),
+                    entry("bob", -4, when=at(3), kind="reverse", key="nothing"),
+                ]
+            ),
+        )
+        first, later = (at(1), at(2)), (at(2), at(4))
+        assert store.earned_between("points", *first) == {"alice": 12, "bob": 30}
+        assert store.earned_between("points", *later) == {"bob": 9}
+        assert store.earned_between("points", at(0), at(4)) == {"alice": 12, "bob": 39}
 
     def test_ledger_totals(self, store: Store) -> None:
         """ledger_totals sums amounts by account, kind and action, sorted, within [start, end)."""

@@ -83,7 +83,10 @@ def reads(store: SQLStore) -> dict[str, tuple[str, tuple[Any, ...]]]:
         "maturing": (sql.maturing, (at, 10)),
         "reviews": (sql.reviews, (at, 10)),
         "score": (sql.score, ("m0001", "points")),
-        "earned_between": (sql.earned_between, ("points", "points:pending", at, at)),
+        "earned_between": (
+            sql.earned_between,
+            ("points", "points:pending", at, at) * 2 + ("points", "points:pending"),
+        ),
     }
     for kind in ("all", "day", "week", "month"):
         key: tuple[Any, ...] = (
@@ -138,11 +141,26 @@ def test_every_read_uses_an_index(store: SQLStore) -> None:
     for name, (text, params) in reads(store).items():
         found = plan(store, text, params)
         if store.dialect == "sqlite":
-            assert re.search(r"^SCAN (?!json_each)", found, re.M) is None, (name, found)
+            # Scans of a subquery's rows (``keyed``, ``counted``) read only what an index
+            # search produced.
+            table_scan = r"^SCAN (?!json_each|keyed$|counted$)"
+            assert re.search(table_scan, found, re.M) is None, (name, found)
             assert "USING" in found, (name, found)
         else:
             assert "Seq Scan" not in found, (name, found)
             assert "Index" in found, (name, found)
+
+
+def test_custom_windows_read_the_time_index_and_find_reversals_by_key(store: SQLStore) -> None:
+    """A custom window reads its credits through the (account, at) index and each keyed
+    event's reversals through the member's key index."""
+    found = plan(store, *reads(store)["earned_between"])
+    if store.dialect == "sqlite":
+        assert "ledger_account_at_idx" in found, found
+        assert "ledger_member_key_idx (member_id=? AND key=?)" in found, found
+    else:
+        assert "ledger_account_at_idx" in found, found
+        assert "ledger_member_key_idx" in found, found
 
 
 def test_member_and_balances_by_primary_key(store: SQLStore) -> None:

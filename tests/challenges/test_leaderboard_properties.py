@@ -67,15 +67,10 @@ def check_boards(engine: gamify.Engine, clock: gamify.ManualClock, window: tuple
     """Every board (``all``, ``day``, ``week``, ``month`` and a custom window) equals the
     ranking of the ledger's earned entries, and ``rank`` agrees with each row.
 
-    A custom window counts entries when they were booked; the day, week and month boards
-    count a reversal in the periods of the event it takes back (the credits' own dates)."""
+    Every board, custom windows included, counts a reversal at the instant of the event
+    it takes back (the credits' own dates), not when it was booked."""
     history = [(member, h) for member in MEMBERS for h in engine.history(member)]
     earned_at = {(m, h.key): h.at for m, h in history if h.kind == "earn"}
-    booked = [
-        (member, h.at, h.amount)
-        for member, h in history
-        if h.account == "points" and h.kind in EARNED
-    ]
     ledger = [
         (member, earned_at[member, h.key] if h.kind == "reverse" else h.at, h.amount)
         for member, h in history
@@ -97,7 +92,7 @@ def check_boards(engine: gamify.Engine, clock: gamify.ManualClock, window: tuple
                 ledger, lambda at: (local(at).year, local(at).month) == (today.year, today.month)
             )
         ),
-        "window": ranked(totals(booked, lambda at: start <= at < end)),
+        "window": ranked(totals(ledger, lambda at: start <= at < end)),
     }
     periods: dict[str, str | tuple[dt.datetime, dt.datetime]] = {
         "all": "all",

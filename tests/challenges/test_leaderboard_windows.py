@@ -50,6 +50,29 @@ def test_window_of_the_current_week_equals_the_week_board(
     assert board(engine, WEEK) == expected
 
 
+def test_reversing_last_weeks_event_changes_last_weeks_window_only(
+    gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
+) -> None:
+    """An event of last week reversed this week comes off last week's window, as it does
+    off the week boards, and takes nothing from this week's window or board."""
+    engine = gamify_engine(program())
+    last_week = (MONDAY - dt.timedelta(days=7), MONDAY)
+    gamify_clock.set(dt.datetime(2026, 3, 4, 12, 0, tzinfo=UTC))  # last week's Wednesday
+    engine.track("a", "earn", amount=40, key="a1")
+    engine.track("b", "earn", amount=30, key="b1")
+    gamify_clock.set(dt.datetime(2026, 3, 10, 12, 0, tzinfo=UTC))  # this week
+    engine.track("a", "earn", amount=25, key="a2")
+    engine.track("b", "earn", amount=20, key="b2")
+    assert board(engine, last_week) == [(1, "a", 40), (2, "b", 30)]
+    engine.reverse("a", "a1")
+    assert board(engine, last_week) == [(1, "b", 30)]
+    assert board(engine, WEEK) == [(1, "a", 25), (2, "b", 20)]
+    assert board(engine, "week") == board(engine, WEEK)
+    assert board(engine, (last_week[0], NEXT_MONDAY)) == [(1, "b", 50), (2, "a", 25)]
+    assert engine.rank("a", period=WEEK) is not None
+    assert engine.rank("a", period=last_week) is None
+
+
 def test_pending_credits_count_in_custom_windows_as_in_period_boards(
     gamify_engine: EngineFactory, gamify_clock: gamify.ManualClock
 ) -> None:

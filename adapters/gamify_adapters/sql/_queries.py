@@ -838,7 +838,8 @@ class Queries:
     ) -> dict[str, int]:
         c = self.codec
         accounts = (currency, pending_account(currency))
-        cur.execute(self.sql.earned_between, (*accounts, c.instant(start), c.instant(end)))
+        window = (*accounts, c.instant(start), c.instant(end))
+        cur.execute(self.sql.earned_between, (*window, *window, *accounts))
         return {str(m): int(total) for m, total in cur.fetchall() if total}
 
     def ledger_totals(

@@ -305,10 +305,20 @@ class Statements:
                 self.count_above[kind, tiered] = q(
                     f"SELECT COUNT(*) FROM {r} x{join} WHERE {where}"
                 )
-        kinds = ", ".join(f"'{k}'" for k in sorted(EARNED_KINDS))
+        # A window's credits through the (account, at) index; a reversal counts at the
+        # instant of the event it takes back, found by the member's key index from the
+        # window's keyed credits (parameters: accounts, start, end; again; the accounts).
+        credits = ", ".join(f"'{k}'" for k in sorted(EARNED_KINDS - {"reverse"}))
+        window = "account IN (?, ?) AND at >= ? AND at < ?"
         self.earned_between = q(
-            f"SELECT member_id, SUM(amount) FROM {e} WHERE account IN (?, ?) "
-            f"AND at >= ? AND at < ? AND kind IN ({kinds}) GROUP BY member_id"
+            f"SELECT member_id, SUM(amount) FROM ("
+            f"SELECT member_id, amount FROM {e} WHERE {window} AND kind IN ({credits}) "
+            f"UNION ALL SELECT r.member_id, r.amount FROM ("
+            f"SELECT DISTINCT member_id, key FROM {e} WHERE {window} AND kind = 'earn' "
+            f"AND key IS NOT NULL) keyed JOIN {e} r ON r.member_id = keyed.member_id "
+            f"AND r.key = keyed.key AND r.key IS NOT NULL "
+            f"WHERE r.kind = 'reverse' AND r.account IN (?, ?)"
+            f") counted GROUP BY member_id"
         )
         totals = f"SELECT account, kind, action, SUM(amount) FROM {e}"
         group = " GROUP BY account, kind, action"
