@@ -1158,8 +1158,12 @@ class Engine:
         return self.member(member_id)
 
     def expiring(self, member_id: str, *, within: timedelta) -> list[ExpiringLot]:
-        """The member's spendable points lots that expire within ``within`` from now, soonest
-        first (pending points, not yet spendable, are not listed)."""
+        """The member's points lots that expire within ``within`` from now, soonest first.
+
+        Pending points are listed too when they mature before they expire (they can
+        still be spent), with ``pending_until`` set; points that would expire before
+        they mature are not listed.
+        """
         if not isinstance(within, timedelta) or within <= timedelta(0):
             raise InvalidEventError(f"within must be a positive timedelta, not {within!r}")
         self._check_member_id(member_id)
@@ -1172,10 +1176,17 @@ class Engine:
         lots = [
             lot
             for lot in self.store.member_lots(member_id, "points")
-            if lot.status == "open"
-            and lot.remaining > 0
+            if lot.remaining > 0
             and lot.expires_at is not None
             and now < lot.expires_at < until
+            and (
+                lot.status == "open"
+                or (
+                    lot.status == "pending"
+                    and lot.pending_until is not None
+                    and lot.pending_until < lot.expires_at
+                )
+            )
         ]
         return [
             ExpiringLot(
@@ -1184,6 +1195,14 @@ class Engine:
                 expires_at=lot.expires_at,
                 earned_at=lot.earned_at,
                 rule=lot.rule,
+                # Matured but not yet settled by run_due: a redemption settles it first.
+                pending_until=(
+                    lot.pending_until
+                    if lot.status == "pending"
+                    and lot.pending_until is not None
+                    and lot.pending_until > now
+                    else None
+                ),
             )
             for lot in ledger.spend_order(lots)
             if lot.expires_at is not None

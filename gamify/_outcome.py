@@ -251,6 +251,8 @@ class ExpiringLot(_Frozen):
     expires_at: datetime
     earned_at: datetime
     rule: str
+    #: When pending points become spendable; None for points spendable now.
+    pending_until: datetime | None = None
 
 
 class DueReport(BaseModel):

@@ -627,11 +627,15 @@ def test_a_lowered_cap_counts_what_was_used_today(world: World) -> None:
 
 
 def test_lots_keep_the_expiry_and_maturity_they_were_written_with(world: World) -> None:
-    def lots(e: Engine) -> list[tuple[str | None, Any]]:
-        return [(lot.rule, lot.expires_at) for lot in e.expiring("ann", within=timedelta(days=800))]
+    def lots(e: Engine) -> list[tuple[str | None, Any, Any]]:
+        return [
+            (lot.rule, lot.expires_at, lot.pending_until)
+            for lot in e.expiring("ann", within=timedelta(days=800))
+        ]
 
     before = lots(world.v1)
-    assert len(before) == 11  # spendable points lots of day 1 to 3, one per credit
+    assert len(before) == 13  # points lots of day 1 to 3, one per credit
+    assert [lot[0] for lot in before if lot[2] is not None] == ["purchase_points"] * 2
     e = v2(world, "expiry_never")
     assert lots(e) == before
     new = e.track("ann", "workout").credits[0]

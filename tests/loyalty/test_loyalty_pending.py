@@ -227,3 +227,28 @@ def check_pending_renewal(engine: Engine, clock: ManualClock) -> None:
     clock.set(sh(2027, 2, 8, 10))
     engine.run_due()
     assert engine.balance("amy") == 250
+
+
+def test_reminders_list_pending_points_that_mature_before_they_expire(
+    gamify_engine: EngineFactory,
+) -> None:
+    """Under expiry at the end of the month of earning, a purchase on 3 March (pending to the
+    17th) is listed with its maturity, and once matured as spendable, before run_due settles
+    it. One on 20 March (pending to 3 April, after its expiry on 1 April) never becomes
+    spendable and is not listed."""
+    clock = ManualClock(sh(2026, 3, 3, 10))
+    engine = gamify_engine(shop(expiry={"policy": "months_end", "months": 0}), clock=clock)
+    engine.track("amy", "purchase", amount=100)
+
+    clock.set(sh(2026, 3, 17, 10) - US)  # one microsecond before it matures
+    due = engine.expiring("amy", within=timedelta(days=30))
+    assert [(lot.points, lot.pending_until, lot.expires_at) for lot in due] == [
+        (100, sh(2026, 3, 17, 10), sh(2026, 4, 1))
+    ]
+
+    clock.set(sh(2026, 3, 20, 10))
+    engine.track("amy", "purchase", amount=40)
+    engine.track("amy", "trial_report")  # 150 spendable at once
+    due = engine.expiring("amy", within=timedelta(days=30))
+    assert [(lot.points, lot.pending_until) for lot in due] == [(100, None), (150, None)]
+    assert engine.member("amy").pending["points"] == 140  # run_due has not matured the 100
