@@ -79,6 +79,19 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
         "Existing lots keep their maturity instants; new credits follow the new terms.",
         False,
     ),
+    ("multipliers", "added"): (
+        "New events earn by it; credits already written keep their amounts.",
+        False,
+    ),
+    ("multipliers", "removed"): (
+        "New events earn without it, a running campaign included; credits already "
+        "written keep their amounts.",
+        False,
+    ),
+    ("multipliers", "changed"): (
+        "New events earn by the new terms; credits already written keep their amounts.",
+        False,
+    ),
     ("caps", "removed"): ("Without the cap the next event pays in full.", False),
     ("caps", "changed:limit lowered"): (
         "What was used in the current period counts: a limit below it pays nothing more "
@@ -209,6 +222,33 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
         "referral_code and join raise ConfigurationError; referrer links stay, and a "
         "referee's qualifying event pays no referral reward.",
         True,
+    ),
+    ("renewal", "added"): (
+        "From each member's next renewing event on, lots due within the window move on.",
+        False,
+    ),
+    ("renewal", "removed"): (
+        "No lot is renewed any more; lots already renewed keep their new expiry.",
+        False,
+    ),
+    ("renewal", "changed"): (
+        "The next renewing event renews by the new terms; lots already renewed keep their expiry.",
+        False,
+    ),
+    ("redemption", "changed"): (
+        "Prices and new redemptions follow the new terms; past redemptions keep what they "
+        "spent, and a refund restores exactly those lots.",
+        False,
+    ),
+    ("catalog", "removed"): (
+        "reward_price and redeem raise NotFoundError for it; its past redemptions still "
+        "refund the lots they spent.",
+        False,
+    ),
+    ("catalog", "changed"): (
+        "reward_price and new redemptions use the new price; past redemptions keep what "
+        "they spent, and a refund restores exactly those lots.",
+        False,
     ),
     ("challenges", "added"): (
         "Takes effect from each member's next event: an automatic challenge enrols them.",

@@ -306,7 +306,7 @@ CASES: list[
         "added",
         {},
         False,
-        ("*", "added"),
+        ("multipliers", "added"),
     ),
     (
         "multiplier removed",
@@ -316,7 +316,7 @@ CASES: list[
         "removed",
         {},
         False,
-        ("*", "removed"),
+        ("multipliers", "removed"),
     ),
     (
         "multiplier factor",
@@ -326,7 +326,7 @@ CASES: list[
         "changed",
         {"factor": {"old": "2", "new": "1.5"}},
         False,
-        ("*", "changed"),
+        ("multipliers", "changed"),
     ),
     # caps
     (
@@ -624,7 +624,7 @@ CASES: list[
         "removed",
         {},
         False,
-        ("*", "removed"),
+        ("renewal", "removed"),
     ),
     (
         "renewal months",
@@ -634,7 +634,7 @@ CASES: list[
         "changed",
         {"months": {"old": 6, "new": 12}},
         False,
-        ("*", "changed"),
+        ("renewal", "changed"),
     ),
     (
         "redemption ratio",
@@ -644,7 +644,7 @@ CASES: list[
         "changed",
         {"exchange_ratio": {"old": "100", "new": "200"}},
         False,
-        ("*", "changed"),
+        ("redemption", "changed"),
     ),
     (
         "catalog added",
@@ -664,7 +664,7 @@ CASES: list[
         "removed",
         {},
         False,
-        ("*", "removed"),
+        ("catalog", "removed"),
     ),
     (
         "catalog price",
@@ -674,7 +674,7 @@ CASES: list[
         "changed",
         {"cash_value": {"old": "3", "new": "4"}},
         False,
-        ("*", "changed"),
+        ("catalog", "changed"),
     ),
     # challenges
     (
@@ -1034,3 +1034,12 @@ def test_every_effect_names_what_members_see():
         assert EFFECTS[(section, "removed")][1] is True
     for section in ("referral", "challenges", "tiers", "streaks"):
         assert EFFECTS[(section, "removed")][1] is True
+
+
+def test_adding_renewal_names_its_own_effect(gamify_cli, pair):
+    """A program that gains [renewal]: the base without it, then the base."""
+    base, without = pair(_drop("renewal"))
+    changes = _changes(gamify_cli("program", "diff", without, base, "--json"))
+    assert list(changes) == [("renewal", "renewal", "added")]
+    found = changes[("renewal", "renewal", "added")]
+    assert (found["effect"], found["attention"]) == (_effect("renewal", "added"), False)

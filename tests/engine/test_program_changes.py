@@ -113,6 +113,12 @@ V1: dict[str, Any] = {
         "referee_reward": 30,
         "referrer_fixed": 50,
     },
+    # Members tagged vip (none in the history below) earn double on workouts.
+    "multipliers": [
+        {"name": "vip", "kind": "tag", "tag": "vip", "factor": 2, "rules": ["workout_points"]}
+    ],
+    # A purchase moves lots due within 30 days 6 months on (none falls due in the history).
+    "renewal": {"actions": ["purchase"], "within_days": 30, "months": 6},
     "redemption": {"exchange_ratio": 100},
     "catalog": {"mug": {"cash_value": 1}},
     "challenges": {
@@ -323,6 +329,34 @@ def change_timezone(p: dict[str, Any]) -> None:
     p["timezone"] = "Asia/Shanghai"
 
 
+def remove_multiplier(p: dict[str, Any]) -> None:
+    del p["multipliers"]
+
+
+def change_multiplier(p: dict[str, Any]) -> None:
+    p["multipliers"][0]["factor"] = 3
+
+
+def remove_renewal(p: dict[str, Any]) -> None:
+    del p["renewal"]
+
+
+def change_renewal(p: dict[str, Any]) -> None:
+    p["renewal"]["months"] = 3
+
+
+def change_reward_price(p: dict[str, Any]) -> None:
+    p["catalog"]["mug"]["cash_value"] = 2
+
+
+def remove_reward(p: dict[str, Any]) -> None:
+    del p["catalog"]["mug"]
+
+
+def change_exchange_ratio(p: dict[str, Any]) -> None:
+    p["redemption"]["exchange_ratio"] = 300
+
+
 EDITS: dict[str, Callable[[], dict[str, Any]]] = {
     name: edit(change)
     for name, change in {
@@ -360,6 +394,13 @@ EDITS: dict[str, Callable[[], dict[str, Any]]] = {
         "challenges_removed": remove_challenge,
         "things_added": add_things,
         "timezone_changed": change_timezone,
+        "multiplier_removed": remove_multiplier,
+        "multiplier_changed": change_multiplier,
+        "renewal_removed": remove_renewal,
+        "renewal_changed": change_renewal,
+        "reward_price_changed": change_reward_price,
+        "reward_removed": remove_reward,
+        "exchange_ratio_changed": change_exchange_ratio,
     }.items()
 }
 
@@ -816,6 +857,78 @@ def test_tier_multipliers_apply_to_new_events_only(world: World) -> None:
     before = {h.entry_id: h.amount for h in e.history("ann")}
     assert paid(e.track("ann", "workout"))["workout_points"] == 30
     assert all(before[h.entry_id] == h.amount for h in e.history("ann") if h.entry_id in before)
+
+
+@pytest.mark.parametrize(("name", "pays"), [("multiplier_removed", 10), ("multiplier_changed", 30)])
+def test_multipliers_apply_to_new_events_only(world: World, name: str, pays: int) -> None:
+    world.v1.set_member("eve", tags=["vip"])
+    first = world.v1.track("eve", "workout", key="e1")
+    assert paid(first)["workout_points"] == 20  # 10, doubled for vip
+    e = v2(world, name)
+    assert paid(e.track("eve", "workout"))["workout_points"] == pays
+    assert e.track("eve", "workout", key="e1") == first  # a replay answers as it did
+    assert [h.amount for h in e.history("eve") if h.reason == "workout_points"] == [pays, 20]
+
+
+def _lot_expiries(e: Engine) -> set[Any]:
+    return {lot.expires_at for lot in e.expiring("ann", within=timedelta(days=800))}
+
+
+@pytest.mark.parametrize(
+    ("name", "expires"),
+    [
+        ("unchanged", pendulum.datetime(2027, 10, 1, tz="UTC")),  # v1's terms: 6 months on
+        ("renewal_changed", pendulum.datetime(2027, 7, 1, tz="UTC")),
+        ("renewal_removed", pendulum.datetime(2027, 4, 1, tz="UTC")),
+    ],
+)
+def test_renewal_follows_the_program_at_the_renewing_event(
+    world: World, name: str, expires: Any
+) -> None:
+    """Ann's March 2026 lots expire on 1 April 2027; a purchase on 10 March 2027 renews
+    them by the terms of the program in force then, and a renewal already made stays."""
+    world.clock.set(pendulum.datetime(2027, 3, 10, 12, tz="UTC"))
+    e = v2(world, name)
+    e.run_due()  # pending points mature; check-in lots (3 months) are long gone
+    assert _lot_expiries(e) == {pendulum.datetime(2027, 4, 1, tz="UTC")}
+    e.track("ann", "purchase", amount=1)
+    renewed = _lot_expiries(e) - {pendulum.datetime(2028, 4, 1, tz="UTC")}  # the new lot
+    assert renewed == {expires}
+    world.clock.set(pendulum.datetime(2027, 6, 20, 12, tz="UTC"))
+    assert _lot_expiries(v2(world, "renewal_removed")) - {
+        pendulum.datetime(2028, 4, 1, tz="UTC")
+    } == ({expires} if expires > world.clock.now() else set())
+
+
+@pytest.mark.parametrize(
+    ("name", "price"), [("reward_price_changed", 200), ("exchange_ratio_changed", 300)]
+)
+def test_new_redemptions_pay_the_new_price_and_refunds_restore_what_was_spent(
+    world: World, name: str, price: int
+) -> None:
+    world.v1.adjust("ann", 1000, reason="enough for both")
+    first = world.v1.redeem("ann", reward="mug", key="m1")
+    assert first.points == 100
+    e = v2(world, name)
+    assert e.reward_price("mug") == price
+    assert e.redeem("ann", reward="mug", key="m1") == first  # a replay answers as it did
+    balance = e.balance("ann")
+    assert e.redeem("ann", reward="mug").points == price
+    assert e.balance("ann") == balance - price
+    e.refund(first.redemption_id, "ann")
+    assert e.balance("ann") == balance - price + 100
+
+
+def test_a_removed_reward_is_refused_and_its_redemptions_still_refund(world: World) -> None:
+    first = world.v1.redeem("ann", reward="mug", key="m1")
+    e = v2(world, "reward_removed")
+    with pytest.raises(NotFoundError, match="'mug'"):
+        e.reward_price("mug")
+    with pytest.raises(NotFoundError, match="'mug'"):
+        e.redeem("ann", reward="mug")
+    balance = e.balance("ann")
+    e.refund(first.redemption_id, "ann")
+    assert e.balance("ann") == balance + 100
 
 
 def test_without_tiers_the_stored_tier_is_inert_and_reviews_are_dropped(world: World) -> None:
