@@ -559,6 +559,27 @@ class Engine:
             uow.apply(Changes(members=[member]))
         return self.member(member_id)
 
+    def forget_member(self, member_id: str) -> bool:
+        """Erase everything the store keeps for the member, for a request to be forgotten.
+
+        In one unit of work: the profile, balances, ledger entries, lots, idempotency
+        records, badge awards and leaderboard totals. The member leaves every board,
+        report and sum computed afterwards; a later call with the same id starts a new
+        member. Domain events already written stay in the outbox, and members they
+        referred keep the link (a referrer who is gone is paid nothing). Returns
+        whether there was anything to erase.
+        """
+        self._check_member_id(member_id)
+
+        def run() -> bool:
+            with self._unit([member_id]) as uow:
+                if uow.load_member(member_id) is None and not uow.balances(member_id):
+                    return False
+                uow.apply(Changes(forgotten=[member_id]))
+                return True
+
+        return self._retrying(run)
+
     def member(self, member_id: str) -> Profile:
         """The member's profile: balances, pending points, debt, XP, level, tier."""
         self._check_member_id(member_id)

@@ -236,6 +236,10 @@ class Changes:
     idempotency: list[IdempotencyRecord] = field(default_factory=list)
     awards: list[Award] = field(default_factory=list)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    #: Members to erase, before the writes above: their record, balances, ledger
+    #: entries, lots, idempotency records, awards and earned totals. Domain events
+    #: already in the outbox stay, and so do other members' referrer links to them.
+    forgotten: list[str] = field(default_factory=list)
 
     def balance_deltas(self) -> dict[tuple[str, str], int]:
         """The net change of each (member, account), from the entries."""

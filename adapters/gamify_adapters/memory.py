@@ -102,6 +102,7 @@ def _member(row: Row) -> MemberRecord:
 
 _T = TypeVar("_T")
 _ADDED = object()
+_REMOVED = object()
 
 
 class MemoryStore(Store):
@@ -181,6 +182,8 @@ class MemoryStore(Store):
                 raise DuplicateError(f"referral code {code!r} already taken")
         rows = [_member_row(member) for member in changes.members]  # refuses a bad state
 
+        for member_id in changes.forgotten:
+            self._forget(member_id)
         for member, row in zip(changes.members, rows, strict=True):
             before = self._members.get(member.member_id)
             self._set(self._members, member.member_id, row)
@@ -241,6 +244,23 @@ class MemoryStore(Store):
         for msg in changes.outbox:
             self._set(self._outbox, msg.event_id, msg)
 
+    def _forget(self, member_id: str) -> None:
+        row = self._members.get(member_id)
+        if row is not None and row[_CODE] is not None:
+            self._drop(self._codes, row[_CODE])
+        for lot_id in self._member_lots.get(member_id, ()):
+            self._drop(self._lots, lot_id)
+        for table in (self._members, self._balances, self._ledger, self._member_lots):
+            self._drop(table, member_id)
+        for ident in [i for i in self._idempotency if i[0] == member_id]:
+            self._drop(self._idempotency, ident)
+        for award in [a for a in self._awards if a[0] == member_id]:
+            self._discard(self._awards, award)
+        for board in self._earned.values():
+            self._drop(board, member_id)
+        # The leaderboard and time indexes are built again at their next read.
+        self._drop_indexes()
+
     def _add_earned(self, delta: EarnedDelta) -> None:
         board = self._earned.setdefault(delta.currency, {})
         total, day, on_day, week, in_week, month, in_month = board.get(
@@ -268,7 +288,7 @@ class MemoryStore(Store):
             self._touch(delta.member_id, delta.currency)
 
     # The undo log: (container, key, old value) for dicts, (list, None, old
-    # length) for lists, (set, item, _ADDED) for sets. Tuples, not closures:
+    # length) for lists, (set, item, _ADDED or _REMOVED) for sets. Tuples, not closures:
     # this runs several times per event.
 
     def _record(self, step: Undo) -> None:
@@ -288,6 +308,12 @@ class MemoryStore(Store):
         assert self._undo is not None, "writes happen inside a unit of work"
         self._undo.append((container, key, container.pop(key, _MISSING)))
 
+    def _discard(self, container: set[Any], item: Any) -> None:
+        """Remove ``item`` from a set; the undo log puts it back."""
+        assert self._undo is not None, "writes happen inside a unit of work"
+        self._undo.append((container, item, _REMOVED))
+        container.discard(item)
+
     def _append(self, container: list[Any], value: Any) -> None:
         assert self._undo is not None, "writes happen inside a unit of work"
         self._undo.append((container, None, len(container)))
@@ -299,7 +325,10 @@ class MemoryStore(Store):
             if isinstance(container, list):
                 del container[old:]
             elif isinstance(container, set):
-                container.discard(key)
+                if old is _REMOVED:
+                    container.add(key)
+                else:
+                    container.discard(key)
             elif old is _MISSING:
                 container.pop(key, None)
             else:

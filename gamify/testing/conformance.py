@@ -324,6 +324,90 @@ class StoreContract:
             assert uow.member_by_code("NEW23456") == "amy"
         self.apply(store, Changes(members=[member("bob", referral_code="OLD23456")]))
 
+    # Forgetting a member ---------------------------------------------------------------------
+
+    def _history_of(self, store: Store, member_id: str, code: str) -> None:
+        """A member with a record, balances, entries, lots of every status, a key, an award,
+        earned totals and a review."""
+        open_lot = lot(member_id, 30, expires_at=at(days=10))
+        spent = lot(member_id, 20, remaining=0, status="closed")
+        pending = lot(member_id, 5, pending_until=at(days=3), status="pending")
+        self.apply(
+            store,
+            Changes(
+                members=[member(member_id, referral_code=code, review_at=at(days=5))],
+                entries=[
+                    entry(member_id, 30, when=at(1), key="k", lot_id=open_lot.lot_id),
+                    entry(member_id, 20, when=at(1), lot_id=spent.lot_id),
+                    entry(member_id, -20, when=at(2), kind="spend", lot_id=spent.lot_id),
+                    entry(member_id, 5, "points:pending", when=at(1), lot_id=pending.lot_id),
+                    entry(member_id, 9, "xp", when=at(1)),
+                ],
+                new_lots=[open_lot, spent, pending],
+                idempotency=[IdempotencyRecord(member_id, "track", "k", "fp", "{}", T0)],
+                awards=[Award(member_id, "first", "", 1, T0)],
+                earned=[earned(member_id, 55), earned(member_id, 9, currency="xp")],
+            ),
+        )
+
+    def test_a_forgotten_member_leaves_nothing_and_others_keep_everything(
+        self, store: Store
+    ) -> None:
+        """Forgetting erases the member's every row; another member's rows stay as they were."""
+        self._history_of(store, "alice", "ALICE234")
+        self._history_of(store, "bob", "BOB23456")
+        bob_before = self.snapshot(store, ["bob"])
+        alice_lots = sorted({e.lot_id for e in store.history("alice") if e.lot_id})
+        assert len(alice_lots) == 3  # open, spent (closed) and pending
+        self.apply(store, Changes(forgotten=["alice"]), ["alice"])
+
+        assert self.snapshot(store, ["bob"]) == {**bob_before, "ids": ["bob"]}
+        assert store.get_member("alice") is None
+        assert store.get_balances("alice") == {}
+        assert store.history("alice") == []
+        assert store.member_lots("alice", "points") == []
+        assert list(store.member_ids()) == ["bob"]
+        with store.unit_of_work(["alice"]) as uow:
+            assert uow.load_member("alice") is None
+            assert uow.get_idempotency("alice", "track", "k") is None
+            assert uow.get_lots(alice_lots) == []
+            assert uow.member_by_code("ALICE234") is None
+            assert uow.entries_for_key("alice", "k") == []
+        for period in ("all", "day:2026-03-02", "week:2026-03-02", "month:2026-03"):
+            assert [r.member_id for r in store.leaderboard("points", period, limit=10)] == ["bob"]
+            assert store.score("alice", "points", period) == 0
+        assert store.earned_between("points", at(0), at(5)) == {"bob": 55}
+        assert {t[:2] for t in store.ledger_totals()} >= {("points", "earn")}
+        due = store.due(at(days=400))
+        assert {lt.member_id for lt in [*due.expiring_lots, *due.maturing_lots]} == {"bob"}
+        assert due.reviews == ["bob"]
+        # Everything unique is free again: the same key, award and referral code.
+        self._history_of(store, "alice", "ALICE234")
+        assert store.get_balances("alice") == store.get_balances("bob")
+
+    def test_forgetting_is_part_of_its_unit_of_work(self, store: Store) -> None:
+        """A unit that forgets a member and then fails erases nothing; one that forgets and
+        writes again leaves only the new writes."""
+        self._history_of(store, "alice", "ALICE234")
+        before = self.snapshot(store, ["alice"])
+        with pytest.raises(RuntimeError), store.unit_of_work(["alice"]) as uow:
+            uow.apply(Changes(forgotten=["alice"]))
+            raise RuntimeError("the app's own failure")
+        assert self.snapshot(store, ["alice"]) == before
+        self.apply(
+            store,
+            Changes(forgotten=["alice"], members=[member("alice")], entries=[entry("alice", 4)]),
+        )
+        assert store.get_balances("alice") == {"points": 4}
+        assert [e.amount for e in store.history("alice")] == [4]
+        assert store.get_member("alice") == member("alice")
+
+    def test_forgetting_a_member_never_written_changes_nothing(self, store: Store) -> None:
+        self._history_of(store, "bob", "BOB23456")
+        before = self.snapshot(store, ["bob", "ghost"])
+        self.apply(store, Changes(forgotten=["ghost"]), ["ghost"])
+        assert self.snapshot(store, ["bob", "ghost"]) == before
+
     # Balances and the ledger -----------------------------------------------------------------
 
     def test_balances_follow_entries(self, store: Store) -> None:

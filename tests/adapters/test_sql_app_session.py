@@ -632,3 +632,19 @@ def test_a_drain_inside_an_app_session_removes_its_events_with_the_commit(
     assert store.pending_outbox() == []
     assert engine.drain_outbox(100) == 0
     store.close()
+
+
+def test_forgetting_in_the_app_session_goes_with_the_apps_commit_or_rollback(app: App) -> None:
+    """An app deletes its user and forgets the member in one transaction: a rollback keeps
+    both, a commit removes both."""
+    app.engine.track("alice", "purchase", amount=30)
+    before = app.gamify_rows("alice")
+    with immediate_session(app.db) as session:
+        app.order(session, "alice", 5)
+        assert app.engine.using(session).forget_member("alice") is True
+        session.rollback()
+    assert app.gamify_rows("alice") == before
+    with immediate_session(app.db) as session:
+        assert app.engine.using(session).forget_member("alice") is True
+        session.commit()
+    assert app.gamify_rows("alice") == {"member": None, "balances": {}, "history": [], "outbox": []}

@@ -163,6 +163,20 @@ def test_custom_windows_read_the_time_index_and_find_reversals_by_key(store: SQL
         assert "ledger_member_key_idx" in found, found
 
 
+def test_forgetting_a_member_deletes_through_indexes(store: SQLStore) -> None:
+    """Each statement that erases a member finds its rows through an index: none scans a
+    table (the store's lock is held while they run)."""
+    statements = store.queries.sql.forget
+    assert len(statements) == 8
+    for text in statements:
+        found = plan(store, text, ("m0001",))
+        if store.dialect == "sqlite":
+            assert re.search(r"^SCAN ", found, re.M) is None, (text, found)
+            assert "USING" in found, (text, found)
+        else:
+            assert "Seq Scan" not in found, (text, found)
+
+
 def test_member_and_balances_by_primary_key(store: SQLStore) -> None:
     """get_member and get_balances look their member up by primary key."""
     member = plan(store, *reads(store)["load_member"])

@@ -246,3 +246,16 @@ def app_session(folder: Path) -> int:
         shop.using(session).track("alice", "purchase", amount=7, key="order-7")
         session.commit()
     return shop.balance("alice")
+
+
+def forgotten(folder: Path) -> tuple[bool, bool, int]:
+    """README 'Forgetting a member': erased with the app's own delete, in one transaction."""
+    app_db = create_engine(f"sqlite:///{folder / 'app.db'}")
+    program = gamify.Program.from_dict(tomllib.loads(SHOP))
+    shop = gamify.Engine(program, store=f"sqlite:///{folder / 'app.db'}")
+    shop.track("ann", "purchase", amount=30, key="order-1")
+    with immediate_session(app_db) as session:
+        erased = shop.using(session).forget_member("ann")
+        session.commit()
+    again = shop.forget_member("ann")
+    return erased, again, len(shop.history("ann"))

@@ -20,6 +20,7 @@ from readme_examples import (
     events,
     first_program,
     float_amounts,
+    forgotten,
     loyalty,
     shared_memory_store,
     storage,
@@ -109,3 +110,8 @@ def test_the_examples_type_check() -> None:
     finally:
         sys.setrecursionlimit(limit)  # mypy raises it for the whole process
     assert status == 0, out + err
+
+
+def test_forgetting_a_member_example(tmp_path: Path) -> None:
+    """The member is erased with the app's commit; a second call finds nothing."""
+    assert forgotten(tmp_path) == (True, False, 0)

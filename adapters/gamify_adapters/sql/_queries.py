@@ -448,6 +448,13 @@ class Queries:
         their locks, so they are current): a member is then written by an UPDATE of
         the columns that changed only, or not at all, and ``loaded`` follows the write.
         """
+        if changes.forgotten:
+            self.flush(cur, pending)
+            for member_id in changes.forgotten:
+                for sql in self.sql.forget:
+                    cur.execute(sql, (member_id,))
+                if loaded is not None:
+                    loaded.pop(member_id, None)  # a later write inserts the member afresh
         deltas = changes.balance_deltas()
         debits = [(key, d) for key, d in deltas.items() if d < 0]
         members, rows = self._member_writes(changes.members, loaded or {})

@@ -198,6 +198,16 @@ class Statements:
         )
 
         # Units of work: writes ----------------------------------------------------------
+        # Erasing a member, each statement through an index: lots through the member's
+        # ledger entries (each lot has its credit's entry) and the open-lot index.
+        self.forget = [
+            q(
+                f"DELETE FROM {lt} WHERE lot_id IN "
+                f"(SELECT lot_id FROM {e} WHERE member_id = ? AND lot_id IS NOT NULL)"
+            ),
+            q(f"DELETE FROM {lt} WHERE member_id = ? AND {OPEN_LOT}"),
+            *(q(f"DELETE FROM {t} WHERE member_id = ?") for t in (e, b, i, a, r, m)),
+        ]
         # Unique records are inserted with DO NOTHING and counted, so a duplicate never
         # aborts a PostgreSQL transaction.
         self.insert_idempotency = q(
