@@ -21,16 +21,26 @@ documented event-listener recipe on the app's engine::
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: drains take turns within a process only
+    fcntl = None  # type: ignore[assignment]
+
 from sqlalchemy import Connection, Engine, event
+
+from gamify.errors import StoreError
 
 if TYPE_CHECKING:
     import sqlmodel
 
-__all__ = ["begin_immediate", "configure_connection", "immediate_session"]
+__all__ = ["DrainTurns", "begin_immediate", "configure_connection", "immediate_session"]
 
 
 def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: bool) -> None:
@@ -54,6 +64,52 @@ def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: boo
         cur.execute("PRAGMA temp_store = MEMORY")
     finally:
         cur.close()
+
+
+class DrainTurns:
+    """Outbox drains of one SQLite file take turns: the threads of a process on a lock,
+    processes on an exclusive lock (``flock``) of the file ``<database>-drain`` beside it.
+
+    A drain holds it while it reads, delivers and deletes its events, so two drains
+    never read the same events. The file is opened afresh for each turn: a process forked
+    from another holds its own lock. Without ``fcntl`` (Windows) only the threads of one
+    process take turns.
+    """
+
+    def __init__(self, database_file: str) -> None:
+        self.path = f"{database_file}-drain"
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        if fcntl is None:  # pragma: no cover - Windows
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._lock.release()
+            raise StoreError(f"cannot open the outbox drain lock {self.path!r}: {exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits for another process's drain
+        except BaseException:
+            os.close(fd)
+            self._lock.release()
+            raise
+        self._fd = fd
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        fd, self._fd = self._fd, None
+        try:
+            if fd is not None:
+                os.close(fd)  # releases the flock
+        finally:
+            self._lock.release()
 
 
 def _switch_to_wal(cur: Any, busy_timeout: float) -> None:

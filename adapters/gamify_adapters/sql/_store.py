@@ -50,7 +50,7 @@ from gamify.store import (
 from ._errors import translated
 from ._queries import Cursor, Pending, Queries, SQLUnit
 from ._reads import SQLReads
-from ._sqlite import configure_connection
+from ._sqlite import DrainTurns, configure_connection
 from ._statements import Dialect
 from ._tables import DEFAULT_PREFIX, Tables, build_tables
 
@@ -61,8 +61,8 @@ _T = TypeVar("_T")
 
 # One writer lock per SQLite file in this process, shared by every store on it.
 _FILE_LOCKS: dict[str, threading.RLock] = {}
-# One outbox-drain lock per SQLite file in this process, likewise.
-_DRAIN_LOCKS: dict[str, threading.Lock] = {}
+# One outbox-drain lock per SQLite file in this process, likewise (see DrainTurns).
+_DRAIN_LOCKS: dict[str, DrainTurns] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
 
 
@@ -71,9 +71,11 @@ def _file_lock(path: str) -> threading.RLock:
         return _FILE_LOCKS.setdefault(path, threading.RLock())
 
 
-def _drain_lock(path: str) -> threading.Lock:
+def _drain_lock(path: str) -> DrainTurns:
     with _FILE_LOCKS_GUARD:
-        return _DRAIN_LOCKS.setdefault(path, threading.Lock())
+        if path not in _DRAIN_LOCKS:
+            _DRAIN_LOCKS[path] = DrainTurns(path)
+        return _DRAIN_LOCKS[path]
 
 
 @dataclass
@@ -436,9 +438,8 @@ class SQLStore(SQLReads):
         error rolls back, so the rows wait for the next drain.
 
         SQLite: a transaction there holds the database's write lock, which no drain may keep
-        while subscribers run. The drains of one process take turns (a lock per file): each
-        reads, delivers, then deletes in a short write. Drains in other processes may read
-        the same rows meanwhile and deliver them again.
+        while subscribers run. Drains take turns instead, those of other processes too
+        (:class:`DrainTurns`): each reads, delivers, then deletes in a short write.
         """
         if self.dialect == "sqlite":
             return self._drain_in_turns(self._drain_lock, limit, deliver)
