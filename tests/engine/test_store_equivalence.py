@@ -5,7 +5,8 @@ fresh SQLite file, each with its own ManualClock moved identically, through
 the same random sequence of calls: tracks (late ones, repeated and
 conflicting keys), redemptions (some too large, some from the catalog),
 refunds, reversals, zone and tag changes, referral joins, streak repairs and
-time passing (hours to months, across month ends and DST) with ``run_due``.
+time passing (hours to months, across month ends and DST) with ``run_due``, and
+members forgotten now and then.
 The program exercises most features at once.
 
 After every call both engines must have returned the same value (or raised the
@@ -281,8 +282,14 @@ class Side:
                 "challenge": self.canon(engine.challenge_progress(m, "first_week")),
                 "badges": self.canon(engine.badges(m)),
             }
+        now = self.clock.now()
+        # The kept period totals, and a custom window read from the ledger (reversals
+        # counted at their event's instant).
+        periods: list[Any] = ["all", "day", "week", "month", (now - timedelta(days=9), now)]
         for metric in ("points", "xp"):
-            out[f"board_{metric}"] = self.canon(engine.leaderboard(metric, period="all"))
+            for period in periods:
+                board = engine.leaderboard(metric, period=period, limit=20)
+                out[f"board_{metric}_{period}"] = self.canon(board)
         return out
 
 
@@ -450,6 +457,13 @@ class StoreEquivalence(RuleBasedStateMachine):
         else:
             member, key = data.draw(members), data.draw(st.sampled_from(["k0", "zz"]))
         self.both(lambda s: s.engine.reverse(member, key))
+
+    @rule(member=members, now=st.integers(0, 3))
+    def forget_member(self, member: str, now: int) -> None:
+        """Now and then a member is forgotten; the id may come back as a new member."""
+        if now == 0:
+            self.both(lambda s: s.engine.forget_member(member))
+            self.tracked = {k: v for k, v in self.tracked.items() if k[0] != member}
 
     @rule(
         member=members,
