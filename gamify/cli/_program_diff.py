@@ -223,6 +223,11 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
         "referee's qualifying event pays no referral reward.",
         True,
     ),
+    ("referral", "changed"): (
+        "Referrals that qualify from now on pay by the new scheme, and members who join "
+        "from now on get the new welcome reward; rewards already paid stay.",
+        False,
+    ),
     ("renewal", "added"): (
         "From each member's next renewing event on, lots due within the window move on.",
         False,

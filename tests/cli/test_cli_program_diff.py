@@ -614,7 +614,7 @@ CASES: list[
         "changed",
         {"referrer_fixed": {"old": 50, "new": 80}},
         False,
-        ("*", "changed"),
+        ("referral", "changed"),
     ),
     (
         "renewal removed",

@@ -357,6 +357,11 @@ def change_exchange_ratio(p: dict[str, Any]) -> None:
     p["redemption"]["exchange_ratio"] = 300
 
 
+def change_referral(p: dict[str, Any]) -> None:
+    p["referral"]["referrer_fixed"] = 80
+    p["referral"]["referee_reward"] = 10
+
+
 EDITS: dict[str, Callable[[], dict[str, Any]]] = {
     name: edit(change)
     for name, change in {
@@ -401,6 +406,7 @@ EDITS: dict[str, Callable[[], dict[str, Any]]] = {
         "reward_price_changed": change_reward_price,
         "reward_removed": remove_reward,
         "exchange_ratio_changed": change_exchange_ratio,
+        "referral_changed": change_referral,
     }.items()
 }
 
@@ -951,6 +957,19 @@ def test_without_a_referral_scheme_links_stay_and_pay_nothing(world: World) -> N
         e.referral_code("ann")
     with pytest.raises(gamify.ConfigurationError, match="no referral scheme"):
         e.join("erin", referral_code=world.v1.referral_code("ann"))
+
+
+def test_a_changed_referral_scheme_pays_referrals_that_qualify_later(world: World) -> None:
+    """Bob qualified under v1 (ann got 50); dan, joined but not yet qualified, qualifies
+    under v2 and pays ann the new 80; a new referee gets the new welcome reward."""
+    e = v2(world, "referral_changed")
+    rewards = {h.amount for h in e.history("ann") if h.reason.startswith("referral")}
+    assert rewards == {50}
+    before = e.balance("ann")
+    e.track("dan", "purchase", amount=100)
+    assert e.balance("ann") == before + 80
+    e.join("erin", referral_code=e.referral_code("ann"))
+    assert e.balance("erin") == 10
 
 
 def test_a_dropped_challenge_keeps_its_runs_for_a_program_that_brings_it_back(
