@@ -36,6 +36,11 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
     ),
     ("*", "changed"): ("What members hold stays as written; new events follow the edit.", False),
     ("*", "changed:description"): ("Free text for readers: members are not affected.", False),
+    ("settings", "changed:week_start"): (
+        "Weekly caps, streaks and boards follow the new weeks from the change on; made "
+        "mid-week, it splits the week in progress (deploy it on the first day of a new week).",
+        True,
+    ),
     ("settings", "changed:timezone"): (
         "Members keep the zone they have; new members get the new one.",
         False,
@@ -93,6 +98,10 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
         False,
     ),
     ("caps", "removed"): ("Without the cap the next event pays in full.", False),
+    ("caps", "changed:limit raised"): (
+        "What was used in the current period counts toward the new limit.",
+        False,
+    ),
     ("caps", "changed:limit lowered"): (
         "What was used in the current period counts: a limit below it pays nothing more "
         "this period (the outcome reports the cut) and takes nothing back.",
@@ -195,6 +204,16 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
         "their amounts.",
         False,
     ),
+    ("tiers", "changed:window"): (
+        "Tiers are read over the new window from the monthly totals members' state keeps: "
+        "a higher tier is given at the next qualifying event, a drop waits for the review.",
+        False,
+    ),
+    ("tiers", "changed:months"): (
+        "Tiers are read over the new window from the monthly totals members' state keeps: "
+        "a higher tier is given at the next qualifying event, a drop waits for the review.",
+        False,
+    ),
     ("tier levels", "added"): (
         "Takes effect from each member's next event; a tier above every member's value "
         "changes nothing.",
@@ -257,6 +276,11 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
     ),
     ("challenges", "added"): (
         "Takes effect from each member's next event: an automatic challenge enrols them.",
+        False,
+    ),
+    ("challenges", "changed:days"): (
+        "Runs in progress keep the window they started with; runs that start later get "
+        "the new length.",
         False,
     ),
     ("challenges", "removed"): (
@@ -374,8 +398,8 @@ def _settings_of(item: BaseModel) -> dict[str, Any]:
 
 def _field_kind(section: str, name: str, old: Any, new: Any, item: Any) -> str:
     """The kind of edit one field's change is, for :data:`EFFECTS`."""
-    if section == "caps" and name == "limit" and new < old:
-        return "changed:limit lowered"
+    if section == "caps" and name == "limit":
+        return f"changed:limit {'lowered' if new < old else 'raised'}"
     if section == "levels" and name == "max_level" and new < old:
         return "changed:max_level lowered"
     if section == "levels" and name in _CURVE_FIELDS:

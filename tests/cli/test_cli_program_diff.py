@@ -181,8 +181,8 @@ CASES: list[
         "week_start",
         "changed",
         {"week_start": {"old": "monday", "new": "sunday"}},
-        False,
-        ("*", "changed"),
+        True,
+        ("settings", "changed:week_start"),
     ),
     (
         "expiry",
@@ -367,7 +367,7 @@ CASES: list[
         "changed",
         {"limit": {"old": 5, "new": 9}},
         False,
-        ("*", "changed"),
+        ("caps", "changed:limit raised"),
     ),
     # levels
     (
@@ -553,7 +553,7 @@ CASES: list[
         "changed",
         {"window": {"old": "calendar_year", "new": "lifetime"}},
         False,
-        ("*", "changed"),
+        ("tiers", "changed:window"),
     ),
     (
         "tier added",
@@ -708,7 +708,7 @@ CASES: list[
         "changed",
         {"days": {"old": 7, "new": 14}},
         False,
-        ("*", "changed"),
+        ("challenges", "changed:days"),
     ),
 ]
 

@@ -357,6 +357,14 @@ def change_exchange_ratio(p: dict[str, Any]) -> None:
     p["redemption"]["exchange_ratio"] = 300
 
 
+def raise_cap(p: dict[str, Any]) -> None:
+    p["caps"][0]["limit"] = 20
+
+
+def lengthen_challenge(p: dict[str, Any]) -> None:
+    p["challenges"]["first_week"]["days"] = 14
+
+
 def change_referral(p: dict[str, Any]) -> None:
     p["referral"]["referrer_fixed"] = 80
     p["referral"]["referee_reward"] = 10
@@ -407,6 +415,8 @@ EDITS: dict[str, Callable[[], dict[str, Any]]] = {
         "reward_removed": remove_reward,
         "exchange_ratio_changed": change_exchange_ratio,
         "referral_changed": change_referral,
+        "cap_raised": raise_cap,
+        "challenge_lengthened": lengthen_challenge,
     }.items()
 }
 
@@ -959,6 +969,22 @@ def test_without_a_referral_scheme_links_stay_and_pay_nothing(world: World) -> N
         e.join("erin", referral_code=world.v1.referral_code("ann"))
 
 
+def test_a_raised_cap_counts_what_was_used_today(world: World) -> None:
+    """Ann used the whole 10 of today's check-in cap; at 20 she earns 10 more today."""
+    e = v2(world, "cap_raised")
+    paid_today = [e.track("ann", "check_in").total() for _ in range(3)]
+    assert paid_today == [5, 5, 0]
+
+
+def test_a_run_in_progress_keeps_its_window_when_the_days_change(world: World) -> None:
+    """Ann's first_week run (enrolled on 2 March, 7 days) keeps its end; a member enrolled
+    after the change gets 14 days."""
+    e = v2(world, "challenge_lengthened")
+    assert e.challenge_progress("ann", "first_week").ends_at == START.start_of("day").add(days=7)
+    e.track("gil", "workout")
+    assert e.challenge_progress("gil", "first_week").ends_at == NOW.start_of("day").add(days=14)
+
+
 def test_a_changed_referral_scheme_pays_referrals_that_qualify_later(world: World) -> None:
     """Bob qualified under v1 (ann got 50); dan, joined but not yet qualified, qualifies
     under v2 and pays ann the new 80; a new referee gets the new welcome reward."""
@@ -1013,3 +1039,139 @@ def test_members_keep_their_zone_when_the_program_zone_changes(world: World) -> 
     assert e.member("ann").timezone == "UTC"
     e.track("erin", "check_in")
     assert e.member("erin").timezone == "Asia/Shanghai"
+
+
+# Changing week_start ---------------------------------------------------------------------------
+
+WEEKLY: dict[str, Any] = {
+    "timezone": "UTC",
+    "week_start": "monday",
+    "actions": {"workout": {"amount": "none"}},
+    "rules": [{"name": "workout_points", "action": "workout", "fixed": 10}],
+    "caps": [{"name": "weekly", "action": "workout", "period": "week", "limit": 25}],
+    "streaks": {"weekly": {"actions": ["workout"], "period": "week"}},
+}
+
+
+def _weekly(store: gamify.Store, clock: ManualClock, week_start: str) -> Engine:
+    return Engine({**WEEKLY, "week_start": week_start}, store=store, clock=clock)
+
+
+def _at(day: int) -> Any:
+    return pendulum.datetime(2026, 3, day, 9, tz="UTC")  # 2 March 2026 is a Monday
+
+
+def _week_board(e: Engine) -> list[tuple[str, int]]:
+    return [(r.member_id, r.score) for r in e.leaderboard(period="week")]
+
+
+def test_week_start_changed_on_the_first_day_of_a_new_week(store: gamify.Store) -> None:
+    """Monday weeks until Sunday 8 March, Sunday weeks from then: the new week's cap, streak
+    period and board start with it."""
+    clock = ManualClock(_at(2))
+    v1 = _weekly(store, clock, "monday")
+    v1.track("ann", "workout")
+    clock.set(_at(4))
+    v1.track("ann", "workout")  # 20 of the week's 25
+    clock.set(_at(8))  # a Sunday: the first day of a week under the new setting
+    outcome = _weekly(store, clock, "sunday").track("ann", "workout")
+    assert (outcome.total(), outcome.caps) == (10, [])  # a new week: the cap starts afresh
+    assert [(s.name, s.length) for s in outcome.streaks] == [("weekly", 2)]
+    assert _week_board(_weekly(store, clock, "sunday")) == [("ann", 10)]
+
+
+@pytest.mark.parametrize(
+    ("new_start", "board"),
+    [
+        ("sunday", []),  # the new week (1-7 March) reads as earlier than the stored one
+        ("wednesday", [("ann", 10)]),  # the new week (4-10 March) restarts at the change
+    ],
+)
+def test_week_start_changed_mid_week_splits_the_week_in_progress(
+    store: gamify.Store, new_start: str, board: list[tuple[str, int]]
+) -> None:
+    """Changed on Thursday 5 March: the weekly cap starts afresh (20 of 25 were used); the
+    streak reads its last counted workout (Monday 2 March) in the new weeks, so the
+    Thursday adds nothing under Sunday weeks (1-7 March) and a period under Wednesday
+    weeks (Monday fell in the week before); and the week board leaves the days until
+    the next week out or restarts at the change."""
+    clock = ManualClock(_at(2))
+    v1 = _weekly(store, clock, "monday")
+    v1.track("ann", "workout")
+    clock.set(_at(4))
+    v1.track("ann", "workout")
+    clock.set(_at(5))
+    v2 = _weekly(store, clock, new_start)
+    outcome = v2.track("ann", "workout")
+    assert (outcome.total(), outcome.caps) == (10, [])
+    assert _week_board(v2) == board
+    length = {"sunday": 1, "wednesday": 2}[new_start]
+    assert [(s.name, s.length) for s in v2.member("ann").streaks] == [("weekly", length)]
+
+
+# Changing the tier window ----------------------------------------------------------------------
+
+TIERED: dict[str, Any] = {
+    "timezone": "UTC",
+    "actions": {"purchase": {"amount": "required"}, "check_in": {"amount": "none"}},
+    "rules": [{"name": "purchase_points", "action": "purchase", "per_amount": 1}],
+    "tiers": {
+        "metric": "amount",
+        "action": "purchase",
+        "window": "calendar_year",
+        "levels": [
+            {"name": "regular", "threshold": 0},
+            {"name": "silver", "threshold": 100},
+            {"name": "gold", "threshold": 300},
+        ],
+    },
+}
+
+
+def _tiered(store: gamify.Store, clock: ManualClock, **window: Any) -> Engine:
+    program = copy.deepcopy(TIERED)
+    program["tiers"].update(window)
+    return Engine(program, store=store, clock=clock)
+
+
+@pytest.mark.parametrize(
+    ("window", "tier_after_purchase", "tier_after_review"),
+    [
+        ({"window": "lifetime"}, "gold", "gold"),  # 200 + 150 + 1 reaches gold at once
+        ({"window": "rolling_months", "months": 1}, "silver", "regular"),  # a drop waits
+    ],
+)
+def test_a_changed_tier_window_is_read_at_the_next_qualifying_event(
+    store: gamify.Store,
+    window: dict[str, Any],
+    tier_after_purchase: str,
+    tier_after_review: str,
+) -> None:
+    """Fay bought 200 in December 2025 and 150 in January 2026: silver on the calendar year.
+    The new window reads the monthly totals her state keeps; a tier it reaches is given at
+    her next purchase (not at another action), and a drop waits for the review."""
+    clock = ManualClock(pendulum.datetime(2025, 12, 10, tz="UTC"))
+    v1 = _tiered(store, clock)
+    v1.track("fay", "purchase", amount=200)
+    clock.set(pendulum.datetime(2026, 1, 10, tz="UTC"))
+    v1.run_due()  # the 1 January review keeps silver (2025 reached it)
+    v1.track("fay", "purchase", amount=150)
+    assert v1.member("fay").tier == "silver"
+    v2 = _tiered(store, clock, **window)
+    v2.track("fay", "check_in")
+    assert v2.member("fay").tier == "silver"
+    v2.track("fay", "purchase", amount=1)
+    assert v2.member("fay").tier == tier_after_purchase
+    clock.set(pendulum.datetime(2027, 1, 2, tz="UTC"))
+    v2.run_due()
+    assert v2.member("fay").tier == tier_after_review
+
+
+def test_week_start_changed_mid_week_can_merge_two_old_weeks(store: gamify.Store) -> None:
+    """A workout on Sunday 8 March (Monday weeks) and one on Monday 9 March after the start
+    moved to Wednesday: both fall in the week of 4-10 March, so the run stays at 1."""
+    clock = ManualClock(_at(8))
+    _weekly(store, clock, "monday").track("ann", "workout")
+    clock.set(_at(9))
+    outcome = _weekly(store, clock, "wednesday").track("ann", "workout")
+    assert [(s.name, s.length, s.extended) for s in outcome.streaks] == [("weekly", 1, False)]
