@@ -65,6 +65,15 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
         "counted.",
         True,
     ),
+    ("actions", "changed:amount"): (
+        "track calls must follow the new setting (a missing or unexpected amount raises "
+        "InvalidAmountError); keys tracked before still replay.",
+        True,
+    ),
+    ("actions", "changed:amount optional"): (
+        "Calls with an amount and calls without are both accepted.",
+        False,
+    ),
     ("rules", "added"): ("Takes effect from each member's next event.", False),
     ("rules", "removed"): (
         "New events pay by the new rules; credits already written, their lots and pending "
@@ -400,6 +409,8 @@ def _field_kind(section: str, name: str, old: Any, new: Any, item: Any) -> str:
     """The kind of edit one field's change is, for :data:`EFFECTS`."""
     if section == "caps" and name == "limit":
         return f"changed:limit {'lowered' if new < old else 'raised'}"
+    if section == "actions" and name == "amount" and new == "optional":
+        return "changed:amount optional"  # every call made before is still accepted
     if section == "levels" and name == "max_level" and new < old:
         return "changed:max_level lowered"
     if section == "levels" and name in _CURVE_FIELDS:

@@ -254,7 +254,17 @@ CASES: list[
         "changed",
         {"amount": {"old": "none", "new": "optional"}},
         False,
-        ("*", "changed"),
+        ("actions", "changed:amount optional"),
+    ),
+    (
+        "action amount required",
+        _set("actions.review.amount", "required"),
+        "actions",
+        "review",
+        "changed",
+        {"amount": {"old": "none", "new": "required"}},
+        True,
+        ("actions", "changed:amount"),
     ),
     # rules
     (

@@ -357,6 +357,10 @@ def change_exchange_ratio(p: dict[str, Any]) -> None:
     p["redemption"]["exchange_ratio"] = 300
 
 
+def require_workout_amount(p: dict[str, Any]) -> None:
+    p["actions"]["workout"]["amount"] = "required"
+
+
 def raise_cap(p: dict[str, Any]) -> None:
     p["caps"][0]["limit"] = 20
 
@@ -416,6 +420,7 @@ EDITS: dict[str, Callable[[], dict[str, Any]]] = {
         "exchange_ratio_changed": change_exchange_ratio,
         "referral_changed": change_referral,
         "cap_raised": raise_cap,
+        "action_amount_required": require_workout_amount,
         "challenge_lengthened": lengthen_challenge,
     }.items()
 }
@@ -967,6 +972,19 @@ def test_without_a_referral_scheme_links_stay_and_pay_nothing(world: World) -> N
         e.referral_code("ann")
     with pytest.raises(gamify.ConfigurationError, match="no referral scheme"):
         e.join("erin", referral_code=world.v1.referral_code("ann"))
+
+
+def test_an_action_that_now_requires_an_amount_refuses_calls_without_one(
+    world: World,
+) -> None:
+    """Workouts now need an amount: one without is refused, one with pays, and a key tracked
+    without an amount before the change still replays."""
+    first = world.v1.track("ann", "workout", key="w1")
+    e = v2(world, "action_amount_required")
+    with pytest.raises(gamify.InvalidAmountError, match="requires an amount"):
+        e.track("ann", "workout")
+    assert paid(e.track("ann", "workout", amount=30))["workout_points"] == 20  # gold: x2
+    assert e.track("ann", "workout", key="w1") == first
 
 
 def test_a_raised_cap_counts_what_was_used_today(world: World) -> None:
