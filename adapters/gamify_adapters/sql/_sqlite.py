@@ -98,6 +98,14 @@ class DrainTurns:
             raise
         self._fd = fd
 
+    def close_inherited(self) -> None:
+        """In a forked child: drop the copy of a parent's drain file it holds open. The lock
+        stays with the parent's copy; the child's would keep it taken until the child ends,
+        against the child's own drains too."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
     def __exit__(
         self,
         kind: type[BaseException] | None,

@@ -494,10 +494,18 @@ class SQLStore(SQLReads):
 
     def _forget_inherited(self) -> None:
         """In a forked child: the parent's connections share its sockets, so they are kept
-        (closing one would end the parent's session) but never used; new ones are made."""
+        (closing one would end the parent's session) but never used; new ones are made.
+        The locks are new too: one a parent's thread held at the fork would stay held."""
         self._inherited.extend(self._idle)
         self._idle = []
         self.engine.dispose(close=False)
+        if self.database_file is not None:
+            self._write_lock = _file_lock(self.database_file)
+            self._drain_lock = _drain_lock(self.database_file)
+        elif self.dialect == "sqlite":
+            self._write_lock = self._read_lock = threading.RLock()
+        else:
+            self._drain_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the pool's connections (units of work still open keep theirs)."""
@@ -511,6 +519,12 @@ _STORES: weakref.WeakSet[SQLStore] = weakref.WeakSet()
 
 
 def _after_fork() -> None:
+    global _FILE_LOCKS_GUARD
+    _FILE_LOCKS_GUARD = threading.Lock()
+    _FILE_LOCKS.clear()
+    for turns in _DRAIN_LOCKS.values():
+        turns.close_inherited()
+    _DRAIN_LOCKS.clear()
     for store in list(_STORES):
         store._forget_inherited()
 
