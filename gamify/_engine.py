@@ -2883,7 +2883,6 @@ class Engine:
                 member.level,
                 xp,
                 step.state.get("level_paid", 1),
-                allow_down=True,
                 taken=xp_back,
             )
             if change.down_to is not None:

@@ -440,8 +440,8 @@ class Store(abc.ABC):
         drain (delivery is at least once). Drains running at the same time on one store
         object (threads) never receive the same event: a second drain takes the next
         events or waits for the first to finish. Whether drains in other processes may
-        receive an event twice is the adapter's to say (the SQL store: never on
-        PostgreSQL, which locks the rows a drain took; possible on SQLite).
+        receive an event twice is the adapter's to say (the SQL store: never; PostgreSQL
+        locks the rows a drain took, and SQLite's drains take turns on a file lock).
         """
 
     def _drain_in_turns(

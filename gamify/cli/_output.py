@@ -6,7 +6,7 @@ import json
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import NoReturn, TypeAlias
 
@@ -63,7 +63,7 @@ def jsonable(value: object) -> JSONValue:
         return decimal_text(value)
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):  # TOML dates and times too
         return value.isoformat()
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,7 +13,7 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from gamify._formula import Formula
-from gamify.cli._output import bad_input, console, decimal_text, emit_json, titled_table
+from gamify.cli._output import bad_input, console, emit_json, titled_table
 from gamify.cli._program import _dump, _text
 from gamify.program import Levels, Program
 from gamify.simulation import Behaviour, load_program
@@ -218,11 +217,6 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
         "a higher tier is given at the next qualifying event, a drop waits for the review.",
         False,
     ),
-    ("tiers", "changed:months"): (
-        "Tiers are read over the new window from the monthly totals members' state keeps: "
-        "a higher tier is given at the next qualifying event, a drop waits for the review.",
-        False,
-    ),
     ("tier levels", "added"): (
         "Takes effect from each member's next event; a tier above every member's value "
         "changes nothing.",
@@ -314,6 +308,7 @@ EFFECTS: dict[tuple[str, str], tuple[str, bool]] = {
 }
 for _kind in ("added", "removed", "changed"):
     EFFECTS[("simulation segments", _kind)] = EFFECTS[("simulation", _kind)]
+EFFECTS[("tiers", "changed:months")] = EFFECTS[("tiers", "changed:window")]  # one window
 
 _GENERIC = [EFFECTS[("*", kind)] for kind in ("added", "removed", "changed")]
 _SETTINGS = ("name", "timezone", "week_start", "rounding", "stacking", "late_event_days")
@@ -588,22 +583,17 @@ def _curve_diff(old: Program, new: Program) -> CurveDiff | None:
 
 
 def _json_value(value: Any) -> Any:
-    """JSON-ready: decimals as exact strings, models as the fields they set."""
-    if isinstance(value, Decimal):
-        return decimal_text(value)
+    """A program value ready for :func:`jsonable`: models as the fields they set, formulas
+    as their text."""
     if isinstance(value, BaseModel):
-        return {k: _json_value(v) for k, v in _dump(value).items()}
+        return _json_value(_dump(value))
     if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
+        return {k: _json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_value(v) for v in value]
     if isinstance(value, Formula):
         return str(value)
-    if isinstance(value, datetime | date | time):  # TOML dates and times, in `benefits`
-        return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+    return value
 
 
 def _show(value: Any) -> str:

@@ -184,9 +184,11 @@ def tiers_held(
     """The names of the tiers of badge ``name`` the member holds: as ``recorded``, or, for
     state that keeps only how many (``held``, written before the names were kept), the
     first ``held`` tiers of the program's list."""
-    if recorded is not None:
-        return recorded
-    return _plans(program)[name].tier_names[:held]
+    return _names_held(_plans(program)[name], held, recorded)
+
+
+def _names_held(plan: _Plan, held: int, recorded: Sequence[str] | None) -> Sequence[str]:
+    return recorded if recorded is not None else plan.tier_names[:held]
 
 
 def _is_open(plan: _Plan, held: int, recorded: Sequence[str] | None) -> bool:
@@ -237,9 +239,9 @@ def evaluate(program: Program, names: Iterable[str], facts: BadgeFacts) -> list[
         held = held_by_name.get(name, 0)
         if plan.kind == "tiered":
             recorded = facts.badge_tiers.get(name)
-            if held >= plan.most and not _is_open(plan, held, recorded):
+            if not _is_open(plan, held, recorded):
                 continue
-            have = recorded if recorded is not None else plan.tier_names[:held]
+            have = _names_held(plan, held, recorded)
             current = plan.read(facts, plan.key)
             for tier_name, threshold, reward in plan.tiers:
                 if tier_name in have:
@@ -276,7 +278,7 @@ def progress(
     plan = _plans(program)[name]
     current = Decimal(plan.read(facts, plan.key))
     if plan.kind == "tiered":
-        have = tiers_held(program, name, held, recorded)
+        have = _names_held(plan, held, recorded)
         missing = [tier[1] for tier in plan.tiers if tier[0] not in have]
         return current, missing[0] if missing else plan.tiers[-1][1]
     if plan.kind == "repeatable":

@@ -30,25 +30,20 @@ def progress(
     xp: int,
     paid: int,
     *,
-    allow_down: bool = False,
-    taken: int | None = None,
+    taken: int = 0,
 ) -> LevelChange:
     """Move from ``level`` to where ``xp`` stands on the curve.
 
-    Levels never go down on their own (a harder curve keeps them); only a
-    reversal that took XP back (``allow_down``) lowers them. Given the XP ``taken``,
-    the level drops by the levels that XP spans on the curve, so a level held above the
-    curve (kept through a curve change) drops no further than that; without it, to where
-    ``xp`` stands.
+    Levels never go down on their own (a harder curve keeps them); only a reversal that
+    took XP back (``taken``) lowers them, by the levels that XP spans on the curve, so a
+    level held above the curve (kept through a curve change) drops no further than that.
     """
     target = spec.level_curve.level_for_xp(max(xp, 0))
     if target < level:
-        if not allow_down:
+        if taken <= 0:
             return LevelChange(level, [], paid)
-        down = target
-        if taken is not None:
-            before = spec.level_curve.level_for_xp(max(xp + taken, 0))
-            down = max(target, level - max(before - target, 0))
+        before = spec.level_curve.level_for_xp(max(xp + taken, 0))
+        down = max(target, level - max(before - target, 0))
         if down >= level:
             return LevelChange(level, [], paid)
         return LevelChange(down, [], paid, down_to=down)

@@ -143,6 +143,14 @@ def test_tag_multiplier_follows_set_member_tags(gamify_engine: EngineFactory) ->
 
 CAMPAIGN_START = utc(2026, 11, 27, 0, 0)
 CAMPAIGN_END = utc(2026, 11, 30, 0, 0)
+# Double points on every rule from CAMPAIGN_START to CAMPAIGN_END.
+DOUBLE = {
+    "name": "double",
+    "kind": "campaign",
+    "factor": 2,
+    "start": CAMPAIGN_START.isoformat(),
+    "end": CAMPAIGN_END.isoformat(),
+}
 
 
 @pytest.mark.parametrize(
@@ -159,19 +167,7 @@ def test_campaign_boundaries_are_half_open(
 ) -> None:
     """Double points are on at the campaign's exact start instant and off at its exact end
     instant."""
-    engine = gamify_engine(
-        shop(
-            multipliers=[
-                {
-                    "name": "double",
-                    "kind": "campaign",
-                    "factor": 2,
-                    "start": CAMPAIGN_START.isoformat(),
-                    "end": CAMPAIGN_END.isoformat(),
-                }
-            ]
-        )
-    )
+    engine = gamify_engine(shop(multipliers=[DOUBLE]))
     gamify_clock.set(at)
     assert engine.track("alice", "purchase", amount=100).total() == points
 
@@ -246,13 +242,7 @@ def test_stacking_of_a_tag_and_a_campaign(
             stacking=stacking,
             multipliers=[
                 {"name": "vip", "kind": "tag", "tag": "vip", "factor": "1.2"},
-                {
-                    "name": "double",
-                    "kind": "campaign",
-                    "factor": 2,
-                    "start": CAMPAIGN_START.isoformat(),
-                    "end": CAMPAIGN_END.isoformat(),
-                },
+                DOUBLE,
             ],
         )
     )
@@ -272,15 +262,7 @@ def test_cap_applies_after_the_multiplier(
     """100 points doubled to 200 under a 150 per-event cap credit 150 and report 50 cut, not 200."""
     engine = gamify_engine(
         shop(
-            multipliers=[
-                {
-                    "name": "double",
-                    "kind": "campaign",
-                    "factor": 2,
-                    "start": CAMPAIGN_START.isoformat(),
-                    "end": CAMPAIGN_END.isoformat(),
-                }
-            ],
+            multipliers=[DOUBLE],
             caps=[{"name": "per_purchase", "limit": 150, "period": "event", "action": "purchase"}],
         )
     )

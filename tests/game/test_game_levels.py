@@ -99,7 +99,7 @@ def test_levels_do_not_go_down_without_a_reversal() -> None:
     spec = gamify.Program.model_validate(program()).levels
     assert spec is not None
     assert levels_component.progress(spec, level=5, xp=150, paid=5).level == 5
-    lowered = levels_component.progress(spec, level=5, xp=150, paid=5, allow_down=True)
+    lowered = levels_component.progress(spec, level=5, xp=150, paid=5, taken=250)
     assert (lowered.level, lowered.down_to, lowered.reached) == (2, 2, [])
 
 

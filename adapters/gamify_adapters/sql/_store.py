@@ -502,9 +502,8 @@ class SQLStore(SQLReads):
         if self.database_file is not None:
             self._write_lock = _file_lock(self.database_file)
             self._drain_lock = _drain_lock(self.database_file)
-        elif self.dialect == "sqlite":
+        elif self.dialect == "sqlite":  # in memory: one lock for the one connection
             self._write_lock = self._read_lock = threading.RLock()
-        else:
             self._drain_lock = threading.Lock()
 
     def close(self) -> None:
