@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from gamify.errors import ConfigurationError, UnknownEventNameError
 from gamify.store import OutboxMessage
@@ -71,14 +71,16 @@ class Dispatcher:
     def __init__(self) -> None:
         self._subscribers: dict[str, list[Subscriber]] = {}
 
-    def subscribe(self, name: str, callback: Subscriber) -> None:
+    def subscribe(self, name: object, callback: object) -> None:
+        """Call ``callback`` with each event ``name`` ("*": all); the caller's values are
+        checked here (a compiled method would refuse other types with a bare TypeError)."""
         if not isinstance(name, str) or (name != "*" and name not in EVENT_NAMES):
             raise UnknownEventNameError(
                 f"unknown domain event {name!r}: use '*' or one of {', '.join(sorted(EVENT_NAMES))}"
             )
         if not callable(callback):
             raise ConfigurationError(f"a subscriber must be callable, not {callback!r}")
-        self._subscribers.setdefault(name, []).append(callback)
+        self._subscribers.setdefault(name, []).append(cast(Subscriber, callback))
 
     @property
     def listening(self) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from gamify.errors import ConfigurationError, GamifyError
@@ -37,6 +39,9 @@ def open_store(url: str, **options: Any) -> Store:
             f"pip install '{extra}'"
         ) from exc
     store_class = getattr(module, class_name)
+    unknown = _unknown_options(store_class, options)
+    if unknown:
+        raise ConfigurationError(f"the {scheme} store: unexpected keyword argument {unknown[0]!r}")
     try:
         store: Store = store_class(url, **options)
     except TypeError as exc:  # an option the adapter does not take
@@ -46,3 +51,15 @@ def open_store(url: str, **options: Any) -> Store:
             raise
         raise ConfigurationError(f"cannot open the store at {url!r}: {exc}") from None
     return store
+
+
+def _unknown_options(store_class: type, options: Mapping[str, object]) -> list[str]:
+    """The options ``store_class`` does not take, by its signature (a compiled class's
+    own TypeError does not name them)."""
+    try:
+        parameters = inspect.signature(store_class).parameters
+    except (TypeError, ValueError):  # no signature to read: the call itself decides
+        return []
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return []
+    return sorted(set(options) - set(parameters))

@@ -50,7 +50,7 @@ class SystemClock:
         return pendulum.now("UTC")
 
 
-def ensure_aware(value: datetime, what: str = "datetime") -> datetime:
+def ensure_aware(value: object, what: str = "datetime") -> datetime:
     """Return ``value`` in UTC, refusing naive datetimes (their zone is a guess)."""
     if type(value) is datetime and value.tzinfo is UTC:
         return value  # already what as_utc makes

@@ -24,6 +24,8 @@ from hypothesis import settings
 # The contract's asserts should explain themselves: rewrite them (before any import of it).
 pytest.register_assert_rewrite("gamify.testing.conformance")
 
+from gamify_adapters.memory import MemoryStore  # noqa: E402
+
 from gamify import Store, open_store  # noqa: E402 - after the rewrite registration
 
 # Hypothesis profiles for every property test: "ci" (chosen when the CI environment
@@ -102,3 +104,39 @@ def gamify_pg_target(tmp_path: Path) -> Iterator[StoreTarget]:
     target = _target("postgres", tmp_path)
     yield target
     _drop(target)
+
+
+class _PatchableStore(MemoryStore):
+    """The memory store as an interpreted subclass. A compiled store's methods call each
+    other directly; through a subclass they look each other up on the instance, so a
+    test can replace one with ``monkeypatch.setattr(store, "_apply", ...)``."""
+
+
+@pytest.fixture
+def gamify_patchable_store() -> MemoryStore:
+    """A memory store whose internal steps a test may patch (to inject a fault, say)."""
+    return _PatchableStore()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test an editable install whose compiled modules are older than their
+    sources: Python would import the extension and the edit would go untested."""
+    import gamify
+
+    root = Path(gamify.__file__).parent.parent
+    if not (root / "hatch_build.py").exists():  # an installed wheel, not this checkout
+        return
+    stale = [
+        str(source.relative_to(root))
+        for folder in (root / "gamify", root / "adapters")
+        for built in folder.rglob("*")
+        if built.suffix in (".so", ".pyd")
+        and (source := built.with_name(built.name.split(".")[0] + ".py")).exists()
+        and source.stat().st_mtime > built.stat().st_mtime
+    ]
+    if stale:
+        pytest.exit(
+            f"compiled modules are older than their sources ({', '.join(stale)}): run "
+            "scripts/install again, or install with GAMIFY_COMPILE=no while editing them",
+            returncode=4,
+        )

@@ -31,6 +31,9 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, Generic, TypeVar, cast
 
+from mypy_extensions import mypyc_attr
+
+from gamify._native import own_abc_cache
 from gamify.errors import InsufficientBalanceError, StoreError
 from gamify.store import (
     EARNED_KINDS,
@@ -105,6 +108,8 @@ _ADDED = object()
 _REMOVED = object()
 
 
+# Compiled in built wheels; tests and apps may still subclass it (to inject faults, say).
+@mypyc_attr(allow_interpreted_subclasses=True)
 class MemoryStore(Store):
     """Keeps everything in dictionaries of this process."""
 
@@ -597,6 +602,9 @@ class MemoryStore(Store):
         with self._lock:
             ids = sorted(self._members)
         return iter(ids)
+
+
+own_abc_cache(MemoryStore)
 
 
 class _Transaction(Generic[_T]):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from gamify._native import own_abc_cache
 from gamify.components._plans import per_program
 from gamify.program import Program
 
@@ -57,6 +58,9 @@ class LazyMapping(Mapping[str, _V]):
 
     def __len__(self) -> int:
         return len(self._source)
+
+
+own_abc_cache(LazyMapping)
 
 
 MAX_OCCURRENCES = 100  # awards of one repeatable badge in one check

@@ -105,9 +105,11 @@ class Counting:
         return calls
 
 
-def test_reads_evaluate_only_the_members_that_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reads_evaluate_only_the_members_that_changed(
+    gamify_patchable_store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = gamify.ManualClock(START)
-    engine = gamify.Engine(PROGRAM, store="memory://", clock=clock)
+    engine = gamify.Engine(PROGRAM, store=gamify_patchable_store, clock=clock)
     store = engine.store
     assert isinstance(store, MemoryStore)
     for i in range(300):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pendulum
 import pytest
+from gamify_adapters.memory import MemoryStore
 
 import gamify
 from gamify.errors import InvalidEventError, NotFoundError, StreakRepairError
@@ -286,11 +287,13 @@ def test_replays_of_redeem_reverse_and_repair_deliver_no_event_again(
 
 
 def test_an_unacknowledged_event_is_delivered_again_by_the_outbox(
-    gamify_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+    gamify_engine: EngineFactory,
+    gamify_patchable_store: MemoryStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """When the acknowledgement after delivery fails, the event stays in the outbox and
     drain_outbox delivers it again, with the same id (at least once)."""
-    engine = gamify_engine(BUY)
+    engine = gamify_engine(BUY, store=gamify_patchable_store)
     seen: list[gamify.DomainEvent] = []
     engine.on("*", seen.append)
 
@@ -305,12 +308,14 @@ def test_an_unacknowledged_event_is_delivered_again_by_the_outbox(
 
 
 def test_a_failed_referral_event_leaves_both_members_unchanged(
-    gamify_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+    gamify_engine: EngineFactory,
+    gamify_patchable_store: MemoryStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A crash after the store wrote a qualifying purchase that rewards both members leaves
     the referrer and the referee as they were."""
     referral = {"qualifying_action": "buy", "referee_reward": 30, "referrer_fixed": 50}
-    engine = gamify_engine({**BUY, "referral": referral})
+    engine = gamify_engine({**BUY, "referral": referral}, store=gamify_patchable_store)
     engine.join("bob", referral_code=engine.referral_code("amy"))
     store = engine.store
 

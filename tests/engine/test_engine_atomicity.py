@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from gamify_adapters.memory import MemoryStore
 
 from gamify import DomainEvent, Engine, Event
 
@@ -31,8 +32,8 @@ class Boom(RuntimeError):
 
 
 @pytest.fixture
-def engine(gamify_engine: EngineFactory) -> Engine:
-    return gamify_engine(SHOP)
+def engine(gamify_engine: EngineFactory, gamify_patchable_store: MemoryStore) -> Engine:
+    return gamify_engine(SHOP, store=gamify_patchable_store)
 
 
 def everything(engine: Engine, member: str) -> tuple[Any, ...]:

@@ -1,0 +1,77 @@
+"""The modules built wheels compile with mypyc (listed in hatch_build.py) behave as their
+sources do; CI, which installs with GAMIFY_COMPILE=yes, checks that they are compiled."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.machinery
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from gamify_adapters.memory import MemoryStore
+
+from gamify import Store, open_store
+from gamify.components.badges import LazyMapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def compiled_modules() -> list[str]:
+    """The module names of hatch_build.COMPILED (read from the file: hatchling is a build
+    requirement, not a test one)."""
+    tree = ast.parse((ROOT / "hatch_build.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "COMPILED":
+            paths = ast.literal_eval(node.value)
+            break
+    else:
+        raise AssertionError("hatch_build.py has no COMPILED list")
+    names = []
+    for path in paths:
+        parts = Path(path).with_suffix("").parts
+        names.append(".".join(parts[1:] if parts[0] == "adapters" else parts))
+    return names
+
+
+def test_the_compiled_list_names_modules_that_exist() -> None:
+    names = compiled_modules()
+    assert "gamify._core" in names and "gamify_adapters.memory" in names
+    for name in names:
+        importlib.import_module(name)
+
+
+@pytest.mark.skipif(
+    os.environ.get("GAMIFY_COMPILE") != "yes", reason="the install was not asked to compile"
+)
+def test_every_listed_module_is_compiled() -> None:
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    pure = [
+        name
+        for name in compiled_modules()
+        if not str(importlib.import_module(name).__file__).endswith(suffixes)
+    ]
+    assert pure == []
+
+
+def test_a_compiled_store_class_answers_isinstance_for_itself(tmp_path: Path) -> None:
+    """A compiled subclass of an ABC would share its base's cache: once a SQL store had
+    passed isinstance(..., Store), it would pass isinstance(..., MemoryStore) too."""
+    sql = open_store(f"sqlite:///{tmp_path / 'gamify.db'}")
+    try:
+        assert isinstance(sql, Store)
+        assert not isinstance(sql, MemoryStore)
+        assert not issubclass(type(sql), MemoryStore)
+        assert isinstance(MemoryStore(), Store)
+    finally:
+        sql.close()
+
+
+def test_lazy_mappings_are_mappings_and_no_other_mapping_is_one() -> None:
+    assert isinstance({}, Mapping)
+    assert not isinstance({}, LazyMapping)
+    lazy = LazyMapping({"a": 1}, lambda key: key * 2)
+    assert isinstance(lazy, Mapping) and isinstance(lazy, LazyMapping)
+    assert dict(lazy) == {"a": "aa"}
