@@ -24,7 +24,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
+
+from pydantic import BaseModel
 
 from gamify import _time
 from gamify._events import Dispatcher, log, message, new_id
@@ -42,7 +44,6 @@ from gamify._outcome import (
     Reversal,
     StreakState,
     TierChange,
-    built,
 )
 from gamify.clock import Clock, ensure_aware
 from gamify.components import (
@@ -88,9 +89,25 @@ from gamify.store import (
     UnitOfWork,
 )
 
-ZERO = Decimal(0)
-MAX_AMOUNT = Decimal(10) ** 15  # beyond any real order; keeps awards inside 64-bit integers
+ZERO: Final = Decimal(0)
+MAX_AMOUNT: Final = Decimal(10) ** 15  # beyond any real order; keeps awards inside 64-bit integers
 _T = TypeVar("_T")
+
+_M = TypeVar("_M", bound=BaseModel)  # compiled here, with the engine that calls it
+_set = object.__setattr__
+
+
+def built(model: type[_M], /, **values: Any) -> _M:
+    """``model(**values)`` for values the engine made itself: every field, in declaration
+    order (the order of its repr and JSON), with its declared type. Validating them again
+    costs more than the rest of building a credit, and a few models are built per event.
+    Nothing checks the values here: tests compare each kind with its validated form."""
+    obj = model.__new__(model)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
 
 
 def _paid(reward: Mapping[str, int]) -> dict[str, int]:
@@ -205,7 +222,7 @@ class _Settings:
         )
 
 
-MAX_ZONE_MOVES = 50  # zone moves a member's state keeps, newest last
+MAX_ZONE_MOVES: Final = 50  # zone moves a member's state keeps, newest last
 
 
 def _zone_at(member: MemberRecord, at: datetime) -> str:
@@ -238,7 +255,7 @@ def _is_text(value: str) -> bool:
     return True
 
 
-MAX_ID_LENGTH = 255  # characters of a member id or key that every store holds
+MAX_ID_LENGTH: Final = 255  # characters of a member id or key that every store holds
 
 
 def _text_problem(value: str, *, limit: int | None = MAX_ID_LENGTH) -> str | None:
@@ -277,7 +294,7 @@ def _check_name(table: Mapping[str, object], name: object, what: str, *, keyed: 
         raise NotFoundError(f"unknown {what} {name!r}")
 
 
-MAX_LIMIT = 2**31 - 1  # rows a call may ask for: every database takes it as an integer
+MAX_LIMIT: Final = 2**31 - 1  # rows a call may ask for: every database takes it as an integer
 
 
 def _check_limit(limit: Any) -> None:
@@ -323,13 +340,13 @@ def _canonical_amount(amount: Decimal | None) -> str | None:
 
 
 # Outcome.model_dump_json without its per-call argument handling (run for every keyed event).
-_OUTCOME_JSON = Outcome.__pydantic_serializer__
+_OUTCOME_JSON: Final = Outcome.__pydantic_serializer__
 # One encoder for every event (json.dumps with options builds a new one per call).
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
-_EXACT_FLOATS = 2.0**53  # beyond this a float is no longer exactly a whole number
+_CANONICAL_JSON: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+_EXACT_FLOATS: Final = 2.0**53  # beyond this a float is no longer exactly a whole number
 
 
-MAX_NESTING = 32  # levels of tables and lists an event's attributes may hold
+MAX_NESTING: Final = 32  # levels of tables and lists an event's attributes may hold
 
 
 def _json_numbers(value: Any, depth: int = 1) -> Any:

@@ -7,7 +7,7 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from gamify.errors import ConfigurationError, UnknownEventNameError
 from gamify.store import OutboxMessage
@@ -17,7 +17,7 @@ DomainEvent = OutboxMessage
 
 Subscriber = Callable[[DomainEvent], object]  # what a subscriber returns is ignored
 
-EVENT_NAMES = frozenset(
+EVENT_NAMES: Final = frozenset(
     {
         "adjusted",
         "credited",

@@ -4,30 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-_M = TypeVar("_M", bound=BaseModel)
-_set = object.__setattr__
-
-
-def built(model: type[_M], /, **values: Any) -> _M:
-    """``model(**values)`` for values the engine made itself: every field, in declaration
-    order (the order of its repr and JSON), with its declared type. Validating them again
-    costs more than the rest of building a credit, and a few models are built per event.
-    Nothing checks the values here: tests compare each kind with its validated form."""
-    obj = model.__new__(model)
-    _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", set(values))
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
-    return obj
 
 
 # List fields default through ``default_factory``: pydantic deep-copies a plain ``[]``

@@ -29,7 +29,7 @@ from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 from mypy_extensions import mypyc_attr
 
@@ -55,23 +55,27 @@ from gamify_adapters._indexes import SortedBoard, TimeIndex
 
 Undo = tuple[Any, Any, Any]
 Row = tuple[Any, ...]
-_MISSING = object()
+_MISSING: Final = object()
 # A record's fields as one plain tuple, in declaration order (so Record(*row) rebuilds it).
 _entry_row: Callable[[LedgerEntry], Row] = attrgetter(*(f.name for f in fields(LedgerEntry)))
 _lot_row: Callable[[Lot], Row] = attrgetter(*(f.name for f in fields(Lot)))
 _NO_EARNINGS: Row = (0, "", 0, "", 0, "", 0)
-_ACCOUNT = [f.name for f in fields(LedgerEntry)].index("account")
-_KEY = [f.name for f in fields(LedgerEntry)].index("key")
+_ACCOUNT: Final = [f.name for f in fields(LedgerEntry)].index("account")
+_KEY: Final = [f.name for f in fields(LedgerEntry)].index("key")
 _ENTRY_MEMBER, _ENTRY_AMOUNT, _ENTRY_AT, _ENTRY_KIND = (
     [f.name for f in fields(LedgerEntry)].index(name)
     for name in ("member_id", "amount", "at", "kind")
 )
-_PERIOD_KEY = {"day": 1, "week": 3, "month": 5}  # where an earned row holds each period's key
-_MAX_BOARDS = 32  # boards kept sorted at once; the least recently read goes first
-_MEMBER_FIELDS = [f.name for f in fields(MemberRecord)]
-_REVIEW_AT = _MEMBER_FIELDS.index("review_at")
-_TIER = _MEMBER_FIELDS.index("tier")
-_CODE = _MEMBER_FIELDS.index("referral_code")
+_PERIOD_KEY: Final = {
+    "day": 1,
+    "week": 3,
+    "month": 5,
+}  # where an earned row holds each period's key
+_MAX_BOARDS: Final = 32  # boards kept sorted at once; the least recently read goes first
+_MEMBER_FIELDS: Final = [f.name for f in fields(MemberRecord)]
+_REVIEW_AT: Final = _MEMBER_FIELDS.index("review_at")
+_TIER: Final = _MEMBER_FIELDS.index("tier")
+_CODE: Final = _MEMBER_FIELDS.index("referral_code")
 _member_fields: Callable[[MemberRecord], Row] = attrgetter(*_MEMBER_FIELDS[:-1])
 assert _MEMBER_FIELDS[-1] == "state"
 
@@ -104,8 +108,8 @@ def _member(row: Row) -> MemberRecord:
 
 
 _T = TypeVar("_T")
-_ADDED = object()
-_REMOVED = object()
+_ADDED: Final = object()
+_REMOVED: Final = object()
 
 
 # Compiled in built wheels; tests and apps may still subclass it (to inject faults, say).

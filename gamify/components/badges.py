@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from gamify._native import own_abc_cache
 from gamify.components._plans import per_program
@@ -63,7 +63,7 @@ class LazyMapping(Mapping[str, _V]):
 own_abc_cache(LazyMapping)
 
 
-MAX_OCCURRENCES = 100  # awards of one repeatable badge in one check
+MAX_OCCURRENCES: Final = 100  # awards of one repeatable badge in one check
 
 
 @dataclass(slots=True)  # not frozen: refreshed between the checks of one event
@@ -141,7 +141,7 @@ _READERS: dict[str, Callable[[BadgeFacts, str], int | Decimal]] = {
     "custom": _custom,
 }
 # The badge field that names what each metric reads (a level needs no name).
-_NAMED_BY = {
+_NAMED_BY: Final = {
     "count": "action",
     "sum": "action",
     "streak": "streak",

@@ -21,23 +21,23 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
-from typing import Any
+from typing import Any, Final
 
 from gamify.components._plans import per_program
 from gamify.errors import FormulaError, InvalidEventError
 from gamify.program import Multiplier, Program, Rule
 from gamify.program.earning import PerGroup, exact
 
-ONE = Decimal(1)
+ONE: Final = Decimal(1)
 # Awards are computed in a wide context so products of amounts, rates and
 # multipliers stay exact: the default 28 digits would round
 # 99999999999999999999999999.99 × 1.5 up to a whole number before the floor.
 # Its methods are called explicitly, never through the thread's current context,
 # which stays the application's.
-_EXACT = Context(prec=120, traps=[InvalidOperation, DivisionByZero, Overflow])
+_EXACT: Final = Context(prec=120, traps=[InvalidOperation, DivisionByZero, Overflow])
 _multiply = _EXACT.multiply
 _add = _EXACT.add
-ROUNDING = {
+ROUNDING: Final = {
     "down": ROUND_FLOOR,
     "up": ROUND_CEILING,
     "half_up": ROUND_HALF_UP,

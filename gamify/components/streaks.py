@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from gamify import _time
 from gamify.errors import StreakRepairError
@@ -35,7 +35,7 @@ __all__ = [
     "repair",
 ]
 
-MAX_RUNS = 50  # past runs kept in the state, newest last
+MAX_RUNS: Final = 50  # past runs kept in the state, newest last
 
 
 def past_runs(state: dict[str, Any] | None) -> list[tuple[str, int]]:

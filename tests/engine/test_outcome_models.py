@@ -14,7 +14,8 @@ from decimal import Decimal
 import pytest
 
 import gamify
-from gamify._outcome import Credit, Outcome, built
+from gamify._core import built
+from gamify._outcome import Credit, Outcome
 
 PROGRAM = {
     "name": "shapes",
