@@ -82,7 +82,7 @@ def _tree_path(built: str) -> str:
     return f"{SOURCE_ROOTS[top]}/{rest}" if top in SOURCE_ROOTS else built
 
 
-class CompileHook(BuildHookInterface):  # type: ignore[type-arg]
+class CompileHook(BuildHookInterface):
     PLUGIN_NAME = "compile"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
@@ -151,5 +151,5 @@ class CompileHook(BuildHookInterface):  # type: ignore[type-arg]
                     path.unlink()
 
 
-def get_build_hook() -> type[BuildHookInterface]:  # type: ignore[type-arg]
+def get_build_hook() -> type[BuildHookInterface]:
     return CompileHook
