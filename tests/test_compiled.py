@@ -4,17 +4,20 @@ sources do; CI, which installs with GAMIFY_COMPILE=yes, checks that they are com
 from __future__ import annotations
 
 import ast
+import copy
 import importlib
 import importlib.machinery
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from gamify_adapters.memory import MemoryStore
 
-from gamify import Store, open_store
+from gamify import DomainEvent, Store, open_store
 from gamify.components.badges import LazyMapping
+from gamify.testing.plugin import EngineFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,3 +78,22 @@ def test_lazy_mappings_are_mappings_and_no_other_mapping_is_one() -> None:
     lazy = LazyMapping({"a": 1}, lambda key: key * 2)
     assert isinstance(lazy, Mapping) and isinstance(lazy, LazyMapping)
     assert dict(lazy) == {"a": "aa"}
+
+
+def test_domain_events_pickle_and_copy(gamify_engine: EngineFactory) -> None:
+    """Subscribers may queue domain events for another process. A compiled frozen dataclass
+    refuses its own unpickling, so the store's records stay plain Python."""
+    engine = gamify_engine(
+        {
+            "timezone": "UTC",
+            "actions": {"a": {"amount": "none"}},
+            "rules": [{"name": "r", "action": "a", "fixed": 1}],
+        }
+    )
+    heard: list[DomainEvent] = []
+    engine.on("*", heard.append)
+    engine.track("m", "a")
+    assert heard
+    for event in heard:
+        assert pickle.loads(pickle.dumps(event)) == event
+        assert copy.deepcopy(event) == event and copy.copy(event) == event
