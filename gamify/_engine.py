@@ -3,6 +3,8 @@
 For each call it opens one unit of work (holding the member's lock), loads
 what the pure components need, lets them decide, writes every effect with
 one ``apply`` and, after the commit, hands domain events to subscribers.
+:class:`Engine` is the public face: it checks the caller's arguments and
+runs the call with :class:`gamify._core.Core`, the part built wheels compile.
 """
 
 from __future__ import annotations
