@@ -368,6 +368,19 @@ def _json_numbers(value: Any, depth: int = 1) -> Any:
     return value
 
 
+def _flat_json(attributes: dict[str, Any]) -> bool:
+    """Whether every value is text, a bool, an int, None or a finite float: a table of
+    those (its names are text) is JSON as it is, so encoding it would check nothing."""
+    for value in attributes.values():
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return False
+        elif value is not None and kind is not str and kind is not int and kind is not bool:
+            return False
+    return True
+
+
 def _fingerprint(*parts: str | int | None) -> str:
     # repr keeps parts apart (None, "None", 5 and "5" differ) and is the same in every process.
     return hashlib.sha256("\x1f".join(map(repr, parts)).encode()).hexdigest()
@@ -670,7 +683,9 @@ class Core:
             raise InvalidEventError("attribute names must be strings")
         attributes = cast(dict[str, Any], given_attributes)
         canonical = "{}"
-        if attributes:
+        # Without a key the JSON text is needed only as a check, which a flat table of
+        # plain values passes without being encoded.
+        if attributes and (key is not None or not _flat_json(attributes)):
             try:
                 canonical = _CANONICAL_JSON.encode(_json_numbers(attributes))
             except (TypeError, ValueError) as exc:
