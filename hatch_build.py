@@ -37,6 +37,7 @@ COMPILED = (
     "gamify/_events.py",
     "gamify/_time.py",
     "gamify/_numbers.py",
+    "gamify/_records.py",
     "gamify/components/_plans.py",
     "gamify/components/badges.py",
     "gamify/components/caps.py",

@@ -25,10 +25,25 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
+from gamify._records import (
+    EARNED_KINDS,
+    Award,
+    Changes,
+    DueWork,
+    EarnedDelta,
+    IdempotencyRecord,
+    LeaderboardRow,
+    LedgerEntry,
+    Lot,
+    LotChange,
+    MemberRecord,
+    OutboxMessage,
+    pending_account,
+)
+from gamify._records import EntryKind as EntryKind  # for adapters and the engine
 from gamify.errors import StoreError
 
 __all__ = [
@@ -50,219 +65,9 @@ __all__ = [
     "pending_account",
 ]
 
-EntryKind = Literal[
-    "earn",  # an earning rule
-    "reward",  # a level, badge, streak, referral or challenge reward
-    "spend",  # a redemption
-    "refund",  # a redemption given back
-    "expire",  # a lot reached its expiry
-    "mature",  # pending points became spendable (pair of entries)
-    "reverse",  # an event taken back
-    "debt",  # a shortfall booked as debt, or settled
-    "adjust",  # a manual correction
-]
-
-
-def pending_account(currency: str) -> str:
-    """The side account holding a currency's credits that cannot be spent yet."""
-    return f"{currency}:pending"
-
-
-#: Entry kinds that count as "earned" (leaderboards, badges on totals): credits
-#: from rules and rewards, net of reversals; spends, expiry and refunds do not.
-EARNED_KINDS = frozenset({"earn", "reward", "reverse"})
-
 
 class DuplicateError(StoreError):
     """A unique record (idempotency key, one-time award) already exists."""
-
-
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
-class LedgerEntry:
-    """One append-only change of one account.
-
-    ``account`` is a currency (``points``, ``xp``) or a side account of one
-    (``points:pending``, ``points:debt``). ``amount`` is signed.
-    """
-
-    entry_id: str
-    member_id: str
-    account: str
-    amount: int
-    at: datetime
-    kind: EntryKind
-    reason: str
-    key: str | None = None
-    action: str | None = None
-    lot_id: str | None = None
-
-
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
-class Lot:
-    """One credit of a spendable currency, spent and expired on its own.
-
-    It is spendable from ``pending_until`` (if any) and before ``expires_at``
-    (if any). ``remaining`` is what is left of ``amount``.
-    """
-
-    lot_id: str
-    member_id: str
-    currency: str
-    amount: int
-    remaining: int
-    earned_at: datetime
-    expires_at: datetime | None = None
-    pending_until: datetime | None = None
-    rule: str = ""
-    key: str | None = None
-    status: Literal["pending", "open", "closed", "cancelled"] = "open"
-
-
-@dataclass(frozen=True, slots=True)
-class LotChange:
-    """A new ``remaining``, ``expires_at`` or ``status`` for an existing lot."""
-
-    lot_id: str
-    remaining: int
-    status: Literal["pending", "open", "closed", "cancelled"]
-    expires_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class MemberRecord:
-    """A member as the store keeps it.
-
-    The columns that are queried across members (tier, review date, referral
-    code) sit beside ``state``, the member's game state that only the engine
-    reads (an opaque, JSON-serialisable dict to the store).
-    """
-
-    member_id: str
-    timezone: str
-    birthday: date | None = None
-    tags: tuple[str, ...] = ()
-    level: int = 1
-    tier: str | None = None
-    review_at: datetime | None = None
-    referral_code: str | None = None
-    referrer: str | None = None
-    created_at: datetime | None = None
-    state: dict[str, Any] = field(default_factory=dict)
-
-    def copy(self) -> MemberRecord:
-        """A copy whose state dict the caller may change (nested values are replaced)."""
-        return MemberRecord(
-            self.member_id,
-            self.timezone,
-            self.birthday,
-            self.tags,
-            self.level,
-            self.tier,
-            self.review_at,
-            self.referral_code,
-            self.referrer,
-            self.created_at,
-            dict(self.state),
-        )
-
-
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
-class IdempotencyRecord:
-    """The first answer to a keyed call: its payload fingerprint and its result.
-
-    ``result`` is JSON text (the call's result model as ``model_dump_json`` gives it):
-    stores keep it as it is, and a repeated call is answered by validating it again.
-    """
-
-    member_id: str
-    kind: str
-    key: str
-    fingerprint: str
-    result: str
-    at: datetime
-
-
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
-class Award:
-    """A one-time award: unique per member, badge, tier and occurrence."""
-
-    member_id: str
-    badge: str
-    tier: str
-    occurrence: int
-    at: datetime
-
-
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
-class EarnedDelta:
-    """A change of what a member earned of a currency, for leaderboards.
-
-    The store keeps, per member and currency, the all-time total and the
-    totals of the current day, week and month of the program's zone, each with
-    the key of its period (``2026-11-27``, ``2026-11-23`` for the week that
-    starts that day, ``2026-11``). A delta for the period a total holds adds to
-    it; one for a later period starts it afresh; one for an earlier period
-    (a late event) leaves it alone: the ledger answers for past periods.
-    """
-
-    member_id: str
-    currency: str
-    amount: int
-    day: str
-    week: str
-    month: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """A domain event written with the changes that caused it, delivered after commit."""
-
-    event_id: str
-    name: str
-    member_id: str
-    at: datetime
-    payload: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Changes:
-    """Every write of one unit of work's step, applied all together or not at all."""
-
-    members: list[MemberRecord] = field(default_factory=list)
-    entries: list[LedgerEntry] = field(default_factory=list)
-    new_lots: list[Lot] = field(default_factory=list)
-    lot_changes: list[LotChange] = field(default_factory=list)
-    earned: list[EarnedDelta] = field(default_factory=list)
-    idempotency: list[IdempotencyRecord] = field(default_factory=list)
-    awards: list[Award] = field(default_factory=list)
-    outbox: list[OutboxMessage] = field(default_factory=list)
-    #: Members to erase, before the writes above: their record, balances, ledger
-    #: entries, lots, idempotency records, awards and earned totals. Domain events
-    #: already in the outbox stay, and so do other members' referrer links to them.
-    forgotten: list[str] = field(default_factory=list)
-
-    def balance_deltas(self) -> dict[tuple[str, str], int]:
-        """The net change of each (member, account), from the entries."""
-        out: dict[tuple[str, str], int] = {}
-        for e in self.entries:
-            k = (e.member_id, e.account)
-            out[k] = out.get(k, 0) + e.amount
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class DueWork:
-    """What falls due before an instant, across all members (for ``run_due``)."""
-
-    expiring_lots: list[Lot]
-    maturing_lots: list[Lot]
-    reviews: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderboardRow:
-    member_id: str
-    score: int
 
 
 class UnitOfWork(abc.ABC):
