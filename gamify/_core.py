@@ -94,7 +94,8 @@ MAX_AMOUNT: Final = Decimal(10) ** 15  # beyond any real order; keeps awards ins
 _T = TypeVar("_T")
 
 _M = TypeVar("_M", bound=BaseModel)  # compiled here, with the engine that calls it
-_set = object.__setattr__
+_new: Final = object.__new__
+_set: Final = object.__setattr__
 
 
 def built(model: type[_M], /, **values: Any) -> _M:
@@ -102,7 +103,7 @@ def built(model: type[_M], /, **values: Any) -> _M:
     order (the order of its repr and JSON), with its declared type. Validating them again
     costs more than the rest of building a credit, and a few models are built per event.
     Nothing checks the values here: tests compare each kind with its validated form."""
-    obj = model.__new__(model)
+    obj = _new(model)
     _set(obj, "__dict__", values)
     _set(obj, "__pydantic_fields_set__", set(values))
     _set(obj, "__pydantic_extra__", None)

@@ -44,21 +44,28 @@ EVENT_NAMES: Final = frozenset(
 log = logging.getLogger("gamify")
 
 
-def _reseed() -> None:
-    global _prefix, _counter
-    _prefix = os.urandom(8).hex()
-    _counter = itertools.count()
+class _Ids:
+    """Unique 128-bit ids: a random per-process half and a counter (``next`` on an
+    ``itertools.count`` is atomic, so threads never share a number)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self.base = int.from_bytes(os.urandom(8)) << 64
+        self.counter = itertools.count()
+
+    def new(self) -> str:
+        return (self.base + next(self.counter)).to_bytes(16).hex()
 
 
-_prefix = ""
-_counter = itertools.count()
-_reseed()
-os.register_at_fork(after_in_child=_reseed)  # a forked child must not repeat the parent's ids
+_IDS: Final = _Ids()
+os.register_at_fork(after_in_child=_IDS.reseed)  # a forked child must not repeat the parent's ids
 
 
 def new_id() -> str:
     """A unique 128-bit id as 32 hex digits: a random per-process prefix and a counter."""
-    return f"{_prefix}{next(_counter):016x}"
+    return _IDS.new()
 
 
 def message(name: str, member_id: str, at: datetime, **payload: Any) -> OutboxMessage:

@@ -8,9 +8,16 @@ which makes their fields cheap to set and read on every event, while
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, Literal
+
+
+def _by_fields(record: Any) -> tuple[Any, ...]:
+    """How to pickle or copy a frozen record: its class and its fields. A compiled frozen
+    dataclass refuses the default way, which sets the fields one by one."""
+    return type(record), tuple(getattr(record, f.name) for f in fields(record))
+
 
 EntryKind = Literal[
     "earn",  # an earning rule
@@ -84,6 +91,9 @@ class LotChange:
     remaining: int
     status: Literal["pending", "open", "closed", "cancelled"]
     expires_at: datetime | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_fields(self)
 
 
 @dataclass(slots=True)
@@ -181,6 +191,9 @@ class OutboxMessage:
     at: datetime
     payload: dict[str, Any]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_fields(self)
+
 
 @dataclass(slots=True)
 class Changes:
@@ -216,8 +229,14 @@ class DueWork:
     maturing_lots: list[Lot]
     reviews: list[str]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class LeaderboardRow:
     member_id: str
     score: int
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_fields(self)
