@@ -116,7 +116,7 @@ def _paid(reward: Mapping[str, int]) -> dict[str, int]:
     return {currency: amount for currency, amount in reward.items() if amount > 0}
 
 
-@dataclass(slots=True)
+@dataclass  # __init__ by hand: compiled, it runs natively
 class _Checked:
     """An event after validation: UTC instant, exact amount, canonical attributes."""
 
@@ -129,6 +129,28 @@ class _Checked:
     attributes: dict[str, Any]
     now: datetime
     fingerprint: str = ""
+
+    def __init__(
+        self,
+        member_id: str,
+        action: str,
+        at: datetime,
+        at_given: bool,
+        amount: Decimal | None,
+        key: str | None,
+        attributes: dict[str, Any],
+        now: datetime,
+        fingerprint: str = "",
+    ) -> None:
+        self.member_id = member_id
+        self.action = action
+        self.at = at
+        self.at_given = at_given
+        self.amount = amount
+        self.key = key
+        self.attributes = attributes
+        self.now = now
+        self.fingerprint = fingerprint
 
 
 @dataclass(slots=True)

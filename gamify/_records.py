@@ -42,7 +42,7 @@ def pending_account(currency: str) -> str:
 EARNED_KINDS = frozenset({"earn", "reward", "reverse"})
 
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+@dataclass  # __init__ by hand: compiled, it runs natively
 class LedgerEntry:
     """One append-only change of one account.
 
@@ -61,8 +61,32 @@ class LedgerEntry:
     action: str | None = None
     lot_id: str | None = None
 
+    def __init__(
+        self,
+        entry_id: str,
+        member_id: str,
+        account: str,
+        amount: int,
+        at: datetime,
+        kind: EntryKind,
+        reason: str,
+        key: str | None = None,
+        action: str | None = None,
+        lot_id: str | None = None,
+    ) -> None:
+        self.entry_id = entry_id
+        self.member_id = member_id
+        self.account = account
+        self.amount = amount
+        self.at = at
+        self.kind = kind
+        self.reason = reason
+        self.key = key
+        self.action = action
+        self.lot_id = lot_id
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+
+@dataclass  # __init__ by hand: compiled, it runs natively
 class Lot:
     """One credit of a spendable currency, spent and expired on its own.
 
@@ -81,6 +105,32 @@ class Lot:
     rule: str = ""
     key: str | None = None
     status: Literal["pending", "open", "closed", "cancelled"] = "open"
+
+    def __init__(
+        self,
+        lot_id: str,
+        member_id: str,
+        currency: str,
+        amount: int,
+        remaining: int,
+        earned_at: datetime,
+        expires_at: datetime | None = None,
+        pending_until: datetime | None = None,
+        rule: str = "",
+        key: str | None = None,
+        status: Literal["pending", "open", "closed", "cancelled"] = "open",
+    ) -> None:
+        self.lot_id = lot_id
+        self.member_id = member_id
+        self.currency = currency
+        self.amount = amount
+        self.remaining = remaining
+        self.earned_at = earned_at
+        self.expires_at = expires_at
+        self.pending_until = pending_until
+        self.rule = rule
+        self.key = key
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +200,7 @@ class IdempotencyRecord:
     at: datetime
 
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+@dataclass  # __init__ by hand: compiled, it runs natively
 class Award:
     """A one-time award: unique per member, badge, tier and occurrence."""
 
@@ -160,8 +210,22 @@ class Award:
     occurrence: int
     at: datetime
 
+    def __init__(
+        self,
+        member_id: str,
+        badge: str,
+        tier: str,
+        occurrence: int,
+        at: datetime,
+    ) -> None:
+        self.member_id = member_id
+        self.badge = badge
+        self.tier = tier
+        self.occurrence = occurrence
+        self.at = at
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+
+@dataclass  # __init__ by hand: compiled, it runs natively
 class EarnedDelta:
     """A change of what a member earned of a currency, for leaderboards.
 
@@ -179,6 +243,22 @@ class EarnedDelta:
     day: str
     week: str
     month: str
+
+    def __init__(
+        self,
+        member_id: str,
+        currency: str,
+        amount: int,
+        day: str,
+        week: str,
+        month: str,
+    ) -> None:
+        self.member_id = member_id
+        self.currency = currency
+        self.amount = amount
+        self.day = day
+        self.week = week
+        self.month = month
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import importlib
 import importlib.machinery
+import inspect
 import os
 import pickle
 from collections.abc import Mapping
@@ -97,3 +99,29 @@ def test_domain_events_pickle_and_copy(gamify_engine: EngineFactory) -> None:
     for event in heard:
         assert pickle.loads(pickle.dumps(event)) == event
         assert copy.deepcopy(event) == event and copy.copy(event) == event
+
+
+def test_hand_written_dataclass_inits_take_exactly_the_fields() -> None:
+    """Dataclasses on the hot path write ``__init__`` by hand (compiled, it runs natively;
+    the one dataclasses would generate is Python). Each must take the fields in order, with
+    their defaults, as the generated one would."""
+    hand_written = [
+        cls
+        for name in compiled_modules()
+        for cls in vars(importlib.import_module(name)).values()
+        if isinstance(cls, type)
+        and dataclasses.is_dataclass(cls)
+        and cls.__module__ == name
+        # not the __init__ dataclasses writes (Python source compiled from "<string>")
+        and getattr(getattr(cls.__init__, "__code__", None), "co_filename", "") != "<string>"
+    ]
+    assert len(hand_written) >= 5, hand_written
+    for cls in hand_written:
+        expected = [
+            (f.name, f.default if f.default is not dataclasses.MISSING else None)
+            for f in dataclasses.fields(cls)
+            if f.init
+        ]
+        parameters = list(inspect.signature(cls).parameters.values())
+        got = [(p.name, p.default if p.default is not p.empty else None) for p in parameters]
+        assert got == expected, cls

@@ -32,7 +32,7 @@ from gamify.program import Program
 __all__ = ["Capped", "apply", "prune", "used"]
 
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+@dataclass  # __init__ by hand: compiled, it runs natively
 class Capped:
     """An award after caps: ``amount`` credited, ``cut`` removed by ``cap`` (None if uncut)."""
 
@@ -40,6 +40,12 @@ class Capped:
     amount: int
     cut: int
     cap: str | None
+
+    def __init__(self, award: RuleAward, amount: int, cut: int, cap: str | None) -> None:
+        self.award = award
+        self.amount = amount
+        self.cut = cut
+        self.cap = cap
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ ROUNDING: Final = {
 }
 
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+@dataclass  # __init__ by hand: compiled, it runs natively
 class RuleAward:
     """What one rule pays for one event, after multipliers and rounding, before caps."""
 
@@ -53,8 +53,13 @@ class RuleAward:
     amount: int
     multiplier: Decimal
 
+    def __init__(self, rule: Rule, amount: int, multiplier: Decimal) -> None:
+        self.rule = rule
+        self.amount = amount
+        self.multiplier = multiplier
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+
+@dataclass  # __init__ by hand: compiled, it runs natively
 class MemberFacts:
     """What multipliers read about the member at the event."""
 
@@ -62,6 +67,18 @@ class MemberFacts:
     birthday: date | None
     local_day: date
     tier_multiplier: Decimal | None = None
+
+    def __init__(
+        self,
+        tags: Collection[str],
+        birthday: date | None,
+        local_day: date,
+        tier_multiplier: Decimal | None = None,
+    ) -> None:
+        self.tags = tags
+        self.birthday = birthday
+        self.local_day = local_day
+        self.tier_multiplier = tier_multiplier
 
 
 def round_award(value: Decimal, mode: str) -> int:
