@@ -153,7 +153,7 @@ class _Checked:
         self.fingerprint = fingerprint
 
 
-@dataclass(slots=True)
+@dataclass  # __init__ by hand: compiled, it runs natively
 class _Step:
     """What one unit of work is building: the member, the changes and the outcome parts."""
 
@@ -177,8 +177,38 @@ class _Step:
     board_at: datetime | None = None
     state: dict[str, Any] = field(init=False)  # the member's state, read many times a step
 
-    def __post_init__(self) -> None:
-        self.state = self.member.state
+    def __init__(
+        self,
+        member: MemberRecord,
+        at: datetime,
+        key: str | None,
+        action: str | None,
+        changes: Changes | None = None,
+        credits: list[Credit] | None = None,
+        balances: dict[str, int] | None = None,
+        earned: dict[str, int] | None = None,
+        counted_streaks: set[str] | None = None,
+        locked: Sequence[str] = (),
+        challenge_badges: list[BadgeAwarded] | None = None,
+        facts: BadgeFacts | None = None,
+        home_zone: str | None = None,
+        board_at: datetime | None = None,
+    ) -> None:
+        self.member = member
+        self.at = at
+        self.key = key
+        self.action = action
+        self.changes = Changes() if changes is None else changes
+        self.credits = [] if credits is None else credits
+        self.balances = balances
+        self.earned = {} if earned is None else earned
+        self.counted_streaks = set() if counted_streaks is None else counted_streaks
+        self.locked = locked
+        self.challenge_badges = [] if challenge_badges is None else challenge_badges
+        self.facts = facts
+        self.home_zone = home_zone
+        self.board_at = board_at
+        self.state = member.state
 
 
 _V = TypeVar("_V")

@@ -146,7 +146,7 @@ class LotChange:
         return _by_fields(self)
 
 
-@dataclass(slots=True)
+@dataclass  # __init__ by hand: compiled, it runs natively
 class MemberRecord:
     """A member as the store keeps it.
 
@@ -166,6 +166,32 @@ class MemberRecord:
     referrer: str | None = None
     created_at: datetime | None = None
     state: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        member_id: str,
+        timezone: str,
+        birthday: date | None = None,
+        tags: tuple[str, ...] = (),
+        level: int = 1,
+        tier: str | None = None,
+        review_at: datetime | None = None,
+        referral_code: str | None = None,
+        referrer: str | None = None,
+        created_at: datetime | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        self.member_id = member_id
+        self.timezone = timezone
+        self.birthday = birthday
+        self.tags = tags
+        self.level = level
+        self.tier = tier
+        self.review_at = review_at
+        self.referral_code = referral_code
+        self.referrer = referrer
+        self.created_at = created_at
+        self.state = {} if state is None else state
 
     def copy(self) -> MemberRecord:
         """A copy whose state dict the caller may change (nested values are replaced)."""
@@ -275,7 +301,7 @@ class OutboxMessage:
         return _by_fields(self)
 
 
-@dataclass(slots=True)
+@dataclass  # __init__ by hand: compiled, it runs natively
 class Changes:
     """Every write of one unit of work's step, applied all together or not at all."""
 
@@ -291,6 +317,28 @@ class Changes:
     #: entries, lots, idempotency records, awards and earned totals. Domain events
     #: already in the outbox stay, and so do other members' referrer links to them.
     forgotten: list[str] = field(default_factory=list)
+
+    def __init__(
+        self,
+        members: list[MemberRecord] | None = None,
+        entries: list[LedgerEntry] | None = None,
+        new_lots: list[Lot] | None = None,
+        lot_changes: list[LotChange] | None = None,
+        earned: list[EarnedDelta] | None = None,
+        idempotency: list[IdempotencyRecord] | None = None,
+        awards: list[Award] | None = None,
+        outbox: list[OutboxMessage] | None = None,
+        forgotten: list[str] | None = None,
+    ) -> None:
+        self.members = [] if members is None else members
+        self.entries = [] if entries is None else entries
+        self.new_lots = [] if new_lots is None else new_lots
+        self.lot_changes = [] if lot_changes is None else lot_changes
+        self.earned = [] if earned is None else earned
+        self.idempotency = [] if idempotency is None else idempotency
+        self.awards = [] if awards is None else awards
+        self.outbox = [] if outbox is None else outbox
+        self.forgotten = [] if forgotten is None else forgotten
 
     def balance_deltas(self) -> dict[tuple[str, str], int]:
         """The net change of each (member, account), from the entries."""

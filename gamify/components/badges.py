@@ -66,7 +66,9 @@ own_abc_cache(LazyMapping)
 MAX_OCCURRENCES: Final = 100  # awards of one repeatable badge in one check
 
 
-@dataclass(slots=True)  # not frozen: refreshed between the checks of one event
+# Not frozen: refreshed between the checks of one event. __init__ by hand: compiled, it
+# runs natively.
+@dataclass
 class BadgeFacts:
     """What badge conditions read about a member after an event.
 
@@ -91,8 +93,40 @@ class BadgeFacts:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     predicates: Mapping[str, Predicate] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        member_id: str,
+        counts: Mapping[str, int],
+        sums: Mapping[str, Decimal],
+        streaks: Mapping[str, int],
+        level: int,
+        tier_rank: int,
+        tier_ranks: Mapping[str, int],
+        earned: Mapping[str, int],
+        badges: Mapping[str, int],
+        action: str | None = None,
+        badge_tiers: Mapping[str, Sequence[str]] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        predicates: Mapping[str, Predicate] | None = None,
+    ) -> None:
+        self.member_id = member_id
+        self.counts = counts
+        self.sums = sums
+        self.streaks = streaks
+        self.level = level
+        self.tier_rank = tier_rank
+        self.tier_ranks = tier_ranks
+        self.earned = earned
+        self.badges = badges
+        self.action = action
+        self.badge_tiers = {} if badge_tiers is None else badge_tiers
+        self.attributes = {} if attributes is None else attributes
+        self.predicates = {} if predicates is None else predicates
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+
+# A value, never changed (frozen fields cost ~5x to set); __init__ by hand: compiled, it
+# runs natively.
+@dataclass
 class Due:
     """One award: the badge, its tier name (or ``""``), the occurrence and its reward."""
 
@@ -100,6 +134,12 @@ class Due:
     tier: str
     occurrence: int
     reward: Mapping[str, int]
+
+    def __init__(self, badge: str, tier: str, occurrence: int, reward: Mapping[str, int]) -> None:
+        self.badge = badge
+        self.tier = tier
+        self.occurrence = occurrence
+        self.reward = reward
 
 
 def _count(facts: BadgeFacts, key: str) -> int | Decimal:

@@ -14,7 +14,9 @@ from gamify.program import Levels
 __all__ = ["LevelChange", "progress", "xp_room"]
 
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+# A value, never changed (frozen fields cost ~5x to set); __init__ by hand: compiled, it
+# runs natively.
+@dataclass
 class LevelChange:
     """The new level, the levels crossed upward with their rewards, and the new paid mark."""
 
@@ -22,6 +24,18 @@ class LevelChange:
     reached: list[tuple[int, dict[str, int]]]
     paid: int
     down_to: int | None = None
+
+    def __init__(
+        self,
+        level: int,
+        reached: list[tuple[int, dict[str, int]]],
+        paid: int,
+        down_to: int | None = None,
+    ) -> None:
+        self.level = level
+        self.reached = reached
+        self.paid = paid
+        self.down_to = down_to
 
 
 def progress(

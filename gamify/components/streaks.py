@@ -65,7 +65,9 @@ def _add_run(state: dict[str, Any], start: str, length: int) -> str:
     return runs
 
 
-@dataclass(slots=True)  # a value, never changed (frozen fields cost ~5x to set)
+# A value, never changed (frozen fields cost ~5x to set); __init__ by hand: compiled, it
+# runs natively.
+@dataclass
 class StreakStep:
     """A streak after one event: its new state and what happened."""
 
@@ -75,6 +77,22 @@ class StreakStep:
     broken: bool = False
     frozen: int = 0
     milestones: list[Milestone] = field(default_factory=list)
+
+    def __init__(
+        self,
+        state: dict[str, Any],
+        counted: bool = False,
+        extended: bool = False,
+        broken: bool = False,
+        frozen: int = 0,
+        milestones: list[Milestone] | None = None,
+    ) -> None:
+        self.state = state
+        self.counted = counted
+        self.extended = extended
+        self.broken = broken
+        self.frozen = frozen
+        self.milestones = [] if milestones is None else milestones
 
 
 def period_index(period: str, day: date, first_weekday: int = 0) -> int:
