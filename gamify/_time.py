@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Final
 
 import pendulum
 
@@ -25,9 +26,31 @@ __all__ = [
 ]
 
 
+_ONE_DAY: Final = timedelta(days=1)
+_TICK: Final = timedelta(microseconds=1)
+
+# Zone -> the local day last read in it: its first instant, the next day's, its date.
+# Events come close together in time, so most fall on a day just read, and comparing
+# instants costs a fraction of converting one. Only days of 24 hours with one UTC offset
+# at both ends are kept (not DST days): every instant inside reads as that day.
+_LAST_DAY: Final[dict[str, tuple[datetime, datetime, date]]] = {}
+
+
 def local_date(at: datetime, tz: str) -> date:
     """The calendar date of ``at`` in ``tz``."""
-    return at.astimezone(zone(tz)).date()
+    last = _LAST_DAY.get(tz)
+    if last is not None and last[0] <= at < last[1]:
+        return last[2]
+    place = zone(tz)
+    day = at.astimezone(place).date()
+    start = local_midnight(day, tz)
+    end = local_midnight(day + _ONE_DAY, tz)
+    if (
+        end - start == _ONE_DAY
+        and start.astimezone(place).utcoffset() == (end - _TICK).astimezone(place).utcoffset()
+    ):
+        _LAST_DAY[tz] = (start, end, day)
+    return day
 
 
 def week_start(day: date, first_weekday: int = 0) -> date:

@@ -4,7 +4,9 @@ of the gap where midnight is skipped, and plain midnight elsewhere."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -73,3 +75,54 @@ def test_a_month_end_lot_expires_at_the_first_midnight_of_the_month(
     clock.set(datetime(2026, 11, 1, 4, 30, tzinfo=UTC))
     assert engine.run_due().expired_points == 100
     assert engine.balance("ana") == 0
+
+
+# Zones whose days local_date must not get wrong from a remembered day: midnight repeated
+# by a fall-back to the previous day (Sao Paulo until 2019), days skipped (Apia, 2011),
+# odd offsets (Kathmandu, Chatham, St John's), and a zone changing offset twice a year
+# around Ramadan (Casablanca).
+REMEMBERED_DAY_ZONES = [
+    *ZONES,
+    "America/Sao_Paulo",
+    "Pacific/Apia",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Africa/Casablanca",
+]
+
+
+@pytest.mark.parametrize("tz", REMEMBERED_DAY_ZONES)
+def test_local_date_agrees_with_the_zone_database_instant_by_instant(tz: str) -> None:
+    """local_date remembers the last day read in each zone; walking forward through years
+    of DST changes (in steps that land on every minute of the hour) and jumping back and
+    forth, it answers as converting each instant with zoneinfo does."""
+    place = ZoneInfo(tz)
+    at = datetime(2010, 1, 1, tzinfo=UTC)
+    while at < datetime(2020, 1, 1, tzinfo=UTC):
+        assert local_date(at, tz) == at.astimezone(place).date(), (tz, at)
+        at += timedelta(minutes=131)
+    day = date(2016, 1, 1)
+    while day < date(2018, 1, 1):  # the last instant of a day read, then the next day's first
+        start = local_midnight(day, tz)
+        assert local_date(start - US, tz) == (start - US).astimezone(place).date(), (tz, day)
+        assert local_date(start, tz) == start.astimezone(place).date() == day, (tz, day)
+        day += timedelta(days=1)
+    rng = random.Random(tz)
+    for _ in range(2000):
+        at = datetime(2010, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(10 * 365 * 86400))
+        for step in (timedelta(0), US, -US, timedelta(hours=1), -timedelta(hours=1)):
+            moved = at + step
+            assert local_date(moved, tz) == moved.astimezone(place).date(), (tz, moved)
+
+
+def test_local_date_near_a_midnight_repeated_by_a_fall_back_to_the_day_before() -> None:
+    """Sao Paulo, 18 February 2018: at midnight clocks went back to 23:00 on the 17th. The
+    hour after the first midnight belongs to the 17th again, after the 18th was read."""
+    tz = "America/Sao_Paulo"
+    first_midnight = datetime(2018, 2, 18, 2, 0, tzinfo=UTC)  # 00:00 at -02:00
+    assert local_date(first_midnight - US, tz) == date(2018, 2, 17)
+    assert local_date(first_midnight, tz) == date(2018, 2, 17)  # now 23:00 at -03:00
+    assert local_date(first_midnight + timedelta(minutes=59), tz) == date(2018, 2, 17)
+    assert local_date(first_midnight + timedelta(hours=1), tz) == date(2018, 2, 18)
+    assert local_date(first_midnight + timedelta(minutes=30), tz) == date(2018, 2, 17)
