@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from datetime import datetime
-from operator import attrgetter
 from typing import Any, Final, Generic, TypeVar, cast
 
 from mypy_extensions import mypyc_attr
@@ -56,9 +55,41 @@ from gamify_adapters._indexes import SortedBoard, TimeIndex
 Undo = tuple[Any, Any, Any]
 Row = tuple[Any, ...]
 _MISSING: Final = object()
-# A record's fields as one plain tuple, in declaration order (so Record(*row) rebuilds it).
-_entry_row: Callable[[LedgerEntry], Row] = attrgetter(*(f.name for f in fields(LedgerEntry)))
-_lot_row: Callable[[Lot], Row] = attrgetter(*(f.name for f in fields(Lot)))
+
+
+# A record's fields as one plain tuple, in declaration order (so Record(*row) rebuilds it),
+# spelt out: compiled, each field is a direct read. A test holds them to the fields.
+def _entry_row(e: LedgerEntry) -> Row:
+    return (
+        e.entry_id,
+        e.member_id,
+        e.account,
+        e.amount,
+        e.at,
+        e.kind,
+        e.reason,
+        e.key,
+        e.action,
+        e.lot_id,
+    )
+
+
+def _lot_row(lot: Lot) -> Row:
+    return (
+        lot.lot_id,
+        lot.member_id,
+        lot.currency,
+        lot.amount,
+        lot.remaining,
+        lot.earned_at,
+        lot.expires_at,
+        lot.pending_until,
+        lot.rule,
+        lot.key,
+        lot.status,
+    )
+
+
 _NO_EARNINGS: Row = (0, "", 0, "", 0, "", 0)
 _ACCOUNT: Final = [f.name for f in fields(LedgerEntry)].index("account")
 _KEY: Final = [f.name for f in fields(LedgerEntry)].index("key")
@@ -76,7 +107,6 @@ _MEMBER_FIELDS: Final = [f.name for f in fields(MemberRecord)]
 _REVIEW_AT: Final = _MEMBER_FIELDS.index("review_at")
 _TIER: Final = _MEMBER_FIELDS.index("tier")
 _CODE: Final = _MEMBER_FIELDS.index("referral_code")
-_member_fields: Callable[[MemberRecord], Row] = attrgetter(*_MEMBER_FIELDS[:-1])
 assert _MEMBER_FIELDS[-1] == "state"
 
 
@@ -88,7 +118,20 @@ def _member_row(member: MemberRecord) -> Row:
         state = marshal.dumps(member.state)
     except ValueError as exc:
         raise StoreError(f"a member's state must be JSON-ready data: {exc}") from None
-    return (*_member_fields(member), state)
+    m = member
+    return (
+        m.member_id,
+        m.timezone,
+        m.birthday,
+        m.tags,
+        m.level,
+        m.tier,
+        m.review_at,
+        m.referral_code,
+        m.referrer,
+        m.created_at,
+        state,
+    )
 
 
 def _earning_currency(row: Row) -> str | None:
