@@ -52,11 +52,12 @@ class _Ids:
         self.reseed()
 
     def reseed(self) -> None:
-        self.base = int.from_bytes(os.urandom(8)) << 64
+        # The top bit set keeps every id at 32 hex digits: hex() drops leading zeros.
+        self.base = (int.from_bytes(os.urandom(8)) | 1 << 63) << 64
         self.counter = itertools.count()
 
     def new(self) -> str:
-        return (self.base + next(self.counter)).to_bytes(16).hex()
+        return hex(self.base + next(self.counter))[2:]
 
 
 _IDS: Final = _Ids()

@@ -6,7 +6,7 @@ IANA zone at the instant of the event. Windows are half-open, [start, end).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Final
 
@@ -22,6 +22,7 @@ __all__ = [
     "period_key",
     "period_start",
     "start_of_next_month",
+    "utc_text",
     "week_start",
 ]
 
@@ -51,6 +52,25 @@ def local_date(at: datetime, tz: str) -> date:
     ):
         _LAST_DAY[tz] = (start, end, day)
     return day
+
+
+# "00" to "99": writing an instant from these costs a fraction of isoformat(), which
+# formats its fields and asks the zone for its offset.
+_TWO_DIGITS: Final = [f"{n:02d}" for n in range(100)]
+
+
+def utc_text(at: datetime) -> str:
+    """``at.isoformat()``, written directly for an instant in UTC."""
+    if at.tzinfo is not UTC or at.year < 1000:
+        return at.isoformat()
+    two = _TWO_DIGITS
+    text = (
+        f"{at.year}-{two[at.month]}-{two[at.day]}T{two[at.hour]}:{two[at.minute]}:{two[at.second]}"
+    )
+    micro = at.microsecond
+    if micro:
+        text += "." + str(1_000_000 + micro)[1:]
+    return text + "+00:00"
 
 
 def week_start(day: date, first_weekday: int = 0) -> date:

@@ -147,7 +147,7 @@ def record(
             new["broken"] = {"len": new["len"], "paid": new["paid"], "end": end.isoformat()}
             new["len"] = 0
             new["paid"] = []
-    instant = at.isoformat()
+    instant = _time.utc_text(at)
     if new["len"] == 0:
         new["start"] = instant
     new["len"] += 1

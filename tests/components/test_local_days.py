@@ -5,13 +5,13 @@ of the gap where midnight is skipped, and plain midnight elsewhere."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 import gamify
-from gamify._time import local_date, local_midnight
+from gamify._time import local_date, local_midnight, utc_text
 
 US = timedelta(microseconds=1)
 ZONES = [
@@ -126,3 +126,25 @@ def test_local_date_near_a_midnight_repeated_by_a_fall_back_to_the_day_before() 
     assert local_date(first_midnight + timedelta(minutes=59), tz) == date(2018, 2, 17)
     assert local_date(first_midnight + timedelta(hours=1), tz) == date(2018, 2, 18)
     assert local_date(first_midnight + timedelta(minutes=30), tz) == date(2018, 2, 17)
+
+
+def test_utc_text_is_isoformat() -> None:
+    """Written by hand for UTC instants (with and without microseconds, at the edges of
+    each field); other zones and early years go through isoformat itself."""
+    rng = random.Random(7)
+    instants = [
+        datetime(2026, 3, 29, 23, 30, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1000, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 100_000, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 30, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai")),
+        datetime(2026, 3, 30, 7, 30, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    ]
+    instants += [
+        datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randrange(10**15))
+        for _ in range(2000)
+    ]
+    for at in instants:
+        assert utc_text(at) == at.isoformat(), at

@@ -38,3 +38,19 @@ def test_a_forked_child_draws_ids_its_parent_never_does() -> None:
     parent = {new_id() for _ in range(100)}
     assert len(child) == 100 and not child & parent
     assert {i[:16] for i in child}.isdisjoint({i[:16] for i in parent})
+
+
+def test_ids_keep_32_digits_whatever_the_random_half_draws(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A random half drawn as zeros (or small) still gives 32 digits, all distinct."""
+    from gamify import _events
+
+    for drawn in (bytes(8), b"\x00\x00\x00\x00\x00\x00\x00\x01", b"\x0f" + bytes(7)):
+        monkeypatch.setattr(os, "urandom", lambda n, drawn=drawn: drawn[:n])
+        _events._IDS.reseed()
+        ids = [new_id() for _ in range(20)]
+        assert all(HEX32.fullmatch(i) for i in ids), ids
+        assert len(set(ids)) == 20
+    monkeypatch.undo()
+    _events._IDS.reseed()
