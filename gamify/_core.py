@@ -96,6 +96,9 @@ _T = TypeVar("_T")
 _M = TypeVar("_M", bound=BaseModel)  # compiled here, with the engine that calls it
 _new: Final = object.__new__
 _set: Final = object.__setattr__
+# Model -> the names of its fields (every one is given), copied into each model built:
+# copying a set costs less than making one from the values' keys.
+_FIELD_NAMES: Final[dict[type[BaseModel], set[str]]] = {}
 
 
 def built(model: type[_M], /, **values: Any) -> _M:
@@ -103,9 +106,12 @@ def built(model: type[_M], /, **values: Any) -> _M:
     order (the order of its repr and JSON), with its declared type. Validating them again
     costs more than the rest of building a credit, and a few models are built per event.
     Nothing checks the values here: tests compare each kind with its validated form."""
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = set(model.model_fields)
     obj = _new(model)
     _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_fields_set__", names.copy())
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj
