@@ -30,27 +30,32 @@ __all__ = [
 _ONE_DAY: Final = timedelta(days=1)
 _TICK: Final = timedelta(microseconds=1)
 
-# Zone -> the local day last read in it: its first instant, the next day's, its date.
-# Events come close together in time, so most fall on a day just read, and comparing
-# instants costs a fraction of converting one. Only days of 24 hours with one UTC offset
-# at both ends are kept (not DST days): every instant inside reads as that day.
-_LAST_DAY: Final[dict[str, tuple[datetime, datetime, date]]] = {}
+# Zone -> the newest local day read in it and the one before, as (first instant, the next
+# day's, date). Events come close together in time, so most fall on one of them (a
+# streak reads its last event's day too), and comparing instants costs a fraction of
+# converting one; older instants are converted as they come. Only days of 24 hours with
+# one UTC offset at both ends are kept (not DST days): every instant inside reads as
+# that day.
+_DAYS_READ: Final[dict[str, tuple[tuple[datetime, datetime, date], ...]]] = {}
 
 
 def local_date(at: datetime, tz: str) -> date:
     """The calendar date of ``at`` in ``tz``."""
-    last = _LAST_DAY.get(tz)
-    if last is not None and last[0] <= at < last[1]:
-        return last[2]
+    kept = _DAYS_READ.get(tz, ())
+    for start, end, day in kept:
+        if start <= at < end:
+            return day
     place = zone(tz)
     day = at.astimezone(place).date()
+    if kept and at < kept[0][1]:
+        return day  # before the newest day kept
     start = local_midnight(day, tz)
     end = local_midnight(day + _ONE_DAY, tz)
     if (
         end - start == _ONE_DAY
         and start.astimezone(place).utcoffset() == (end - _TICK).astimezone(place).utcoffset()
     ):
-        _LAST_DAY[tz] = (start, end, day)
+        _DAYS_READ[tz] = ((start, end, day), *kept[:1])
     return day
 
 
