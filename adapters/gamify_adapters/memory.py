@@ -118,18 +118,17 @@ def _member_row(member: MemberRecord) -> Row:
         state = marshal.dumps(member.state)
     except ValueError as exc:
         raise StoreError(f"a member's state must be JSON-ready data: {exc}") from None
-    m = member
     return (
-        m.member_id,
-        m.timezone,
-        m.birthday,
-        m.tags,
-        m.level,
-        m.tier,
-        m.review_at,
-        m.referral_code,
-        m.referrer,
-        m.created_at,
+        member.member_id,
+        member.timezone,
+        member.birthday,
+        member.tags,
+        member.level,
+        member.tier,
+        member.review_at,
+        member.referral_code,
+        member.referrer,
+        member.created_at,
         state,
     )
 
