@@ -229,6 +229,36 @@ class StoreContract:
             loaded.state["a"] = 2
         assert store.get_member("alice") == member("alice", state={"a": 1})
 
+    def test_nested_state_is_never_shared(self, store: Store) -> None:
+        """The store keeps no object of the caller's state, nor hands out one of its own:
+        changing a nested section (counts, a streak's list) of the record written, or of
+        a record read, changes nothing stored."""
+
+        def state() -> dict[str, Any]:
+            return {
+                "counts": {"workout": 3, "read": 1},
+                "sums": {"purchase": "12.50"},
+                "streaks": {"daily": {"len": 2, "paid": [3], "broken": {"len": 1}}},
+                "caps": {"day": ["2026-03-01", 5, ""]},
+                "level_paid": 2,
+            }
+
+        record = member("alice", state=state())
+        self.apply(store, Changes(members=[record]))
+        record.state["counts"]["workout"] = 99
+        record.state["streaks"]["daily"]["paid"].append(7)
+        record.state["caps"]["day"][1] = 0
+        assert store.get_member("alice") == member("alice", state=state())
+        with store.unit_of_work(["alice"]) as uow:
+            loaded = uow.load_member("alice")
+            assert loaded is not None
+            loaded.state["sums"]["purchase"] = "0"
+            loaded.state["streaks"]["daily"]["broken"]["len"] = 9
+        got = store.get_member("alice")
+        assert got is not None
+        got.state["counts"]["read"] = 5
+        assert store.get_member("alice") == member("alice", state=state())
+
     def test_state_that_is_not_json_ready_is_refused(self, store: Store) -> None:
         """A member whose state holds a value JSON cannot carry (a Decimal, a datetime) is
         refused with a StoreError, and the unit of work writes nothing."""
@@ -854,6 +884,20 @@ class StoreContract:
         with store.unit_of_work(["x"]) as uow:
             assert uow.member_by_code("BOB23456") is None
         self.apply(store, Changes(members=[member("carol", referral_code="BOB23456")]))
+
+    def test_rollback_restores_a_changed_state(self, store: Store) -> None:
+        """A unit that rewrites a member's state, sections added, changed and dropped, and
+        then fails leaves the state as it was; the next write starts from it."""
+        first = {"counts": {"w": 1}, "streaks": {"s": {"len": 1, "paid": []}}, "curve": "a"}
+        self.apply(store, Changes(members=[member("alice", state=first)]))
+        with pytest.raises(RuntimeError), store.unit_of_work(["alice"]) as uow:
+            changed = {"counts": {"w": 2}, "sums": {"buy": "5"}, "curve": "b"}
+            uow.apply(Changes(members=[member("alice", level=2, state=changed)]))
+            assert uow.load_member("alice") == member("alice", level=2, state=changed)
+            raise RuntimeError("after the write")
+        assert store.get_member("alice") == member("alice", state=first)
+        self.apply(store, Changes(members=[member("alice", state={**first, "curve": "c"})]))
+        assert store.get_member("alice") == member("alice", state={**first, "curve": "c"})
 
     def test_rollback_restores_changed_lots(self, store: Store) -> None:
         kept = lot("alice", 10, expires_at=at(5))
