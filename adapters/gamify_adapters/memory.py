@@ -110,60 +110,14 @@ _CODE: Final = _MEMBER_FIELDS.index("referral_code")
 assert _MEMBER_FIELDS[-1] == "state"
 
 
-def _is_scalar(value: object) -> bool:
-    """Whether ``value`` is an immutable JSON value: shared, never copied."""
-    kind = type(value)
-    return kind is str or kind is int or kind is float or kind is bool or value is None
-
-
-def _is_flat(value: dict[Any, Any]) -> bool:
-    """Whether ``value`` maps text to immutable JSON values (counts, sums, totals)."""
-    return all(type(key) is str and _is_scalar(item) for key, item in value.items())
-
-
-_WHOLE: Final = None  # the key of a state kept whole (its own keys are not all text)
-
-
-def _stored_state(state: dict[Any, Any]) -> dict[Any, Any]:
-    """The game state as the store keeps it, sharing no container with the caller.
-
-    Most of a state, by count, is flat sections (counts, sums, earned totals, badges
-    held): a copy of one costs a fraction of encoding and decoding it, and a dict of plain
-    values is never walked by the garbage collector. Nested sections (streaks, caps) are
-    ``marshal`` bytes (faster than pickle for plain data, and read back only by this
-    process), as is a whole state whose keys are not all text.
-    """
-    stored: dict[Any, Any] = {}
-    for key, value in state.items():
-        if type(key) is not str:
-            return {_WHOLE: marshal.dumps(state)}
-        if _is_scalar(value):
-            stored[key] = value
-        elif type(value) is dict and _is_flat(value):
-            stored[key] = value.copy()
-        else:
-            stored[key] = marshal.dumps(value)
-    return stored
-
-
-def _loaded_state(stored: dict[Any, Any]) -> dict[str, Any]:
-    """A fresh game state from what :func:`_stored_state` kept."""
-    if _WHOLE in stored:
-        return cast(dict[str, Any], marshal.loads(stored[_WHOLE]))
-    state: dict[str, Any] = {}
-    for key, value in stored.items():
-        kind = type(value)
-        if kind is bytes:
-            state[key] = marshal.loads(value)
-        elif kind is dict:
-            state[key] = value.copy()
-        else:
-            state[key] = value
-    return state
-
-
 def _member_row(member: MemberRecord) -> Row:
-    """The record's fields but its state (see :meth:`MemoryStore._keep_state`)."""
+    """The record's fields, with its game state as bytes, never walked by the garbage
+    collector. The state is JSON-ready data, which ``marshal`` (faster than pickle for
+    plain data, and read back only by this process) encodes whole."""
+    try:
+        state = marshal.dumps(member.state)
+    except ValueError as exc:
+        raise StoreError(f"a member's state must be JSON-ready data: {exc}") from None
     return (
         member.member_id,
         member.timezone,
@@ -175,14 +129,8 @@ def _member_row(member: MemberRecord) -> Row:
         member.referral_code,
         member.referrer,
         member.created_at,
+        state,
     )
-
-
-def _member(row: Row, state: dict[Any, Any]) -> MemberRecord:
-    """A fresh record (its state too) for a stored row and state."""
-    member = MemberRecord(*row)
-    member.state = _loaded_state(state)
-    return member
 
 
 def _earning_currency(row: Row) -> str | None:
@@ -192,6 +140,13 @@ def _earning_currency(row: Row) -> str | None:
     if row[_ENTRY_KIND] in EARNED_KINDS and account in (currency, pending_account(currency)):
         return str(currency)
     return None
+
+
+def _member(row: Row) -> MemberRecord:
+    """A fresh record (its state too) for a stored row."""
+    member = MemberRecord(*row[:-1])
+    member.state = marshal.loads(row[-1])
+    return member
 
 
 _T = TypeVar("_T")
@@ -209,8 +164,8 @@ class MemoryStore(Store):
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
         self._lock = threading.RLock()
-        self._members: dict[str, Row] = {}  # member -> the record's fields but its state
-        self._states: dict[str, dict[Any, Any]] = {}  # member -> its state (see _keep_state)
+        # member -> the record's fields, its state as bytes (see _member_row)
+        self._members: dict[str, Row] = {}
         self._codes: dict[str, str] = {}
         self._balances: dict[str, dict[str, int]] = {}
         self._ledger: dict[str, list[Row]] = {}  # member -> entry rows, oldest first
@@ -276,17 +231,13 @@ class MemoryStore(Store):
             owner = coded.setdefault(code, member.member_id)
             if owner != member.member_id or self._codes.get(code, owner) != owner:
                 raise DuplicateError(f"referral code {code!r} already taken")
-        try:
-            states = [_stored_state(member.state) for member in changes.members]
-        except ValueError as exc:
-            raise StoreError(f"a member's state must be JSON-ready data: {exc}") from None
+        rows = [_member_row(member) for member in changes.members]  # refuses a bad state
 
         for member_id in changes.forgotten:
             self._forget(member_id)
-        for member, state in zip(changes.members, states, strict=True):
+        for member, row in zip(changes.members, rows, strict=True):
             before = self._members.get(member.member_id)
-            self._set(self._members, member.member_id, _member_row(member))
-            self._keep_state(member.member_id, state)
+            self._set(self._members, member.member_id, row)
             if self._boards and before is not None and before[_TIER] != member.tier:
                 self._touch(member.member_id, None)  # tier boards gain or lose the member
             if member.review_at is not None and (
@@ -350,9 +301,8 @@ class MemoryStore(Store):
             self._drop(self._codes, row[_CODE])
         for lot_id in self._member_lots.get(member_id, ()):
             self._drop(self._lots, lot_id)
-        for table in (self._members, self._states, self._balances, self._ledger):
+        for table in (self._members, self._balances, self._ledger, self._member_lots):
             self._drop(table, member_id)
-        self._drop(self._member_lots, member_id)
         for ident in [i for i in self._idempotency if i[0] == member_id]:
             self._drop(self._idempotency, ident)
         for award in [a for a in self._awards if a[0] == member_id]:
@@ -395,19 +345,6 @@ class MemoryStore(Store):
     def _record(self, step: Undo) -> None:
         assert self._undo is not None, "writes happen inside a unit of work"
         self._undo.append(step)
-
-    def _keep_state(self, member_id: str, state: dict[Any, Any]) -> None:
-        """Write a member's stored state into the one dict kept for it. A new dict at
-        every write would reach the collector's oldest generation each time and make it
-        walk every object there far more often."""
-        held = self._states.get(member_id)
-        if held is None:
-            self._set(self._states, member_id, state)
-            return
-        assert self._undo is not None, "writes happen inside a unit of work"
-        self._undo.append((self._states, member_id, held.copy()))  # a rollback puts a copy
-        held.clear()
-        held.update(state)
 
     def _set(self, container: dict[Any, Any], key: Any, value: Any) -> Any:
         """Set ``container[key]``; return what it held (``_MISSING`` if nothing)."""
@@ -453,7 +390,7 @@ class MemoryStore(Store):
     def get_member(self, member_id: str) -> MemberRecord | None:
         with self._lock:
             row = self._members.get(member_id)
-            return _member(row, self._states[member_id]) if row is not None else None
+            return _member(row) if row is not None else None
 
     def get_balances(self, member_id: str) -> dict[str, int]:
         with self._lock:
@@ -752,7 +689,7 @@ class _MemoryUnit(UnitOfWork):
 
     def load_member(self, member_id: str) -> MemberRecord | None:
         row = self._s._members.get(member_id)
-        return _member(row, self._s._states[member_id]) if row is not None else None
+        return _member(row) if row is not None else None
 
     def member_by_code(self, code: str) -> str | None:
         return self._s._codes.get(code)
