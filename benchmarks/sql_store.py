@@ -16,6 +16,9 @@ instants drive a :class:`gamify.ManualClock` that only moves forward.
 Printed, from one process (threads for concurrency), every figure in events
 per second of wall-clock time and of this process's CPU time:
 
+0. the engine alone: the same stream on the memory store, per event and
+   batched. No store can make the SDK faster than this, so its ratio to each
+   baseline is the highest ratio any SQL store could reach;
 a. the SDK on a SQLite file (a fresh temporary directory), ``engine.track``:
    one transaction and commit per event (``--skip-sqlite`` skips a to c);
 b. the SDK batched: ``engine.track_many`` per ``--batch`` events (default 500),
@@ -160,7 +163,7 @@ def ratio_line(label: str, sdk: Rate, baseline: Rate, target: float) -> str:
 
 
 def sdk_engine(
-    program: gamify.Program, store: SQLStore, start: datetime
+    program: gamify.Program, store: gamify.Store | str, start: datetime
 ) -> tuple[gamify.Engine, gamify.ManualClock]:
     clock = gamify.ManualClock(start)
     return gamify.Engine(program, store, clock), clock
@@ -540,8 +543,33 @@ def constant_reads(program: gamify.Program, directory: Path, rows: int, repeat: 
 # Main ------------------------------------------------------------------------------------
 
 
+def engine_alone(program: gamify.Program, events: list[Workout], batch: int) -> tuple[Rate, Rate]:
+    """The same stream on the memory store: the engine's own time, without storage."""
+    print("-- the engine alone (memory store) --", flush=True)
+    engine, clock = sdk_engine(program, "memory://", events[0].at)
+    each = report(sdk_per_event("0. memory store per event", engine, clock, events))
+    engine, clock = sdk_engine(program, "memory://", events[0].at)
+    batched = report(
+        sdk_batched(f"0. memory store batched ({batch})", engine, clock, events, batch)
+    )
+    return each, batched
+
+
+def ceiling_line(alone: Rate, baseline: Rate) -> str:
+    ceiling = alone.per_second / baseline.per_second if baseline.per_second else 0.0
+    return (
+        f"  ceiling: the engine alone ({alone.label[3:]}) is {ceiling:.1%} of "
+        f"{baseline.label[3:]}; no store can bring the SDK above it"
+    )
+
+
 def sqlite_part(
-    program: gamify.Program, events: list[Workout], directory: Path, batch: int, members: int
+    program: gamify.Program,
+    events: list[Workout],
+    directory: Path,
+    batch: int,
+    members: int,
+    floor: tuple[Rate, Rate],
 ) -> None:
     print(f"-- SQLite (files in {directory}) --", flush=True)
     store_a = SQLStore(f"sqlite:///{directory / 'sdk_per_event.db'}")
@@ -564,6 +592,8 @@ def sqlite_part(
     )
     print(ratio_line("a (per event)", a, c1, PER_EVENT_TARGET))
     print(ratio_line("b (batched)", b, c2, BATCH_TARGET))
+    print(ceiling_line(floor[0], c1))
+    print(ceiling_line(floor[1], c2))
 
     sample = [f"m{i:06d}" for i in range(0, members, max(1, members // 1000))]
     summary, balances_a = sample_summary(engine_a, sample)
@@ -643,7 +673,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.skip_sqlite:
             print("-- SQLite skipped (--skip-sqlite) --", flush=True)
         else:
-            sqlite_part(program, events, directory, args.batch, args.members)
+            floor = engine_alone(program, events, args.batch)
+            sqlite_part(program, events, directory, args.batch, args.members, floor)
         if args.skip_pg or not args.pg_url:
             reason = "--skip-pg" if args.skip_pg else f"no --pg-url and no ${PG_URL_VARIABLE}"
             print(f"-- PostgreSQL skipped ({reason}) --", flush=True)

@@ -52,7 +52,6 @@ from gamify.store import (
 )
 from gamify_adapters._indexes import SortedBoard, TimeIndex
 
-Undo = tuple[Any, Any, Any]
 Row = tuple[Any, ...]
 _MISSING: Final = object()
 
@@ -185,7 +184,7 @@ class MemoryStore(Store):
         self._expiry_index: list[tuple[datetime, str]] = []
         self._pending_index: list[tuple[datetime, str]] = []
         self._review_index: list[tuple[datetime, str]] = []
-        self._undo: list[Undo] | None = None
+        self._undo: list[Any] | None = None
         # Leaderboard indexes (see _indexes), built on first use. They are derived from
         # the tables above, so a rollback drops them and the next read builds them again.
         self._boards: dict[tuple[str, str, str | None], SortedBoard] = {}
@@ -289,7 +288,7 @@ class MemoryStore(Store):
             self._set(self._idempotency, (rec.member_id, rec.kind, rec.key), stored)
         for ident_award in award_ids:
             self._awards.add(ident_award)
-            self._record((self._awards, ident_award, _ADDED))
+            self._record(self._awards, ident_award, _ADDED)
         for delta_e in changes.earned:
             self._add_earned(delta_e)
         for msg in changes.outbox:
@@ -338,41 +337,42 @@ class MemoryStore(Store):
         if self._boards:
             self._touch(delta.member_id, delta.currency)
 
-    # The undo log: (container, key, old value) for dicts, (list, None, old
-    # length) for lists, (set, item, _ADDED or _REMOVED) for sets. Tuples, not closures:
-    # this runs several times per event.
+    # The undo log, three items a step: container, key, old value for dicts; list,
+    # None, old length for lists; set, item, _ADDED or _REMOVED for sets. Flat, not
+    # closures or tuples: this runs several times per event, and a batch keeps every
+    # step to its end, where tuples would pile up in the collector's generations.
 
-    def _record(self, step: Undo) -> None:
-        assert self._undo is not None, "writes happen inside a unit of work"
-        self._undo.append(step)
+    def _record(self, container: Any, key: Any, old: Any) -> None:
+        undo = self._undo
+        assert undo is not None, "writes happen inside a unit of work"
+        undo.append(container)
+        undo.append(key)
+        undo.append(old)
 
     def _set(self, container: dict[Any, Any], key: Any, value: Any) -> Any:
         """Set ``container[key]``; return what it held (``_MISSING`` if nothing)."""
-        assert self._undo is not None, "writes happen inside a unit of work"
         old = container.get(key, _MISSING)
-        self._undo.append((container, key, old))
+        self._record(container, key, old)
         container[key] = value
         return old
 
     def _drop(self, container: dict[Any, Any], key: Any) -> None:
         """Remove ``container[key]``; the undo log puts it back."""
-        assert self._undo is not None, "writes happen inside a unit of work"
-        self._undo.append((container, key, container.pop(key, _MISSING)))
+        self._record(container, key, container.pop(key, _MISSING))
 
     def _discard(self, container: set[Any], item: Any) -> None:
         """Remove ``item`` from a set; the undo log puts it back."""
-        assert self._undo is not None, "writes happen inside a unit of work"
-        self._undo.append((container, item, _REMOVED))
+        self._record(container, item, _REMOVED)
         container.discard(item)
 
     def _append(self, container: list[Any], value: Any) -> None:
-        assert self._undo is not None, "writes happen inside a unit of work"
-        self._undo.append((container, None, len(container)))
+        self._record(container, None, len(container))
         container.append(value)
 
     @staticmethod
-    def _rollback(undo: list[Undo]) -> None:
-        for container, key, old in reversed(undo):
+    def _rollback(undo: list[Any]) -> None:
+        for at in range(len(undo) - 3, -1, -3):
+            container, key, old = undo[at], undo[at + 1], undo[at + 2]
             if isinstance(container, list):
                 del container[old:]
             elif isinstance(container, set):

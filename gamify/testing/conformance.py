@@ -877,6 +877,29 @@ class StoreContract:
             self.credit(store, "bob", -1)
         assert self.snapshot(store, ["alice", "bob"]) == before
 
+    def test_batch_failure_undoes_rows_written_twice(self, store: Store) -> None:
+        """Rows that several units of one batch rewrite (a member, its balance, its
+        earned totals) come back as they were before the batch, not as the first unit
+        left them."""
+        first = {"counts": {"w": 1}}
+        self.apply(
+            store, Changes(members=[member("alice", state=first)], earned=[earned("alice", 2)])
+        )
+        self.credit(store, "alice", 2)
+        before = self.snapshot(store, ["alice"])
+        with pytest.raises(RuntimeError), store.batch():
+            for n in (2, 3):
+                self.apply(
+                    store,
+                    Changes(
+                        members=[member("alice", level=n, state={"counts": {"w": n}})],
+                        earned=[earned("alice", n)],
+                    ),
+                )
+                self.credit(store, "alice", n)
+            raise RuntimeError("after the writes")
+        assert self.snapshot(store, ["alice"]) == before
+
     def test_rollback_drops_a_new_referral_code(self, store: Store) -> None:
         with pytest.raises(RuntimeError), store.unit_of_work(["bob"]) as uow:
             uow.apply(Changes(members=[member("bob", referral_code="BOB23456")]))
