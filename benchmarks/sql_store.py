@@ -1,7 +1,8 @@
 """Benchmark: the SQL store against raw-driver baselines, on SQLite and PostgreSQL.
 
     python benchmarks/sql_store.py [--members N] [--events N] [--days D] [--seed S]
-                                   [--batch B] [--workers 1,8] [--pg-url URL] [--skip-pg]
+                                   [--batch B] [--workers 1,8] [--processes]
+                                   [--pg-url URL] [--skip-pg]
                                    [--skip-sqlite] [--ledger-rows N] [--reads R] [--skip-reads]
 
 The fitness program (``examples/fitness/program.toml``: points and XP per
@@ -13,8 +14,8 @@ from ``random.Random(seed)`` and is built before any timing; a few members
 train most days (streaks, levels and badges happen), most now and then. The
 instants drive a :class:`gamify.ManualClock` that only moves forward.
 
-Printed, from one process (threads for concurrency), every figure in events
-per second of wall-clock time and of this process's CPU time:
+Printed, from one process (threads for concurrency, unless ``--processes``),
+every figure in events per second of wall-clock time and of CPU time:
 
 0. the engine alone: the same stream on the memory store, per event and
    batched. No store can make the SDK faster than this, so its ratio to each
@@ -38,7 +39,9 @@ d. PostgreSQL (``--pg-url`` or ``GAMIFY_PG_URL``; ``--skip-pg`` skips it):
    the same minimal writes per event with the same thread counts, each thread
    on its own connection (autocommit off, one commit per event, the server's
    default durability). Tables carry a unique prefix and are dropped at the
-   end. Ratios follow (target: 40 %);
+   end. Ratios follow (target: 40 %). With ``--processes`` the workers are
+   forked processes instead (SDK and baseline alike), as an app served by
+   several worker processes runs; the CPU time is then the workers' own;
 e. constant-time reads (``--skip-reads`` skips it): one member's ledger filled
    to ``--ledger-rows`` rows (default 1,000,000; inserted with ``executemany``
    straight into the SDK's ledger table, since it is a read test), then
@@ -51,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import random
 import sqlite3
@@ -60,7 +64,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -315,8 +319,11 @@ def partition(events: Sequence[Workout], workers: int) -> list[list[Workout]]:
     return parts
 
 
-Runner = Callable[[list[int], int], None]
+Runner = Callable[[MutableSequence[int], int], None]
 """A worker's timed loop: it counts its events in ``counters[index]``."""
+Workers = Callable[[str, Sequence[Callable[[], Runner]], int], "Rate"]
+"""Runs prepared workers together and times them: :func:`run_threads` or
+:func:`run_processes`."""
 
 
 def run_threads(label: str, prepares: Sequence[Callable[[], Runner]], total: int) -> Rate:
@@ -363,13 +370,70 @@ def run_threads(label: str, prepares: Sequence[Callable[[], Runner]], total: int
     return Rate(label, sum(counters), time.perf_counter() - wall, time.process_time() - cpu)
 
 
+def run_processes(label: str, prepares: Sequence[Callable[[], Runner]], total: int) -> Rate:
+    """As :func:`run_threads`, each worker a forked process: prepared in it (untimed),
+    started together, timed until the last one ends. The CPU time is the workers' own."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(len(prepares) + 1)
+    counters = ctx.RawArray("q", len(prepares))
+    cpu_used = ctx.RawArray("d", len(prepares))
+    failures = ctx.SimpleQueue()
+
+    def body(index: int, prepare: Callable[[], Runner]) -> None:
+        try:
+            runner = prepare()
+            barrier.wait()
+            start = time.process_time()
+            runner(counters, index)
+            cpu_used[index] = time.process_time() - start
+        except threading.BrokenBarrierError:
+            return
+        except BaseException as exc:
+            failures.put(f"worker {index}: {exc!r}")
+            barrier.abort()
+
+    processes = [
+        ctx.Process(target=body, args=(i, p), name=f"worker-{i}") for i, p in enumerate(prepares)
+    ]
+    for proc in processes:
+        proc.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait()
+    wall = time.perf_counter()
+    mark = max(1, total // 10)
+    next_mark = mark
+    while True:
+        alive = [proc for proc in processes if proc.is_alive()]
+        if not alive:
+            break
+        alive[0].join(0.25)
+        done = sum(counters)
+        if done >= next_mark and done < total:
+            progress(label, done, total, wall)
+            next_mark = (done // mark + 1) * mark
+    elapsed = time.perf_counter() - wall
+    if not failures.empty():
+        raise RuntimeError(failures.get())
+    if any(proc.exitcode for proc in processes):
+        raise RuntimeError(f"a worker process failed: exit codes {[p.exitcode for p in processes]}")
+    if sum(counters) != total:
+        raise RuntimeError(f"the worker processes tracked {sum(counters):,} of {total:,} events")
+    return Rate(label, total, elapsed, sum(cpu_used))
+
+
 # PostgreSQL -------------------------------------------------------------------------------------
 
 
 def pg_sdk(
-    label: str, program: gamify.Program, url: str, prefix: str, parts: list[list[Workout]]
+    label: str,
+    program: gamify.Program,
+    url: str,
+    prefix: str,
+    parts: list[list[Workout]],
+    run_workers: Workers,
 ) -> Rate:
-    """The SDK on PostgreSQL: one Engine and clock per thread, one shared store."""
+    """The SDK on PostgreSQL: one Engine and clock per worker, one store (which a forked
+    worker process reopens with connections of its own)."""
     store = SQLStore(url, prefix=prefix, create=True)
     try:
 
@@ -388,7 +452,7 @@ def pg_sdk(
 
             return make
 
-        return run_threads(label, [prepare(p) for p in parts], sum(map(len, parts)))
+        return run_workers(label, [prepare(p) for p in parts], sum(map(len, parts)))
     finally:
         store.drop_schema()
         store.close()
@@ -399,7 +463,9 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def pg_baseline(label: str, url: str, prefix: str, parts: list[list[Workout]]) -> Rate:
+def pg_baseline(
+    label: str, url: str, prefix: str, parts: list[list[Workout]], run_workers: Workers
+) -> Rate:
     """The minimal writes per event through psycopg, one connection and commit per event."""
     import psycopg
 
@@ -443,7 +509,7 @@ def pg_baseline(label: str, url: str, prefix: str, parts: list[list[Workout]]) -
 
             return make
 
-        return run_threads(label, [prepare(p) for p in parts], sum(map(len, parts)))
+        return run_workers(label, [prepare(p) for p in parts], sum(map(len, parts)))
     finally:
         with psycopg.connect(conninfo, autocommit=True) as admin:
             for table in ("ledger", "balances"):
@@ -605,25 +671,25 @@ def sqlite_part(
     store_b.close()
 
 
-def pg_part(program: gamify.Program, events: list[Workout], url: str, workers: list[int]) -> None:
+def pg_part(
+    program: gamify.Program, events: list[Workout], url: str, workers: list[int], processes: bool
+) -> None:
     print(f"-- PostgreSQL ({make_url(url).render_as_string(hide_password=True)}) --", flush=True)
     tag = f"bench{uuid.uuid4().hex[:8]}"
+    kind, run_workers = ("process", run_processes) if processes else ("thread", run_threads)
     sdk: dict[int, Rate] = {}
     raw: dict[int, Rate] = {}
     for w in workers:
         parts = partition(events, w)
-        sdk[w] = report(
-            pg_sdk(f"d. SDK, {w} worker thread{'s' * (w > 1)}", program, url, f"{tag}_s{w}_", parts)
-        )
+        name = f"{w} worker {kind}{'es' if kind == 'process' and w > 1 else 's' * (w > 1)}"
+        sdk[w] = report(pg_sdk(f"d. SDK, {name}", program, url, f"{tag}_s{w}_", parts, run_workers))
         raw[w] = report(
-            pg_baseline(
-                f"d. psycopg baseline, {w} thread{'s' * (w > 1)}", url, f"{tag}_r{w}_", parts
-            )
+            pg_baseline(f"d. psycopg baseline, {name}", url, f"{tag}_r{w}_", parts, run_workers)
         )
     for w in workers:
         print(ratio_line(f"d ({w} worker{'s' * (w > 1)})", sdk[w], raw[w], PG_TARGET))
     print(
-        "(SDK workers: one Engine and ManualClock per thread on one shared SQLStore; "
+        f"(SDK workers: one Engine and ManualClock per {kind} on one SQLStore; "
         "baseline workers: one psycopg connection each)",
         flush=True,
     )
@@ -636,7 +702,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=30, help="days the stream spans")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--batch", type=int, default=500, help="events per track_many call")
-    parser.add_argument("--workers", default="1,8", help="PostgreSQL thread counts, e.g. 1,8")
+    parser.add_argument("--workers", default="1,8", help="PostgreSQL worker counts, e.g. 1,8")
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="PostgreSQL workers are forked processes, not threads of this one",
+    )
     parser.add_argument(
         "--pg-url",
         default=os.environ.get(PG_URL_VARIABLE),
@@ -679,7 +750,7 @@ def main(argv: list[str] | None = None) -> None:
             reason = "--skip-pg" if args.skip_pg else f"no --pg-url and no ${PG_URL_VARIABLE}"
             print(f"-- PostgreSQL skipped ({reason}) --", flush=True)
         else:
-            pg_part(program, events, args.pg_url, workers)
+            pg_part(program, events, args.pg_url, workers, args.processes)
         if args.skip_reads:
             print("-- constant-time reads skipped (--skip-reads) --", flush=True)
         else:

@@ -117,12 +117,35 @@ def test_sql_store_on_postgres(pg_url: str) -> None:
         out,
         "a. SDK per event (track)",
         "d. SDK, 1 worker thread",
-        "d. psycopg baseline, 1 thread",
+        "d. psycopg baseline, 1 worker thread",
         "d. SDK, 4 worker threads",
-        "d. psycopg baseline, 4 threads",
+        "d. psycopg baseline, 4 worker threads",
         "ratio d (1 worker): SDK",
         "ratio d (4 workers): SDK",
         "-- constant-time reads skipped (--skip-reads) --",
+    )
+
+
+@pytest.mark.postgres
+def test_sql_store_on_postgres_with_worker_processes(pg_url: str) -> None:
+    out = run_script(
+        "sql_store.py",
+        "--members", "50",
+        "--events", "200",
+        "--workers", "1,3",
+        "--processes",
+        "--pg-url", pg_url,
+        "--skip-sqlite",
+        "--skip-reads",
+    )  # fmt: skip
+    lines_starting(
+        out,
+        "d. SDK, 1 worker process ",
+        "d. psycopg baseline, 1 worker process ",
+        "d. SDK, 3 worker processes ",
+        "d. psycopg baseline, 3 worker processes ",
+        "ratio d (3 workers): SDK",
+        "(SDK workers: one Engine and ManualClock per process on one SQLStore;",
     )
 
 
