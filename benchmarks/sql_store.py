@@ -70,7 +70,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gamify_adapters.sql import SQLStore
 from sqlalchemy.engine import make_url
@@ -326,6 +326,34 @@ Workers = Callable[[str, Sequence[Callable[[], Runner]], int], "Rate"]
 :func:`run_processes`."""
 
 
+class Worker(Protocol):
+    """A thread or a process."""
+
+    def is_alive(self) -> bool: ...
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+def watch(
+    label: str,
+    workers: Sequence[Worker],
+    counters: Sequence[int],
+    total: int,
+    started: float,
+) -> None:
+    """Print progress about every tenth of ``total`` events until every worker has ended."""
+    mark = max(1, total // 10)
+    next_mark = mark
+    while True:
+        alive = [w for w in workers if w.is_alive()]
+        if not alive:
+            return
+        alive[0].join(0.25)  # returns as soon as it ends: the timing stops at the last one
+        done = sum(counters)
+        if done >= next_mark and done < total:
+            progress(label, done, total, started)
+            next_mark = (done // mark + 1) * mark
+
+
 def run_threads(label: str, prepares: Sequence[Callable[[], Runner]], total: int) -> Rate:
     """Prepare every worker (untimed), start them together, time until the last one ends."""
     barrier = threading.Barrier(len(prepares) + 1)
@@ -352,17 +380,7 @@ def run_threads(label: str, prepares: Sequence[Callable[[], Runner]], total: int
     with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait()
     wall, cpu = time.perf_counter(), time.process_time()
-    mark = max(1, total // 10)
-    next_mark = mark
-    while True:
-        alive = [t for t in threads if t.is_alive()]
-        if not alive:
-            break
-        alive[0].join(0.25)  # returns as soon as it ends: the timing stops at the last one
-        done = sum(counters)
-        if done >= next_mark and done < total:
-            progress(label, done, total, wall)
-            next_mark = (done // mark + 1) * mark
+    watch(label, threads, counters, total, wall)
     for t in threads:
         t.join()
     if errors:
@@ -400,17 +418,7 @@ def run_processes(label: str, prepares: Sequence[Callable[[], Runner]], total: i
     with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait()
     wall = time.perf_counter()
-    mark = max(1, total // 10)
-    next_mark = mark
-    while True:
-        alive = [proc for proc in processes if proc.is_alive()]
-        if not alive:
-            break
-        alive[0].join(0.25)
-        done = sum(counters)
-        if done >= next_mark and done < total:
-            progress(label, done, total, wall)
-            next_mark = (done // mark + 1) * mark
+    watch(label, processes, counters, total, wall)
     elapsed = time.perf_counter() - wall
     if not failures.empty():
         raise RuntimeError(failures.get())
@@ -442,7 +450,7 @@ def pg_sdk(
                 engine, clock = sdk_engine(program, store, part[0].at if part else START)
                 track, set_clock = engine.track, clock.set
 
-                def run(counters: list[int], index: int) -> None:
+                def run(counters: MutableSequence[int], index: int) -> None:
                     for n, ev in enumerate(part, 1):
                         set_clock(ev.at)
                         track(ev.member, "workout", amount=ev.minutes, key=ev.key)
@@ -488,7 +496,7 @@ def pg_baseline(
             def make() -> Runner:
                 conn = psycopg.connect(conninfo)  # autocommit off: a transaction per event
 
-                def run(counters: list[int], index: int) -> None:
+                def run(counters: MutableSequence[int], index: int) -> None:
                     badges = 0
                     try:
                         cur = conn.cursor()
