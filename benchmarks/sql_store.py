@@ -734,6 +734,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.events < 1 or args.members < 1 or args.batch < 1 or args.days < 1:
         parser.error("--events, --members, --batch and --days must be positive")
+    if args.processes and "fork" not in multiprocessing.get_all_start_methods():
+        parser.error("--processes forks its workers, which this platform cannot do")
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
     if not workers or min(workers) < 1:
         parser.error("--workers takes positive counts, e.g. 1,8")
