@@ -321,7 +321,7 @@ def partition(events: Sequence[Workout], workers: int) -> list[list[Workout]]:
 
 Runner = Callable[[MutableSequence[int], int], None]
 """A worker's timed loop: it counts its events in ``counters[index]``."""
-Workers = Callable[[str, Sequence[Callable[[], Runner]], int], "Rate"]
+RunWorkers = Callable[[str, Sequence[Callable[[], Runner]], int], "Rate"]
 """Runs prepared workers together and times them: :func:`run_threads` or
 :func:`run_processes`."""
 
@@ -438,7 +438,7 @@ def pg_sdk(
     url: str,
     prefix: str,
     parts: list[list[Workout]],
-    run_workers: Workers,
+    run_workers: RunWorkers,
 ) -> Rate:
     """The SDK on PostgreSQL: one Engine and clock per worker, one store (which a forked
     worker process reopens with connections of its own)."""
@@ -472,7 +472,7 @@ def libpq_url(url: str) -> str:
 
 
 def pg_baseline(
-    label: str, url: str, prefix: str, parts: list[list[Workout]], run_workers: Workers
+    label: str, url: str, prefix: str, parts: list[list[Workout]], run_workers: RunWorkers
 ) -> Rate:
     """The minimal writes per event through psycopg, one connection and commit per event."""
     import psycopg
@@ -684,12 +684,14 @@ def pg_part(
 ) -> None:
     print(f"-- PostgreSQL ({make_url(url).render_as_string(hide_password=True)}) --", flush=True)
     tag = f"bench{uuid.uuid4().hex[:8]}"
-    kind, run_workers = ("process", run_processes) if processes else ("thread", run_threads)
+    kind, kinds, run_workers = (
+        ("process", "processes", run_processes) if processes else ("thread", "threads", run_threads)
+    )
     sdk: dict[int, Rate] = {}
     raw: dict[int, Rate] = {}
     for w in workers:
         parts = partition(events, w)
-        name = f"{w} worker {kind}{'es' if kind == 'process' and w > 1 else 's' * (w > 1)}"
+        name = f"{w} worker {kind if w == 1 else kinds}"
         sdk[w] = report(pg_sdk(f"d. SDK, {name}", program, url, f"{tag}_s{w}_", parts, run_workers))
         raw[w] = report(
             pg_baseline(f"d. psycopg baseline, {name}", url, f"{tag}_r{w}_", parts, run_workers)
