@@ -3,7 +3,8 @@
     python benchmarks/sql_store.py [--members N] [--events N] [--days D] [--seed S]
                                    [--batch B] [--workers 1,8] [--processes]
                                    [--pg-url URL] [--skip-pg]
-                                   [--skip-sqlite] [--ledger-rows N] [--reads R] [--skip-reads]
+                                   [--skip-sqlite] [--wal-autocheckpoint PAGES]
+                                   [--ledger-rows N] [--reads R] [--skip-reads]
 
 The fitness program (``examples/fitness/program.toml``: points and XP per
 workout from the streak length, a level curve with rewards, a daily streak and
@@ -30,7 +31,9 @@ c. the raw ``sqlite3`` baseline with the SDK's settings (WAL,
    SELECT; one commit per event, then one per ``--batch`` events. Its tables
    have only their primary keys (no secondary index, no idempotency table):
    the minimal work per event. The SDK-to-baseline ratios follow
-   (targets: 40 % per event, 25 % batched);
+   (targets: 40 % per event, 25 % batched). ``--wal-autocheckpoint`` sets
+   SQLite's ``wal_autocheckpoint`` (pages) for the SDK's stores and the
+   baseline alike (default: SQLite's, 1,000);
 d. PostgreSQL (``--pg-url`` or ``GAMIFY_PG_URL``; ``--skip-pg`` skips it):
    the SDK with each ``--workers`` count of threads (default 1 and 8), the
    events partitioned by member so that workers never wait for each other's
@@ -268,11 +271,15 @@ def points_for(ev: Workout) -> int:
     return 10 + min(ev.minutes // 10, 50)
 
 
-def sqlite_baseline(label: str, path: Path, events: Sequence[Workout], batch: int) -> Rate:
+def sqlite_baseline(
+    label: str, path: Path, events: Sequence[Workout], batch: int, checkpoint: int | None
+) -> Rate:
     """The minimal writes per event through ``sqlite3``, committing every ``batch`` events."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA journal_mode = WAL")
+    if checkpoint is not None:
+        conn.execute(f"PRAGMA wal_autocheckpoint = {checkpoint}")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA temp_store = MEMORY")
     for ddl in SQLITE_BASELINE_SCHEMA:
@@ -644,24 +651,32 @@ def sqlite_part(
     batch: int,
     members: int,
     floor: tuple[Rate, Rate],
+    checkpoint: int | None,
 ) -> None:
-    print(f"-- SQLite (files in {directory}) --", flush=True)
-    store_a = SQLStore(f"sqlite:///{directory / 'sdk_per_event.db'}")
+    setting = "" if checkpoint is None else f", wal_autocheckpoint={checkpoint:,}"
+    print(f"-- SQLite (files in {directory}{setting}) --", flush=True)
+    store_a = SQLStore(f"sqlite:///{directory / 'sdk_per_event.db'}", wal_autocheckpoint=checkpoint)
     engine_a, clock_a = sdk_engine(program, store_a, events[0].at)
     a = report(sdk_per_event("a. SDK per event (track)", engine_a, clock_a, events))
 
-    store_b = SQLStore(f"sqlite:///{directory / 'sdk_batched.db'}")
+    store_b = SQLStore(f"sqlite:///{directory / 'sdk_batched.db'}", wal_autocheckpoint=checkpoint)
     engine_b, clock_b = sdk_engine(program, store_b, events[0].at)
     b = report(
         sdk_batched(f"b. SDK batched (track_many {batch})", engine_b, clock_b, events, batch)
     )
 
     c1 = report(
-        sqlite_baseline("c. sqlite3 baseline per event", directory / "raw_each.db", events, 1)
+        sqlite_baseline(
+            "c. sqlite3 baseline per event", directory / "raw_each.db", events, 1, checkpoint
+        )
     )
     c2 = report(
         sqlite_baseline(
-            f"c. sqlite3 baseline per {batch}", directory / "raw_batch.db", events, batch
+            f"c. sqlite3 baseline per {batch}",
+            directory / "raw_batch.db",
+            events,
+            batch,
+            checkpoint,
         )
     )
     print(ratio_line("a (per event)", a, c1, PER_EVENT_TARGET))
@@ -726,6 +741,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-pg", action="store_true", help="skip the PostgreSQL part")
     parser.add_argument("--skip-sqlite", action="store_true", help="skip the SQLite part")
     parser.add_argument(
+        "--wal-autocheckpoint",
+        type=int,
+        metavar="PAGES",
+        help="SQLite's wal_autocheckpoint for the SDK and the baseline (default: 1,000)",
+    )
+    parser.add_argument(
         "--ledger-rows",
         type=int,
         default=1_000_000,
@@ -736,6 +757,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.events < 1 or args.members < 1 or args.batch < 1 or args.days < 1:
         parser.error("--events, --members, --batch and --days must be positive")
+    if args.wal_autocheckpoint is not None and args.wal_autocheckpoint < 1:
+        parser.error("--wal-autocheckpoint takes a positive number of pages")
     if args.processes and "fork" not in multiprocessing.get_all_start_methods():
         parser.error("--processes forks its workers, which this platform cannot do")
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
@@ -757,7 +780,15 @@ def main(argv: list[str] | None = None) -> None:
             print("-- SQLite skipped (--skip-sqlite) --", flush=True)
         else:
             floor = engine_alone(program, events, args.batch)
-            sqlite_part(program, events, directory, args.batch, args.members, floor)
+            sqlite_part(
+                program,
+                events,
+                directory,
+                args.batch,
+                args.members,
+                floor,
+                args.wal_autocheckpoint,
+            )
         if args.skip_pg or not args.pg_url:
             reason = "--skip-pg" if args.skip_pg else f"no --pg-url and no ${PG_URL_VARIABLE}"
             print(f"-- PostgreSQL skipped ({reason}) --", flush=True)

@@ -158,6 +158,77 @@ def test_sqlite_settings(tmp_path: Path) -> None:
         store.close()
 
 
+def _log_frames(path: Path) -> int:
+    """Frames in the file's write-ahead log, read without copying any (a PASSIVE
+    checkpoint reports them; it copies only what no reader needs, which is all of them)."""
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        conn.close()
+
+
+def test_wal_autocheckpoint_is_set_on_every_connection(tmp_path: Path) -> None:
+    """The option reaches each connection the store opens; without it SQLite's 1,000 stays."""
+    store = open_store(f"sqlite:///{tmp_path / 'g.db'}", wal_autocheckpoint=5000)
+    default = open_store(f"sqlite:///{tmp_path / 'd.db'}")
+    assert isinstance(store, SQLStore) and isinstance(default, SQLStore)
+    first: Any = store.engine.raw_connection()
+    second: Any = store.engine.raw_connection()  # a second connection, opened afresh
+    other: Any = default.engine.raw_connection()
+    try:
+        for raw in (first, second):
+            pages = raw.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            assert pages == 5000
+        assert other.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    finally:
+        for raw in (first, second, other):
+            raw.close()
+        store.close()
+        default.close()
+
+
+def test_wal_autocheckpoint_lets_the_log_grow_before_a_checkpoint(tmp_path: Path) -> None:
+    """With a high setting the log keeps every commit's pages; with 1 page each commit
+    checkpoints, so the next one starts the log afresh."""
+    program = gamify.Program.from_dict(
+        {
+            "timezone": "UTC",
+            "currencies": {"points": {"spendable": True}},
+            "actions": {"visit": {}},
+            "rules": [{"name": "visit", "action": "visit", "currency": "points", "formula": "5"}],
+        }
+    )
+    frames = {}
+    for pages in (1, 1_000_000):
+        path = tmp_path / f"log{pages}.db"
+        store = open_store(f"sqlite:///{path}", wal_autocheckpoint=pages)
+        engine = gamify.Engine(program, store)
+        for n in range(40):
+            engine.track(f"m{n}", "visit")
+        frames[pages] = _log_frames(path)  # before the close, which checkpoints all
+        store.close()
+    assert frames[1_000_000] >= 40  # each commit wrote at least one page
+    assert frames[1] * 10 < frames[1_000_000]
+
+
+@pytest.mark.parametrize("pages", [0, -1, True, 1.5, "1000"])
+def test_wal_autocheckpoint_must_be_a_positive_integer(tmp_path: Path, pages: object) -> None:
+    """A bad number of pages is a configuration error naming the value."""
+    with pytest.raises(ConfigurationError, match="positive integer: not"):
+        open_store(f"sqlite:///{tmp_path / 'g.db'}", wal_autocheckpoint=pages)
+    assert not (tmp_path / "g.db").exists()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "postgresql+psycopg://app@localhost/app"]
+)
+def test_wal_autocheckpoint_needs_a_sqlite_file(url: str) -> None:
+    """Where there is no write-ahead log, the option is refused rather than ignored."""
+    with pytest.raises(ConfigurationError, match="applies to a SQLite database file"):
+        SQLStore(url, wal_autocheckpoint=5000, create=False)
+
+
 def test_sqlite_memory_database() -> None:
     """An in-memory SQLite database works too (one connection, shared by the threads)."""
     store = open_store("sqlite://")

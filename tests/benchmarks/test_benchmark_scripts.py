@@ -22,8 +22,9 @@ PG_URL_VARIABLE = "GAMIFY_PG_URL"
 SCRIPT_PREFIXES = ("bench", "board")
 
 
-def run_script(name: str, *args: str) -> str:
-    """Run ``benchmarks/<name>`` with ``args``; its stdout (the test fails on a non-zero exit)."""
+def run_script(name: str, *args: str, exit_code: int = 0) -> str:
+    """Run ``benchmarks/<name>`` with ``args``; its stdout, or its stderr when it is to fail
+    (the test fails on any other exit code than ``exit_code``)."""
     env = {k: v for k, v in os.environ.items() if k != PG_URL_VARIABLE}
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / name), *args],
@@ -34,8 +35,10 @@ def run_script(name: str, *args: str) -> str:
         timeout=600,
         check=False,
     )
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    assert result.returncode == exit_code, (
+        f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
+    return result.stdout if exit_code == 0 else result.stderr
 
 
 def lines_starting(output: str, *starts: str) -> None:
@@ -101,6 +104,33 @@ def test_sql_store_on_sqlite() -> None:
         "EXPLAIN QUERY PLAN balance read (primary key search):",
     )
     assert "events/s wall" in out
+
+
+def test_sql_store_on_sqlite_with_a_wal_autocheckpoint() -> None:
+    """--wal-autocheckpoint reaches the SDK's stores and the baseline, and says so."""
+    out = run_script(
+        "sql_store.py",
+        "--members", "50",
+        "--events", "200",
+        "--batch", "50",
+        "--skip-pg",
+        "--skip-reads",
+        "--wal-autocheckpoint", "5000",
+    )  # fmt: skip
+    lines_starting(
+        out,
+        "a. SDK per event (track)",
+        "b. SDK batched (track_many 50)",
+        "c. sqlite3 baseline per event",
+        "ratio a (per event): SDK",
+        "per-event and batched stores agree",
+    )
+    assert "wal_autocheckpoint=5,000) --" in out
+
+
+def test_sql_store_refuses_a_wal_autocheckpoint_below_one() -> None:
+    err = run_script("sql_store.py", "--skip-pg", "--wal-autocheckpoint", "0", exit_code=2)
+    assert "--wal-autocheckpoint takes a positive number of pages" in err
 
 
 @pytest.mark.postgres

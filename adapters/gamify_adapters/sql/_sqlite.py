@@ -43,7 +43,13 @@ if TYPE_CHECKING:
 __all__ = ["DrainTurns", "begin_immediate", "configure_connection", "immediate_session"]
 
 
-def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: bool) -> None:
+def configure_connection(
+    dbapi_connection: Any,
+    busy_timeout: float,
+    *,
+    wal: bool,
+    wal_autocheckpoint: int | None = None,
+) -> None:
     """Settings for each connection of the store's own SQLite engine.
 
     Autocommit at the driver (the store writes BEGIN IMMEDIATE and COMMIT itself),
@@ -52,7 +58,8 @@ def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: boo
     and a commit is durable at the next checkpoint (the SDK's durability setting,
     used by its benchmarks' baselines too). Temporary data stays in memory: a
     unit of work's multi-row writes need a statement journal, which SQLite
-    would otherwise create and delete as a file on every commit.
+    would otherwise create and delete as a file on every commit. ``wal_autocheckpoint``,
+    when given, sets how many log pages a commit lets pile up before it checkpoints.
     """
     dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
@@ -60,6 +67,8 @@ def configure_connection(dbapi_connection: Any, busy_timeout: float, *, wal: boo
         cur.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
         if wal:
             _switch_to_wal(cur, busy_timeout)
+            if wal_autocheckpoint is not None:
+                cur.execute(f"PRAGMA wal_autocheckpoint = {int(wal_autocheckpoint)}")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA temp_store = MEMORY")
     finally:
