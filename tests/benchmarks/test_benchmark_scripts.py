@@ -73,13 +73,14 @@ def pg_url() -> Iterator[str]:
     assert not left, f"the benchmark left tables behind: {sorted(left)}"
 
 
+# A tiny stream for the SQLite part of sql_store.py.
+SQLITE_SMALL = ("--members", "50", "--events", "200", "--batch", "50", "--skip-pg")
+
+
 def test_sql_store_on_sqlite() -> None:
     out = run_script(
         "sql_store.py",
-        "--members", "50",
-        "--events", "200",
-        "--batch", "50",
-        "--skip-pg",
+        *SQLITE_SMALL,
         "--ledger-rows", "2000",
         "--reads", "20",
     )  # fmt: skip
@@ -108,15 +109,7 @@ def test_sql_store_on_sqlite() -> None:
 
 def test_sql_store_on_sqlite_with_a_wal_autocheckpoint() -> None:
     """--wal-autocheckpoint reaches the SDK's stores and the baseline, and says so."""
-    out = run_script(
-        "sql_store.py",
-        "--members", "50",
-        "--events", "200",
-        "--batch", "50",
-        "--skip-pg",
-        "--skip-reads",
-        "--wal-autocheckpoint", "5000",
-    )  # fmt: skip
+    out = run_script("sql_store.py", *SQLITE_SMALL, "--skip-reads", "--wal-autocheckpoint", "5000")
     lines_starting(
         out,
         "a. SDK per event (track)",

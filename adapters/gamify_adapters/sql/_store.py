@@ -103,13 +103,13 @@ class SQLStore(SQLReads):
         manages the schema (see :func:`gamify_adapters.sql.metadata`).
     ``busy_timeout``
         SQLite: seconds a writer waits for another process's write (default 30).
+    ``lock_timeout``
+        PostgreSQL: seconds a unit of work waits for a member's lock before a
+        retryable :class:`~gamify.errors.ConcurrencyError` (default 30; None: forever).
     ``wal_autocheckpoint``
         SQLite file: pages in the write-ahead log after which a commit copies them into
         the database file (default None: SQLite's own, 1,000). More pages make commits
         cheaper and leave more of them to lose on a power cut (see the storage docs).
-    ``lock_timeout``
-        PostgreSQL: seconds a unit of work waits for a member's lock before a
-        retryable :class:`~gamify.errors.ConcurrencyError` (default 30; None: forever).
     ``engine_options``
         Extra keyword arguments for :func:`sqlalchemy.create_engine` (pool size, echo...).
     """
