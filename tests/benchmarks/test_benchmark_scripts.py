@@ -73,8 +73,9 @@ def pg_url() -> Iterator[str]:
     assert not left, f"the benchmark left tables behind: {sorted(left)}"
 
 
-# A tiny stream for the SQLite part of sql_store.py.
-SQLITE_SMALL = ("--members", "50", "--events", "200", "--batch", "50", "--skip-pg")
+# A tiny stream for sql_store.py, and the SQLite part alone on it.
+TINY_STREAM = ("--members", "50", "--events", "200")
+SQLITE_SMALL = (*TINY_STREAM, "--batch", "50", "--skip-pg")
 
 
 def test_sql_store_on_sqlite() -> None:
@@ -130,8 +131,7 @@ def test_sql_store_refuses_a_wal_autocheckpoint_below_one() -> None:
 def test_sql_store_on_postgres(pg_url: str) -> None:
     out = run_script(
         "sql_store.py",
-        "--members", "50",
-        "--events", "200",
+        *TINY_STREAM,
         "--workers", "1,4",
         "--pg-url", pg_url,
         "--skip-reads",
@@ -153,8 +153,7 @@ def test_sql_store_on_postgres(pg_url: str) -> None:
 def test_sql_store_on_postgres_with_worker_processes(pg_url: str) -> None:
     out = run_script(
         "sql_store.py",
-        "--members", "50",
-        "--events", "200",
+        *TINY_STREAM,
         "--workers", "1,3",
         "--processes",
         "--pg-url", pg_url,
