@@ -12,7 +12,9 @@ Callers can catch the whole family or one branch::
     ├── ProgramError (ValueError)   a program file or model is malformed
     │   └── CurveError              a level curve is not strictly increasing, bad family
     ├── FormulaError (ValueError)   a formula string uses forbidden syntax or fails
-    ├── InvalidEventError (ValueError)
+    ├── InvalidEventError (ValueError)  bad input to a call: an event's fields, a member
+    │   │                               id, key, zone, birthday or tags, a batch item, a
+    │   │                               period, window or ``within``, a closed challenge
     │   ├── UnknownActionError      the action is not declared by the program
     │   ├── InvalidAmountError      negative, NaN or infinite amount
     │   └── InvalidTimeError        naive datetime, or an instant after the clock
@@ -95,7 +97,8 @@ class FormulaError(GamifyError, ValueError):
 
 
 class InvalidEventError(GamifyError, ValueError):
-    """An event passed to the engine is malformed; nothing was written."""
+    """Bad input to an engine call: a malformed event, or a malformed argument of another
+    call (member id, key, time zone, period, window, ...); nothing was written."""
 
 
 class UnknownActionError(InvalidEventError):
