@@ -1,7 +1,7 @@
-"""Differential test: the memory store and the SQLite store behave identically.
+"""Differential test: the memory store and each SQL store behave identically.
 
 A hypothesis state machine drives two engines, one on ``memory://`` and one on a
-fresh SQLite file, each with its own ManualClock moved identically, through
+fresh SQL store (a SQLite file, or PostgreSQL under a fresh table prefix), each with its own ManualClock moved identically, through
 the same random sequence of calls: tracks (late ones, repeated and
 conflicting keys), redemptions (some too large, some from the catalog),
 refunds, reversals, zone and tag changes, referral joins, streak repairs and
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from hypothesis import HealthCheck, settings
@@ -45,6 +45,10 @@ from pydantic import BaseModel
 from gamify import DomainEvent, Engine, GamifyError, ManualClock, Program, Redemption, open_store
 from gamify.store import Store
 from gamify.testing import assert_ledger_consistent
+from gamify_adapters.sql import SQLStore
+
+if TYPE_CHECKING:
+    from conftest import StoreTarget  # tests/conftest.py
 
 PROGRAM = Program.from_dict(
     {
@@ -304,29 +308,38 @@ def _set_member(side: Side, member: str, **fields: Any) -> Any:
 
 
 class StoreEquivalence(RuleBasedStateMachine):
-    """The same calls on a memory and a SQLite engine; everything observable agrees."""
+    """The same calls on a memory and a SQL engine; everything observable agrees."""
 
+    target: StoreTarget
     db_dir: Path
     counter = itertools.count()
 
     def __init__(self) -> None:
         super().__init__()
         self.memory = Side("memory", open_store("memory://"))
-        path = self.db_dir / f"equivalence-{next(self.counter)}.db"
-        self.sqlite = Side("sqlite", open_store(f"sqlite:///{path}"))
-        self.sides = (self.memory, self.sqlite)
+        n = next(self.counter)
+        if self.target.kind == "sqlite":
+            sql = open_store(f"sqlite:///{self.db_dir / f'equivalence-{n}.db'}")
+        else:  # PostgreSQL: a fresh set of tables for each example
+            sql = self.target.open(prefix=f"{self.target.options['prefix']}e{n}_")
+        self.sql = Side(self.target.kind, sql)
+        self.sides = (self.memory, self.sql)
         self.tracked: dict[tuple[str, str], dict[str, Any]] = {}
 
     def teardown(self) -> None:
+        if self.target.kind == "postgres":
+            assert isinstance(self.sql.store, SQLStore)
+            self.sql.store.drop_schema()
         for side in self.sides:
             side.store.close()
 
     def both(self, fn: Callable[[Side], Any]) -> bool:
         """Run ``fn`` on each side; the results and the events delivered must agree."""
         results = [side.call(fn) for side in self.sides]
-        assert results[0] == results[1], f"memory returned {results[0]}, sqlite {results[1]}"
+        other = self.sql.name
+        assert results[0] == results[1], f"memory returned {results[0]}, {other} {results[1]}"
         events = [side.drain_events() for side in self.sides]
-        assert events[0] == events[1], f"memory emitted {events[0]}, sqlite {events[1]}"
+        assert events[0] == events[1], f"memory emitted {events[0]}, {other} {events[1]}"
         return results[0][0] == "ok"
 
     # Set-up ----------------------------------------------------------------------------
@@ -535,20 +548,23 @@ class StoreEquivalence(RuleBasedStateMachine):
 
     @invariant()
     def stores_agree(self) -> None:
-        memory, sqlite = self.memory.state(), self.sqlite.state()
-        assert memory.keys() == sqlite.keys()
+        memory, sql, other = self.memory.state(), self.sql.state(), self.sql.name
+        assert memory.keys() == sql.keys()
         for name, mine in memory.items():
-            theirs = sqlite[name]
+            theirs = sql[name]
             if isinstance(mine, dict) and isinstance(theirs, dict):
                 for part in mine.keys() | theirs.keys():
                     assert mine.get(part) == theirs.get(part), (
-                        f"{name} {part}: memory has {mine.get(part)}, sqlite {theirs.get(part)}"
+                        f"{name} {part}: memory has {mine.get(part)}, {other} {theirs.get(part)}"
                     )
-            assert mine == theirs, f"{name}: memory has {mine}, sqlite {theirs}"
+            assert mine == theirs, f"{name}: memory has {mine}, {other} {theirs}"
 
 
-def test_memory_and_sqlite_stores_behave_identically(tmp_path: Path) -> None:
+def test_memory_and_sql_stores_behave_identically(
+    gamify_sql_target: StoreTarget, tmp_path: Path
+) -> None:
     """Random call sequences give the same results, events and state on both stores."""
+    StoreEquivalence.target = gamify_sql_target
     StoreEquivalence.db_dir = tmp_path
     run_state_machine_as_test(  # type: ignore[no-untyped-call]
         StoreEquivalence,
