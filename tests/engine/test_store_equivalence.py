@@ -1,12 +1,12 @@
 """Differential test: the memory store and each SQL store behave identically.
 
 A hypothesis state machine drives two engines, one on ``memory://`` and one on a
-fresh SQL store (a SQLite file, or PostgreSQL under a fresh table prefix), each with its own ManualClock moved identically, through
-the same random sequence of calls: tracks (late ones, repeated and
-conflicting keys), redemptions (some too large, some from the catalog),
-refunds, reversals, zone and tag changes, referral joins, streak repairs and
-time passing (hours to months, across month ends and DST) with ``run_due``, and
-members forgotten now and then.
+fresh SQL store (a SQLite file, or PostgreSQL under a fresh table prefix), each
+with its own ManualClock moved identically, through the same random sequence
+of calls: tracks (late ones, repeated and conflicting keys), redemptions (some
+too large, some from the catalog), refunds, reversals, zone and tag changes,
+referral joins, streak repairs and time passing (hours to months, across month
+ends and DST) with ``run_due``, and members forgotten now and then.
 The program exercises most features at once.
 
 After every call both engines must have returned the same value (or raised the
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+from gamify_adapters.sql import SQLStore
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -45,7 +46,6 @@ from pydantic import BaseModel
 from gamify import DomainEvent, Engine, GamifyError, ManualClock, Program, Redemption, open_store
 from gamify.store import Store
 from gamify.testing import assert_ledger_consistent
-from gamify_adapters.sql import SQLStore
 
 if TYPE_CHECKING:
     from conftest import StoreTarget  # tests/conftest.py
