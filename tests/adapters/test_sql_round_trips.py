@@ -7,7 +7,8 @@ write and the COMMIT. A write refused there fails the whole unit with the same
 typed error and leaves nothing. Bound to an app's transaction, each write still
 runs inside a savepoint, so a refused one leaves the app's transaction usable.
 
-Round trips are counted in the driver: a statement sent on its own is one, a
+Round trips are counted in the driver (psycopg's cursor in an app's transaction, the
+store's own :class:`PqCursor` in its own): a statement sent on its own is one, a
 pipeline (statements sent together, one sync) is one.
 """
 
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg  # the test extra installs it
 import pytest
 from gamify_adapters.sql import SQLStore
+from gamify_adapters.sql._pq import PqCursor
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -49,7 +51,7 @@ PROGRAM = Program.from_dict(
 
 @dataclass
 class Trace:
-    """Statements sent and round trips made by every psycopg connection."""
+    """Statements sent and round trips made on every PostgreSQL connection."""
 
     statements: list[str] = field(default_factory=list)
     trips: int = 0
@@ -85,6 +87,20 @@ def trace(monkeypatch: pytest.MonkeyPatch) -> Trace:
 
     monkeypatch.setattr(psycopg.Cursor, "execute", traced_execute)
     monkeypatch.setattr(psycopg.Connection, "pipeline", traced_pipeline)
+
+    # The store's own transactions run on PqCursor: each sync it waits for is a trip.
+    send, round_trip = PqCursor._send, PqCursor._round_trip
+
+    def traced_send(self: PqCursor, sql: str, *args: Any) -> None:
+        found.statements.append(sql)
+        send(self, sql, *args)
+
+    def traced_round_trip(self: PqCursor) -> Any:
+        found.trips += 1
+        return round_trip(self)
+
+    monkeypatch.setattr(PqCursor, "_send", traced_send)
+    monkeypatch.setattr(PqCursor, "_round_trip", traced_round_trip)
     return found
 
 
@@ -204,14 +220,14 @@ def test_crash_at_commit_after_the_writes_went_out_leaves_nothing(
     store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
-    execute = psycopg.Cursor.execute
+    execute = PqCursor.execute
 
     def crash_at_commit(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         if query == "COMMIT":
             raise RuntimeError("crash at commit")
         return execute(self, query, *args, **kwargs)
 
-    monkeypatch.setattr(psycopg.Cursor, "execute", crash_at_commit)
+    monkeypatch.setattr(PqCursor, "execute", crash_at_commit)
     with pytest.raises(RuntimeError, match="crash at commit"):
         engine.track("alice", "purchase", amount=30, key="o-1")
     monkeypatch.undo()

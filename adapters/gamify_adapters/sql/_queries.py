@@ -631,14 +631,14 @@ class Queries:
         begin, release, rollback = _APPLY_SAVEPOINT
         statements = self._combined(changes, deltas, members)
         try:
-            with cur.connection.pipeline():
+            with self.pipeline(cur):
                 if pending is not None:
                     self.send(cur, pending.take())
                 cur.execute(begin)
                 self.send(cur, statements)
         except BaseException:
             # A failed rollback (a lost connection) must not hide why the write failed.
-            with contextlib.suppress(Exception), cur.connection.pipeline():
+            with contextlib.suppress(Exception), self.pipeline(cur):
                 cur.execute(rollback)
                 cur.execute(release)
             raise
@@ -650,7 +650,8 @@ class Queries:
     def pipeline(self, cur: Cursor) -> AbstractContextManager[Any]:
         """Statements run inside are sent together (PostgreSQL; a no-op on SQLite)."""
         if self.dialect == "postgresql":
-            return cast(AbstractContextManager[Any], cur.connection.pipeline())
+            own = getattr(cur, "pipeline", None)  # the store's own cursor (see _pq)
+            return cast(AbstractContextManager[Any], own() if own else cur.connection.pipeline())
         return contextlib.nullcontext()
 
     def _write_rest(

@@ -59,6 +59,7 @@ __all__ = ["SQLStore", "create_schema"]
 _T = TypeVar("_T")
 
 
+_PQ_CURSOR = "gamify_pq_cursor"  # a PostgreSQL connection's PqCursor, in its pool record
 # One writer lock per SQLite file in this process, shared by every store on it.
 _FILE_LOCKS: dict[str, threading.RLock] = {}
 # One outbox-drain lock per SQLite file in this process, likewise (see DrainTurns).
@@ -333,7 +334,7 @@ class SQLStore(SQLReads):
         try:
             connection = self._take()
             try:
-                cursor = connection.driver_connection.cursor()
+                cursor = self._cursor(connection)
             except BaseException:
                 self._give(connection)
                 raise
@@ -344,6 +345,18 @@ class SQLStore(SQLReads):
         tx.pending.statements += self.queries.lock_members(member_ids, tx.locked)
         self._local.tx = tx
         return tx
+
+    def _cursor(self, connection: Any) -> Cursor:
+        """The cursor of a transaction the store opens: on PostgreSQL the connection's own
+        :class:`PqCursor`, kept with it (in the pool's record of it) for the next one."""
+        if self.dialect != "postgresql":
+            return connection.driver_connection.cursor()
+        cursor = connection.info.get(_PQ_CURSOR)
+        if cursor is None or cursor.connection is not connection.driver_connection:
+            from ._pq import PqCursor  # psycopg: only with PostgreSQL
+
+            cursor = connection.info[_PQ_CURSOR] = PqCursor(connection.driver_connection)
+        return cursor
 
     def _end(self, tx: _Transaction, *, error: BaseException | None) -> None:
         """Commit (or, after ``error``, roll back) the thread's transaction and release what
@@ -392,6 +405,8 @@ class SQLStore(SQLReads):
         finally:
             with suppress(Exception):
                 tx.cursor.close()
+            # A round trip cut short (an interrupt) left results unread on the connection.
+            discard = discard or getattr(tx.cursor, "doubtful", False)
             self._give(tx.connection, discard=discard)
             self._write_lock.__exit__(None, None, None)
 
