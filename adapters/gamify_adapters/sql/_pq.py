@@ -30,7 +30,7 @@ connections; a transaction of the app's session runs on the app's psycopg cursor
 from __future__ import annotations
 
 import re
-import selectors
+import select
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +44,7 @@ __all__ = ["PqCursor"]
 
 _PLACEHOLDER = re.compile(r"%(s|%)")
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY)
+_TEXT_FORMATS = [[PyFormat.TEXT] * n for n in range(128)]  # every parameter sent as text
 
 
 def _numbered(sql: str) -> bytes:
@@ -84,8 +85,10 @@ class PqCursor:
         # the PREPARE of a statement (its sql and name).
         self._expected: list[tuple[str, bytes] | None] = []
         self._summing = False  # executemany: rowcount adds up its statements' rows
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._pgconn.socket, selectors.EVENT_READ)
+        # poll() where there is one (not on Windows): select() fails past fd 1024.
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        if self._poll is not None:
+            self._poll.register(self._pgconn.socket, select.POLLIN)
         self._result: pq.abc.PGresult | None = None
         self._rows: list[tuple[Any, ...]] | None = None
         self._row = 0
@@ -170,7 +173,9 @@ class PqCursor:
         text = self._texts.get(sql)
         if text is None:
             text = self._texts[sql] = _numbered(sql)
-        values = self._transformer.dump_sequence(params, [PyFormat.TEXT] * len(params))
+        count = len(params)
+        formats = _TEXT_FORMATS[count] if count < len(_TEXT_FORMATS) else [PyFormat.TEXT] * count
+        values = self._transformer.dump_sequence(params, formats)
         name = self._name(sql, text, prepare)
         if name is None:
             pgconn.send_query_params(text, values)
@@ -204,12 +209,12 @@ class PqCursor:
         pgconn = self._pgconn
         pgconn.pipeline_sync()
         while pgconn.flush():  # the rest waits for the socket to take it
-            self._wait(selectors.EVENT_READ | selectors.EVENT_WRITE)
+            self._wait(write=True)
             pgconn.consume_input()
         results: list[pq.abc.PGresult] = []
         while True:
             while pgconn.is_busy():
-                self._wait(selectors.EVENT_READ)
+                self._wait()
                 pgconn.consume_input()
             result = pgconn.get_result()
             if result is None:
@@ -219,10 +224,14 @@ class PqCursor:
                 return results
             results.append(result)
 
-    def _wait(self, events: int) -> None:
-        selector = self._selector
-        selector.modify(self._pgconn.socket, events)
-        selector.select()
+    def _wait(self, *, write: bool = False) -> None:
+        """Until the socket can be read (or, with ``write``, read or written)."""
+        fd = self._pgconn.socket
+        if self._poll is not None:
+            self._poll.modify(fd, select.POLLIN | select.POLLOUT if write else select.POLLIN)
+            self._poll.poll()
+        else:
+            select.select([fd], [fd] if write else [], [])
 
     def _take(self, results: list[pq.abc.PGresult]) -> None:
         """Record what the round trip prepared, keep its last statement's result and raise
