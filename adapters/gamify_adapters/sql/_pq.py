@@ -10,8 +10,9 @@ first: with eight threads on two cores, the client's share decided the throughpu
 adapters to dump parameters and load rows, so values come back as a psycopg cursor
 returns them and errors are psycopg's (which :mod:`._errors` translates).
 
-It serves only the transactions the store opens itself, on its autocommit driver
-connections; a transaction of the app's session runs on the app's psycopg cursor.
+It serves only the store's own work on its autocommit driver connections (units of
+work, reads, outbox drains); a transaction of the app's session runs on the app's
+psycopg cursor.
 
 - Parameters go as text without declared types: the server types each from where it
   stands, the same way whether the statement is prepared or not.

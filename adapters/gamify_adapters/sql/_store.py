@@ -347,8 +347,9 @@ class SQLStore(SQLReads):
         return tx
 
     def _cursor(self, connection: Any) -> Cursor:
-        """The cursor of a transaction the store opens: on PostgreSQL the connection's own
-        :class:`PqCursor`, kept with it (in the pool's record of it) for the next one."""
+        """The cursor of the store's own work on a pooled connection (transactions, reads,
+        drains): on PostgreSQL the connection's own :class:`PqCursor`, kept with it (in
+        the pool's record of it) for the next use."""
         if self.dialect != "postgresql":
             return connection.driver_connection.cursor()
         cursor = connection.info.get(_PQ_CURSOR)
@@ -426,15 +427,16 @@ class SQLStore(SQLReads):
                 return run(tx.cursor)
         with self._read_lock:
             connection = self._take()
+            cursor = None
             try:
-                cursor = connection.driver_connection.cursor()
+                cursor = self._cursor(connection)
                 try:
                     with translated():
                         return run(cursor)
                 finally:
                     cursor.close()
             finally:
-                self._give(connection)
+                self._give(connection, discard=getattr(cursor, "doubtful", False))
 
     def _read_snapshot(self, run: Callable[[Cursor], _T]) -> _T:
         if self._current() is not None:  # the thread's transaction: its own snapshot
@@ -480,8 +482,9 @@ class SQLStore(SQLReads):
         sql = self.queries.sql
         connection = self._take()
         discard = False
+        cur = None
         try:
-            cur = connection.driver_connection.cursor()
+            cur = self._cursor(connection)
             try:
                 with translated():
                     cur.execute(sql.begin)
@@ -507,7 +510,7 @@ class SQLStore(SQLReads):
             discard = True  # as after a refused unit of work (see _end)
             raise
         finally:
-            self._give(connection, discard=discard)
+            self._give(connection, discard=discard or getattr(cur, "doubtful", False))
         return len(messages)
 
     # App sessions ------------------------------------------------------------------------------
