@@ -4,7 +4,7 @@ It must answer as psycopg's cursor does for what the store asks of it: rows with
 the same Python values, the same errors, the rows a statement changed, the last
 statement's rows after a pipeline; and it must prepare statements only as the
 connection's settings allow. A round trip cut short must cost the store its
-connection, never a later transaction's answers.
+connection, never a later transaction's answers (see test_sql_round_trips.py).
 """
 
 from __future__ import annotations
@@ -16,11 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from gamify_adapters.sql import SQLStore
 from gamify_adapters.sql._pq import PqCursor, _numbered
-
-from gamify import Engine, ManualClock, Program
-from gamify.errors import StoreError
 
 if TYPE_CHECKING:
     from conftest import StoreTarget  # tests/conftest.py
@@ -184,107 +180,3 @@ def test_a_prepare_in_a_failed_pipeline_is_made_again_later(connect: Any) -> Non
     assert prepared(conn) == []
     assert cur.execute(query, ("a",)).fetchall() == []
     assert len(prepared(conn)) == 1
-
-
-def test_a_round_trip_cut_short_costs_the_store_its_connection(
-    gamify_pg_target: StoreTarget, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An interrupt while results are still on their way leaves the cursor doubtful: the
-    store drops that connection, and the next unit of work runs on a fresh one."""
-    store = gamify_pg_target.open()
-    assert isinstance(store, SQLStore)
-    try:
-        program = Program.from_dict(
-            {
-                "timezone": "UTC",
-                "actions": {"purchase": {"amount": "required"}},
-                "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
-            }
-        )
-        engine = Engine(program, store=store, clock=ManualClock(NOW))
-        engine.track("alice", "purchase", amount=10, key="o-1")
-        round_trip = PqCursor._round_trip
-        used: list[PqCursor] = []
-
-        def interrupted(self: PqCursor) -> Any:
-            used.append(self)
-            self._pgconn.pipeline_sync()
-            self._pgconn.flush()
-            raise KeyboardInterrupt  # before a single result was read
-
-        monkeypatch.setattr(PqCursor, "_round_trip", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            engine.track("alice", "purchase", amount=20, key="o-2")
-        monkeypatch.setattr(PqCursor, "_round_trip", round_trip)
-        assert used and used[0].doubtful
-        assert used[0].connection.closed
-        engine.track("alice", "purchase", amount=5, key="o-3")
-        assert engine.balance("alice") == 15
-        assert [e.key for e in engine.history("alice")] == ["o-3", "o-1"]
-    finally:
-        store.drop_schema()
-        store.close()
-
-
-def test_a_lost_connection_is_a_store_error_and_is_not_reused(
-    gamify_pg_target: StoreTarget,
-) -> None:
-    store = gamify_pg_target.open()
-    assert isinstance(store, SQLStore)
-    try:
-        program = Program.from_dict(
-            {
-                "timezone": "UTC",
-                "actions": {"purchase": {"amount": "required"}},
-                "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
-            }
-        )
-        engine = Engine(program, store=store, clock=ManualClock(NOW))
-        engine.track("alice", "purchase", amount=10, key="o-1")
-        # The server ends every session of the store's (as a restart or failover would).
-        with psycopg.connect(libpq(gamify_pg_target), autocommit=True) as admin:
-            pids = [cursor.connection.pgconn.backend_pid for cursor in _kept_cursors(store)]
-            assert pids
-            for pid in pids:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        with pytest.raises(StoreError):
-            engine.track("alice", "purchase", amount=20, key="o-2")
-        engine.track("alice", "purchase", amount=5, key="o-3")
-        assert engine.balance("alice") == 15
-    finally:
-        store.drop_schema()
-        store.close()
-
-
-def _kept_cursors(store: SQLStore) -> list[PqCursor]:
-    """The PqCursors of the connections the store keeps idle between units of work."""
-    return [c.info["gamify_pq_cursor"] for c in store._idle if "gamify_pq_cursor" in c.info]
-
-
-@pytest.mark.parametrize(("threshold", "expect_prepared"), [(None, False), (1, True)])
-def test_the_store_prepares_as_its_connect_args_say(
-    gamify_pg_target: StoreTarget, threshold: int | None, expect_prepared: bool
-) -> None:
-    """``engine_options={"connect_args": {"prepare_threshold": None}}`` (for PgBouncer's
-    transaction pooling) keeps the store from preparing any statement."""
-    store = gamify_pg_target.open(engine_options={"connect_args": {"prepare_threshold": threshold}})
-    assert isinstance(store, SQLStore)
-    try:
-        program = Program.from_dict(
-            {
-                "timezone": "UTC",
-                "actions": {"purchase": {"amount": "required"}},
-                "rules": [{"name": "spend", "action": "purchase", "per_amount": 1}],
-            }
-        )
-        engine = Engine(program, store=store, clock=ManualClock(NOW))
-        for n in range(8):
-            engine.track("alice", "purchase", amount=10, key=f"o-{n}")
-        assert engine.balance("alice") == 80
-        cursors = _kept_cursors(store)
-        assert cursors
-        names = [name for cursor in cursors for name in prepared(cursor.connection)]
-        assert bool(names) is expect_prepared
-    finally:
-        store.drop_schema()
-        store.close()

@@ -385,3 +385,58 @@ def test_a_profile_reads_its_member_and_balances_in_one_statement(
     snapshots = [s for s in trace.statements if "JOIN" in s and "balances" in s]
     assert len(snapshots) == 1, trace.statements
     assert not any(s.lstrip().upper().startswith("SELECT ACCOUNT") for s in trace.statements)
+
+
+def test_a_round_trip_cut_short_costs_the_store_its_connection(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupt while results are still on their way leaves the cursor doubtful: the
+    store drops that connection, and the next unit of work runs on a fresh one."""
+    engine = Engine(PROGRAM, store=store, clock=ManualClock(NOW))
+    engine.track("alice", "purchase", amount=10, key="o-1")
+    round_trip = PqCursor._round_trip
+    used: list[PqCursor] = []
+
+    def interrupted(self: PqCursor) -> Any:
+        used.append(self)
+        self._pgconn.pipeline_sync()
+        self._pgconn.flush()
+        raise KeyboardInterrupt  # before a single result was read
+
+    monkeypatch.setattr(PqCursor, "_round_trip", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        engine.track("alice", "purchase", amount=20, key="o-2")
+    monkeypatch.setattr(PqCursor, "_round_trip", round_trip)
+    assert used and used[0].doubtful
+    assert used[0].connection.closed
+    engine.track("alice", "purchase", amount=5, key="o-3")
+    assert engine.balance("alice") == 15
+    assert [e.key for e in engine.history("alice")] == ["o-3", "o-1"]
+
+
+@pytest.mark.parametrize(("threshold", "expect_prepared"), [(None, False), (1, True)])
+def test_the_store_prepares_as_its_connect_args_say(
+    gamify_pg_target: StoreTarget, threshold: int | None, expect_prepared: bool
+) -> None:
+    """``engine_options={"connect_args": {"prepare_threshold": None}}`` (for PgBouncer's
+    transaction pooling) keeps the store from preparing any statement."""
+    opened = gamify_pg_target.open(
+        engine_options={"connect_args": {"prepare_threshold": threshold}}
+    )
+    assert isinstance(opened, SQLStore)
+    try:
+        engine = Engine(PROGRAM, store=opened, clock=ManualClock(NOW))
+        for n in range(8):
+            engine.track("alice", "purchase", amount=10, key=f"o-{n}")
+        assert engine.balance("alice") == 80
+        # The connections the store keeps between units of work, with their cursors.
+        kept = [c.info["gamify_pq_cursor"].connection for c in opened._idle]
+        assert kept
+        names = [
+            row[0]
+            for conn in kept
+            for row in conn.execute("SELECT name FROM pg_prepared_statements").fetchall()
+        ]
+        assert bool(names) is expect_prepared
+    finally:
+        opened.close()
