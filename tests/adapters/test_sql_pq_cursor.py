@@ -180,3 +180,23 @@ def test_a_prepare_in_a_failed_pipeline_is_made_again_later(connect: Any) -> Non
     assert prepared(conn) == []
     assert cur.execute(query, ("a",)).fetchall() == []
     assert len(prepared(conn)) == 1
+
+
+def test_a_statement_larger_than_the_socket_takes_at_once_is_sent_whole(connect: Any) -> None:
+    """A parameter of megabytes leaves libpq with bytes to flush: the cursor waits for the
+    socket and sends the rest."""
+    conn, table = connect()
+    assert conn.pgconn.nonblocking  # psycopg's connections never block in libpq
+    cur = PqCursor(conn)
+    big = "x" * 20_000_000
+    cur.execute(f"INSERT INTO {table} (k, n, doc) VALUES (%s, %s, %s)", ("a", 1, f'"{big}"'))
+    assert cur.execute(f"SELECT length(doc::text) FROM {table}").fetchone() == (len(big) + 2,)
+
+
+def test_without_poll_the_cursor_waits_with_select(connect: Any) -> None:
+    """Where the system has no poll() (Windows), select() does the waiting."""
+    conn, table = connect()
+    cur = PqCursor(conn)
+    cur._poll = None
+    cur.execute(f"INSERT INTO {table} (k, n) VALUES (%s, %s)", ("a", 1))
+    assert cur.execute(f"SELECT n FROM {table} WHERE k = %s", ("a",)).fetchone() == (1,)
