@@ -200,3 +200,12 @@ def test_without_poll_the_cursor_waits_with_select(connect: Any) -> None:
     cur._poll = None
     cur.execute(f"INSERT INTO {table} (k, n) VALUES (%s, %s)", ("a", 1))
     assert cur.execute(f"SELECT n FROM {table} WHERE k = %s", ("a",)).fetchone() == (1,)
+
+
+def test_a_value_psycopg_cannot_send_is_its_error_and_the_cursor_goes_on(connect: Any) -> None:
+    conn, _ = connect()
+    cur = PqCursor(conn)
+    with pytest.raises(psycopg.ProgrammingError, match="cannot adapt"):
+        cur.execute("SELECT %s", (object(),))
+    assert not cur.doubtful
+    assert cur.execute("SELECT %s::int * 2", (21,)).fetchone() == (42,)
