@@ -25,6 +25,7 @@ import psycopg  # the test extra installs it
 import pytest
 from gamify_adapters.sql import SQLStore
 from gamify_adapters.sql._pq import PqCursor
+from gamify_adapters.sql._store import _PQ_CURSOR
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -430,7 +431,7 @@ def test_the_store_prepares_as_its_connect_args_say(
             engine.track("alice", "purchase", amount=10, key=f"o-{n}")
         assert engine.balance("alice") == 80
         # The connections the store keeps between units of work, with their cursors.
-        kept = [c.info["gamify_pq_cursor"].connection for c in opened._idle]
+        kept = [c.info[_PQ_CURSOR].connection for c in opened._idle]
         assert kept
         names = [
             row[0]
